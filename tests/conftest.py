@@ -1,0 +1,90 @@
+"""Shared fixtures: real databases (a SQLite file and a PostgreSQL schema per test).
+
+PostgreSQL is the one at 127.0.0.1:5432 (trust auth, database `test`), or
+`EVENTSCOPE_TEST_PG` if set. Under CI (CI=true) a missing PostgreSQL fails the
+run; on a developer machine without one, PostgreSQL cases are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_BASE_URL = os.environ.get(
+    "EVENTSCOPE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+BACKENDS = ["sqlite", "postgresql"]
+
+_pg_state: dict[str, object] = {}
+
+
+def _pg_reachable() -> str | None:
+    """Return None if PostgreSQL answers, else the reason it does not."""
+    if "error" not in _pg_state:
+        import sqlalchemy as sa
+
+        try:
+            engine = sa.create_engine(PG_BASE_URL)
+            with engine.connect() as conn:
+                conn.execute(sa.text("select 1"))
+            engine.dispose()
+            _pg_state["error"] = None
+        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+            _pg_state["error"] = f"{type(exc).__name__}: {exc}"
+    return _pg_state["error"]  # type: ignore[return-value]
+
+
+def require_postgresql() -> None:
+    """Fail under CI, skip elsewhere, when PostgreSQL is not reachable."""
+    error = _pg_reachable()
+    if error is None:
+        return
+    if IN_CI:
+        pytest.fail(f"PostgreSQL is required under CI and is not reachable: {error}")
+    pytest.skip(f"PostgreSQL not reachable: {error}")
+
+
+def _pg_schema_url(schema: str) -> str:
+    sep = "&" if "?" in PG_BASE_URL else "?"
+    return f"{PG_BASE_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A URL for a fresh SQLite file store in the test's own folder."""
+    return f"sqlite:///{tmp_path / 'eventscope.db'}"
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A URL for a fresh, empty PostgreSQL schema, dropped after the test."""
+    require_postgresql()
+    import sqlalchemy as sa
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_BASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request) -> str:
+    """A fresh store URL, once for a SQLite file and once for PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgresql_url")
+
+
+@pytest.fixture
+def backend(db_url: str) -> str:
+    return "postgresql" if db_url.startswith("postgresql") else "sqlite"

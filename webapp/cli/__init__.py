@@ -1,0 +1,51 @@
+"""The `eventscope` command line (also `python -m webapp`).
+
+Each area adds its commands in its own module here through `register(cli)`;
+every command reads the store URL from `--db` (default env `EVENTSCOPE_DB`,
+else `sqlite:///eventscope.db` in the working directory) through `ctx.obj`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from webapp.config import Settings
+
+COMMAND_MODULES = (
+    "webapp.cli.store_commands",
+    "webapp.cli.domain_commands",
+    "webapp.cli.projection_commands",
+    "webapp.cli.privacy_commands",
+    "webapp.cli.web_commands",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "db_url",
+    envvar="EVENTSCOPE_DB",
+    default=None,
+    help="Store URL (sqlite:///path.db or postgresql+psycopg://user@host/db).",
+)
+@click.version_option(package_name="eventscope")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None) -> None:
+    """eventscope: run and see an event-sourced system."""
+    ctx.obj = Settings.from_env(db_url=db_url)
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as exc:  # an area that has not landed yet
+        if exc.name != _name:
+            raise
+        continue
+    _module.register(cli)
+
+
+def main() -> None:
+    cli(prog_name="eventscope")

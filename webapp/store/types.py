@@ -1,0 +1,128 @@
+"""Value types of the event store: what goes in, what comes out, and its errors.
+
+This module is the store's public vocabulary; the implementation lives beside it.
+It knows nothing of aggregates, encryption or the web.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+
+class _ExpectedVersionForm:
+    """A symbolic expected version (ANY, NO_STREAM, STREAM_EXISTS)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ANY: Final = _ExpectedVersionForm("ANY")
+"""Append whatever the stream's current version is."""
+NO_STREAM: Final = _ExpectedVersionForm("NO_STREAM")
+"""Append only if the stream does not exist yet."""
+STREAM_EXISTS: Final = _ExpectedVersionForm("STREAM_EXISTS")
+"""Append only if the stream already has at least one event."""
+
+ExpectedVersion = _ExpectedVersionForm | int
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append: its type, JSON data and metadata.
+
+    Metadata conventionally carries `correlation_id`, `causation_id` and `actor`.
+    """
+
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as stored: its place in the global log and in its stream."""
+
+    position: int
+    stream_id: str
+    stream_version: int
+    event_id: uuid.UUID
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.metadata.get("correlation_id")
+
+    @property
+    def causation_id(self) -> str | None:
+        return self.metadata.get("causation_id")
+
+    @property
+    def actor(self) -> str | None:
+        return self.metadata.get("actor")
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append wrote: the stream's new version and the recorded events."""
+
+    stream_id: str
+    version: int
+    events: list[RecordedEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    stream_id: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A serialised aggregate state taken at `version` of its stream.
+
+    `snapshot_version` is the shape version of `data`; readers ignore snapshots
+    whose shape version is not the current one.
+    """
+
+    stream_id: str
+    version: int
+    snapshot_version: int
+    type: str
+    data: dict[str, Any]
+    taken_at: datetime | None = None
+
+
+class StoreError(Exception):
+    """Base class of event-store errors."""
+
+
+class WrongExpectedVersion(StoreError):
+    """An append's expected version did not match the stream; nothing was appended."""
+
+    def __init__(self, stream_id: str, expected: ExpectedVersion, actual: int) -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"stream {stream_id!r}: expected version {expected!r}, actual version {actual}"
+        )
+
+
+class InvalidAppend(StoreError, ValueError):
+    """An append was refused for its input (bad expected version, payload, id); nothing was appended."""
