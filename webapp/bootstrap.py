@@ -29,6 +29,13 @@ class Runtime:
 
     def close(self) -> None:
         # --- close: layers add their shutdown here, newest first ---
+        worker = self.extras.pop("projection_worker", None)
+        if worker is not None:  # projections (issue 4): stop an in-process worker
+            worker.stop()
+        if self.registry is not None:  # domain (issue 3): stop the aggregate reaper
+            self.registry.stop()
+        if self.privacy is not None:  # privacy (issue 5): drop cached keys, close the key store
+            self.privacy.close()
         if self.store is not None:
             self.store.close()
 
@@ -42,6 +49,23 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         settings.db_url, max_payload_bytes=settings.max_payload_bytes, migrate=migrate
     )
     # --- build: privacy (issue 5) ---
+    from webapp.privacy import Privacy
+
+    runtime.privacy = Privacy.open(settings, store=runtime.store, migrate=migrate)
+    runtime.privacy.bind_runtime(runtime)  # registry and projections are looked up at forget time
     # --- build: domain (issue 3) ---
+    from webapp.contexts import build_domain
+
+    runtime.registry, runtime.router = build_domain(
+        runtime.store, codec=getattr(runtime.privacy, "codec", None)
+    )
     # --- build: projections (issue 4) ---
+    from webapp.projections import build_projections
+
+    runtime.projections = build_projections(
+        runtime.store,
+        router=runtime.router,
+        decode=runtime.router.repository.decode,
+        transfer_timeout=float(settings.extra.get("transfer_timeout", 60.0)),  # type: ignore[arg-type]
+    )
     return runtime

@@ -1,0 +1,275 @@
+"""Append throughput: eventscope against raw drivers and the `eventsourcing` library.
+
+    python bench/append.py [--events N] [--backend sqlite|postgresql|all] [--synchronous NORMAL]
+
+Every workload appends N events to 100 streams, one event or 100 events per
+transaction, with exact expected versions, on a fresh database with eventscope's
+schema; the baselines do the same inserts with the same durability in the same run.
+Each figure is the best of --rounds interleaved rounds (the machine is shared).
+PostgreSQL's one-event-per-transaction workload uses a tenth of N (each commit waits
+for a WAL flush).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _store_common import (  # noqa: E402
+    PG_BASE_URL,
+    postgresql_schema,
+    psycopg_connect,
+    report,
+    sqlite_database,
+    timed,
+)
+
+from webapp.migrate import upgrade  # noqa: E402
+from webapp.store import NewEvent, open_store  # noqa: E402
+
+STREAMS = 100
+DATA = {"account_number": "ACC-000123", "amount": 1250, "currency": "EUR"}
+dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+UPSERT = (
+    "INSERT INTO streams (stream_id, version, created_at, updated_at) VALUES ({p}, {p}, {p}, {p}) "
+    "ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + excluded.version, "
+    "updated_at = excluded.updated_at RETURNING version"
+)
+INSERT = (
+    "INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, "
+    "metadata, correlation_id, actor, recorded_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, "
+    "{p}, {p}, {p})"
+)
+
+
+def make_events(count: int, batch: int) -> list[NewEvent]:
+    """`count` events; the events of one transaction share a correlation id (one command)."""
+    correlation = ""
+    events = []
+    for i in range(count):
+        if i % batch == 0:
+            correlation = str(uuid.uuid4())
+        metadata = {"correlation_id": correlation, "actor": "bench"}
+        events.append(NewEvent("MoneyDeposited", dict(DATA, sequence=i), metadata))
+    return events
+
+
+def eventscope_run(url: str, events: list[NewEvent], batch: int) -> int:
+    store = open_store(url, migrate=True)
+    versions = [0] * STREAMS
+
+    def run() -> int:
+        for n, start in enumerate(range(0, len(events), batch)):
+            s = n % STREAMS
+            store.append(f"account-{s}", events[start : start + batch], versions[s])
+            versions[s] += batch
+        return len(events)
+
+    try:
+        return timed(run)
+    finally:
+        store.close()
+
+
+def raw_sqlite_run(path: Path, synchronous: str, events: list[NewEvent], batch: int) -> float:
+    upsert, insert = UPSERT.format(p="?"), INSERT.format(p="?")
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in ("journal_mode = WAL", f"synchronous = {synchronous}", "secure_delete = ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    from datetime import UTC, datetime
+
+    def run() -> int:
+        for n, start in enumerate(range(0, len(events), batch)):
+            chunk = events[start : start + batch]
+            stream_id = f"account-{n % STREAMS}"
+            stamp = datetime.now(UTC).isoformat(" ", "microseconds")
+            conn.execute("BEGIN IMMEDIATE")
+            (version,) = conn.execute(upsert, (stream_id, len(chunk), stamp, stamp)).fetchone()
+            base = version - len(chunk)
+            conn.executemany(
+                insert,
+                [
+                    (
+                        stream_id,
+                        base + i,
+                        e.event_id.hex,
+                        e.type,
+                        e.schema_version,
+                        dumps(e.data),
+                        dumps(e.metadata),
+                        e.metadata["correlation_id"],
+                        e.metadata["actor"],
+                        stamp,
+                    )
+                    for i, e in enumerate(chunk, 1)
+                ],
+            )
+            conn.execute("COMMIT")
+        return len(events)
+
+    try:
+        return timed(run)
+    finally:
+        conn.close()
+
+
+def eventsourcing_run(path: Path, synchronous: str, events: list[NewEvent], batch: int) -> float:
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.sqlite import (
+        SQLiteApplicationRecorder,
+        SQLiteConnectionPool,
+        SQLiteDatastore,
+    )
+
+    original = SQLiteConnectionPool._create_connection
+
+    def with_same_durability(pool):  # the library leaves synchronous at SQLite's default
+        connection = original(pool)
+        connection._sqlite_conn.execute(f"PRAGMA synchronous = {synchronous}")
+        return connection
+
+    SQLiteConnectionPool._create_connection = with_same_durability
+    try:
+        datastore = SQLiteDatastore(str(path))
+        recorder = SQLiteApplicationRecorder(datastore)
+        recorder.create_table()
+        originators = [uuid.uuid4() for _ in range(STREAMS)]
+        versions = [0] * STREAMS
+
+        def run() -> int:
+            for n, start in enumerate(range(0, len(events), batch)):
+                s = n % STREAMS
+                chunk = events[start : start + batch]
+                stored = [
+                    StoredEvent(
+                        originators[s],
+                        versions[s] + i,
+                        "bank:MoneyDeposited",
+                        dumps({"data": e.data, "metadata": e.metadata}).encode(),
+                    )
+                    for i, e in enumerate(chunk, 1)
+                ]
+                recorder.insert_events(stored)
+                versions[s] += len(chunk)
+            return len(events)
+
+        rate = timed(run)
+        datastore.close()
+        return rate
+    finally:
+        SQLiteConnectionPool._create_connection = original
+
+
+def raw_psycopg_run(url: str, events: list[NewEvent], batch: int) -> float:
+    upsert, insert = UPSERT.format(p="%s"), INSERT.format(p="%s")
+    conn = psycopg_connect(url)
+    from datetime import UTC, datetime
+
+    def run() -> int:
+        for n, start in enumerate(range(0, len(events), batch)):
+            chunk = events[start : start + batch]
+            stream_id = f"account-{n % STREAMS}"
+            now = datetime.now(UTC)
+            with conn.cursor() as cur:
+                cur.execute(upsert, (stream_id, len(chunk), now, now))
+                (version,) = cur.fetchone()
+                base = version - len(chunk)
+                cur.executemany(
+                    insert,
+                    [
+                        (
+                            stream_id,
+                            base + i,
+                            e.event_id,
+                            e.type,
+                            e.schema_version,
+                            dumps(e.data),
+                            dumps(e.metadata),
+                            e.metadata["correlation_id"],
+                            e.metadata["actor"],
+                            now,
+                        )
+                        for i, e in enumerate(chunk, 1)
+                    ],
+                )
+            conn.commit()
+        return len(events)
+
+    try:
+        return timed(run)
+    finally:
+        conn.close()
+
+
+def bench_sqlite(count: int, synchronous: str, rounds: int) -> None:
+    es_name = "eventsourcing SQLiteApplicationRecorder"
+    for batch in (1, 100):
+        best: dict[str, float] = {}
+        for _ in range(rounds):
+            events = make_events(count, batch)
+            for name in ("raw sqlite3", "eventscope", es_name):
+                with sqlite_database(synchronous) as (url, path):
+                    if name == "raw sqlite3":
+                        upgrade(url)
+                        rate = raw_sqlite_run(path, synchronous, events, batch)
+                    elif name == "eventscope":
+                        rate = eventscope_run(url, events, batch)
+                    else:
+                        rate = eventsourcing_run(path, synchronous, events, batch)
+                best[name] = max(best.get(name, 0.0), rate)
+        report(
+            f"SQLite append, {batch} event(s)/transaction, {count} events, "
+            f"synchronous={synchronous}, WAL (best of {rounds})",
+            list(best.items()),
+            "raw sqlite3",
+        )
+        print(f"  eventscope / eventsourcing = {best['eventscope'] / best[es_name]:.2f}x")
+
+
+def bench_postgresql(total: int, base_url: str, rounds: int) -> None:
+    for batch in (1, 100):
+        # one commit per event waits for PostgreSQL's WAL flush: a tenth of the events
+        count = max(total // 10, 100) if batch == 1 else total
+        best: dict[str, float] = {}
+        for _ in range(rounds):
+            events = make_events(count, batch)
+            for name in ("raw psycopg", "eventscope"):
+                with postgresql_schema(base_url) as (url, _schema):
+                    if name == "raw psycopg":
+                        upgrade(url)
+                        rate = raw_psycopg_run(url, events, batch)
+                    else:
+                        rate = eventscope_run(url, events, batch)
+                    best[name] = max(best.get(name, 0.0), rate)
+        report(
+            f"PostgreSQL append, {batch} event(s)/transaction, {count} events (best of {rounds})",
+            list(best.items()),
+            "raw psycopg",
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
+    parser.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--pg-url", default=PG_BASE_URL)
+    args = parser.parse_args()
+    if args.backend in ("sqlite", "all"):
+        bench_sqlite(args.events, args.synchronous, args.rounds)
+    if args.backend in ("postgresql", "all"):
+        bench_postgresql(args.events, args.pg_url, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

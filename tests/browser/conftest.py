@@ -1,0 +1,155 @@
+"""Browser journeys: Debian's chromium driven by pytest-playwright against a live dashboard.
+
+`live_server` serves `create_app` over a store seeded with the demo data on a free
+loopback port; `live_server.ensure_worker()` starts the projections worker in-process
+for journeys that need read models.
+`login_as(page, role)` logs a page in through a one-time login link.
+`screenshot(page, name)` saves `test-artifacts/<name>.png` for people to look at.
+Under CI (CI=true) a missing /usr/bin/chromium fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from webapp.bootstrap import Runtime, build_runtime
+from webapp.config import Settings
+from webapp.web import create_app
+from webapp.web.accounts import ROLES, AccountBook
+
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Launch Debian's chromium (playwright cannot download browsers here)."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(f"browser tests need chromium under CI: {reason}")
+        pytest.skip(reason)
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS],
+    }
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+    accounts: AccountBook
+    worker: Any = None
+
+    def login_url(self, role: str) -> str:
+        self.accounts.ensure(role, role)
+        return f"{self.url}/login/link/{self.accounts.create_login_token(role)}"
+
+    def ensure_worker(self, timeout: float = 120.0) -> Any:
+        """Start the projections worker in this process (once) and wait until it caught up.
+
+        Journeys that need read models or process managers call this; the server
+        then keeps the worker running for the rest of the session.
+        """
+        if self.worker is None:
+            from webapp.projections import start_in_process
+
+            self.worker = start_in_process(self.runtime)
+        from webapp.projections import wait_until_projected
+
+        wait_until_projected(self.runtime, self.runtime.store.head_position(), timeout=timeout)
+        return self.worker
+
+
+def _seed(runtime: Runtime) -> None:
+    try:
+        from webapp.contexts.seed import load_seed
+    except ImportError:
+        return
+    load_seed(runtime.router)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The dashboard over a seeded SQLite store, served by werkzeug in a thread."""
+    folder = tmp_path_factory.mktemp("live")
+    settings = Settings(
+        db_url=f"sqlite:///{folder / 'eventscope.db'}", secret_key=secrets.token_urlsafe(32)
+    )
+    runtime = build_runtime(settings, migrate=True)
+    _seed(runtime)
+    accounts = AccountBook(runtime.store.engine)
+    for role in ROLES:
+        accounts.ensure(role, role)
+    app = create_app({"TESTING": False}, runtime=runtime)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    live = LiveServer(url=f"http://127.0.0.1:{server.port}", runtime=runtime, accounts=accounts)
+    try:
+        yield live
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        if live.worker is not None:
+            live.worker.stop()
+        runtime.close()
+
+
+@pytest.fixture
+def login_as(live_server: LiveServer) -> Callable[[Any, str], None]:
+    """`login_as(page, role)`: open a one-time login link for an account with `role`."""
+
+    def do(page: Any, role: str) -> None:
+        page.goto(live_server.login_url(role))
+        page.wait_for_url(f"{live_server.url}/")
+
+    return do
+
+
+@pytest.fixture
+def screenshot() -> Callable[[Any, str], Path]:
+    """`screenshot(page, name)`: save a full-page PNG under test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(page: Any, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def csp_violations(page: Any) -> list[str]:
+    """Console messages about Content-Security-Policy violations seen by `page`."""
+    seen: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            seen.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return seen

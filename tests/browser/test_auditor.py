@@ -1,0 +1,90 @@
+"""An auditor filters the global timeline by type and correlation id and follows a causation chain."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+CORRELATION = "corr-auditor-journey"
+
+
+def run_transfer(live_server) -> None:
+    runtime = live_server.runtime
+    live_server.ensure_worker()
+    for number, balance in (("AUD-1", 10_000), ("AUD-2", 0)):
+        runtime.router.dispatch_json(
+            "OpenAccount",
+            {"account_number": number, "owner_id": "u-auditor", "initial_balance": balance},
+            metadata={"actor": "teller:auditor-journey"},
+        )
+    runtime.router.dispatch_json(
+        "TransferMoney",
+        {"transfer_id": "aud-t1", "from_account": "AUD-1", "to_account": "AUD-2", "amount": 2500},
+        metadata={"actor": "teller:auditor-journey", "correlation_id": CORRELATION},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if runtime.store.read_all(correlation_id=CORRELATION, types=["TransferCompleted"]):
+            return
+        time.sleep(0.2)
+    pytest.fail("the transfer process manager did not complete the transfer within 30 s")
+
+
+def test_an_auditor_filters_the_timeline_and_follows_a_causation_chain(
+    page, live_server, login_as, screenshot, csp_violations
+):
+    run_transfer(live_server)
+    login_as(page, "viewer")
+
+    # filter the global log by event type
+    page.get_by_role("link", name="Global timeline").click()
+    expect(page.get_by_role("heading", name="Global timeline")).to_be_visible()
+    page.get_by_test_id("filter-type").fill("MoneyWithdrawn")
+    page.get_by_test_id("filter-apply").click()
+    rows = page.get_by_test_id("timeline-row")
+    expect(rows.first).to_be_visible()
+    expect(page.locator(".timeline-active")).to_contain_text("MoneyWithdrawn")
+    types = page.locator('[data-testid="timeline-row"] .badge--type').all_inner_texts()
+    assert types and set(types) == {"MoneyWithdrawn"}
+    assert "type=MoneyWithdrawn" in page.url
+    screenshot(page, "auditor-1-filtered-by-type")
+
+    # then by correlation id: the whole transfer, commands from the process manager included
+    page.get_by_test_id("filter-type").fill("")
+    page.get_by_test_id("filter-correlation").fill(CORRELATION)
+    page.get_by_test_id("filter-apply").click()
+    expect(page.locator(".timeline-active")).to_contain_text(CORRELATION)
+    expect(rows).to_have_count(6)
+    types = page.locator('[data-testid="timeline-row"] .badge--type').all_inner_texts()
+    assert types[-1] == "TransferRequested" and types[0] == "TransferCompleted"
+    screenshot(page, "auditor-2-filtered-by-correlation")
+
+    # follow the causation chain of the withdrawal the process manager caused
+    withdrawal = page.locator('[data-testid="timeline-row"]', has_text="MoneyWithdrawn")
+    withdrawal.get_by_test_id("chain-link").click()
+    expect(page.get_by_role("heading", name="Causation chain of event")).to_be_visible()
+    expect(page.get_by_test_id("chain-command")).to_contain_text("WithdrawMoney")
+    expect(page.get_by_test_id("chain-command")).to_contain_text("process manager transfer_money")
+    tree = page.get_by_test_id("chain-tree")
+    expect(tree).to_contain_text("TransferMoney")
+    expect(tree).to_contain_text("TransferCompleted")
+    expect(page.locator(".chain-node.is-focus")).to_contain_text("MoneyWithdrawn")
+    # the withdrawal hangs under WithdrawMoney, which hangs under TransferRequested
+    nested = page.locator(
+        ".chain-node--event:has(> .chain-node__line :text('TransferRequested')) "
+        ".chain-node--command:has(> .chain-node__line :text('WithdrawMoney')) .is-focus"
+    )
+    expect(nested).to_have_count(1)
+    screenshot(page, "auditor-3-causation-chain")
+
+    # up the chain to the event that caused the command, then to its stream
+    page.get_by_test_id("chain-cause-link").click()
+    expect(page.locator(".chain-node.is-focus")).to_contain_text("TransferRequested")
+    page.get_by_test_id("chain-stream-link").click()
+    expect(page.get_by_test_id("stream-id")).to_have_text("transfer-aud-t1")
+    screenshot(page, "auditor-4-stream-of-the-cause")
+    assert csp_violations == []

@@ -1,0 +1,68 @@
+"""An engineer watches a projection rebuild complete and a live aggregate expire."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_an_engineer_rebuilds_a_projection_and_watches_it_complete(
+    page, live_server, login_as, screenshot, csp_violations
+):
+    live_server.ensure_worker()
+    runtime = live_server.runtime
+    before = runtime.projections.status_of("account_summary")
+    login_as(page, "admin")
+
+    page.get_by_role("link", name="Projections").click()
+    row = page.locator('[data-testid="projection-row"][data-name="account_summary"]')
+    expect(row).to_contain_text(f"gen {before['generation']}")
+    screenshot(page, "engineer-1-projections")
+
+    row.get_by_test_id("rebuild-account_summary").click()
+    expect(page.get_by_test_id("rebuild-panel")).to_be_visible()
+    page.get_by_test_id("rebuild-confirm").check()
+    page.get_by_test_id("rebuild-submit").click()
+    expect(page.locator(".flash--ok")).to_contain_text("Rebuild of account_summary requested")
+    screenshot(page, "engineer-2-rebuild-requested")
+
+    # the status table polls itself: the new generation goes live without a reload
+    row = page.locator('[data-testid="projection-row"][data-name="account_summary"]')
+    expect(row).to_contain_text(f"gen {before['generation'] + 1}", timeout=30_000)
+    expect(row.get_by_test_id("rebuild-state")).to_have_text("—", timeout=10_000)
+    expect(row).not_to_contain_text("is-lagging")
+    screenshot(page, "engineer-3-rebuild-complete")
+    summary = runtime.projections.get_account_summary("AUD-1") or {}
+    assert runtime.projections.status_of("account_summary")["rebuild"] is None
+    assert summary == {} or summary["balance"] >= 0
+    assert csp_violations == []
+
+
+def test_an_engineer_watches_a_live_aggregate_expire(
+    page, live_server, login_as, screenshot, csp_violations
+):
+    runtime = live_server.runtime
+    runtime.router.dispatch_json(
+        "OpenAccount",
+        {"account_number": "ENG-1", "owner_id": "u-engineer", "initial_balance": 10},
+        metadata={"actor": "journey"},
+    )
+    login_as(page, "admin")
+    page.get_by_role("link", name="Live aggregates").click()
+    row = page.get_by_test_id("live-aggregates").locator("tr", has_text="account-ENG-1")
+    expect(row).to_be_visible()
+
+    entry = runtime.registry.peek("account-ENG-1")
+    runtime.registry.touched(entry, timedelta(seconds=3))  # as a short lifespan would decide
+
+    expect(row).to_contain_text(re.compile(r"in [0-9] s"), timeout=5_000)
+    screenshot(page, "engineer-4-aggregate-about-to-expire")
+    expect(row).to_have_count(0, timeout=12_000)
+    assert "account-ENG-1" not in runtime.registry
+    screenshot(page, "engineer-5-aggregate-expired")
+    assert csp_violations == []

@@ -1,0 +1,29 @@
+"""Process bodies for the multi-process domain tests (imported by spawned children by name)."""
+
+from __future__ import annotations
+
+
+def deposit_many(url: str, account_number: str, writer: int, count: int) -> list[int]:
+    """Dispatch `count` deposits to one account through a router of this process's own;
+    return the amounts whose dispatch succeeded."""
+    from webapp.contexts import build_domain
+    from webapp.contexts.bank import DepositMoney
+    from webapp.domain import ConcurrencyError
+    from webapp.store import open_store
+
+    store = open_store(url)
+    registry, router = build_domain(store, start_reaper=False)
+    accepted = []
+    try:
+        for n in range(count):
+            amount = writer * 1000 + n + 1
+            try:
+                router.dispatch(
+                    DepositMoney(account_number, amount), metadata={"actor": f"w{writer}"}
+                )
+            except ConcurrencyError:
+                continue
+            accepted.append(amount)
+    finally:
+        store.close()
+    return accepted

@@ -1,0 +1,55 @@
+"""Several processes depositing into one account: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from webapp.contexts.bank import OpenAccount
+
+HERE = Path(__file__).resolve().parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(HERE))
+    return importlib.import_module("domain_workers")
+
+
+def test_concurrent_deposits_from_three_processes_all_count_once(db_url, domain, workers) -> None:
+    processes, deposits, initial = 3, 20, 500
+    domain.router.dispatch(OpenAccount("10001", "u1", initial))
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pending = [
+            pool.apply_async(workers.deposit_many, (db_url, "10001", w, deposits))
+            for w in range(processes)
+        ]
+        accepted = [amount for p in pending for amount in p.get(timeout=120)]
+
+    assert len(accepted) == processes * deposits  # retries absorbed every conflict
+    domain.registry.clear()
+    state = domain.router.state_at("account-10001")
+    assert state.state["balance"] == initial + sum(accepted)
+    events = domain.store.read_stream("account-10001")
+    assert [e.stream_version for e in events] == list(range(1, len(accepted) + 2))
+    deposited = sorted(e.data["amount"] for e in events if e.type == "MoneyDeposited")
+    assert deposited == sorted(accepted)
+    assert len({e.event_id for e in events}) == len(events)
+
+
+def test_threads_of_one_process_take_turns_on_an_aggregate(sqlite_domain) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from webapp.contexts.bank import DepositMoney
+
+    router = sqlite_domain.router
+    router.dispatch(OpenAccount("10001", "u1", 0))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda n: router.dispatch(DepositMoney("10001", n)), range(1, 41)))
+    assert all(r.attempts == 1 for r in results)  # serialised in-process: no conflict at all
+    assert sorted(r.version for r in results) == list(range(2, 42))
+    assert router.state_at("account-10001").state["balance"] == sum(range(1, 41))

@@ -1,0 +1,76 @@
+"""`eventscope export`, `forget` and `keys rotate` on a SQLite deployment."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from webapp.bootstrap import build_runtime
+from webapp.cli import cli
+from webapp.config import Settings
+from webapp.contexts.identity import RegisterUser
+
+
+@pytest.fixture
+def deployment(tmp_path, monkeypatch):
+    for name in ("EVENTSCOPE_MASTER_KEY", "EVENTSCOPE_MASTER_KEY_FILE", "EVENTSCOPE_KEYSTORE_DB"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path / 'eventscope.db'}"
+    runtime = build_runtime(Settings(db_url=url))
+    runtime.router.dispatch(RegisterUser(user_id="u7", name="Ada Byron", email="ada@example.org"))
+    runtime.close()
+    return url
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_export_prints_the_subjects_document(deployment):
+    code, out, _ = run("--db", deployment, "export", "u7")
+    assert code == 0
+    document = json.loads(out)
+    assert document["subject_id"] == "u7"
+    assert document["events"][0]["data"]["name"] == "Ada Byron"
+    assert document["exported_by"].startswith("cli")
+
+
+def test_forget_then_export_shows_when_and_why(deployment):
+    code, out, _ = run(
+        "--db", deployment, "forget", "u7", "--reason", "erasure #1", "--actor", "dpo"
+    )
+    assert code == 0
+    assert json.loads(out)["newly_forgotten"] is True
+    _, out, _ = run("--db", deployment, "export", "u7")
+    document = json.loads(out)
+    assert document["status"] == "forgotten"
+    assert document["forgotten"]["reason"] == "erasure #1"
+    assert "Ada Byron" not in out
+
+
+def test_forget_needs_a_reason(deployment):
+    code, _, _ = run("--db", deployment, "forget", "u7")
+    assert code != 0
+    _, out, _ = run("--db", deployment, "export", "u7")
+    assert json.loads(out)["status"] == "active"
+
+
+def test_keys_rotate_replaces_the_key_file_and_data_stays_readable(deployment, tmp_path):
+    old = (tmp_path / "master.key").read_text()
+    code, out, _ = run("--db", deployment, "keys", "rotate")
+    assert code == 0
+    assert "re-wrapped 1 subject keys" in out
+    assert (tmp_path / "master.key").read_text() != old
+    assert not (tmp_path / "master.key.new").exists()
+    _, out, _ = run("--db", deployment, "export", "u7")
+    assert json.loads(out)["events"][0]["data"]["email"] == "ada@example.org"
+
+
+def test_a_wrong_master_key_is_a_clear_error(deployment, monkeypatch):
+    monkeypatch.setenv("EVENTSCOPE_MASTER_KEY", "A" * 43 + "=")
+    code, _, err = run("--db", deployment, "export", "u7")
+    assert code != 0
+    assert "master key does not match" in err

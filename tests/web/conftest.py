@@ -1,0 +1,96 @@
+"""Fixtures for the dashboard and API: a runtime on a fresh SQLite store, app, role tokens."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from webapp.bootstrap import Runtime, build_runtime
+from webapp.config import Settings
+from webapp.web import create_app
+from webapp.web.accounts import ROLES, AccountBook
+
+
+@pytest.fixture
+def runtime(sqlite_url: str) -> Iterator[Runtime]:
+    """A fully wired runtime on a fresh, migrated SQLite store."""
+    built = build_runtime(Settings(db_url=sqlite_url, secret_key=secrets.token_urlsafe(32)))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime):
+    return create_app({"TESTING": True}, runtime=runtime)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def accounts(runtime: Runtime) -> AccountBook:
+    return AccountBook(runtime.store.engine)
+
+
+@pytest.fixture
+def tokens(accounts: AccountBook) -> dict[str, str]:
+    """One API token per role, for accounts named after their role."""
+    issued = {}
+    for role in ROLES:
+        accounts.ensure(role, role)
+        issued[role] = accounts.create_token(role)
+    return issued
+
+
+@pytest.fixture
+def auth_headers(tokens: dict[str, str]):
+    """`auth_headers(role)`: the Authorization header of that role's token ({} for anonymous)."""
+
+    def headers(role: str) -> dict[str, str]:
+        return {} if role == "anonymous" else {"Authorization": f"Bearer {tokens[role]}"}
+
+    return headers
+
+
+@pytest.fixture
+def log_in(client, accounts: AccountBook):
+    """`log_in(role)`: log the test client's browser session in through a one-time link."""
+
+    def do(role: str) -> None:
+        accounts.ensure(role, role)
+        token = accounts.create_login_token(role)
+        response = client.get(f"/login/link/{token}")
+        assert response.status_code == 302
+
+    return do
+
+
+@pytest.fixture
+def csrf(client):
+    """`csrf()`: the CSRF token of the client's session (created by rendering a page)."""
+
+    def token() -> str:
+        client.get("/login")
+        with client.session_transaction() as session:
+            return session["csrf"]
+
+    return token
+
+
+def dispatch(runtime: Runtime, command: str, **data: Any):
+    return runtime.router.dispatch_json(command, data, metadata={"actor": "test"})
+
+
+@pytest.fixture
+def bank(runtime: Runtime) -> dict[str, Any]:
+    """A user with an account that has seen a deposit and a withdrawal."""
+    dispatch(runtime, "RegisterUser", user_id="u-1", name="Ada Lovelace", email="ada@example.org")
+    dispatch(runtime, "OpenAccount", account_number="A-100", owner_id="u-1", initial_balance=1000)
+    dispatch(runtime, "DepositMoney", account_number="A-100", amount=250)
+    dispatch(runtime, "WithdrawMoney", account_number="A-100", amount=50)
+    return {"user_stream": "user-u-1", "account_stream": "account-A-100", "balance": 1200}

@@ -1,0 +1,126 @@
+"""The access log page: who viewed, exported or forgot which subject; filters; keyset paging."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from webapp.web.views import access_log
+
+
+def rows(page: str) -> list[str]:
+    return re.findall(r'data-testid="access-row" data-action="(\w+)"', page)
+
+
+@pytest.fixture
+def entries(runtime):
+    """Four entries, oldest first: alice views u-1, bob exports u-1, alice views u-2, bob forgets u-2."""
+    log = runtime.privacy
+    log.record_access("alice", "view", "u-1", "timeline of user-u-1")
+    log.record_access("bob", "export", "u-1", "subject access export")
+    log.record_access("alice", "view", "u-2", "global timeline")
+    log.record_access("bob", "forget", "u-2", "forget")
+
+
+@pytest.mark.parametrize(("role", "status"), [("viewer", 403), ("support", 200), ("admin", 200)])
+def test_only_support_and_admin_read_the_access_log(client, log_in, role, status):
+    log_in(role)
+
+    assert client.get("/access-log/").status_code == status
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client):
+    assert client.get("/access-log/").status_code == 302
+
+
+def test_entries_show_newest_first_with_who_what_and_when(client, log_in, entries):
+    log_in("support")
+
+    page = client.get("/access-log/").get_data(as_text=True)
+
+    assert rows(page) == ["forget", "view", "export", "view"]
+    assert "timeline of user-u-1" in page
+    assert 'href="/subjects/u-2"' in page
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("actor=alice", ["view", "view"]),
+        ("subject=u-1", ["export", "view"]),
+        ("action=forget", ["forget"]),
+        ("actor=bob&subject=u-1", ["export"]),
+        ("actor=nobody", []),
+    ],
+)
+def test_filters_by_actor_subject_and_action(client, log_in, entries, query, expected):
+    log_in("support")
+
+    page = client.get(f"/access-log/?{query}").get_data(as_text=True)
+
+    assert rows(page) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("action=delete", "Unknown action"),
+        ("before=abc", "not a valid page cursor"),
+        ("trail=1,x", "not a valid page cursor"),
+        ("actor=" + "a" * 201, "limited to 200 characters"),
+    ],
+)
+def test_bad_filters_get_a_400_page(client, log_in, query, message):
+    log_in("support")
+
+    response = client.get(f"/access-log/?{query}")
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def test_pages_go_older_and_back_newer(client, log_in, entries, monkeypatch):
+    monkeypatch.setattr(access_log, "PAGE_SIZE", 3)
+    log_in("support")
+
+    first = client.get("/access-log/").get_data(as_text=True)
+    older_href = re.search(r'href="([^"]+)" data-testid="access-older"', first).group(1)
+    older = client.get(older_href.replace("&amp;", "&")).get_data(as_text=True)
+    newer_href = re.search(r'rel="prev" href="([^"]+)"', older).group(1)
+    back = client.get(newer_href.replace("&amp;", "&")).get_data(as_text=True)
+
+    assert rows(first) == ["forget", "view", "export"]
+    assert rows(older) == ["view"]
+    assert "access-older" not in older
+    assert rows(back) == rows(first)
+
+
+def test_an_htmx_request_gets_the_entries_fragment(client, log_in, entries):
+    log_in("support")
+
+    fragment = client.get("/access-log/?actor=bob", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+
+    assert "<html" not in fragment
+    assert rows(fragment) == ["forget", "export"]
+
+
+def test_views_exports_and_forgets_in_the_dashboard_are_what_the_log_shows(
+    client, log_in, runtime, bank
+):
+    log_in("support")
+    client.get("/subjects/u-1/data")
+    client.get("/subjects/u-1/export")
+    with client.session_transaction() as session:
+        token = session["csrf"]
+    client.post(
+        "/subjects/u-1/forget",
+        data={"csrf_token": token, "reason": "asked", "confirm_id": "u-1", "understood": "yes"},
+    )
+
+    page = client.get("/access-log/?subject=u-1").get_data(as_text=True)
+
+    assert rows(page) == ["forget", "export", "view"]
+    assert "subject page of u-1" in page

@@ -1,0 +1,278 @@
+"""The JSON API keeps the shapes DESIGN.md promises, pages with cursors, and refuses bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def admin(auth_headers):
+    return auth_headers("admin")
+
+
+@pytest.fixture
+def viewer(auth_headers):
+    return auth_headers("viewer")
+
+
+def test_health_needs_no_authentication(client):
+    response = client.get("/api/health")
+
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_a_dispatched_command_returns_its_stream_version_and_events(client, admin, bank):
+    response = client.post(
+        "/api/commands",
+        json={"command": "DepositMoney", "data": {"account_number": "A-100", "amount": 75}},
+        headers=admin,
+    )
+
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["stream_id"] == "account-A-100"
+    assert body["version"] == 4
+    [event] = body["events"]
+    assert event["type"] == "MoneyDeposited"
+    assert event["stream_version"] == 4
+    assert event["data"]["amount"] == 75
+    assert event["metadata"]["actor"] == "admin"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"command": "NoSuchCommand", "data": {}}, 400),
+        ({"command": "DepositMoney", "data": {"account_number": "A-100"}}, 400),
+        ({"command": "DepositMoney", "data": {"account_number": "A-100", "amount": "ten"}}, 400),
+        ({"command": "DepositMoney", "data": {"account_number": "A-100", "amount": -5}}, 400),
+        ({"command": "WithdrawMoney", "data": {"account_number": "A-100", "amount": 10**9}}, 422),
+        ({"command": "DepositMoney", "data": "not an object"}, 400),
+        ({"data": {}}, 400),
+        ({"command": "DepositMoney", "data": {}, "consistency": "sometimes"}, 400),
+        ([1, 2, 3], 400),
+    ],
+)
+def test_a_refused_command_is_a_json_error_and_appends_nothing(
+    client, admin, runtime, bank, body, status
+):
+    head_before = runtime.store.head_position()
+
+    response = client.post("/api/commands", json=body, headers=admin)
+
+    assert response.status_code == status
+    assert isinstance(response.get_json()["error"], str)
+    assert runtime.store.head_position() == head_before
+
+
+def test_a_body_that_is_not_json_is_refused(client, admin):
+    response = client.post(
+        "/api/commands", data="command=DepositMoney", headers=admin, content_type="text/plain"
+    )
+
+    assert response.status_code == 400
+    assert "JSON" in response.get_json()["error"]
+
+
+def test_streams_list_items_carry_id_version_type_and_time(client, viewer, bank):
+    response = client.get("/api/streams", headers=viewer)
+
+    assert response.status_code == 200
+    body = response.get_json()
+    by_id = {row["stream_id"]: row for row in body["streams"]}
+    assert by_id["account-A-100"]["version"] == 3
+    assert by_id["account-A-100"]["type"] == "BankAccount"
+    assert by_id["user-u-1"]["type"] == "User"
+    assert by_id["user-u-1"]["updated_at"]
+    assert body["next"] is None
+
+
+def test_streams_are_keyset_paged_by_the_next_cursor(client, viewer, runtime, bank):
+    for number in range(5):
+        runtime.router.dispatch_json(
+            "OpenAccount",
+            {"account_number": f"P-{number}", "owner_id": "u-1", "initial_balance": 0},
+        )
+    seen, after = [], None
+    while True:
+        query = {"prefix": "account-P-", "limit": 2, **({"after": after} if after else {})}
+        body = client.get("/api/streams", query_string=query, headers=viewer).get_json()
+        seen.extend(row["stream_id"] for row in body["streams"])
+        after = body["next"]
+        if after is None:
+            break
+
+    assert seen == [f"account-P-{n}" for n in range(5)]
+
+
+def test_a_streams_events_come_in_order_with_the_full_event_shape(client, viewer, bank):
+    response = client.get("/api/streams/account-A-100/events", headers=viewer)
+
+    assert response.status_code == 200
+    events = response.get_json()["events"]
+    assert [e["stream_version"] for e in events] == [1, 2, 3]
+    assert [e["type"] for e in events] == ["BankAccountOpened", "MoneyDeposited", "MoneyWithdrawn"]
+    for event in events:
+        assert set(event) >= {
+            "position",
+            "stream_id",
+            "stream_version",
+            "type",
+            "data",
+            "metadata",
+            "recorded_at",
+        }
+        assert event["stream_id"] == "account-A-100"
+
+
+def test_stream_events_page_from_a_version(client, viewer, bank):
+    first = client.get(
+        "/api/streams/account-A-100/events", query_string={"limit": 2}, headers=viewer
+    ).get_json()
+    rest = client.get(
+        "/api/streams/account-A-100/events",
+        query_string={"from_version": first["next"]},
+        headers=viewer,
+    ).get_json()
+
+    assert [e["stream_version"] for e in first["events"]] == [1, 2]
+    assert first["next"] == 3
+    assert [e["stream_version"] for e in rest["events"]] == [3]
+    assert rest["next"] is None
+
+
+def test_state_defaults_to_the_latest_version(client, viewer, bank):
+    response = client.get("/api/streams/account-A-100/state", headers=viewer)
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["stream_id"] == "account-A-100"
+    assert body["version"] == 3
+    assert body["state"]["balance"] == 1200
+    assert body["state"]["status"] == "open"
+
+
+def test_state_at_an_earlier_version_is_time_travel(client, viewer, bank):
+    body = client.get(
+        "/api/streams/account-A-100/state", query_string={"version": 1}, headers=viewer
+    ).get_json()
+
+    assert body["version"] == 1
+    assert body["state"]["balance"] == 1000
+
+
+def test_personal_data_is_masked_for_viewers_and_shown_to_support(client, auth_headers, bank):
+    as_viewer = client.get("/api/streams/user-u-1/events", headers=auth_headers("viewer"))
+    as_support = client.get("/api/streams/user-u-1/events", headers=auth_headers("support"))
+
+    viewer_data = as_viewer.get_json()["events"][0]["data"]
+    support_data = as_support.get_json()["events"][0]["data"]
+    assert "Ada Lovelace" not in as_viewer.get_data(as_text=True)
+    assert viewer_data["user_id"] == "u-1"
+    assert support_data["name"] == "Ada Lovelace"
+    assert support_data["email"] == "ada@example.org"
+
+
+def test_personal_data_in_state_is_masked_for_viewers(client, auth_headers, bank):
+    as_viewer = client.get("/api/streams/user-u-1/state", headers=auth_headers("viewer"))
+    as_support = client.get("/api/streams/user-u-1/state", headers=auth_headers("support"))
+
+    assert "ada@example.org" not in as_viewer.get_data(as_text=True)
+    assert as_support.get_json()["state"]["email"] == "ada@example.org"
+
+
+def test_global_log_is_keyset_paged_by_position(client, viewer, bank):
+    first = client.get("/api/events", query_string={"limit": 3}, headers=viewer).get_json()
+    second = client.get(
+        "/api/events", query_string={"after": first["next"], "limit": 3}, headers=viewer
+    ).get_json()
+
+    positions = [e["position"] for e in first["events"] + second["events"]]
+    assert positions == sorted(positions)
+    assert len(set(positions)) == 4
+    assert second["next"] is None
+
+
+def test_global_log_filters_by_type_and_correlation_id(client, viewer, bank):
+    deposits = client.get(
+        "/api/events", query_string={"type": "MoneyDeposited"}, headers=viewer
+    ).get_json()["events"]
+    correlation = deposits[0]["metadata"]["correlation_id"]
+    correlated = client.get(
+        "/api/events", query_string={"correlation_id": correlation}, headers=viewer
+    ).get_json()["events"]
+
+    assert [e["type"] for e in deposits] == ["MoneyDeposited"]
+    assert [e["position"] for e in correlated] == [deposits[0]["position"]]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/streams?limit=0",
+        "/api/streams?limit=1001",
+        "/api/streams?limit=abc",
+        "/api/streams?limit=1.5",
+        "/api/streams/account-A-100/events?from_version=0",
+        "/api/streams/account-A-100/events?from_version=x",
+        "/api/streams/account-A-100/events?limit=-1",
+        "/api/streams/account-A-100/state?version=0",
+        "/api/streams/account-A-100/state?version=99",
+        "/api/streams/account-A-100/state?version=two",
+        "/api/events?after=-1",
+        "/api/events?after=99999999999999999999999",
+        "/api/events?limit=5000",
+        "/api/events?type=" + "x" * 500,
+    ],
+)
+def test_bad_query_parameters_are_a_400_json_error(client, viewer, bank, path):
+    response = client.get(path, headers=viewer)
+
+    assert response.status_code == 400
+    assert response.is_json
+    assert response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/streams/account-nope/events", "/api/streams/account-nope/state"]
+)
+def test_an_unknown_stream_is_a_404(client, viewer, path):
+    response = client.get(path, headers=viewer)
+
+    assert response.status_code == 404
+    assert "account-nope" in response.get_json()["error"]
+
+
+def test_export_returns_the_subjects_document(client, auth_headers, bank):
+    response = client.get("/api/subjects/u-1/export", headers=auth_headers("support"))
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["subject_id"] == "u-1"
+    assert "Ada Lovelace" in response.get_data(as_text=True)
+
+
+def test_forget_needs_a_reason(client, auth_headers, bank):
+    response = client.post(
+        "/api/subjects/u-1/forget", json={"reason": "  "}, headers=auth_headers("support")
+    )
+
+    assert response.status_code == 400
+
+
+def test_after_forget_every_api_view_shows_the_subject_as_forgotten(client, auth_headers, bank):
+    support = auth_headers("support")
+
+    forgot = client.post(
+        "/api/subjects/u-1/forget", json={"reason": "erasure request"}, headers=support
+    )
+    events = client.get("/api/streams/user-u-1/events", headers=support)
+    state = client.get("/api/streams/user-u-1/state", headers=support)
+
+    assert forgot.status_code == 200
+    for response in (events, state):
+        text = response.get_data(as_text=True)
+        assert "Ada Lovelace" not in text
+        assert "ada@example.org" not in text
+        assert "[forgotten]" in text

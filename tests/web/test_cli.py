@@ -1,0 +1,83 @@
+"""`eventscope token create` and `eventscope login-link`: credentials from the command line."""
+
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from webapp.bootstrap import build_runtime
+from webapp.cli import cli
+from webapp.config import Settings
+from webapp.web import create_app
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_token_create_prints_only_a_working_token(sqlite_url):
+    result = run("--db", sqlite_url, "token", "create", "robot", "--role", "support")
+
+    assert result.exit_code == 0
+    token = result.output.strip()
+    assert "\n" not in token
+    assert re.fullmatch(r"es_[A-Za-z0-9_-]{40,}", token)
+    runtime = build_runtime(Settings(db_url=sqlite_url), migrate=False)
+    try:
+        client = create_app({"TESTING": True}, runtime=runtime).test_client()
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/streams", headers=headers).status_code == 200
+        assert client.post("/api/projections/x/rebuild", headers=headers).status_code == 403
+    finally:
+        runtime.close()
+
+
+def test_token_create_refuses_an_unknown_role(sqlite_url):
+    result = CliRunner().invoke(
+        cli, ["--db", sqlite_url, "token", "create", "robot", "--role", "root"]
+    )
+
+    assert result.exit_code != 0
+    assert "root" in result.output
+
+
+def test_login_link_prints_a_one_time_url_that_logs_in(sqlite_url):
+    run("--db", sqlite_url, "token", "create", "ada", "--role", "viewer")
+
+    result = run("--db", sqlite_url, "login-link", "ada", "--base-url", "http://example.test:9000/")
+
+    assert result.exit_code == 0
+    url = result.output.strip()
+    assert url.startswith("http://example.test:9000/login/link/")
+    runtime = build_runtime(Settings(db_url=sqlite_url), migrate=False)
+    try:
+        client = create_app({"TESTING": True}, runtime=runtime).test_client()
+        path = url.removeprefix("http://example.test:9000")
+        assert client.get(path).status_code == 302
+        assert "ada" in client.get("/").get_data(as_text=True)
+        assert client.get(path).status_code == 403
+    finally:
+        runtime.close()
+
+
+def test_login_link_for_an_unknown_account_fails_clearly(sqlite_url):
+    result = CliRunner().invoke(cli, ["--db", sqlite_url, "login-link", "nobody"])
+
+    assert result.exit_code != 0
+    assert "no account named 'nobody'" in result.output
+
+
+def test_serve_builds_the_app_inside_each_gunicorn_worker(sqlite_url):
+    from webapp.web.server import EventscopeServer
+
+    settings = Settings(db_url=sqlite_url, secret_key="s" * 40)
+    build_runtime(settings).close()  # `serve` migrates in the master before forking
+    server = EventscopeServer(settings, {"bind": "127.0.0.1:0", "workers": 3}, run_worker=False)
+
+    app = server.load()
+    try:
+        assert server.cfg.workers == 3
+        assert app.test_client().get("/api/health").get_json() == {"status": "ok"}
+    finally:
+        app.extensions["eventscope"].close()

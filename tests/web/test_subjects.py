@@ -1,0 +1,263 @@
+"""Subjects for support staff: find, locate, view decrypted, export, forget, and the access log."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def session_csrf(client) -> str:
+    client.get("/subjects/")
+    with client.session_transaction() as session:
+        return session["csrf"]
+
+
+def forget_form(client, subject_id: str = "u-1", **overrides):
+    form = {
+        "csrf_token": session_csrf(client),
+        "reason": "erasure request #7",
+        "confirm_id": subject_id,
+        "understood": "yes",
+    }
+    form.update(overrides)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def log_entries(runtime, **filters):
+    return [(e.actor, e.action, e.subject_id) for e in runtime.privacy.access_log(**filters).entries]
+
+
+ROUTES = [
+    ("get", "/subjects/"),
+    ("get", "/subjects/u-1"),
+    ("get", "/subjects/u-1/data"),
+    ("get", "/subjects/u-1/export"),
+    ("get", "/subjects/u-1/forget"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), ROUTES)
+def test_viewers_may_not_use_any_subject_page(client, log_in, bank, method, url):
+    log_in("viewer")
+
+    assert getattr(client, method)(url).status_code == 403
+
+
+def test_a_viewer_may_not_forget(client, log_in, runtime, bank):
+    log_in("viewer")
+
+    response = client.post("/subjects/u-1/forget", data=forget_form(client))
+
+    assert response.status_code == 403
+    assert not runtime.privacy.is_forgotten("u-1")
+
+
+@pytest.mark.parametrize(("method", "url"), ROUTES)
+def test_anonymous_visitors_are_sent_to_log_in(client, bank, method, url):
+    response = getattr(client, method)(url)
+
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", ["support", "admin"])
+@pytest.mark.parametrize(("method", "url"), ROUTES)
+def test_support_and_admin_may_use_every_subject_page(client, log_in, bank, role, method, url):
+    log_in(role)
+
+    assert getattr(client, method)(url).status_code == 200
+
+
+def test_finding_a_subject_by_e_mail_opens_their_page_and_is_logged(client, log_in, runtime, bank):
+    log_in("support")
+
+    response = client.get("/subjects/?q=ADA@example.org")
+
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/subjects/u-1")
+    assert ("support", "view", "u-1") in log_entries(runtime)
+
+
+def test_finding_by_subject_id_and_finding_nobody(client, log_in, bank):
+    log_in("support")
+
+    found = client.get("/subjects/?q=u-1")
+    nobody = client.get("/subjects/?q=nobody@example.org").get_data(as_text=True)
+
+    assert found.headers["Location"].endswith("/subjects/u-1")
+    assert "No subject found for that e-mail" in nobody
+
+
+def test_an_htmx_search_gets_the_results_fragment(client, log_in, bank):
+    log_in("support")
+
+    fragment = client.get("/subjects/?q=u-1", headers={"HX-Request": "true"}).get_data(as_text=True)
+
+    assert "<html" not in fragment
+    assert 'href="/subjects/u-1"' in fragment
+
+
+def test_search_input_is_escaped_and_bounded(client, log_in, bank):
+    log_in("support")
+
+    escaped = client.get("/subjects/?q=<img src=x onerror=alert(1)>").get_data(as_text=True)
+    too_long = client.get("/subjects/?q=" + "x" * 201)
+
+    assert "<img src=x" not in escaped
+    assert too_long.status_code == 400
+
+
+def test_the_subject_page_shows_where_their_data_lives_without_values(
+    client, log_in, runtime, bank
+):
+    runtime.projections.runner("account_summary").run_until_caught_up()
+    log_in("support")
+
+    page = client.get("/subjects/u-1").get_data(as_text=True)
+
+    assert 'href="/streams/user-u-1"' in page
+    assert 'href="/streams/user-u-1?version=1"' in page
+    assert "account-A-100" in page  # a related stream: the account they own
+    assert "email" in page and "name" in page
+    assert "Ada Lovelace" not in page
+    assert "ada@example.org" not in page
+    assert log_entries(runtime) == []
+
+
+def test_an_unknown_subject_is_a_404(client, log_in, bank):
+    log_in("support")
+
+    assert client.get("/subjects/nobody-here").status_code == 404
+    assert client.get("/subjects/nobody-here/export").status_code == 404
+    assert client.post("/subjects/nobody-here/forget", data=forget_form(client)).status_code == 404
+
+
+def test_showing_their_data_decrypted_is_recorded(client, log_in, runtime, bank):
+    log_in("support")
+
+    page = client.get("/subjects/u-1/data").get_data(as_text=True)
+
+    assert "Ada Lovelace" in page
+    assert "ada@example.org" in page
+    assert ("support", "view", "u-1") in log_entries(runtime)
+
+
+def test_the_export_is_a_json_download_and_is_recorded(client, log_in, runtime, bank):
+    log_in("support")
+
+    response = client.get("/subjects/u-1/export")
+
+    assert response.mimetype == "application/json"
+    assert 'attachment; filename="subject-u-1-export.json"' == response.headers["Content-Disposition"]
+    document = json.loads(response.get_data(as_text=True))
+    assert document["subject_id"] == "u-1"
+    assert any(e["data"].get("name") == "Ada Lovelace" for e in document["events"])
+    assert log_entries(runtime, action="export") == [("support", "export", "u-1")]
+
+
+def test_the_confirmation_step_asks_for_a_reason_the_id_and_a_tick(client, log_in, bank):
+    log_in("support")
+
+    page = client.get("/subjects/u-1/forget").get_data(as_text=True)
+
+    assert 'name="reason"' in page
+    assert 'name="confirm_id"' in page
+    assert 'type="checkbox" name="understood"' in page
+    assert 'name="csrf_token"' in page
+
+
+def test_forgetting_without_the_csrf_token_is_refused(client, log_in, runtime, bank):
+    log_in("support")
+
+    response = client.post("/subjects/u-1/forget", data=forget_form(client, csrf_token=None))
+
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+    assert not runtime.privacy.is_forgotten("u-1")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"reason": "  "}, "Give a reason"),
+        ({"reason": "x" * 501}, "limited to 500 characters"),
+        ({"confirm_id": "u-2"}, "Type the subject id"),
+        ({"confirm_id": None}, "Type the subject id"),
+        ({"understood": None}, "Tick the box"),
+    ],
+)
+def test_forgetting_without_a_full_confirmation_is_refused(
+    client, log_in, runtime, bank, override, message
+):
+    log_in("support")
+
+    response = client.post("/subjects/u-1/forget", data=forget_form(client, **override))
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert not runtime.privacy.is_forgotten("u-1")
+    assert log_entries(runtime, action="forget") == []
+
+
+def test_an_htmx_form_post_with_errors_gets_the_form_back_to_swap(client, log_in, runtime, bank):
+    log_in("support")
+
+    response = client.post(
+        "/subjects/u-1/forget",
+        data=forget_form(client, understood=None),
+        headers={"HX-Request": "true", "HX-Boosted": "true"},
+    )
+
+    assert response.status_code == 200
+    assert "Tick the box" in response.get_data(as_text=True)
+    assert not runtime.privacy.is_forgotten("u-1")
+
+
+def test_forgetting_shows_when_by_whom_and_why_and_every_view_shows_them_forgotten(
+    client, log_in, runtime, bank
+):
+    runtime.projections.runner("user_directory").run_until_caught_up()
+    log_in("support")
+
+    response = client.post("/subjects/u-1/forget", data=forget_form(client))
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+
+    assert response.status_code == 303
+    assert runtime.privacy.is_forgotten("u-1")
+    assert "This subject has been forgotten" in page
+    assert "erasure request #7" in page
+    assert 'data-testid="forgotten-by">support<' in page
+    assert "Deleted Account" in page
+    assert 'href="/streams/user-u-1?version=1" data-testid="forgotten-stream"' in page
+    assert 'href="/projections/users?user=u-1"' in page
+    assert log_entries(runtime, action="forget") == [("support", "forget", "u-1")]
+    timeline = client.get("/streams/user-u-1?version=1").get_data(as_text=True)
+    assert "Ada Lovelace" not in timeline
+    assert "[forgotten]" in timeline
+    directory = client.get("/projections/users?user=u-1").get_data(as_text=True)
+    assert "Deleted Account" in directory
+    export = json.loads(client.get("/subjects/u-1/export").get_data(as_text=True))
+    assert export["forgotten"]["reason"] == "erasure request #7"
+    assert "Ada Lovelace" not in json.dumps(export)
+
+
+def test_forgetting_twice_is_harmless(client, log_in, runtime, bank):
+    log_in("support")
+    client.post("/subjects/u-1/forget", data=forget_form(client))
+
+    again = client.post("/subjects/u-1/forget", data=forget_form(client, reason="again"))
+    page = client.get("/subjects/u-1").get_data(as_text=True)
+
+    assert again.status_code == 303
+    assert "erasure request #7" in page
+    assert "again" not in page.split('data-testid="forgotten-reason">')[1][:40]
+
+
+def test_a_forgotten_subject_can_no_longer_be_found_by_e_mail(client, log_in, bank):
+    log_in("support")
+    client.post("/subjects/u-1/forget", data=forget_form(client))
+
+    page = client.get("/subjects/?q=ada@example.org").get_data(as_text=True)
+
+    assert "No subject found" in page

@@ -1,0 +1,241 @@
+"""The global timeline: filters, keyset paging both ways, bad filters, causation chains."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from webapp.store import NewEvent
+from webapp.web.views import timeline
+
+ROLES_ALLOWED = ["viewer", "support", "admin"]
+
+
+def positions(page: str) -> list[int]:
+    return [int(p) for p in re.findall(r'data-testid="timeline-row" data-position="(\d+)"', page)]
+
+
+def dispatch(runtime, command: str, correlation: str | None = None, **data):
+    metadata = {"actor": "teller:test"}
+    if correlation:
+        metadata["correlation_id"] = correlation
+    return runtime.router.dispatch_json(command, data, metadata=metadata)
+
+
+@pytest.mark.parametrize("role", ROLES_ALLOWED)
+def test_every_role_can_read_the_global_timeline(client, log_in, bank, role):
+    log_in(role)
+
+    page = client.get("/timeline/").get_data(as_text=True)
+
+    assert positions(page) == [4, 3, 2, 1]
+    assert "MoneyWithdrawn" in page
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client):
+    response = client.get("/timeline/")
+
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_filters_by_type_stream_prefix_actor_and_correlation(client, log_in, runtime, bank):
+    dispatch(runtime, "DepositMoney", correlation="corr-42", account_number="A-100", amount=5)
+    log_in("viewer")
+
+    by_type = client.get("/timeline/?type=MoneyDeposited").get_data(as_text=True)
+    by_types = client.get("/timeline/?type=MoneyDeposited,UserRegistered").get_data(as_text=True)
+    by_stream = client.get("/timeline/?stream=user-").get_data(as_text=True)
+    by_actor = client.get("/timeline/?actor=teller:test").get_data(as_text=True)
+    by_correlation = client.get("/timeline/?correlation=corr-42").get_data(as_text=True)
+
+    assert positions(by_type) == [5, 3]
+    assert positions(by_types) == [5, 3, 1]
+    assert positions(by_stream) == [1]
+    assert positions(by_actor) == [5]
+    assert positions(by_correlation) == [5]
+
+
+def test_filters_by_time_range(client, log_in, runtime, bank):
+    first = runtime.store.get_event(1).recorded_at
+    last = runtime.store.get_event(4).recorded_at
+    log_in("viewer")
+
+    until_last = client.get(
+        "/timeline/", query_string={"until": last.isoformat()}
+    ).get_data(as_text=True)
+    since_first = client.get(
+        "/timeline/", query_string={"since": first.isoformat()}
+    ).get_data(as_text=True)
+    in_the_future = client.get("/timeline/?since=2999-01-01").get_data(as_text=True)
+
+    assert positions(until_last) == [3, 2, 1]
+    assert positions(since_first) == [4, 3, 2, 1]
+    assert positions(in_the_future) == []
+    assert "No events match these filters" in in_the_future
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("since=yesterday", "is not a date or time"),
+        ("until=2024-13-45", "is not a date or time"),
+        ("since=2024-03-02&until=2024-03-01", "&#39;since&#39; must be before &#39;until&#39;"),
+        ("type=<script>", "is not an event type name"),
+        ("before=abc", "must be a whole number"),
+        ("after=-1", "must be a whole number"),
+        ("before=3&after=1", "one page at a time"),
+        ("actor=" + "x" * 201, "limited to 200 characters"),
+    ],
+)
+def test_bad_filters_get_a_400_page_that_says_what_is_wrong(client, log_in, bank, query, message):
+    log_in("viewer")
+
+    response = client.get(f"/timeline/?{query}")
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def test_keyset_pages_go_older_newer_and_to_the_oldest_page(client, log_in, runtime, monkeypatch):
+    monkeypatch.setattr(timeline, "PAGE_SIZE", 3)
+    runtime.store.append("audit-x", [NewEvent(type="Noted", data={"n": n}) for n in range(8)])
+    log_in("viewer")
+
+    first = client.get("/timeline/").get_data(as_text=True)
+    older = client.get("/timeline/?before=6").get_data(as_text=True)
+    newer = client.get("/timeline/?after=5").get_data(as_text=True)
+    oldest = client.get("/timeline/?page=last").get_data(as_text=True)
+
+    assert positions(first) == [8, 7, 6]
+    assert 'href="/timeline/?before=6"' in first
+    assert "page-newer" not in first
+    assert positions(older) == [5, 4, 3]
+    assert 'href="/timeline/?after=5"' in older
+    assert positions(newer) == [8, 7, 6]
+    assert positions(oldest) == [3, 2, 1]
+    assert "page-older" not in oldest
+    assert 'href="/timeline/?after=3"' in oldest
+
+
+def test_paging_links_keep_the_filters(client, log_in, runtime, monkeypatch):
+    monkeypatch.setattr(timeline, "PAGE_SIZE", 2)
+    runtime.store.append("audit-x", [NewEvent(type="Noted", data={"n": n}) for n in range(5)])
+    runtime.store.append("other-x", [NewEvent(type="Noted", data={"n": n}) for n in range(5)])
+    log_in("viewer")
+
+    page = client.get("/timeline/?stream=audit-").get_data(as_text=True)
+
+    assert positions(page) == [5, 4]
+    assert 'href="/timeline/?stream=audit-&amp;before=4"' in page
+
+
+def test_an_htmx_request_gets_the_results_fragment(client, log_in, bank):
+    log_in("viewer")
+
+    fragment = client.get("/timeline/", headers={"HX-Request": "true"}).get_data(as_text=True)
+
+    assert "<html" not in fragment
+    assert 'id="timeline-results"' in fragment
+
+
+def test_personal_data_is_masked_for_viewers_and_logged_for_support(client, log_in, runtime, bank):
+    log_in("viewer")
+    masked = client.get("/timeline/").get_data(as_text=True)
+    log_in("support")
+    shown = client.get("/timeline/").get_data(as_text=True)
+
+    assert "Ada Lovelace" not in masked
+    assert "Ada Lovelace" in shown
+    entries = runtime.privacy.access_log(subject_id="u-1", action="view").entries
+    assert [(e.actor, e.what) for e in entries] == [("support", "global timeline")]
+
+
+def test_event_payloads_are_escaped(client, log_in, runtime):
+    runtime.store.append("audit-x", [NewEvent(type="Noted", data={"note": "<script>alert(1)</script>"})])
+    log_in("viewer")
+
+    page = client.get("/timeline/").get_data(as_text=True)
+
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)" in page
+
+
+def test_rows_link_to_the_stream_timeline_and_the_causation_chain(client, log_in, bank):
+    log_in("viewer")
+
+    page = client.get("/timeline/").get_data(as_text=True)
+
+    assert 'href="/streams/account-A-100?version=3"' in page
+    assert 'href="/timeline/events/4/chain"' in page
+
+
+# --- causation chains -------------------------------------------------------------------------
+
+
+def test_a_chain_shows_the_command_and_the_process_managers_commands_as_a_tree(
+    client, log_in, runtime, bank
+):
+    dispatch(runtime, "OpenAccount", account_number="B-1", owner_id="u-1", initial_balance=0)
+    dispatch(runtime, "TransferMoney", transfer_id="t-1", from_account="A-100", to_account="B-1", amount=10)
+    runtime.projections.process_runner("transfer_money").run_until_caught_up()
+    requested = runtime.store.read_all(types=["TransferRequested"])[0]
+    withdrawn = runtime.store.read_all(after=requested.position, types=["MoneyWithdrawn"])[0]
+    log_in("viewer")
+
+    page = client.get(f"/timeline/events/{withdrawn.position}/chain").get_data(as_text=True)
+
+    assert 'data-testid="chain-command"' in page
+    assert "WithdrawMoney" in page
+    assert f'href="/timeline/events/{requested.position}/chain" data-testid="chain-cause-link"' in page
+    tree = page[page.index('data-testid="chain-tree"') :]
+    # TransferMoney (command) > TransferRequested (event) > WithdrawMoney (command) > MoneyWithdrawn
+    order = [tree.index(x) for x in ("TransferMoney", "TransferRequested", "WithdrawMoney", "MoneyWithdrawn")]
+    assert order == sorted(order)
+    nested = tree[tree.index("TransferRequested") : tree.index("MoneyWithdrawn")]
+    assert nested.count('<ul class="chain-tree">') >= 2
+    assert "this event" in tree
+
+
+def test_a_chain_of_a_plain_command_is_that_command_and_its_event(client, log_in, bank):
+    log_in("viewer")
+
+    page = client.get("/timeline/events/1/chain").get_data(as_text=True)
+
+    assert "RegisterUser" in page
+    assert "sent from outside" in page
+    assert page.count('data-testid="chain-node-event"') == 1
+    assert 'href="/streams/user-u-1?version=1"' in page
+
+
+def test_an_unknown_event_position_is_a_404(client, log_in, bank):
+    log_in("viewer")
+
+    assert client.get("/timeline/events/999/chain").status_code == 404
+
+
+def test_the_chain_masks_personal_data_for_viewers(client, log_in, bank):
+    log_in("viewer")
+
+    page = client.get("/timeline/events/1/chain").get_data(as_text=True)
+
+    assert "Ada Lovelace" not in page
+
+
+def test_build_chain_survives_a_causation_cycle():
+    import uuid
+    from datetime import UTC, datetime
+
+    from webapp.store.types import RecordedEvent
+
+    a, b = uuid.uuid4(), uuid.uuid4()
+    events = [
+        RecordedEvent(1, "s", 1, a, "A", 1, {}, {"causation_id": str(b)}, datetime.now(UTC)),
+        RecordedEvent(2, "s", 2, b, "B", 1, {}, {"causation_id": str(a)}, datetime.now(UTC)),
+    ]
+
+    roots = timeline.build_chain(events, events[0])
+
+    assert len(roots) == 1
+    assert {roots[0].label, roots[0].children[0].label} == {"A", "B"}

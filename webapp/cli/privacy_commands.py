@@ -1,0 +1,139 @@
+"""`eventscope export`, `eventscope forget` and `eventscope keys rotate`.
+
+The command line runs with the operator's own authority (role admin); the actor
+recorded in the access log is `cli:<login name>` unless `--actor` says otherwise.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from webapp.config import Settings
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _open_runtime(settings: Settings):  # noqa: ANN202 - Runtime
+    from webapp.bootstrap import build_runtime
+    from webapp.privacy import MasterKeyError
+
+    try:
+        runtime = build_runtime(settings, migrate=True)
+    except MasterKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    master = runtime.privacy.master_key
+    if master.generated:
+        click.echo(
+            f"generated a new master key in {master.source} (mode 0600); back it up: "
+            "without it no personal data can be read",
+            err=True,
+        )
+    return runtime
+
+
+def register(cli: click.Group) -> None:
+    actor_option = click.option(
+        "--actor", default=None, help="Who runs this, for the access log (default cli:<login>)."
+    )
+
+    @cli.command("export")
+    @click.argument("subject_id")
+    @actor_option
+    @click.pass_obj
+    def export(settings: Settings, subject_id: str, actor: str | None) -> None:
+        """Print everything held on SUBJECT_ID as one JSON document (subject access export)."""
+        runtime = _open_runtime(settings)
+        try:
+            try:
+                document = runtime.privacy.export(
+                    subject_id, actor=actor or _default_actor(), role="admin"
+                )
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+            json.dump(document, sys.stdout, indent=2, ensure_ascii=False, default=str)
+            sys.stdout.write("\n")
+        finally:
+            runtime.close()
+
+    @cli.command("forget")
+    @click.argument("subject_id")
+    @click.option(
+        "--reason", required=True, help="Why (kept in the audit trail: no personal data)."
+    )
+    @actor_option
+    @click.pass_obj
+    def forget(settings: Settings, subject_id: str, reason: str, actor: str | None) -> None:
+        """Crypto-shred SUBJECT_ID: delete their key, lookups, snapshots and read-model data."""
+        runtime = _open_runtime(settings)
+        try:
+            try:
+                result = runtime.privacy.forget(
+                    subject_id, reason=reason, actor=actor or _default_actor(), role="admin"
+                )
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(json.dumps(result.as_dict(), indent=2))
+            if not result.files_scrubbed:
+                click.echo(
+                    "warning: a write-ahead log could not be emptied (busy readers) or a VACUUM "
+                    "failed; run the same forget again once the store is quiet",
+                    err=True,
+                )
+        finally:
+            runtime.close()
+
+    @cli.group("keys")
+    def keys() -> None:
+        """Master-key management."""
+
+    @keys.command("rotate")
+    @click.option(
+        "--new-key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Where to write the new master key (default: replace the current key file).",
+    )
+    @click.pass_obj
+    def rotate(settings: Settings, new_key_file: Path | None) -> None:
+        """Re-wrap every subject key under a fresh master key (events are not touched)."""
+        from webapp.privacy.crypto import new_key
+        from webapp.privacy.master_key import write_key_file
+
+        runtime = _open_runtime(settings)
+        try:
+            current = runtime.privacy.master_key
+            target = new_key_file or current.path
+            if target is None:
+                msg = (
+                    "the master key comes from EVENTSCOPE_MASTER_KEY: pass --new-key-file PATH "
+                    "to receive the new key, then configure it"
+                )
+                raise click.ClickException(msg)
+            key = new_key()
+            staged = target.with_name(target.name + ".new")
+            write_key_file(staged, key)  # the new key is safe on disk before any key is re-wrapped
+            try:
+                count = runtime.privacy.rotate_master_key(key)
+            except Exception:
+                staged.unlink(missing_ok=True)
+                raise
+            staged.replace(target)
+        finally:
+            runtime.close()
+        click.echo(f"re-wrapped {count} subject keys; the new master key is in {target}")
+        if current.path is None or target != current.path:
+            click.echo(
+                f"configure it now (EVENTSCOPE_MASTER_KEY_FILE={target}); the old key no longer "
+                "opens the key store",
+                err=True,
+            )

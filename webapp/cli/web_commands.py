@@ -1,0 +1,157 @@
+"""`eventscope demo`, `serve`, `token create` and `login-link`: run the dashboard, let people in."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from webapp.config import Settings
+
+ROLE_CHOICE = click.Choice(["viewer", "support", "admin"])
+
+
+def _account_book(settings: Settings) -> Any:
+    from webapp.bootstrap import build_runtime
+    from webapp.web.accounts import AccountBook
+
+    runtime = build_runtime(settings, migrate=True)
+    return runtime, AccountBook(runtime.store.engine)
+
+
+def login_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/login/link/{token}"
+
+
+def start_background_work(runtime: Any, echo: Any = click.echo) -> list[Any]:
+    """Start the projections' in-process worker, if the projections layer offers one."""
+    module = _optional("webapp.projections")
+    starter = getattr(module, "start_in_process", None) if module is not None else None
+    if starter is None or runtime.projections is None:
+        echo("Projections worker: not available yet (skipped).")
+        return []
+    handle = starter(runtime)
+    echo("Projections and process managers: running in this process.")
+    return [handle]
+
+
+def stop_background_work(handles: list[Any]) -> None:
+    for handle in handles:
+        stop = getattr(handle, "stop", None)
+        if stop is not None:
+            stop()
+
+
+def load_seed_if_empty(runtime: Any, echo: Any = click.echo) -> None:
+    if runtime.store.count_events() > 0:
+        echo(f"Store already holds {runtime.store.count_events():,} events; not seeding.")
+        return
+    module = _optional("webapp.contexts.seed")
+    loader = getattr(module, "load_seed", None) if module is not None else None
+    if loader is None or runtime.router is None:
+        echo("Seed data: the seed loader is not available yet (skipped).")
+        return
+    echo("Loading the seed data ...")
+    loader(runtime.router)
+    echo(f"Loaded {runtime.store.count_events():,} events.")
+
+
+def _optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            return None
+        raise
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=8000, show_default=True, type=int)
+    @click.pass_obj
+    def demo(settings: Settings, host: str, port: int) -> None:
+        """Migrate, load the seed data if the store is empty, and serve the dashboard."""
+        from werkzeug.serving import make_server
+
+        from webapp.bootstrap import build_runtime
+        from webapp.web import create_app
+        from webapp.web.accounts import AccountBook
+
+        runtime = build_runtime(settings, migrate=True)
+        load_seed_if_empty(runtime)
+        book = AccountBook(runtime.store.engine)
+        book.ensure("admin", "admin")
+        app = create_app(runtime=runtime)
+        server = make_server(host, port, app, threaded=True)
+        base_url = f"http://{host}:{server.port}"
+        handles = start_background_work(runtime)
+        click.echo(f"eventscope dashboard: {base_url}/")
+        link = login_url(base_url, book.create_login_token("admin"))
+        click.echo(f"One-time login link (admin, valid 10 minutes): {link}")
+        click.echo("Press Ctrl+C to stop.")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+            stop_background_work(handles)
+            runtime.close()
+
+    @cli.command()
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=8000, show_default=True, type=int)
+    @click.option(
+        "--workers",
+        default=2,
+        show_default=True,
+        type=click.IntRange(1, 64),
+        help="gunicorn worker processes",
+    )
+    @click.option(
+        "--no-worker", is_flag=True, help="Do not run projections here (run `eventscope worker`)."
+    )
+    @click.pass_obj
+    def serve(settings: Settings, host: str, port: int, workers: int, no_worker: bool) -> None:
+        """Serve the dashboard with gunicorn (no seeding)."""
+        from webapp.web.server import run_gunicorn
+
+        run_gunicorn(settings, host=host, port=port, workers=workers, run_worker=not no_worker)
+
+    @cli.group()
+    def token() -> None:
+        """API tokens."""
+
+    @token.command("create")
+    @click.argument("name")
+    @click.option("--role", type=ROLE_CHOICE, required=True)
+    @click.pass_obj
+    def token_create(settings: Settings, name: str, role: str) -> None:
+        """Create account NAME if needed (with ROLE) and print a new API token for it."""
+        from webapp.web.accounts import AccountError
+
+        runtime, book = _account_book(settings)
+        try:
+            book.ensure(name, role)
+            click.echo(book.create_token(name))
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            runtime.close()
+
+    @cli.command("login-link")
+    @click.argument("name")
+    @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True)
+    @click.pass_obj
+    def login_link(settings: Settings, name: str, base_url: str) -> None:
+        """Print a one-time login URL for account NAME (valid 10 minutes, used once)."""
+        runtime, book = _account_book(settings)
+        try:
+            if book.get(name) is None:
+                msg = f"no account named {name!r}; create one with `eventscope token create`"
+                raise click.ClickException(msg)
+            click.echo(login_url(base_url, book.create_login_token(name)))
+        finally:
+            runtime.close()

@@ -1,0 +1,95 @@
+"""The catalogue of event and command types, for the dashboard and for generated forms."""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from webapp.domain.messages import (
+    command_types,
+    event_types,
+    field_specs,
+    personal_data_of,
+    schema_version_of,
+    type_name_of,
+)
+from webapp.domain.upcasting import DEFAULT_UPCASTERS, UpcasterChain
+
+if TYPE_CHECKING:
+    from webapp.domain.router import CommandRouter
+
+
+def _doc(cls: type) -> str:
+    doc = inspect.getdoc(cls) or ""
+    # dataclasses invent a signature docstring; it says nothing the fields do not
+    return "" if doc.startswith(f"{cls.__name__}(") else doc
+
+
+def describe_command(cls: type, router: CommandRouter | None = None) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "name": type_name_of(cls),
+        "doc": _doc(cls),
+        "fields": [f.to_dict() for f in field_specs(cls)],
+        "emits": [],
+        "aggregate": None,
+        "context": None,
+        "identity": None,
+        "prefix": None,
+    }
+    if router is not None:
+        try:
+            route = router.route_for(cls)
+        except Exception:  # noqa: BLE001 - a registered but unrouted command
+            return info
+        info.update(
+            emits=[type_name_of(e) for e in route.aggregate.emits_for(cls)],
+            aggregate=route.aggregate.aggregate_type,
+            context=route.context,
+            identity=route.identity,
+            prefix=route.prefix,
+        )
+    return info
+
+
+def describe_event(
+    cls: type, router: CommandRouter | None = None, upcasters: UpcasterChain | None = None
+) -> dict[str, Any]:
+    name = type_name_of(cls)
+    chain = upcasters or DEFAULT_UPCASTERS
+    ups = chain.for_type(name)
+    current = schema_version_of(cls)
+    versions = sorted({current, *(u.from_version for u in ups)})
+    emitted_by: list[str] = []
+    if router is not None:
+        for route in router.routes():
+            for cmd in route.commands:
+                if cls in route.aggregate.emits_for(cmd):
+                    emitted_by.append(type_name_of(cmd))
+    return {
+        "name": name,
+        "doc": _doc(cls),
+        "schema_version": current,
+        "schema_versions": versions,
+        "fields": [f.to_dict() for f in field_specs(cls)],
+        "personal_data": personal_data_of(cls),
+        "upcasters": [
+            {
+                "from_version": u.from_version,
+                "to_version": u.to_version,
+                "name": u.name,
+                "doc": u.doc,
+            }
+            for u in ups
+        ],
+        "emitted_by": sorted(emitted_by),
+    }
+
+
+def build_catalog(router: CommandRouter | None = None) -> dict[str, Any]:
+    """Every registered event and command with fields, versions, personal data and emitters."""
+    chain = router.repository.upcasters if router is not None else DEFAULT_UPCASTERS
+    return {
+        "events": [describe_event(cls, router, chain) for _, cls in sorted(event_types().items())],
+        "commands": [describe_command(cls, router) for _, cls in sorted(command_types().items())],
+        "routes": router.table() if router is not None else [],
+    }

@@ -1,0 +1,536 @@
+"""Command routers: one declared per bounded context, combined into one that dispatches.
+
+A context declares its routes as a table, in Commanded's manner:
+
+    bank = Router("bank")
+    bank.route([OpenAccount, DepositMoney, WithdrawMoney, CloseAccount],
+               to=BankAccount, identity="account_number", prefix="account-",
+               lifespan=BankAccountLifespan())
+
+`build_router(registry, [identity, bank])` binds the declarations to an
+aggregate registry; its `dispatch(command, metadata=...)` runs the command
+against the live aggregate, appends the events (retrying on a concurrent
+writer), applies them, snapshots when due and lets the lifespan decide how long
+the aggregate stays in memory.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import random
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from webapp.domain.aggregate import Aggregate
+from webapp.domain.diff import diff_states
+from webapp.domain.errors import CommandValidationError, ConcurrencyError, RoutingError
+from webapp.domain.lifespan import INFINITY, STOP, KeepForever, Lifespan, decide_after_success
+from webapp.domain.messages import (
+    check_command,
+    from_data,
+    parse_command,
+    schema_version_of,
+    to_data,
+    type_name_of,
+)
+from webapp.domain.middleware import Middleware, Pipeline, ValidationMiddleware
+from webapp.domain.registry import AggregateRegistry
+from webapp.domain.repository import LoadReport
+from webapp.domain.snapshots import json_safe
+from webapp.store.types import RecordedEvent, WrongExpectedVersion
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of a router's table: these commands go to that aggregate."""
+
+    commands: tuple[type, ...]
+    aggregate: type[Aggregate]
+    identity: str
+    prefix: str
+    lifespan: Lifespan
+    context: str
+
+    def stream_id(self, command: Any) -> str:
+        value = getattr(command, self.identity, None)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            msg = f"{type_name_of(command)} needs a value for {self.identity!r}"
+            raise CommandValidationError("missing_field", msg, field=self.identity)
+        return f"{self.prefix}{value}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "context": self.context,
+            "commands": [type_name_of(c) for c in self.commands],
+            "aggregate": self.aggregate.aggregate_type,
+            "identity": self.identity,
+            "prefix": self.prefix,
+            "lifespan": type(self.lifespan).__name__,
+            "snapshot_every": self.aggregate.snapshot_every,
+            "snapshot_version": self.aggregate.snapshot_version,
+        }
+
+
+class Router:
+    """The routing declaration of one bounded context (no store, no state)."""
+
+    def __init__(self, name: str, *, middleware: Iterable[Middleware] = ()) -> None:
+        self.name = name
+        self.routes: list[Route] = []
+        self.middleware: list[Middleware] = list(middleware)
+
+    def route(
+        self,
+        commands: Sequence[type],
+        *,
+        to: type[Aggregate],
+        identity: str,
+        prefix: str = "",
+        lifespan: Lifespan | None = None,
+    ) -> Router:
+        for cmd in commands:
+            if cmd not in to._handlers:
+                msg = f"{to.__name__} has no handler for {cmd.__name__}"
+                raise RoutingError(msg)
+            if identity not in {f.name for f in dataclasses.fields(cmd)}:
+                msg = f"{cmd.__name__} has no identity field {identity!r}"
+                raise RoutingError(msg)
+        self.routes.append(
+            Route(tuple(commands), to, identity, prefix, lifespan or KeepForever(), self.name)
+        )
+        return self
+
+    def use(self, *middleware: Middleware) -> Router:
+        self.middleware.extend(middleware)
+        return self
+
+    def table(self) -> list[dict[str, Any]]:
+        return [r.to_dict() for r in self.routes]
+
+
+def _event_dict(ev: RecordedEvent) -> dict[str, Any]:
+    return {
+        "position": ev.position,
+        "event_id": str(ev.event_id),
+        "stream_id": ev.stream_id,
+        "stream_version": ev.stream_version,
+        "type": ev.type,
+        "schema_version": ev.schema_version,
+        "data": json_safe(ev.data),
+        "metadata": json_safe(ev.metadata),
+        "recorded_at": ev.recorded_at.isoformat() if ev.recorded_at else None,
+    }
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    stream_id: str
+    version: int
+    events: list[RecordedEvent]
+    state: dict[str, Any] | None = None
+    command_id: str = ""
+    correlation_id: str = ""
+    attempts: int = 1
+    load: LoadReport | None = None
+    duplicate: bool = False
+    """True when this command_id had already been dispatched: nothing new was appended."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "stream_id": self.stream_id,
+            "version": self.version,
+            "events": [_event_dict(e) for e in self.events],
+        }
+        if self.state is not None:
+            out["state"] = self.state
+        return out
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    """An event a dry run would append."""
+
+    type: str
+    schema_version: int
+    stream_version: int
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "data": json_safe(self.data)}
+
+
+@dataclass(frozen=True)
+class DryRunResult:
+    stream_id: str
+    version_before: int
+    version: int
+    events: list[PlannedEvent]
+    state_before: dict[str, Any]
+    state: dict[str, Any]
+
+    @property
+    def changes(self) -> list[dict[str, Any]]:
+        return [c.to_dict() for c in diff_states(self.state_before, self.state)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stream_id": self.stream_id,
+            "version_before": self.version_before,
+            "version": self.version,
+            "events": [e.to_dict() for e in self.events],
+            "state_before": self.state_before,
+            "state": self.state,
+            "changes": self.changes,
+        }
+
+
+@dataclass(frozen=True)
+class StateAt:
+    stream_id: str
+    aggregate_type: str
+    version: int
+    state: dict[str, Any]
+    load: LoadReport
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stream_id": self.stream_id,
+            "version": self.version,
+            "state": self.state,
+            "aggregate_type": self.aggregate_type,
+            "load": self.load.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    event: RecordedEvent
+    original: RecordedEvent
+    state: dict[str, Any]
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def upcast(self) -> bool:
+        return self.original.schema_version != self.event.schema_version
+
+
+class CommandRouter:
+    """All contexts' routes bound to an aggregate registry: dispatch, dry runs, time travel."""
+
+    def __init__(
+        self,
+        registry: AggregateRegistry,
+        routers: Iterable[Router] = (),
+        *,
+        middleware: Iterable[Middleware] = (),
+        max_retries: int = 20,
+    ) -> None:
+        self.registry = registry
+        self.repository = registry.repository
+        self.max_retries = max_retries
+        self.middleware: list[Middleware] = [ValidationMiddleware(), *middleware]
+        self.routers: list[Router] = []
+        self._by_command: dict[type, tuple[Route, Router]] = {}
+        self._by_name: dict[str, type] = {}
+        for router in routers:
+            self.include(router)
+
+    def include(self, router: Router) -> CommandRouter:
+        """Add a context's routes (e.g. the projections layer adds its transfer routes)."""
+        for route in router.routes:
+            for cmd in route.commands:
+                if cmd in self._by_command:
+                    first = self._by_command[cmd][1].name
+                    msg = f"{cmd.__name__} is routed twice ({first}, {router.name})"
+                    raise RoutingError(msg)
+        for route in router.routes:
+            for cmd in route.commands:
+                self._by_command[cmd] = (route, router)
+                self._by_name[type_name_of(cmd)] = cmd
+        self.routers.append(router)
+        return self
+
+    # --- lookups ----------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        return [route for router in self.routers for route in router.routes]
+
+    def table(self) -> list[dict[str, Any]]:
+        return [row for router in self.routers for row in router.table()]
+
+    def command_names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def is_routed(self, command: Any) -> bool:
+        """True if a command (class or instance) has a route here."""
+        cls = command if isinstance(command, type) else type(command)
+        return cls in self._by_command
+
+    def route_for(self, command: Any) -> Route:
+        cls = command if isinstance(command, type) else type(command)
+        found = self._by_command.get(cls)
+        if found is None:
+            name = getattr(cls, "__command_type__", cls.__name__)
+            raise CommandValidationError("unknown_command", f"no route for command {name!r}")
+        return found[0]
+
+    def aggregate_for_stream(self, stream_id: str) -> type[Aggregate] | None:
+        """The aggregate type owning `stream_id`, by the longest matching route prefix."""
+        best: Route | None = None
+        for route in self.routes():
+            matches = route.prefix and stream_id.startswith(route.prefix)
+            if matches and (best is None or len(route.prefix) > len(best.prefix)):
+                best = route
+        return best.aggregate if best else None
+
+    def parse(self, name: str, data: Mapping[str, Any] | None) -> Any:
+        """A validated command from its name and JSON data; only routed commands are accepted."""
+        if name not in self._by_name:
+            raise CommandValidationError(
+                "unknown_command", f"unknown command {name!r}", command=str(name)
+            )
+        return parse_command(name, data)
+
+    # --- dispatching ------------------------------------------------------------
+
+    def dispatch_json(
+        self,
+        name: str,
+        data: Mapping[str, Any] | None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        include_state: bool = False,
+    ) -> DispatchResult:
+        return self.dispatch(self.parse(name, data), metadata=metadata, include_state=include_state)
+
+    def dispatch(
+        self,
+        command: Any,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        include_state: bool = False,
+    ) -> DispatchResult:
+        """Run `command` and append its events.
+
+        Metadata keys kept on every event: correlation_id (new if absent),
+        causation_id (the command id unless given), actor, command (its type name)
+        and anything else passed (e.g. occurred_at). Raises DomainError (nothing
+        appended) or ConcurrencyError after `max_retries` conflicts.
+        """
+        route = self.route_for(command)
+        context_router = self._by_command[type(command)][1]
+        md = dict(metadata or {})
+        command_id = str(md.pop("command_id", None) or uuid.uuid4())
+        md["correlation_id"] = str(md.get("correlation_id") or uuid.uuid4())
+        md["causation_id"] = str(md.get("causation_id") or command_id)
+        md["command_id"] = command_id
+        md["command"] = type_name_of(command)
+        md.setdefault("actor", None)
+        pipeline = Pipeline(command=command, metadata=md)
+        chain = [*self.middleware, *context_router.middleware]
+        ran: list[Middleware] = []
+        try:
+            for mw in chain:
+                ran.append(mw)
+                mw.before_dispatch(pipeline)
+            pipeline.stream_id = route.stream_id(command)
+            result = self._execute(route, command, pipeline, include_state)
+            pipeline.result = result
+        except Exception as exc:
+            pipeline.error = exc
+            for mw in reversed(ran):
+                mw.after_failure(pipeline)
+            raise
+        for mw in reversed(chain):
+            mw.after_dispatch(pipeline)
+        return result
+
+    def _execute(
+        self, route: Route, command: Any, pipeline: Pipeline, include_state: bool
+    ) -> DispatchResult:
+        registry, repository = self.registry, self.repository
+        stream_id = pipeline.stream_id or route.stream_id(command)
+        conflicts = races = 0
+        while True:
+            entry = registry.get(route.aggregate, stream_id)
+            with entry.lock:
+                if entry.evicted and races < 3:
+                    races += 1
+                    continue  # evicted between lookup and lock: take the fresh one
+                try:
+                    events = entry.aggregate.execute(command)
+                except Exception as err:
+                    timeout = route.lifespan.after_error(err)
+                    if entry.version == 0 and timeout is INFINITY:
+                        timeout = STOP  # never keep an aggregate with no events forever
+                    registry.touched(entry, timeout)
+                    raise
+                if not events:
+                    registry.touched(entry, decide_after_success(route.lifespan, command, []))
+                    return DispatchResult(
+                        stream_id=stream_id,
+                        version=entry.version,
+                        events=[],
+                        state=entry.aggregate.state() if include_state else None,
+                        command_id=pipeline.metadata["command_id"],
+                        correlation_id=pipeline.metadata["correlation_id"],
+                        attempts=conflicts + 1,
+                        load=entry.load_report,
+                    )
+                command_id = pipeline.metadata["command_id"]
+                new_events = [
+                    repository.new_event(ev, dict(pipeline.metadata), event_id_for(command_id, i))
+                    for i, ev in enumerate(events)
+                ]
+                try:
+                    recorded = repository.append(stream_id, new_events, entry.version)
+                except WrongExpectedVersion:
+                    registry.replaced(entry)
+                    conflicts += 1
+                    if conflicts > self.max_retries:
+                        raise ConcurrencyError(stream_id, conflicts) from None
+                    time.sleep(random.uniform(0, 0.002 * conflicts))  # noqa: S311 - jitter only
+                    continue
+                if recorded[0].stream_version <= entry.version:
+                    # the same command_id was already applied: the store returned that append
+                    registry.replaced(entry)
+                    return DispatchResult(
+                        stream_id=stream_id,
+                        version=recorded[-1].stream_version,
+                        events=recorded,
+                        command_id=command_id,
+                        correlation_id=pipeline.metadata["correlation_id"],
+                        attempts=conflicts + 1,
+                        duplicate=True,
+                    )
+                old_version = entry.version
+                entry.aggregate.apply_all(events)
+                entry.version = recorded[-1].stream_version
+                repository.maybe_snapshot(entry.aggregate, stream_id, old_version, entry.version)
+                state = entry.aggregate.state() if include_state else None
+                registry.touched(entry, decide_after_success(route.lifespan, command, events))
+                return DispatchResult(
+                    stream_id=stream_id,
+                    version=entry.version,
+                    events=recorded,
+                    state=state,
+                    command_id=pipeline.metadata["command_id"],
+                    correlation_id=pipeline.metadata["correlation_id"],
+                    attempts=conflicts + 1,
+                    load=entry.load_report,
+                )
+
+    def dry_run_json(self, name: str, data: Mapping[str, Any] | None) -> DryRunResult:
+        """`dry_run` of a command given by name and JSON data (the dashboard's console)."""
+        return self.dry_run(self.parse(name, data))
+
+    def dry_run(self, command: Any) -> DryRunResult:
+        """The events `command` would produce against the current state; nothing is stored
+        and the registry is left as it was. Raises DomainError as dispatch would."""
+        check_command(command)
+        route = self.route_for(command)
+        stream_id = route.stream_id(command)
+        entry = self.registry.peek(stream_id)
+        if entry is not None and isinstance(entry.aggregate, route.aggregate):
+            with entry.lock:
+                aggregate, version = copy.deepcopy(entry.aggregate), entry.version
+        else:
+            aggregate, version, _ = self.repository.load(route.aggregate, stream_id)
+        before = aggregate.state()
+        events = aggregate.execute(command)
+        aggregate.apply_all(events)
+        planned = [
+            PlannedEvent(
+                type=type_name_of(ev),
+                schema_version=schema_version_of(ev),
+                stream_version=version + i,
+                data=to_data(ev),
+            )
+            for i, ev in enumerate(events, start=1)
+        ]
+        return DryRunResult(
+            stream_id, version, version + len(events), planned, before, aggregate.state()
+        )
+
+    # --- reading state ----------------------------------------------------------
+
+    def _aggregate_or_raise(self, stream_id: str) -> type[Aggregate]:
+        aggregate_cls = self.aggregate_for_stream(stream_id)
+        if aggregate_cls is None:
+            msg = f"no aggregate type is routed for stream {stream_id!r}"
+            raise KeyError(msg)
+        return aggregate_cls
+
+    def state_at(self, stream_id: str, version: int | None = None) -> StateAt:
+        """The aggregate's state at `version` (latest if None): the newest current snapshot
+        at or below it, then the events up to it. Raises KeyError for an unrouted stream."""
+        aggregate_cls = self._aggregate_or_raise(stream_id)
+        if version is not None and version <= 0:
+            agg = aggregate_cls()
+            report = LoadReport(stream_id, aggregate_cls.aggregate_type, 0, None, 0, 0.0)
+            return StateAt(stream_id, aggregate_cls.aggregate_type, 0, agg.state(), report)
+        agg, at, report = self.repository.load(aggregate_cls, stream_id, max_version=version)
+        return StateAt(stream_id, aggregate_cls.aggregate_type, at, agg.state(), report)
+
+    def timeline(
+        self, stream_id: str, from_version: int = 1, limit: int = 50
+    ) -> list[TimelineStep]:
+        """Events from `from_version` with the state after each and what each changed."""
+        aggregate_cls = self._aggregate_or_raise(stream_id)
+        start = max(1, from_version)
+        if start > 1:
+            agg, _, _ = self.repository.load(aggregate_cls, stream_id, max_version=start - 1)
+        else:
+            agg = aggregate_cls()
+        before = agg.state()
+        steps = []
+        for recorded in self.repository._iter_stream(stream_id, start, start + limit - 1):
+            original, ev = self.repository.decode_with_original(recorded)
+            agg.apply(from_data(ev.type, ev.data))
+            after = agg.state()
+            changes = [c.to_dict() for c in diff_states(before, after)]
+            steps.append(TimelineStep(ev, original, after, changes))
+            before = after
+        return steps
+
+    def snapshot_health(self, stream_id: str) -> list[dict[str, Any]]:
+        """The stream's stored snapshots, each marked current or stale for its aggregate type."""
+        return self.repository.snapshot_health(self._aggregate_or_raise(stream_id), stream_id)
+
+    def load_stats(self) -> dict[str, Any]:
+        """Loads from snapshot vs full replay, events replayed, stale snapshots, mean time."""
+        return self.repository.stats.to_dict()
+
+    def catalog(self) -> dict[str, Any]:
+        from webapp.domain.catalog import build_catalog
+
+        return build_catalog(self)
+
+
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c9a52-3c1e-4d59-9a51-0b7f1d2e8c43")
+
+
+def event_id_for(command_id: str, index: int) -> uuid.UUID:
+    """The id of a command's index-th event: the same command_id always yields the same ids,
+    so the store refuses to record one command twice."""
+    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{command_id}:{index}")
+
+
+def build_router(
+    registry: AggregateRegistry,
+    routers: Iterable[Router] = (),
+    *,
+    middleware: Iterable[Middleware] = (),
+    max_retries: int = 20,
+) -> CommandRouter:
+    """Bind context routers to a registry (the composite router for the whole app)."""
+    return CommandRouter(registry, routers, middleware=middleware, max_retries=max_retries)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()

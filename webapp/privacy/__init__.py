@@ -1,0 +1,73 @@
+"""Privacy: per-subject field encryption, crypto-shredding, subject export and the PII access log.
+
+    privacy = Privacy.open(settings, store=store)      # usually via build_runtime
+    repository = Repository(store, codec=privacy.codec)  # the domain's PayloadCodec
+    privacy.forget("42", reason="erasure request #7", actor="alice", role="support")
+    privacy.export("42", actor="alice", role="support")
+
+See docs/privacy.md for the model and its guarantees.
+"""
+
+from __future__ import annotations
+
+from webapp.privacy.access_log import AccessEntry, AccessPage
+from webapp.privacy.blind_index import normalise_email
+from webapp.privacy.codec import PrivacyCodec
+from webapp.privacy.errors import (
+    AccessDenied,
+    MasterKeyError,
+    MissingSubject,
+    PrivacyError,
+    SubjectForgottenError,
+)
+from webapp.privacy.markers import (
+    DELETED_ACCOUNT_NAME,
+    FORGOTTEN,
+    MASKED,
+    WITHHELD,
+    Forgotten,
+    Masked,
+    Unreadable,
+    Withheld,
+    display_name,
+    is_forgotten,
+    is_masked,
+    is_placeholder,
+    is_unreadable,
+)
+from webapp.privacy.participants import ForgetParticipant
+from webapp.privacy.roles import Role, check_may_handle_subjects, sees_personal_data
+from webapp.privacy.service import ForgetResult, Privacy, SubjectStatus, audit_stream
+
+__all__ = [
+    "DELETED_ACCOUNT_NAME",
+    "FORGOTTEN",
+    "MASKED",
+    "WITHHELD",
+    "AccessDenied",
+    "AccessEntry",
+    "AccessPage",
+    "ForgetParticipant",
+    "ForgetResult",
+    "Forgotten",
+    "Masked",
+    "MasterKeyError",
+    "MissingSubject",
+    "Privacy",
+    "PrivacyCodec",
+    "PrivacyError",
+    "Role",
+    "SubjectForgottenError",
+    "SubjectStatus",
+    "Unreadable",
+    "Withheld",
+    "audit_stream",
+    "check_may_handle_subjects",
+    "display_name",
+    "is_forgotten",
+    "is_masked",
+    "is_placeholder",
+    "is_unreadable",
+    "normalise_email",
+    "sees_personal_data",
+]

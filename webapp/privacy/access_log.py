@@ -1,0 +1,121 @@
+"""The PII access log: who viewed, exported, forgot or re-registered which subject, and where.
+
+It holds subject ids, staff names and places ("GET /api/streams/user-7/events"),
+never personal data itself.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from webapp.privacy.database import reading
+from webapp.privacy.tables import access_log
+
+ACTIONS = ("view", "export", "forget", "reregister")
+MAX_WHAT = 500
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject_id: str
+    what: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "subject_id": self.subject_id,
+            "what": self.what,
+        }
+
+
+@dataclass(frozen=True)
+class AccessPage:
+    entries: list[AccessEntry]
+    next: int | None
+    """Pass as `before` for the next (older) page; None on the last page."""
+
+
+class AccessLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, actor: str, action: str, subject_ids: list[str] | str, what: str = "") -> None:
+        """Append one entry per subject (in one transaction)."""
+        if action not in ACTIONS:
+            msg = f"unknown access-log action {action!r}; expected one of {', '.join(ACTIONS)}"
+            raise ValueError(msg)
+        if not actor:
+            msg = "an access-log entry needs an actor"
+            raise ValueError(msg)
+        subjects = [subject_ids] if isinstance(subject_ids, str) else sorted(set(subject_ids))
+        if not subjects:
+            return
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(access_log),
+                [
+                    {
+                        "at": now,
+                        "actor": actor[:200],
+                        "action": action,
+                        "subject_id": subject,
+                        "what": what[:MAX_WHAT],
+                    }
+                    for subject in subjects
+                ],
+            )
+
+    def query(
+        self,
+        *,
+        subject_id: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> AccessPage:
+        """Entries newest first, keyset-paged by id (`before` = the `next` of the previous page)."""
+        limit = max(1, min(int(limit), MAX_PAGE))
+        query = sa.select(access_log).order_by(access_log.c.id.desc()).limit(limit + 1)
+        if subject_id is not None:
+            query = query.where(access_log.c.subject_id == subject_id)
+        if actor is not None:
+            query = query.where(access_log.c.actor == actor)
+        if action is not None:
+            query = query.where(access_log.c.action == action)
+        if since is not None:
+            query = query.where(access_log.c.at >= since.timestamp())
+        if until is not None:
+            query = query.where(access_log.c.at < until.timestamp())
+        if before is not None:
+            query = query.where(access_log.c.id < int(before))
+        with reading(self.engine) as conn:
+            rows = conn.execute(query).all()
+        entries = [
+            AccessEntry(
+                id=row.id,
+                at=datetime.fromtimestamp(row.at, UTC),
+                actor=row.actor,
+                action=row.action,
+                subject_id=row.subject_id,
+                what=row.what,
+            )
+            for row in rows[:limit]
+        ]
+        return AccessPage(entries, entries[-1].id if len(rows) > limit else None)

@@ -1,0 +1,238 @@
+"""`PrivacyCodec`: the domain's PayloadCodec that encrypts personal fields on the way in.
+
+Encode (just before append): every field an event class declares in
+`__personal_data__` becomes an AES-GCM envelope under its subject's key.
+Decode (after read): envelopes become plaintext, or a marker — FORGOTTEN when
+the subject's key was shredded, an `Unreadable(reason)` when the ciphertext
+does not authenticate, MASKED for a reader who may not see personal data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from webapp.privacy import crypto
+from webapp.privacy.blind_index import BlindIndex, is_lookup_field
+from webapp.privacy.errors import MissingSubject
+from webapp.privacy.keystore import KeyStore, SubjectKey
+from webapp.privacy.markers import FORGOTTEN, MASKED, WITHHELD, Unreadable
+from webapp.store.types import NewEvent, RecordedEvent
+
+NOTED_LIMIT = 100_000
+
+PersonalFields = Callable[[str], "Mapping[str, str] | None"]
+"""Maps an event type name to its `__personal_data__` (field -> subject-id field), or None."""
+
+
+def domain_personal_fields(type_name: str) -> Mapping[str, str] | None:
+    """Personal fields as the domain's event registry declares them."""
+    cls = _domain_event_class(type_name)
+    return getattr(cls, "__personal_data__", None) if cls is not None else None
+
+
+def _domain_event_class(type_name: str) -> type | None:
+    try:
+        from webapp.domain import event_class
+    except ImportError:
+        return None
+    return event_class(type_name)
+
+
+def _declared_lookups(type_name: str) -> tuple[str, ...]:
+    cls = _domain_event_class(type_name)
+    return tuple(getattr(cls, "__blind_index__", ())) if cls is not None else ()
+
+
+class PrivacyCodec:
+    """Field-level encryption for events, keyed per data subject."""
+
+    def __init__(
+        self,
+        keys: KeyStore,
+        index: BlindIndex,
+        personal_fields: PersonalFields = domain_personal_fields,
+        lookup_fields: Callable[[str], tuple[str, ...]] = _declared_lookups,
+    ) -> None:
+        self.keys = keys
+        self.index = index
+        self._personal_fields = personal_fields
+        self._lookup_fields = lookup_fields
+        self._plans: dict[str, tuple[tuple[str, str, bool], ...]] = {}
+        self._noted: set[tuple[str, str, int]] = set()
+
+    def personal_fields(self, type_name: str) -> Mapping[str, str] | None:
+        """The event type's personal fields (field -> subject-id field), or None."""
+        plan = self._plan(type_name)
+        return {field: subject for field, subject, _ in plan} if plan else None
+
+    def _plan(self, type_name: str) -> tuple[tuple[str, str, bool], ...]:
+        """(field, subject-id field, feeds the blind index) per personal field; once per type."""
+        try:
+            return self._plans[type_name]
+        except KeyError:
+            fields = self._personal_fields(type_name)
+            if not fields:
+                return ()  # unknown types may be registered later: ask again next time
+            lookups = tuple(self._lookup_fields(type_name))
+            plan = tuple((f, s, is_lookup_field(f, lookups)) for f, s in fields.items())
+            self._plans[type_name] = plan
+            return plan
+
+    def forget_noted(self, subject_id: str) -> None:
+        """Drop what this process remembers having recorded for a subject (after a forget)."""
+        self._noted = {item for item in self._noted if item[0] != subject_id}
+
+    # --- PayloadCodec -----------------------------------------------------
+
+    def encode(self, stream_id: str, event: NewEvent) -> NewEvent:
+        plan = self._plan(event.type)
+        if not plan:
+            return event
+        source = event.data
+        data = dict(source)
+        event_id = str(event.event_id)
+        notes: dict[str, list[str]] = {}
+        records: dict[str, SubjectKey] = {}
+        seal, aad_for, envelope_key = crypto.seal, crypto.field_aad, crypto.ENVELOPE
+        for field, subject_field, lookup in plan:
+            value = source.get(field)
+            if value is None:  # absent: nothing personal to protect
+                continue
+            subject = source.get(subject_field)
+            if subject is None or subject == "":
+                msg = (
+                    f"{event.type}.{field} is personal data of the subject in "
+                    f"{subject_field!r}, which is missing"
+                )
+                raise MissingSubject(msg)
+            subject_id = subject if type(subject) is str else str(subject)
+            record = records.get(subject_id)
+            if record is None:
+                record = records[subject_id] = self.keys.key_for_writing(subject_id)
+                notes[subject_id] = []
+            if lookup and type(value) is str:
+                notes[subject_id].append(value)
+            envelope = seal(record.cipher, value, aad_for(event_id, field, subject_id), subject_id)
+            if record.epoch != 1:
+                envelope[envelope_key]["k"] = record.epoch
+            data[field] = envelope
+        for subject_id, values in notes.items():
+            # Skip the index and the key store when this process already recorded it all
+            # (remembered by salted hash: no plaintext is kept).
+            noted = self._noted
+            seen = [(subject_id, stream_id, hash(v)) for v in values]
+            seen.append((subject_id, stream_id, 0))
+            if all(item in noted for item in seen):
+                continue
+            tokens = tuple(self.index.token(v) for v in values)
+            self.keys.note(subject_id, stream_ids=(stream_id,), lookups=tokens)
+            if len(self._noted) > NOTED_LIMIT:
+                self._noted.clear()
+            self._noted.update(seen)
+        return NewEvent(
+            type=event.type,
+            data=data,
+            metadata=event.metadata,
+            event_id=event.event_id,
+            schema_version=event.schema_version,
+        )
+
+    def decode(self, event: RecordedEvent) -> RecordedEvent:
+        """Decrypt every personal field (for the domain, projections and support/admin views)."""
+        data = self.decode_data(str(event.event_id), event.data)
+        return event if data is event.data else dataclasses.replace(event, data=data)
+
+    # --- variants ------------------------------------------------------------
+
+    def decode_data(
+        self,
+        event_id: str,
+        data: Mapping[str, Any],
+        *,
+        reveal: bool = True,
+        only_subject: str | None = None,
+        revealed: set[str] | None = None,
+    ) -> dict[str, Any]:
+        """Decode envelopes in an event's data.
+
+        `reveal=False` masks fields that could be read (forgotten ones still show FORGOTTEN);
+        `only_subject` withholds other subjects' fields; `revealed` collects the subjects
+        whose plaintext was returned (for the access log).
+        """
+        if not any(crypto.is_envelope(v) for v in data.values()):
+            return data  # type: ignore[return-value]
+        out = dict(data)
+        for field, value in data.items():
+            if not crypto.is_envelope(value):
+                continue
+            subject_id = crypto.envelope_subject(value)
+            if only_subject is not None and subject_id != only_subject:
+                out[field] = WITHHELD
+                continue
+            out[field] = self.open_field(event_id, field, value, reveal=reveal)
+            if revealed is not None and reveal and subject_id and not _is_marker(out[field]):
+                revealed.add(subject_id)
+        return out
+
+    def open_field(
+        self, event_id: str, field: str, envelope: dict[str, Any], *, reveal: bool = True
+    ) -> Any:
+        subject_id = crypto.envelope_subject(envelope)
+        if subject_id is None:
+            return Unreadable("envelope names no subject")
+        return self._open(envelope, crypto.field_aad(event_id, field, subject_id), reveal=reveal)
+
+    def _open(self, envelope: dict[str, Any], aad: bytes, *, reveal: bool) -> Any:
+        subject_id = crypto.envelope_subject(envelope)
+        if subject_id is None:
+            return Unreadable("envelope names no subject")
+        record = self.keys.key_for_reading(subject_id)
+        if record is None:
+            return Unreadable(f"no key for subject {subject_id!r}")
+        epoch = envelope[crypto.ENVELOPE].get("k", 1)
+        if record.key is None or epoch != record.epoch:
+            return FORGOTTEN
+        if not reveal:
+            return MASKED
+        try:
+            return crypto.open_envelope(record.cipher, envelope, aad)
+        except crypto.DecryptionFailed as exc:
+            return Unreadable(str(exc))
+
+    # --- sealed values outside events (read models, snapshots) -------------------
+
+    def seal_value(self, subject_id: str, value: Any, context: str) -> dict[str, Any]:
+        """Encrypt a value for storage elsewhere (e.g. a read-model column), bound to `context`."""
+        record = self.keys.key_for_writing(subject_id)
+        envelope = crypto.seal(record.cipher, value, _context_aad(context, subject_id), subject_id)
+        if record.epoch != 1:
+            envelope[crypto.ENVELOPE]["k"] = record.epoch
+        return envelope
+
+    def open_value(self, value: Any, context: str, *, reveal: bool = True) -> Any:
+        """The inverse of `seal_value` (non-envelopes pass through unchanged)."""
+        if not crypto.is_envelope(value):
+            return value
+        subject_id = crypto.envelope_subject(value) or ""
+        return self._open(value, _context_aad(context, subject_id), reveal=reveal)
+
+
+def _context_aad(context: str, subject_id: str) -> bytes:
+    return crypto.field_aad("sealed:" + context, "", subject_id)
+
+
+def _is_marker(value: object) -> bool:
+    from webapp.privacy.markers import is_placeholder
+
+    return is_placeholder(value)
+
+
+def envelope_subjects(data: Mapping[str, Any]) -> set[str]:
+    """Subject ids whose personal data this event data carries."""
+    return {
+        s
+        for v in data.values()
+        if crypto.is_envelope(v) and (s := crypto.envelope_subject(v)) is not None
+    }

@@ -1,0 +1,88 @@
+"""The key store's database: its engine, its Alembic branch, and scrubbing freed space.
+
+The key store uses the store's engine settings: on SQLite every connection runs
+with `secure_delete=ON` (deleted content is overwritten with zeros) in WAL mode;
+after a forget, `wal_checkpoint(TRUNCATE)` empties the write-ahead logs so no
+old page image survives in any file. On PostgreSQL the touched tables are
+VACUUMed (see docs/privacy.md for what that does and does not erase).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.engine import Connection, Engine
+
+from webapp.config import sqlite_path
+
+BRANCH = "privacy"
+KEYSTORE_FILENAME = "keystore.db"
+
+
+def default_keystore_url(db_url: str) -> str:
+    """A SQLite store keeps its keys in a separate file beside it; other stores keep them inside."""
+    path = sqlite_path(db_url)
+    if path is None:
+        return db_url
+    return f"sqlite:///{path.resolve().parent / KEYSTORE_FILENAME}"
+
+
+def create_keystore_engine(url: str) -> Engine:
+    from webapp.store.engine import create_store_engine
+
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return create_store_engine(url)
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the privacy branch (only it) of the Alembic migrations to its head."""
+    from webapp.migrate import upgrade_engine
+
+    upgrade_engine(engine, f"{BRANCH}@head")
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction (deferred on SQLite, so it does not queue behind writers)."""
+    with engine.connect().execution_options(eventscope_readonly=True) as conn, conn.begin():
+        yield conn
+
+
+def secure_delete_enabled(engine: Engine) -> bool:
+    """True when the engine's SQLite connections overwrite deleted content (or not SQLite)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            return cursor.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        finally:
+            cursor.close()
+
+
+def truncate_sqlite_wal(engine: Engine, *, timeout: float = 10.0) -> bool:
+    """Checkpoint and empty the WAL, retrying while readers hold old snapshots; True on success."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            finally:
+                cursor.close()
+        if busy == 0:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+
+
+def vacuum_postgresql(engine: Engine, tables: list[str]) -> None:
+    """Let PostgreSQL reclaim the dead tuples of the tables a forget touched."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            conn.exec_driver_sql(f'VACUUM "{table}"')

@@ -1,0 +1,39 @@
+"""Read projections, process managers and the worker.
+
+Public API (the web layer and the CLI use only these):
+
+    from webapp.projections import (
+        Projection, FailurePolicy, Projections, build_projections,
+        ProcessManager, ProcessContext, Worker, start_in_process,
+        wait_until_projected, dispatch_strong, ConsistencyTimeout,
+    )
+"""
+
+from __future__ import annotations
+
+from webapp.projections.consistency import (
+    ConsistencyTimeout,
+    dispatch_strong,
+    wait_until_projected,
+)
+from webapp.projections.process_manager import ProcessContext, ProcessManager
+from webapp.projections.projection import FailurePolicy, Projection, table_name, upsert
+from webapp.projections.service import Projections, UnknownProjection, build_projections
+from webapp.projections.worker import Worker, start_in_process
+
+__all__ = [
+    "ConsistencyTimeout",
+    "FailurePolicy",
+    "ProcessContext",
+    "ProcessManager",
+    "Projection",
+    "Projections",
+    "UnknownProjection",
+    "Worker",
+    "build_projections",
+    "dispatch_strong",
+    "start_in_process",
+    "table_name",
+    "upsert",
+    "wait_until_projected",
+]

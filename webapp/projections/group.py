@@ -1,0 +1,88 @@
+"""Several projections fed from one read of the global log.
+
+A worker runs all the projections it leads through one group: each page of the
+log is read (and decoded) once and handed to every projection that is behind,
+filtered to the types it handles. Each projection still commits its own batch
+and checkpoint in its own transaction, so they stay independent: one may stop
+or rebuild while the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from webapp.projections.runner import ProjectionRunner
+
+
+class ProjectionGroup:
+    def __init__(self, store, runners: Sequence[ProjectionRunner], *, page_size: int = 2000):
+        self.store = store
+        self.runners = list(runners)
+        self.page_size = page_size
+
+    def step(self, runners: Sequence[ProjectionRunner] | None = None) -> bool:
+        """One page for each projection that is behind, and a rebuild batch each; True if moved."""
+        active = [r for r in (self.runners if runners is None else runners) if not r.stopped]
+        moved = False
+        for runner in active:
+            moved |= runner.step_rebuild()
+        head = self.store.head_position()
+        behind = [r for r in active if not r.stopped and r.position < head]
+        if behind:
+            self._feed(behind, head)
+            moved = True
+        for runner in active:
+            runner.progress.head = head
+            runner._update_progress(head)
+        return moved
+
+    def _feed(self, behind: list[ProjectionRunner], head: int) -> None:
+        start = min(r.position for r in behind)
+        if any(r.types is None for r in behind):
+            types = None
+        else:
+            types = sorted(set().union(*(r.types for r in behind)))
+        page = self.store.read_all(after=start, limit=self.page_size, types=types)
+        # A short page has seen everything up to `head`: every projection may move there.
+        # (A full page ends at its last event; events appended since `head` was read may be in it.)
+        if len(page) >= self.page_size:
+            end = page[-1].position
+        else:
+            end = max(head, page[-1].position) if page else head
+        # Prepare (upcast) the page once for the projections that read every type.
+        shared: dict[int, list] = {}
+        for runner in behind:
+            if runner.type_set is None and runner.prepare is not None:
+                key = id(runner.prepare)
+                if key not in shared:
+                    shared[key] = [runner.prepare(e) for e in page]
+        for runner in behind:
+            position = runner.position
+            if position >= end:
+                continue
+            wanted = runner.type_set
+            prepared = shared.get(id(runner.prepare)) if runner.prepare is not None else page
+            if prepared is not None:
+                events = [
+                    e
+                    for e in prepared
+                    if e.position > position and (wanted is None or e.type in wanted)
+                ]
+            else:
+                events = [
+                    runner.prepare(e)
+                    for e in page
+                    if e.position > position and (wanted is None or e.type in wanted)
+                ]
+            runner.apply_live(events, end)
+
+    def run_until_caught_up(self) -> int:
+        while True:
+            head = self.store.head_position()
+            self.step()
+            active = [r for r in self.runners if not r.stopped]
+            if all(r.position >= head and not r.rebuilding for r in active):
+                break
+        for runner in self.runners:
+            runner.write_status(force=True)
+        return head

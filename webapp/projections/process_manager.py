@@ -1,0 +1,518 @@
+"""Process managers, declared in Commanded's manner, with durable state and timeouts.
+
+    class TransferProcess(ProcessManager):
+        name = "transfer_money"
+        starts = frozenset({"TransferRequested"})
+        continues = frozenset({"TransferDebited", "TransferTimedOut"})
+        stops = frozenset({"TransferCompleted", "TransferFailed"})
+
+        def instance_id(self, event):
+            return event.data["transfer_id"]
+
+        def handle(self, ctx, state, event):
+            ctx.dispatch(WithdrawMoney(...), step="debit")
+            ctx.schedule_timeout("settle", after=30, command=TimeOutTransfer(...))
+            return {**state, "debited": True}
+
+Each event is handled at most once in effect: the instance's state, its last
+handled position, its timeouts and the process's checkpoint are written in one
+transaction after the handler ran; commands carry a `command_id` derived from
+(event, step), and a command whose events are already in the store is not sent
+again, so a crash between dispatch and that transaction cannot repeat a debit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+
+from webapp.domain import DomainError, to_data, type_name_of
+from webapp.projections import schema
+from webapp.projections.projection import FailurePolicy, upsert
+from webapp.projections.runner import (
+    LostLeadership,
+    Progress,
+    insert_ignore,
+    write_status_row,
+)
+from webapp.store.types import RecordedEvent
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[Any, dict[str, Any]], Any]
+PROCESS_NAMESPACE = uuid.UUID("5b0e3c9e-4a51-4d56-8f0b-8f0d1d0e7a11")
+
+
+@dataclass
+class ScheduledTimeout:
+    name: str
+    due_at: float
+    command: Any
+
+
+@dataclass
+class ProcessContext:
+    """What a handler may do besides changing its state: dispatch, schedule, cancel."""
+
+    process: str
+    instance_id: str
+    event: RecordedEvent
+    dispatcher: Callable[[Any, str], Any]
+    scheduled: list[ScheduledTimeout] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    finished: bool = False
+
+    def dispatch(self, command: Any, *, step: str) -> Any:
+        """Send `command` once for this event and step (raises DomainError when refused)."""
+        return self.dispatcher(command, step)
+
+    def schedule_timeout(
+        self, name: str, command: Any, *, after: float | None = None, at: float | None = None
+    ) -> None:
+        """Dispatch `command` at `at` (epoch seconds) or `after` seconds from the event's time."""
+        if at is None:
+            at = self.event.recorded_at.timestamp() + (after or 0.0)
+        self.scheduled.append(ScheduledTimeout(name, at, command))
+
+    def cancel_timeout(self, name: str) -> None:
+        self.cancelled.append(name)
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+class ProcessManager(ABC):
+    """Which events start, continue and stop an instance, keyed by an id taken from the event."""
+
+    name: ClassVar[str]
+    starts: ClassVar[frozenset[str]]
+    continues: ClassVar[frozenset[str]] = frozenset()
+    stops: ClassVar[frozenset[str]] = frozenset()
+    on_error: ClassVar[FailurePolicy] = FailurePolicy("retry", max_attempts=5)
+
+    @property
+    def interested_types(self) -> frozenset[str]:
+        return self.starts | self.continues | self.stops
+
+    @abstractmethod
+    def instance_id(self, event: RecordedEvent) -> str | None:
+        """The instance an event belongs to (None: not for us)."""
+
+    def initial_state(self) -> dict[str, Any]:
+        return {}
+
+    @abstractmethod
+    def handle(
+        self, ctx: ProcessContext, state: dict[str, Any], event: RecordedEvent
+    ) -> dict[str, Any]:
+        """React to `event`: dispatch commands through `ctx`, return the new state."""
+
+
+class ProcessStopped(Exception):
+    pass
+
+
+class ProcessManagerRunner:
+    """Feeds a process manager its events from the global log, one transaction per event."""
+
+    kind = "process_manager"
+
+    def __init__(
+        self,
+        store,
+        process: ProcessManager,
+        dispatch: Dispatch,
+        *,
+        worker_id: str = "local",
+        prepare: Callable[[RecordedEvent], RecordedEvent] | None = None,
+        batch_size: int = 200,
+        status_every: float = 1.0,
+        leadership=None,
+    ) -> None:
+        self.store = store
+        self.engine: sa.Engine = store.engine
+        self.process = process
+        self.name = process.name
+        self.dispatch_command = dispatch
+        self.worker_id = worker_id
+        self.prepare = prepare
+        self.batch_size = batch_size
+        self.status_every = status_every
+        self.leadership = leadership
+        self.progress = Progress()
+        self.position: int | None = None
+        self.stopped = False
+        self._types = sorted(process.interested_types)
+        self._status_at = 0.0
+        self._rate_mark = (time.monotonic(), 0)
+
+    def load(self) -> None:
+        with self.engine.begin() as conn:
+            insert_ignore(
+                conn,
+                schema.checkpoints,
+                {"name": self.name, "generation": 0, "position": 0, "updated_at": time.time()},
+            )
+            self.position = int(
+                conn.execute(
+                    sa.select(schema.checkpoints.c.position).where(
+                        schema.checkpoints.c.name == self.name,
+                        schema.checkpoints.c.generation == 0,
+                    )
+                ).scalar()
+            )
+        self.stopped = False
+        self._rate_mark = (time.monotonic(), self.position)
+
+    def step(self) -> bool:
+        if self.position is None:
+            self.load()
+        if self.stopped:
+            return False
+        assert self.position is not None
+        head = self.store.head_position()
+        self.progress.head = head
+        moved = False
+        if head > self.position:
+            events = self.store.read_all(
+                after=self.position, limit=self.batch_size, types=self._types
+            )
+            for event in events:
+                if self.prepare is not None:
+                    event = self.prepare(event)
+                if not self._handle_with_policy(event):
+                    break
+            if not self.stopped and len(events) < self.batch_size and head > self.position:
+                with self.engine.begin() as conn:
+                    self._fence()
+                    self._save_checkpoint(conn, head)
+                self.position = head
+            moved = True
+        self._update_progress(head)
+        return moved
+
+    def run_until_caught_up(self) -> int:
+        if self.position is None:
+            self.load()
+        while not self.stopped:
+            head = self.store.head_position()
+            self.step()
+            if (self.position or 0) >= head:
+                break
+        self._write_status(force=True)
+        return self.position or 0
+
+    # --- one event ---------------------------------------------------------------------
+
+    def _handle_with_policy(self, event: RecordedEvent) -> bool:
+        policy = self.process.on_error
+        attempt = 1
+        while True:
+            try:
+                self.handle_event(event)
+                return True
+            except LostLeadership:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the handler's or a command's failure
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("process %s: event %d failed: %s", self.name, event.position, error)
+                if attempt < policy.max_attempts:
+                    time.sleep(policy.delay(attempt))
+                    attempt += 1
+                    continue
+                if policy.action == "skip":
+                    self._record_error(event, "skipped", error, advance=True)
+                    self.progress.last_error = f"skipped event {event.position}: {error}"
+                    self.progress.error_position = event.position
+                    return True
+                self._record_error(event, "stopped", error, advance=False)
+                self.stopped = True
+                self.progress.state = "stopped"
+                self.progress.last_error = error
+                self.progress.error_position = event.position
+                self._write_status(force=True)
+                return False
+
+    def handle_event(self, event: RecordedEvent) -> None:
+        """Handle one event (idempotent: an instance ignores events it has already handled)."""
+        process = self.process
+        instance_id = process.instance_id(event) if event.type in process.interested_types else None
+        row = None
+        if instance_id is not None:
+            with self.engine.connect().execution_options(eventscope_readonly=True) as conn:
+                row = conn.execute(
+                    sa.select(schema.process_instances).where(
+                        schema.process_instances.c.process == self.name,
+                        schema.process_instances.c.instance_id == instance_id,
+                    )
+                ).first()
+        handle = instance_id is not None and (
+            (row is None and event.type in process.starts)
+            or (row is not None and row.status == "running" and row.last_position < event.position)
+        )
+        if not handle:
+            with self.engine.begin() as conn:
+                self._fence()
+                self._save_checkpoint(conn, event.position)
+            self.position = event.position
+            return
+        assert instance_id is not None
+        state = dict(row.state) if row is not None else process.initial_state()
+        ctx = ProcessContext(
+            self.name,
+            instance_id,
+            event,
+            lambda cmd, step: self._send(event, instance_id, cmd, step),
+        )
+        new_state = process.handle(ctx, state, event)
+        finished = ctx.finished or event.type in process.stops
+        now = time.time()
+        with self.engine.begin() as conn:
+            self._fence()
+            upsert(
+                conn,
+                schema.process_instances,
+                [
+                    {
+                        "process": self.name,
+                        "instance_id": instance_id,
+                        "state": new_state,
+                        "status": "finished" if finished else "running",
+                        "last_position": event.position,
+                        "started_at": row.started_at if row is not None else now,
+                        "updated_at": now,
+                    }
+                ],
+                ["process", "instance_id"],
+            )
+            timeouts = schema.process_timeouts
+            for name in ctx.cancelled if not finished else ():
+                conn.execute(
+                    timeouts.update()
+                    .where(
+                        timeouts.c.process == self.name,
+                        timeouts.c.instance_id == instance_id,
+                        timeouts.c.name == name,
+                        timeouts.c.status == "pending",
+                    )
+                    .values(status="cancelled", fired_at=now)
+                )
+            if finished:
+                conn.execute(
+                    timeouts.update()
+                    .where(
+                        timeouts.c.process == self.name,
+                        timeouts.c.instance_id == instance_id,
+                        timeouts.c.status == "pending",
+                    )
+                    .values(status="cancelled", fired_at=now)
+                )
+            for item in ctx.scheduled if not finished else ():
+                conn.execute(
+                    timeouts.delete().where(
+                        timeouts.c.process == self.name,
+                        timeouts.c.instance_id == instance_id,
+                        timeouts.c.name == item.name,
+                    )
+                )
+                conn.execute(
+                    timeouts.insert().values(
+                        process=self.name,
+                        instance_id=instance_id,
+                        name=item.name,
+                        due_at=item.due_at,
+                        command_type=type_name_of(item.command),
+                        command_data=to_data(item.command),
+                        metadata=self._metadata(event, instance_id, f"timeout:{item.name}"),
+                        status="pending",
+                    )
+                )
+            self._save_checkpoint(conn, event.position)
+        self.position = event.position
+
+    def _metadata(self, event: RecordedEvent, instance_id: str, step: str) -> dict[str, Any]:
+        return {
+            "correlation_id": event.correlation_id or str(event.event_id),
+            "causation_id": str(event.event_id),
+            "actor": f"process:{self.name}",
+            "command_id": str(uuid.uuid5(PROCESS_NAMESPACE, f"{event.event_id}:{step}")),
+            "process": self.name,
+            "process_instance": instance_id,
+        }
+
+    def _send(self, event: RecordedEvent, instance_id: str, command: Any, step: str) -> Any:
+        metadata = self._metadata(event, instance_id, step)
+        if self._already_sent(event, metadata):
+            return None
+        self._fence()
+        return self.dispatch_command(command, metadata)
+
+    def _already_sent(self, event: RecordedEvent, metadata: dict[str, Any]) -> bool:
+        """True if events caused by this very command (same command_id) are already stored."""
+        after = event.position
+        while True:
+            found = self.store.read_all(
+                after=after, limit=500, correlation_id=metadata["correlation_id"]
+            )
+            if any(e.metadata.get("command_id") == metadata["command_id"] for e in found):
+                return True
+            if len(found) < 500:
+                return False
+            after = found[-1].position
+
+    def _fence(self) -> None:
+        if self.leadership is not None and not self.leadership.still_held():
+            raise LostLeadership(self.name)
+
+    def _save_checkpoint(self, conn: sa.Connection, position: int) -> None:
+        conn.execute(
+            schema.checkpoints.update()
+            .where(schema.checkpoints.c.name == self.name, schema.checkpoints.c.generation == 0)
+            .values(position=position, updated_at=time.time())
+        )
+
+    def _record_error(
+        self, event: RecordedEvent, outcome: str, error: str, *, advance: bool
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                schema.errors.insert().values(
+                    name=self.name,
+                    generation=0,
+                    position=event.position,
+                    event_id=str(event.event_id),
+                    event_type=event.type,
+                    outcome=outcome,
+                    error=error[:4000],
+                    recorded_at=time.time(),
+                )
+            )
+            if advance:
+                self._save_checkpoint(conn, event.position)
+        if advance:
+            self.position = event.position
+
+    def _update_progress(self, head: int) -> None:
+        p = self.progress
+        p.position = self.position or 0
+        if not self.stopped:
+            p.state = "running" if p.position >= head else "catching_up"
+        self._write_status()
+
+    def _write_status(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._status_at < self.status_every:
+            return
+        mark_time, mark_position = self._rate_mark
+        if now - mark_time >= 0.5:
+            self.progress.events_per_second = (self.progress.position - mark_position) / (
+                now - mark_time
+            )
+            self._rate_mark = (now, self.progress.position)
+        self._status_at = now
+        write_status_row(self.engine, self.name, self.kind, self.progress, self.worker_id)
+
+    write_status = _write_status
+
+
+class TimeoutRunner:
+    """Fires due process timeouts by dispatching their command (a domain event results).
+
+    Restart-safe: a timeout stays `pending` until its command was dispatched (or refused
+    by the aggregate, e.g. because the process already settled), and the command id is
+    fixed when scheduled, so a crash between the two sends it again only if it had not
+    been stored.
+    """
+
+    kind = "timer"
+    name = "process_timeouts"
+
+    def __init__(
+        self,
+        store,
+        dispatch: Dispatch,
+        *,
+        worker_id: str = "local",
+        leadership=None,
+        status_every: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.engine: sa.Engine = store.engine
+        self.dispatch_command = dispatch
+        self.worker_id = worker_id
+        self.leadership = leadership
+        self.progress = Progress(state="running")
+        self.status_every = status_every
+        self._status_at = 0.0
+        self.stopped = False
+
+    def load(self) -> None:
+        self.stopped = False
+
+    def fire_due(self, now: float | None = None) -> int:
+        """Fire every pending timeout due by `now`; return how many were handled."""
+        from webapp.domain import command_class
+
+        now = time.time() if now is None else now
+        table = schema.process_timeouts
+        with self.engine.connect().execution_options(eventscope_readonly=True) as conn:
+            due = conn.execute(
+                sa.select(table)
+                .where(table.c.status == "pending", table.c.due_at <= now)
+                .order_by(table.c.due_at, table.c.id)
+                .limit(100)
+            ).all()
+        for row in due:
+            if self.leadership is not None and not self.leadership.still_held():
+                raise LostLeadership(self.name)
+            cls = command_class(row.command_type)
+            status, outcome = "fired", None
+            try:
+                if cls is None:
+                    msg = f"unknown command type {row.command_type!r}"
+                    raise LookupError(msg)
+                metadata = dict(row.metadata)
+                if not self._already_sent(metadata):
+                    self.dispatch_command(cls(**row.command_data), metadata)
+            except DomainError as exc:
+                status, outcome = "refused", f"{exc.code}: {exc.message}"
+            except Exception as exc:  # noqa: BLE001 - keep pending; retried on the next tick
+                log.warning("timeout %s/%s failed: %s", row.process, row.instance_id, exc)
+                self.progress.last_error = f"{type(exc).__name__}: {exc}"
+                continue
+            with self.engine.begin() as conn:
+                conn.execute(
+                    table.update()
+                    .where(table.c.id == row.id, table.c.status == "pending")
+                    .values(status=status, outcome=outcome, fired_at=time.time())
+                )
+        return len(due)
+
+    def _already_sent(self, metadata: dict[str, Any]) -> bool:
+        found = self.store.read_all(limit=1000, correlation_id=metadata.get("correlation_id"))
+        return any(e.metadata.get("command_id") == metadata.get("command_id") for e in found)
+
+    def step(self) -> bool:
+        moved = self.fire_due() > 0
+        self.write_status()
+        return moved
+
+    def write_status(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._status_at < self.status_every:
+            return
+        self._status_at = now
+        table = schema.process_timeouts
+        with self.engine.connect().execution_options(eventscope_readonly=True) as conn:
+            pending = conn.execute(
+                sa.select(sa.func.count()).select_from(table).where(table.c.status == "pending")
+            ).scalar()
+        self.progress.position = int(pending or 0)  # for a timer: the number pending
+        write_status_row(self.engine, self.name, self.kind, self.progress, self.worker_id)

@@ -1,0 +1,99 @@
+"""The projection engine's own tables (created by the Alembic branch "projections").
+
+Read-model tables are not here: each projection creates its own, versioned by
+generation (`rm_account_summary_v3`), so a rebuild can fill new tables while the
+live generation keeps serving readers.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+registry = sa.Table(
+    "projection_registry",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("live_generation", sa.Integer, nullable=False),
+    sa.Column("rebuild_generation", sa.Integer, nullable=True),
+    sa.Column("rebuild_requested_at", sa.Float, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+checkpoints = sa.Table(
+    "projection_checkpoints",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("generation", sa.Integer, primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+errors = sa.Table(
+    "projection_errors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, index=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("event_id", sa.String(36), nullable=True),
+    sa.Column("event_type", sa.String(200), nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),  # skipped | stopped | retried
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.Float, nullable=False),
+)
+
+status = sa.Table(
+    "projection_status",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # projection | process_manager | timer
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False, default=0),
+    sa.Column("head", sa.BigInteger, nullable=False, default=0),
+    sa.Column("events_per_second", sa.Float, nullable=False, default=0.0),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("error_position", sa.BigInteger, nullable=True),
+    sa.Column("rebuild_position", sa.BigInteger, nullable=True),
+    sa.Column("rebuild_target", sa.BigInteger, nullable=True),
+    sa.Column("worker", sa.String(100), nullable=True),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+)
+
+leases = sa.Table(
+    "projection_leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("owner", sa.String(100), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+process_instances = sa.Table(
+    "process_instances",
+    metadata,
+    sa.Column("process", sa.String(100), primary_key=True),
+    sa.Column("instance_id", sa.String(200), primary_key=True),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # running | finished | failed
+    sa.Column("last_position", sa.BigInteger, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+process_timeouts = sa.Table(
+    "process_timeouts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("process", sa.String(100), nullable=False),
+    sa.Column("instance_id", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False, index=True),
+    sa.Column("command_type", sa.String(200), nullable=False),
+    sa.Column("command_data", sa.JSON, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | fired | cancelled | refused
+    sa.Column("outcome", sa.Text, nullable=True),
+    sa.Column("fired_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("process", "instance_id", "name", name="uq_process_timeouts_key"),
+)

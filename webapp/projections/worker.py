@@ -1,0 +1,208 @@
+"""The worker: runs the projections, process managers and the timeout loop in threads.
+
+Projections run in one thread through a `ProjectionGroup` (one read of the log
+feeds them all); each process manager and the timer have a thread of their own.
+A unit runs only while this worker holds its leadership (advisory lock on
+PostgreSQL, lease row on SQLite); the others retry every second, so when a
+worker dies another takes its units over within seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from webapp.projections.group import ProjectionGroup
+from webapp.projections.leadership import leadership_for, new_worker_id
+from webapp.projections.runner import LostLeadership
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Runs units until `stop()`; `start()` returns at once, `run()` blocks."""
+
+    def __init__(
+        self,
+        projections: Any,
+        *,
+        worker_id: str | None = None,
+        idle_wait: float = 0.5,
+        acquire_every: float = 1.0,
+        names: list[str] | None = None,
+    ) -> None:
+        self.projections = projections
+        self.worker_id = worker_id or new_worker_id()
+        self.idle_wait = idle_wait
+        self.acquire_every = acquire_every
+        units = projections.units(self.worker_id, names=names)
+        self.projection_runners = [u for u in units if u.kind == "projection"]
+        self.units = [u for u in units if u.kind != "projection"]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.active: dict[str, bool] = {u.name: False for u in units}
+
+    def start(self) -> Worker:
+        targets: list[tuple[str, Any, tuple]] = []
+        if self.projection_runners:
+            targets.append(("projections", self._run_projections, ()))
+        targets += [(f"unit-{u.name}", self._run_unit, (u,)) for u in self.units]
+        for name, target, args in targets:
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def run(self) -> None:
+        self.start()
+        try:
+            while not self._stop.wait(0.5):
+                pass
+        finally:
+            self.stop()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        self._threads = []
+
+    # --- projections: one thread, one read of the log for all of them ------------------
+
+    def _run_projections(self) -> None:
+        engine = self.projections.engine
+        runners = self.projection_runners
+        for runner in runners:
+            runner.leadership = leadership_for(engine, runner.name, self.worker_id)
+        group = ProjectionGroup(self.projections.store, runners, page_size=runners[0].batch_size)
+        held: dict[str, bool] = {r.name: False for r in runners}
+        next_try = 0.0
+        try:
+            while not self._stop.is_set():
+                now = _monotonic()
+                if now >= next_try:
+                    next_try = now + self.acquire_every
+                    for runner in runners:
+                        if not held[runner.name]:
+                            held[runner.name] = self._acquire(runner)
+                mine = [r for r in runners if held[r.name]]
+                for runner in mine:
+                    if not runner.leadership.still_held():
+                        self._lose(runner, held)
+                mine = [r for r in runners if held[r.name] and not r.stopped]
+                if not mine:
+                    for runner in runners:
+                        if held[runner.name]:
+                            runner.write_status()
+                    self._stop.wait(self.acquire_every)
+                    continue
+                try:
+                    moved = group.step(mine)
+                except LostLeadership as lost:
+                    for runner in mine:
+                        if runner.name == str(lost):
+                            self._lose(runner, held)
+                    continue
+                except Exception:  # noqa: BLE001 - keep going; reload the projections
+                    log.exception("projection group step failed; reloading")
+                    self._stop.wait(1.0)
+                    for runner in mine:
+                        runner.load()
+                    continue
+                if not moved:
+                    low = min(r.position for r in mine)
+                    self.projections.store.wait_for_events(after=low, timeout=self.idle_wait)
+        finally:
+            for runner in runners:
+                if held[runner.name]:
+                    if not runner.stopped:
+                        runner.progress.state = "idle"
+                    runner.write_status(force=True)
+                runner.leadership.release()
+                self.active[runner.name] = False
+
+    def _acquire(self, runner: Any) -> bool:
+        try:
+            got = runner.leadership.try_acquire()
+        except Exception:  # noqa: BLE001 - database away: try again shortly
+            log.warning("cannot try leadership of %s", runner.name, exc_info=True)
+            return False
+        if got:
+            try:
+                runner.load()
+            except Exception:  # noqa: BLE001
+                log.exception("cannot load projection %s", runner.name)
+                runner.leadership.release()
+                return False
+            log.info("worker %s runs %s", self.worker_id, runner.name)
+        self.active[runner.name] = got
+        return got
+
+    def _lose(self, runner: Any, held: dict[str, bool]) -> None:
+        log.warning("worker %s lost %s", self.worker_id, runner.name)
+        held[runner.name] = False
+        self.active[runner.name] = False
+        runner.leadership.release()
+
+    # --- process managers and the timer: a thread each ---------------------------------
+
+    def _run_unit(self, unit: Any) -> None:
+        engine = self.projections.engine
+        leadership = leadership_for(engine, unit.name, self.worker_id)
+        unit.leadership = leadership
+        try:
+            while not self._stop.is_set():
+                try:
+                    acquired = leadership.try_acquire()
+                except Exception:  # noqa: BLE001 - database away: try again shortly
+                    log.warning("unit %s: cannot try leadership", unit.name, exc_info=True)
+                    acquired = False
+                if not acquired:
+                    self.active[unit.name] = False
+                    self._stop.wait(self.acquire_every)
+                    continue
+                self.active[unit.name] = True
+                log.info("worker %s runs %s", self.worker_id, unit.name)
+                try:
+                    self._drive(unit, leadership)
+                except LostLeadership:
+                    log.warning("worker %s lost %s", self.worker_id, unit.name)
+                except Exception:  # noqa: BLE001 - keep the unit alive; reload and go on
+                    log.exception("unit %s failed; restarting it", unit.name)
+                    self._stop.wait(1.0)
+                self.active[unit.name] = False
+        finally:
+            self.active[unit.name] = False
+            leadership.release()
+
+    def _drive(self, unit: Any, leadership: Any) -> None:
+        unit.load()
+        store = self.projections.store
+        while not self._stop.is_set():
+            if not leadership.still_held():
+                raise LostLeadership(unit.name)
+            moved = unit.step()
+            if unit.stopped:
+                unit.write_status(force=True)
+                self._stop.wait(self.acquire_every)
+            elif not moved:
+                if unit.kind == "timer":
+                    self._stop.wait(0.2)
+                else:
+                    store.wait_for_events(after=unit.position or 0, timeout=self.idle_wait)
+        if not unit.stopped:
+            unit.progress.state = "idle"
+        unit.write_status(force=True)
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def start_in_process(runtime_or_projections: Any, **kwargs: Any) -> Worker:
+    """Run the worker in threads of this process (`eventscope demo/serve`); `.stop()` ends it."""
+    projections = getattr(runtime_or_projections, "projections", runtime_or_projections)
+    return Worker(projections, **kwargs).start()

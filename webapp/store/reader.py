@@ -1,0 +1,99 @@
+"""The read side of an event store, as a Protocol.
+
+EventStore satisfies it; read-only adapters over stores written by other tools
+(Commanded's EventStore schema, the `eventsourcing` library's tables) implement it
+so the dashboard can browse them the same way.
+
+>>> def timeline(reader: EventReader, stream_id: str) -> list[str]:
+...     return [e.type for e in reader.read_stream(stream_id)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
+
+
+@runtime_checkable
+class EventReader(Protocol):
+    """Read access to streams, the global log ($all) and snapshots."""
+
+    dialect: str
+
+    def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = 1,
+        *,
+        limit: int | None = None,
+        backward: bool = False,
+    ) -> list[RecordedEvent]:
+        """A stream's events from `from_version` (backward: down from it; None = the last)."""
+        ...
+
+    def read_all(
+        self,
+        after: int = 0,
+        *,
+        limit: int = 1000,
+        types: Sequence[str] | str | None = None,
+        stream_prefix: str | None = None,
+        correlation_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """Global log events with position > `after`, ascending."""
+        ...
+
+    def read_all_backward(
+        self,
+        before: int | None = None,
+        *,
+        limit: int = 1000,
+        types: Sequence[str] | str | None = None,
+        stream_prefix: str | None = None,
+        correlation_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """Global log events with position < `before` (None: from the head), descending."""
+        ...
+
+    def get_event(self, position: int) -> RecordedEvent | None: ...
+
+    def list_streams(
+        self, prefix: str = "", *, after: str | None = None, limit: int = 100
+    ) -> list[StreamInfo]:
+        """Streams by id, keyset-paged with `after` = the last id seen."""
+        ...
+
+    def list_streams_by_activity(
+        self, *, prefix: str = "", before: tuple[datetime, str] | None = None, limit: int = 100
+    ) -> list[StreamInfo]:
+        """Streams newest-updated first, keyset-paged by (updated_at, stream_id)."""
+        ...
+
+    def stream_info(self, stream_id: str) -> StreamInfo | None: ...
+
+    def head_position(self) -> int: ...
+
+    def count_events(self) -> int: ...
+
+    def count_streams(self) -> int: ...
+
+    def wait_for_events(self, after: int, timeout: float) -> int:
+        """Block until the head is above `after` or the timeout passes; return the head."""
+        ...
+
+    def read_snapshot(
+        self, stream_id: str, *, max_version: int | None = None
+    ) -> Snapshot | None: ...
+
+    def list_snapshots(self, stream_id: str) -> list[Snapshot]: ...
+
+    def close(self) -> None: ...

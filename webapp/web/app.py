@@ -1,0 +1,132 @@
+"""The Flask app factory: wire the runtime, security, error pages and one blueprint per area."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from webapp.bootstrap import Runtime, build_runtime
+from webapp.config import Settings
+from webapp.resources import resource_dir
+from webapp.web import access, errors, metrics, pages, security
+from webapp.web.accounts import AccountBook
+from webapp.web.context import EXTENSION_KEY
+
+AREA_MODULES: tuple[str, ...] = (
+    "webapp.web.views.auth",
+    "webapp.web.views.api",
+    "webapp.web.views.overview",
+    "webapp.web.views.streams",
+    "webapp.web.views.timeline",
+    "webapp.web.views.aggregates",
+    "webapp.web.views.snapshots",
+    "webapp.web.views.subjects",
+    "webapp.web.views.projections",
+    "webapp.web.views.catalog",
+    "webapp.web.views.console",
+    "webapp.web.views.notes",
+    "webapp.web.views.access_log",
+)
+"""Blueprint modules, each exposing `bp`; an area whose module does not exist yet is skipped."""
+
+
+def json_default(value: Any) -> Any:
+    """JSON for the values events and read models hold (times as ISO 8601, ids as text)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    msg = f"{type(value).__name__} is not JSON serialisable"
+    raise TypeError(msg)
+
+
+class EventscopeJSONProvider(DefaultJSONProvider):
+    sort_keys = False
+    default = staticmethod(json_default)  # type: ignore[assignment]
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON as plain text; the template's autoescaping makes it safe to show."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=json_default)
+
+
+def compact_json(value: Any) -> str:
+    """One-line JSON as plain text (autoescaped by the template)."""
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=json_default)
+
+
+def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build the dashboard over `runtime` (built from settings when not given).
+
+    `config` is Flask configuration plus: `SETTINGS` (a Settings) or `DB_URL`,
+    used only when no runtime is passed; `MIGRATE` (default True) for that build.
+    """
+    config = dict(config or {})
+    if runtime is None:
+        settings = config.pop("SETTINGS", None) or Settings.from_env(db_url=config.get("DB_URL"))
+        runtime = build_runtime(settings, migrate=config.get("MIGRATE", True))
+
+    app = Flask(
+        "webapp.web",
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(resource_dir("static")),
+        static_url_path="/static",
+    )
+    app.json = EventscopeJSONProvider(app)
+    app.config.update(
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SESSION_COOKIE_NAME="eventscope_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=_env_flag("EVENTSCOPE_COOKIE_SECURE"),
+    )
+    app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = security.load_secret_key(
+            runtime.settings.secret_key, runtime.settings.data_dir
+        )
+    app.extensions[EXTENSION_KEY] = runtime
+    app.extensions["eventscope_accounts"] = AccountBook(runtime.store.engine)
+
+    app.jinja_env.autoescape = True
+    app.jinja_env.filters["pretty_json"] = pretty_json
+    app.jinja_env.filters["compact_json"] = compact_json
+    app.jinja_env.globals["htmx_script"] = "vendor/htmx-2.0.11.min.js"
+
+    security.init_app(app)
+    access.init_app(app)
+    errors.init_app(app)
+    pages.init_app(app)
+    metrics.init_app(app)
+    for name in AREA_MODULES:
+        module = _optional_module(name)
+        if module is not None:
+            app.register_blueprint(module.bp)
+    return app
+
+
+def _optional_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in {"1", "true", "yes"}

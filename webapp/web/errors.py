@@ -1,0 +1,79 @@
+"""Error pages for people and `{"error": ...}` bodies for the JSON API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template
+from jinja2 import TemplateNotFound
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from webapp.web.access import wants_json
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    422: "Cannot do that",
+    500: "Something went wrong",
+    503: "Not available yet",
+}
+
+
+class NotAvailableYet(HTTPException):
+    """A part of eventscope this route needs has not been installed or wired in yet."""
+
+    code = 503
+    description = "This part of eventscope is not available yet."
+
+
+def not_available(what: str) -> NotAvailableYet:
+    return NotAvailableYet(description=f"{what} is not available yet.")
+
+
+class RequestRefused(HTTPException):
+    """A refusal with a status of our choosing and extra JSON fields (e.g. a domain error code)."""
+
+    def __init__(self, status: int, message: str, **details: Any) -> None:
+        super().__init__(description=message)
+        self.code = status
+        self.details = details
+
+
+def error_response(
+    code: int, message: str, details: dict[str, Any] | None = None
+) -> tuple[Response | str, int]:
+    if wants_json():
+        return jsonify({"error": message, **(details or {})}), code
+    title = TITLES.get(code, "Error")
+    try:
+        body = render_template(f"errors/{code}.html", code=code, title=title, message=message)
+    except TemplateNotFound:
+        body = render_template("errors/error.html", code=code, title=title, message=message)
+    return body, code
+
+
+def handle_http_exception(exc: HTTPException) -> tuple[Response | str, int] | Response:
+    if exc.code is None:
+        return exc.get_response()
+    details = getattr(exc, "details", None)
+    return error_response(exc.code, exc.description or TITLES.get(exc.code, "Error"), details)
+
+
+def handle_unexpected(exc: Exception) -> tuple[Response | str, int]:
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)  # type: ignore[return-value]
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, InternalServerError.description)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

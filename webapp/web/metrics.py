@@ -1,0 +1,187 @@
+"""`/metrics` in the Prometheus text format, from a registry of this app's own.
+
+Counted as they happen: command latency (histogram) and outcomes, events
+appended by commands dispatched here. Read from the runtime at scrape time:
+store head and counts, projection lag, aggregates in memory, snapshot loads.
+
+Access: any account with a Bearer API token (`eventscope token create prom
+--role viewer`), or an admin's browser session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, g
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from webapp.web.access import ROLE_ATTRIBUTE, current_account
+
+log = logging.getLogger(__name__)
+bp = Blueprint("metrics", __name__)
+EXTENSION_KEY = "eventscope_metrics"
+
+
+class WebMetrics:
+    """The metrics one app instance records; `observe_command` is called per dispatch."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.command_seconds = Histogram(
+            "eventscope_command_duration_seconds",
+            "Time to dispatch a command, by command name.",
+            ["command"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.command_outcomes = Counter(
+            "eventscope_commands",
+            "Commands dispatched by name and outcome (ok, rejected, invalid, conflict, error).",
+            ["command", "outcome"],
+            registry=self.registry,
+        )
+        self.events_appended = Counter(
+            "eventscope_events_appended",
+            "Events appended by commands dispatched through this process.",
+            registry=self.registry,
+        )
+        self.registry.register(RuntimeCollector(runtime))
+
+    def observe_command(self, command: str, outcome: str, seconds: float, events: int = 0) -> None:
+        self.command_seconds.labels(command=command).observe(seconds)
+        self.command_outcomes.labels(command=command, outcome=outcome).inc()
+        if events:
+            self.events_appended.inc(events)
+
+
+class RuntimeCollector(Collector):
+    """Gauges read from the runtime each time Prometheus scrapes."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        store = self.runtime.store
+        yield _gauge(
+            "eventscope_store_head_position", "Position of the newest event.", store.head_position
+        )
+        yield _gauge("eventscope_store_events", "Events in the store.", store.count_events)
+        yield _gauge("eventscope_store_streams", "Streams in the store.", store.count_streams)
+        yield from self._registry_metrics()
+        yield from self._projection_metrics()
+
+    def _registry_metrics(self) -> Iterator[Any]:
+        registry = self.runtime.registry
+        if registry is None:
+            return
+        stats = _call(registry.stats)
+        if stats is not None:
+            yield _value(
+                GaugeMetricFamily,
+                "eventscope_aggregates_in_memory",
+                "Aggregates held in memory by the registry.",
+                stats.size,
+            )
+            yield _value(
+                GaugeMetricFamily,
+                "eventscope_aggregates_memory_bytes",
+                "Approximate memory held by live aggregates.",
+                stats.memory,
+            )
+            yield _value(
+                CounterMetricFamily,
+                "eventscope_aggregate_evictions",
+                "Aggregates evicted from memory (lifespan expiry, stop or cap).",
+                stats.evictions,
+            )
+        loads = getattr(getattr(registry, "repository", None), "stats", None)
+        if loads is not None:
+            family = CounterMetricFamily(
+                "eventscope_aggregate_loads",
+                "Aggregates loaded from the store, by source (snapshot or full replay).",
+                labels=["source"],
+            )
+            family.add_metric(["snapshot"], float(loads.from_snapshot))
+            family.add_metric(["replay"], float(loads.full_replay))
+            yield family
+            yield _value(
+                CounterMetricFamily,
+                "eventscope_snapshot_loads",
+                "Aggregates rehydrated starting from a snapshot.",
+                loads.from_snapshot,
+            )
+
+    def _projection_metrics(self) -> Iterator[Any]:
+        projections = self.runtime.projections
+        if projections is None:
+            return
+        statuses = _call(getattr(projections, "status", None))
+        if not statuses:
+            return
+        family = GaugeMetricFamily(
+            "eventscope_projection_lag",
+            "Events in the store a projection has not processed yet.",
+            labels=["projection"],
+        )
+        for status in statuses:
+            values = status if isinstance(status, dict) else getattr(status, "__dict__", {})
+            name, lag = values.get("name"), values.get("lag_events", values.get("lag"))
+            if name is not None and lag is not None:
+                family.add_metric([str(name)], float(lag))
+        yield family
+
+
+def _call(function: Any) -> Any:
+    if function is None:
+        return None
+    try:
+        return function()
+    except Exception:  # noqa: BLE001 - a scrape must not fail because one source did
+        log.exception("metrics source failed")
+        return None
+
+
+def _value(kind: Any, name: str, documentation: str, value: float) -> Any:
+    family = kind(name, documentation)
+    family.add_metric([], float(value))
+    return family
+
+
+def _gauge(name: str, documentation: str, source: Any) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation)
+    value = _call(source)
+    if value is not None:
+        family.add_metric([], float(value))
+    return family
+
+
+def app_metrics(app: Flask | None = None) -> WebMetrics:
+    return (app or current_app).extensions[EXTENSION_KEY]
+
+
+@bp.get("/metrics")
+def scrape() -> Response:
+    """Prometheus scrape endpoint (Bearer token of any role, or an admin session)."""
+    account = current_account()
+    if account is None:
+        abort(401, description="authentication required: send Authorization: Bearer TOKEN")
+    if g.get("auth_method") != "token" and not account.has_role("admin"):
+        abort(403, description="metrics need an API token or the admin role")
+    body = generate_latest(app_metrics().registry)
+    return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+setattr(scrape, ROLE_ATTRIBUTE, "viewer")
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION_KEY] = WebMetrics(app.extensions["eventscope"])
+    app.register_blueprint(bp)

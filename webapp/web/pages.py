@@ -1,0 +1,87 @@
+"""Rendering helpers shared by the page blueprints: full page or htmx fragment, and the nav.
+
+A page template `templates/<area>/page.html` extends `base.html` and includes its
+fragment `templates/<area>/_fragment.html`; a view answers an htmx request with
+the fragment alone and a normal request with the whole page:
+
+    @bp.get("/")
+    @requires_role("viewer")
+    def index():
+        return render_view("streams/page.html", "streams/_list.html", streams=...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, render_template, request
+
+from webapp.web.access import current_account
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    label: str
+    endpoint: str
+    role: str
+
+
+NAV_ITEMS: tuple[NavItem, ...] = (
+    NavItem("Overview", "overview.index", "viewer"),
+    NavItem("Streams", "streams.index", "viewer"),
+    NavItem("Global timeline", "timeline.index", "viewer"),
+    NavItem("Live aggregates", "aggregates.index", "viewer"),
+    NavItem("Snapshots", "snapshots.index", "viewer"),
+    NavItem("Subjects", "subjects.index", "support"),
+    NavItem("Projections", "projections.index", "viewer"),
+    NavItem("Catalog", "catalog.index", "viewer"),
+    NavItem("Console", "console.index", "admin"),
+    NavItem("Notes", "notes.index", "viewer"),
+    NavItem("Access log", "access_log.index", "support"),
+)
+"""Every area of the dashboard, in nav order; an item shows once its endpoint exists."""
+
+
+def is_fragment_request() -> bool:
+    """True when htmx asks for a part of a page (not a boosted full-page navigation)."""
+    return (
+        request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    )
+
+
+def render_view(page: str, fragment: str, **context: Any) -> str:
+    """Render `fragment` alone for an htmx request, else the full `page` (which includes it)."""
+    template = fragment if is_fragment_request() else page
+    return render_template(template, fragment_template=fragment, **context)
+
+
+def visible_nav() -> list[dict[str, Any]]:
+    """The nav items whose route exists and whose role the current account has."""
+    account = current_account()
+    if account is None:
+        return []
+    items = []
+    for item in NAV_ITEMS:
+        if item.endpoint not in current_app.view_functions or not account.has_role(item.role):
+            continue
+        blueprint = item.endpoint.partition(".")[0]
+        items.append(
+            {
+                "label": item.label,
+                "endpoint": item.endpoint,
+                "active": request.blueprint == blueprint,
+            }
+        )
+    return items
+
+
+def has_endpoint(endpoint: str) -> bool:
+    """True if a route named `endpoint` exists (templates link only to what exists)."""
+    return endpoint in current_app.view_functions
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["visible_nav"] = visible_nav
+    app.jinja_env.globals["has_endpoint"] = has_endpoint
+    app.jinja_env.globals["is_fragment_request"] = is_fragment_request

@@ -1,0 +1,63 @@
+"""Production serving: gunicorn workers, each building its own app and runtime after the fork.
+
+`eventscope serve --workers N` runs N gunicorn sync-thread workers. Unless
+`--no-worker` is given, each web worker also starts the in-process projections
+worker (the projections layer makes sure only one process runs a projection at
+a time); with `--no-worker`, run `eventscope worker` separately.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from webapp.config import Settings
+
+
+class EventscopeServer(BaseApplication):
+    """A gunicorn application whose workers call `create_app` after forking."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any], *, run_worker: bool) -> None:
+        self.settings = settings
+        self.options = options
+        self.run_worker = run_worker
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key.lower(), value)
+
+    def load(self) -> Any:
+        from webapp.bootstrap import build_runtime
+        from webapp.cli.web_commands import start_background_work
+        from webapp.web import create_app
+
+        runtime = build_runtime(self.settings, migrate=False)
+        if self.run_worker:
+            start_background_work(runtime)
+        return create_app(runtime=runtime)
+
+
+def run_gunicorn(
+    settings: Settings, *, host: str, port: int, workers: int, run_worker: bool
+) -> None:
+    """Migrate once in the master, then serve with gunicorn until stopped."""
+    from webapp.bootstrap import build_runtime
+    from webapp.web.security import load_secret_key
+
+    runtime = build_runtime(settings, migrate=True)
+    runtime.close()
+    # create the secret key file before forking so every worker signs sessions alike
+    load_secret_key(settings.secret_key, settings.data_dir)
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 60,
+        "accesslog": "-",
+        "preload_app": False,
+    }
+    EventscopeServer(settings, options, run_worker=run_worker).run()

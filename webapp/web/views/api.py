@@ -1,0 +1,212 @@
+"""The JSON API of DESIGN.md: commands, streams, the global log, subjects, projections.
+
+Paging cursors: `/api/streams` returns the last stream id of the page as `next`
+(a string, pass it back as `after`); `/api/streams/<id>/events` returns the next
+stream version as `next` (an int, pass it back as `from_version`); `/api/events`
+returns the last global position of the page as `next` (an int, pass it back as
+`after`). `next` is null on the last page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, request
+from werkzeug.wrappers import Response
+
+from webapp.web import services
+from webapp.web.access import current_account, public, requires_role
+from webapp.web.context import get_runtime
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+
+
+# --- query parameters -------------------------------------------------------------------------
+
+
+def int_arg(name: str, default: int | None, *, minimum: int, maximum: int | None = None) -> Any:
+    """The integer query parameter `name`, or 400 if it is not an integer within bounds."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    text = raw.strip()
+    if not text.lstrip("-").isdigit() or len(text) > 19:
+        abort(400, description=f"query parameter {name!r} must be an integer, got {raw!r}")
+    value = int(text)
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+        abort(400, description=f"query parameter {name!r} must be {bounds}, got {value}")
+    return value
+
+
+def str_arg(name: str, *, max_length: int = 200) -> str | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > max_length or not raw.isprintable():
+        abort(
+            400,
+            description=f"query parameter {name!r} must be printable, at most {max_length} chars",
+        )
+    return raw
+
+
+def limit_arg() -> int:
+    return int_arg("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+
+
+def json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="the request body must be a JSON object")
+    return body
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+@bp.get("/health")
+@public
+def health() -> Response:
+    """Liveness: the app answers (no authentication)."""
+    return jsonify(status="ok")
+
+
+@bp.post("/commands")
+@requires_role("admin")
+def dispatch_command() -> tuple[Response, int]:
+    """Dispatch a command; on any refusal nothing is appended."""
+    body = json_body()
+    name = body.get("command")
+    data = body.get("data", {})
+    consistency = body.get("consistency", "eventual")
+    if not isinstance(name, str) or not name:
+        abort(400, description="'command' must be a command name")
+    if not isinstance(data, dict):
+        abort(400, description="'data' must be a JSON object")
+    if consistency not in ("eventual", "strong"):
+        abort(400, description="'consistency' must be 'eventual' or 'strong'")
+    account = current_account()
+    outcome = services.dispatch(name, data, account=account, consistency=consistency)
+    events = services.reveal(outcome.events, account, purpose="api: command reply")
+    return jsonify(
+        stream_id=outcome.stream_id,
+        version=outcome.version,
+        events=[services.new_event_json(event) for event in events],
+    ), 201
+
+
+@bp.get("/streams")
+@requires_role("viewer")
+def list_streams() -> Response:
+    """Streams ordered by id, keyset-paged (`after` = the previous page's `next`)."""
+    prefix = str_arg("prefix") or ""
+    after = str_arg("after")
+    limit = limit_arg()
+    rows = get_runtime().store.list_streams(prefix, after=after, limit=limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    return jsonify(
+        streams=[services.stream_json(info) for info in page],
+        next=page[-1].stream_id if more else None,
+    )
+
+
+@bp.get("/streams/<path:stream_id>/events")
+@requires_role("viewer")
+def stream_events(stream_id: str) -> Response:
+    """One stream's events from `from_version`, personal data shown as the role allows."""
+    from_version = int_arg("from_version", 1, minimum=1)
+    limit = limit_arg()
+    store = get_runtime().store
+    if store.stream_info(stream_id) is None:
+        abort(404, description=f"no stream {stream_id!r}")
+    rows = store.read_stream(stream_id, from_version, limit=limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    events = services.reveal(page, current_account(), purpose="api: stream events")
+    return jsonify(
+        events=[services.event_json(event) for event in events],
+        next=page[-1].stream_version + 1 if more else None,
+    )
+
+
+@bp.get("/streams/<path:stream_id>/state")
+@requires_role("viewer")
+def stream_state(stream_id: str) -> Response:
+    """The aggregate's state at `version` (default: the latest)."""
+    version = int_arg("version", None, minimum=1)
+    info = get_runtime().store.stream_info(stream_id)
+    if info is None:
+        abort(404, description=f"no stream {stream_id!r}")
+    if version is not None and version > info.version:
+        abort(
+            400, description=f"stream {stream_id!r} has {info.version} events; no version {version}"
+        )
+    version = version or info.version
+    found = services.state_at(stream_id, version, current_account())
+    return jsonify(stream_id=stream_id, version=found.version, state=found.state)
+
+
+@bp.get("/events")
+@requires_role("viewer")
+def global_events() -> Response:
+    """The global log after position `after`, optionally one type or one correlation id."""
+    after = int_arg("after", 0, minimum=0)
+    event_type = str_arg("type")
+    correlation_id = str_arg("correlation_id")
+    limit = limit_arg()
+    rows = get_runtime().store.read_all(
+        after,
+        limit=limit + 1,
+        types=[event_type] if event_type else None,
+        correlation_id=correlation_id,
+    )
+    page, more = rows[:limit], len(rows) > limit
+    events = services.reveal(page, current_account(), purpose="api: global log")
+    return jsonify(
+        events=[services.event_json(event) for event in events],
+        next=page[-1].position if more else None,
+    )
+
+
+@bp.get("/subjects/<subject_id>/export")
+@requires_role("support")
+def export_subject(subject_id: str) -> Response:
+    """Everything held on a data subject, decrypted (logged in the access log)."""
+    return jsonify(services.export_subject(subject_id, current_account()))
+
+
+@bp.post("/subjects/<subject_id>/forget")
+@requires_role("support")
+def forget_subject(subject_id: str) -> Response:
+    """Crypto-shred a data subject; `reason` is required."""
+    body = json_body()
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        abort(400, description="'reason' must be a non-empty string")
+    if len(reason) > 1000:
+        abort(400, description="'reason' must be at most 1000 characters")
+    return jsonify(services.forget_subject(subject_id, reason.strip(), current_account()))
+
+
+@bp.get("/projections")
+@requires_role("viewer")
+def projections() -> Response:
+    """Each projection's name, state, position and lag."""
+    return jsonify(projections=services.projection_statuses())
+
+
+@bp.post("/projections/<name>/rebuild")
+@requires_role("admin")
+def rebuild_projection(name: str) -> tuple[Response, int]:
+    """Start rebuilding one projection from position 0."""
+    return jsonify(services.rebuild_projection(name)), 202
+
+
+@bp.get("/read/accounts/<account_number>")
+@requires_role("viewer")
+def read_account(account_number: str) -> Response:
+    """The account-summary read model row (balance, status, owner)."""
+    return jsonify(services.account_summary(account_number, current_account()))

@@ -1,0 +1,146 @@
+"""Projections and process managers, for engineers: status, lag, rate, errors and rebuilds.
+
+The status table refreshes itself through htmx polling, so a rebuild's progress
+shows without reloading. Rebuilding is for admins, behind a confirmation step.
+The user directory read model is browsable here too (keyset-paged by user id),
+so support staff can check that a forgotten user shows as "Deleted Account".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+
+from webapp.privacy.markers import DELETED_ACCOUNT_NAME, MASKED
+from webapp.web import services
+from webapp.web.access import current_account, requires_role
+from webapp.web.context import get_runtime, require_part
+from webapp.web.pages import render_view
+
+bp = Blueprint("projections", __name__, url_prefix="/projections")
+
+INSTANCES_SHOWN = 50
+TIMEOUTS_SHOWN = 50
+ERRORS_SHOWN = 20
+USERS_PAGE = 50
+MAX_TEXT = 200
+
+
+def _known(name: str) -> dict[str, Any]:
+    for item in services.projection_statuses():
+        if item["name"] == name and item["kind"] == "projection":
+            return item
+    abort(404, description=f"There is no projection named {name!r}.")
+
+
+def _overview() -> dict[str, Any]:
+    statuses = services.projection_statuses()
+    projections = require_part("projections", "Projections")
+    return {
+        "statuses": [s for s in statuses if s["kind"] == "projection"],
+        "processes": [s for s in statuses if s["kind"] != "projection"],
+        "any_rebuilding": any(s.get("rebuild") for s in statuses),
+        "errors": projections.errors(limit=ERRORS_SHOWN),
+    }
+
+
+@bp.get("/")
+@requires_role("viewer")
+def index() -> str:
+    """Every projection's status; process-manager instances and their pending timeouts."""
+    projections = require_part("projections", "Projections")
+    return render_view(
+        "projections/page.html",
+        "projections/_status.html",
+        instances=projections.process_instances(limit=INSTANCES_SHOWN),
+        timeouts=projections.pending_timeouts(limit=TIMEOUTS_SHOWN),
+        **_overview(),
+    )
+
+
+@bp.get("/status")
+@requires_role("viewer")
+def status() -> str:
+    """The status table alone (polled by the page every 2 seconds)."""
+    return render_view("projections/status_page.html", "projections/_status.html", **_overview())
+
+
+@bp.get("/<name>/rebuild")
+@requires_role("admin")
+def confirm_rebuild(name: str) -> str:
+    """The confirmation step before a rebuild."""
+    item = _known(name)
+    return render_view(
+        "projections/rebuild_page.html", "projections/_rebuild.html", item=item, error=None
+    )
+
+
+@bp.post("/<name>/rebuild")
+@requires_role("admin")
+def rebuild(name: str) -> Any:
+    """Ask the worker to rebuild `name` from the start (the old tables serve until it is done)."""
+    item = _known(name)
+    if request.form.get("confirm") != name:
+        error = f"Confirm by ticking the box for {name!r}."
+        status = 200 if request.headers.get("HX-Request") == "true" else 400
+        body = render_view(
+            "projections/rebuild_page.html", "projections/_rebuild.html", item=item, error=error
+        )
+        return body, status
+    services.rebuild_projection(name)
+    flash(f"Rebuild of {name} requested; its progress shows below.", "ok")
+    return redirect(url_for("projections.index"), code=303)
+
+
+# --- the user directory read model ---------------------------------------------------------
+
+
+def _user_args() -> tuple[str | None, str | None]:
+    after = request.args.get("after", "").strip() or None
+    user = request.args.get("user", "").strip() or None
+    for label, value in (("after", after), ("user", user)):
+        if value is not None and (len(value) > MAX_TEXT or "\x00" in value):
+            abort(400, description=f"The {label} parameter is not a valid user id.")
+    return after, user
+
+
+@bp.get("/users")
+@requires_role("viewer")
+def users() -> str:
+    """The user_directory read model: names masked for viewers, logged for support/admin."""
+    projections = require_part("projections", "Projections")
+    after, user = _user_args()
+    if user is not None:
+        row = projections.get_user(user)
+        if row is None:
+            abort(404, description=f"The user directory has no user {user!r}.")
+        rows, more = [row], False
+    else:
+        found = projections.list_users(after=after, limit=USERS_PAGE + 1)
+        rows, more = found[:USERS_PAGE], len(found) > USERS_PAGE
+    account = current_account()
+    shown = [_user_view(row, account) for row in rows]
+    revealed = [r["user_id"] for r in shown if r["revealed"]]
+    privacy = get_runtime().privacy
+    if revealed and privacy is not None:
+        privacy.record_access(account.name, "view", revealed, "projections: user directory")
+    return render_view(
+        "projections/users_page.html",
+        "projections/_users.html",
+        rows=shown,
+        user=user,
+        after=after,
+        next_after=rows[-1]["user_id"] if more and rows else None,
+    )
+
+
+def _user_view(row: dict[str, Any], account: Any) -> dict[str, Any]:
+    sees = account is not None and account.has_role("support")
+    if row["forgotten"]:
+        name, email, revealed = DELETED_ACCOUNT_NAME, "[forgotten]", False
+    elif sees:
+        name, email, revealed = row["name"], row["email"], True
+    else:
+        name, email, revealed = str(MASKED), str(MASKED), False
+    return {**row, "name": name, "email": email, "revealed": revealed}

@@ -1,0 +1,335 @@
+"""The global timeline for auditors: the whole log ($all) filtered, and causation chains.
+
+The log is shown newest first, one keyset page at a time (`before=P` for older
+events, `after=P` for newer ones, `page=last` for the oldest page). Filters are
+time range (recorded_at), event type, stream id prefix, actor and correlation id.
+A causation chain shows, for one event, the command that caused it and every
+command and event of its correlation as a tree (parent = causation).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, request
+
+from webapp.store.types import RecordedEvent
+from webapp.web import services
+from webapp.web.access import current_account, requires_role
+from webapp.web.context import get_runtime
+from webapp.web.pages import has_endpoint, render_view
+
+bp = Blueprint("timeline", __name__, url_prefix="/timeline")
+
+PAGE_SIZE = 50
+CHAIN_LIMIT = 500
+MAX_TEXT = 200
+MAX_TYPES = 20
+TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
+FILTER_NAMES = ("since", "until", "type", "stream", "actor", "correlation")
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineFilters:
+    """The auditor's filters, checked; `store_args` feeds read_all / read_all_backward."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    types: tuple[str, ...] = ()
+    stream: str = ""
+    actor: str = ""
+    correlation: str = ""
+    raw: dict[str, str] = field(default_factory=dict)
+
+    def store_args(self) -> dict[str, Any]:
+        return {
+            "types": list(self.types) or None,
+            "stream_prefix": self.stream or None,
+            "actor": self.actor or None,
+            "correlation_id": self.correlation or None,
+            "since": self.since,
+            "until": self.until,
+        }
+
+    def link(self, **paging: Any) -> dict[str, Any]:
+        """Query-string arguments: these filters plus one paging argument."""
+        args: dict[str, Any] = {k: v for k, v in self.raw.items() if v}
+        args.update({k: v for k, v in paging.items() if v is not None})
+        return args
+
+    @property
+    def active(self) -> bool:
+        return any(self.raw.values())
+
+
+def bad_filter(message: str) -> None:
+    abort(400, description=message)
+
+
+def parse_time(name: str, text: str) -> datetime | None:
+    """An ISO 8601 date or date-time (as from <input type=datetime-local>); naive means UTC."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        bad_filter(
+            f"The {name!r} filter {text[:40]!r} is not a date or time; "
+            "use ISO 8601, e.g. 2024-03-01 or 2024-03-01T09:30."
+        )
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _text_arg(name: str, label: str) -> str:
+    value = request.args.get(name, "").strip()
+    if len(value) > MAX_TEXT:
+        bad_filter(f"The {label} filter is limited to {MAX_TEXT} characters.")
+    if "\x00" in value:
+        bad_filter(f"The {label} filter contains a NUL character.")
+    return value
+
+
+def parse_filters() -> TimelineFilters:
+    """The query string's filters (400 with a clear message for anything malformed)."""
+    raw = {name: _text_arg(name, name) for name in FILTER_NAMES}
+    since = parse_time("since", raw["since"])
+    until = parse_time("until", raw["until"])
+    if since and until and since >= until:
+        bad_filter("The time range is empty: 'since' must be before 'until'.")
+    types = tuple(t.strip() for t in raw["type"].split(",") if t.strip())
+    if len(types) > MAX_TYPES:
+        bad_filter(f"At most {MAX_TYPES} event types can be filtered at once.")
+    for name in types:
+        if not TYPE_NAME.match(name):
+            bad_filter(
+                f"{name!r} is not an event type name (letters, digits, '_', '.', ':' or '-')."
+            )
+    return TimelineFilters(
+        since=since,
+        until=until,
+        types=types,
+        stream=raw["stream"],
+        actor=raw["actor"],
+        correlation=raw["correlation"],
+        raw=raw,
+    )
+
+
+def _position_arg(name: str) -> int | None:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 18:
+        bad_filter(f"The paging position {name!r} must be a whole number, not {text[:30]!r}.")
+    return int(text)
+
+
+# --- one page of the log ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    events: list[RecordedEvent]
+    """Newest first."""
+    newer: int | None
+    """`after` for the page of newer events, None on the newest page."""
+    older: int | None
+    """`before` for the page of older events, None on the oldest page."""
+
+
+def read_page(filters: TimelineFilters, *, before: int | None, after: int | None, last: bool):
+    """One page of the filtered log, newest first, with keyset cursors both ways."""
+    store = get_runtime().store
+    args = filters.store_args()
+    if last or after is not None:
+        found = store.read_all(0 if last else after, limit=PAGE_SIZE + 1, **args)
+        events = list(reversed(found[:PAGE_SIZE]))
+        more_newer = len(found) > PAGE_SIZE
+        more_older = (
+            not last
+            and bool(events)
+            and bool(store.read_all_backward(events[-1].position, limit=1, **args))
+        )
+    else:
+        found = store.read_all_backward(before, limit=PAGE_SIZE + 1, **args)
+        events = found[:PAGE_SIZE]
+        more_older = len(found) > PAGE_SIZE
+        more_newer = (
+            before is not None
+            and bool(events)
+            and bool(store.read_all(events[0].position, limit=1, **args))
+        )
+    return TimelinePage(
+        events=events,
+        newer=events[0].position if events and more_newer else None,
+        older=events[-1].position if events and more_older else None,
+    )
+
+
+def stream_endpoint() -> str | None:
+    return "streams.show" if has_endpoint("streams.show") else None
+
+
+@bp.get("/")
+@requires_role("viewer")
+def index() -> str:
+    """The global log, newest first, filtered and keyset-paged."""
+    filters = parse_filters()
+    before = _position_arg("before")
+    after = _position_arg("after")
+    last = request.args.get("page") == "last"
+    if sum(x is not None for x in (before, after)) + last > 1:
+        bad_filter("Ask for one page at a time: 'before', 'after' or page=last.")
+    page = read_page(filters, before=before, after=after, last=last)
+    events = services.reveal(page.events, current_account(), purpose="global timeline")
+    return render_view(
+        "timeline/page.html",
+        "timeline/_results.html",
+        filters=filters,
+        events=events,
+        log_page=page,
+        event_types=_known_event_types(),
+        stream_endpoint=stream_endpoint(),
+    )
+
+
+def _known_event_types() -> list[str]:
+    from webapp.domain import event_types
+
+    return sorted(event_types())
+
+
+# --- causation chains -------------------------------------------------------------------------
+
+
+@dataclass
+class ChainNode:
+    """A command or an event in a causation tree."""
+
+    kind: str  # "command" | "event" | "outside"
+    key: str
+    label: str
+    event: RecordedEvent | None = None
+    actor: str | None = None
+    parent: str | None = None
+    children: list[ChainNode] = field(default_factory=list)
+    focus: bool = False
+    first_position: int = 0
+
+
+def command_key(event: RecordedEvent) -> str | None:
+    """The id of the command that produced `event` (its command_id, else command+causation)."""
+    md = event.metadata or {}
+    if md.get("command_id"):
+        return f"command:{md['command_id']}"
+    if md.get("command"):
+        return f"command:{md.get('command')}@{md.get('causation_id') or event.event_id}"
+    return None
+
+
+def build_chain(events: list[RecordedEvent], focus: RecordedEvent) -> list[ChainNode]:
+    """The causation forest of `events` (one correlation): commands own the events they
+    produced; a command caused by an event hangs under that event."""
+    nodes: dict[str, ChainNode] = {}
+    for event in events:
+        md = event.metadata or {}
+        ckey = command_key(event)
+        if ckey is not None and ckey not in nodes:
+            causation = str(md.get("causation_id") or "")
+            own_id = str(md.get("command_id") or "")
+            parent = f"event:{causation}" if causation and causation != own_id else None
+            nodes[ckey] = ChainNode(
+                kind="command",
+                key=ckey,
+                label=str(md.get("command") or "command"),
+                actor=md.get("actor"),
+                parent=parent,
+                first_position=event.position,
+            )
+        ekey = f"event:{event.event_id}"
+        parent = ckey
+        if parent is None and md.get("causation_id"):
+            parent = f"event:{md['causation_id']}"
+        nodes[ekey] = ChainNode(
+            kind="event",
+            key=ekey,
+            label=event.type,
+            event=event,
+            actor=md.get("actor"),
+            parent=parent,
+            focus=event.event_id == focus.event_id,
+            first_position=event.position,
+        )
+    roots: list[ChainNode] = []
+    attached: dict[str, str] = {}  # child key -> the parent it hangs under in the tree
+    for node in sorted(nodes.values(), key=lambda n: (n.first_position, n.kind != "command")):
+        parent = nodes.get(node.parent) if node.parent else None
+        if parent is not None and not _hangs_under(parent.key, node.key, attached):
+            parent.children.append(node)
+            attached[node.key] = parent.key
+        else:
+            roots.append(node)
+    return roots
+
+
+def _hangs_under(key: str, ancestor: str, attached: dict[str, str]) -> bool:
+    """True if `key` is `ancestor` or already sits below it (guards against causation cycles)."""
+    seen: set[str] = set()
+    current: str | None = key
+    while current is not None and current not in seen:
+        if current == ancestor:
+            return True
+        seen.add(current)
+        current = attached.get(current)
+    return False
+
+
+def _causing_event(event: RecordedEvent) -> RecordedEvent | None:
+    """The event that caused the command behind `event`, if any (e.g. a process manager's)."""
+    md = event.metadata or {}
+    causation = md.get("causation_id")
+    if not causation or causation == md.get("command_id"):
+        return None
+    return get_runtime().store.get_event_by_id(str(causation))
+
+
+@bp.get("/events/<int:position>/chain")
+@requires_role("viewer")
+def chain(position: int) -> str:
+    """The command that caused event `position` and everything in its correlation, as a tree."""
+    store = get_runtime().store
+    event = store.get_event(position)
+    if event is None:
+        abort(404, description=f"There is no event at position {position}.")
+    correlation = event.correlation_id
+    if correlation:
+        related = store.read_all(0, limit=CHAIN_LIMIT + 1, correlation_id=str(correlation))
+    else:
+        related = [event]
+    truncated = len(related) > CHAIN_LIMIT
+    related = related[:CHAIN_LIMIT]
+    if all(e.position != event.position for e in related):
+        related = sorted([*related, event], key=lambda e: e.position)
+    account = current_account()
+    shown = services.reveal(related, account, purpose=f"causation chain of event {position}")
+    focus = next(e for e in shown if e.position == event.position)
+    cause = _causing_event(event)
+    if cause is not None:
+        cause = services.reveal([cause], account, purpose=f"causation of event {position}")[0]
+    return render_view(
+        "timeline/chain_page.html",
+        "timeline/_chain.html",
+        event=focus,
+        command=(focus.metadata or {}),
+        cause=cause,
+        roots=build_chain(shown, focus),
+        count=len(shown),
+        truncated=truncated,
+        stream_endpoint=stream_endpoint(),
+    )
