@@ -1,4 +1,5 @@
-"""An auditor filters the global timeline by type and correlation id and follows a causation chain."""
+"""An auditor filters the global timeline by type and correlation id, then follows a causation
+chain."""
 
 from __future__ import annotations
 

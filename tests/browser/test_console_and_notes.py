@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -11,20 +12,22 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
-def checked_screenshot(page, screenshot, csp_violations: list[str], name: str) -> None:
-    """Assert the page so far broke no CSP rule, then save a screenshot.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-    Playwright's screenshot injects a caret-hiding <style> that this CSP rightly
-    refuses; that report is the screenshot's, not the page's, so it is dropped.
+
+def checked_screenshot(page, csp_violations: list[str], name: str) -> None:
+    """Assert the page so far broke no CSP rule, then save test-artifacts/<name>.png.
+
+    `caret="initial"`: Playwright's default caret hiding injects a <style> element,
+    which this CSP refuses (and reports on the next page as a violation).
     """
     assert csp_violations == []
-    screenshot(page, name)
-    page.wait_for_timeout(200)
-    csp_violations.clear()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, caret="initial")
 
 
 def test_an_admin_dry_runs_a_deposit_then_dispatches_it_and_follows_the_link_to_the_timeline(
-    page, live_server, login_as, screenshot, csp_violations
+    page, live_server, login_as, csp_violations
 ):
     runtime = live_server.runtime
     login_as(page, "admin")
@@ -44,7 +47,7 @@ def test_an_admin_dry_runs_a_deposit_then_dispatches_it_and_follows_the_link_to_
     expect(result.get_by_role("alert")).to_contain_text("Refused by the domain")
     expect(result.get_by_role("alert")).to_contain_text("Nothing was stored")
     assert runtime.store.count_events() == before
-    checked_screenshot(page, screenshot, csp_violations, "console-refused")
+    checked_screenshot(page, csp_violations, "console-refused")
 
     page.get_by_role("link", name="DepositMoney").click()
     expect(page.get_by_role("heading", name="DepositMoney")).to_be_visible()
@@ -55,7 +58,7 @@ def test_an_admin_dry_runs_a_deposit_then_dispatches_it_and_follows_the_link_to_
     expect(result).to_contain_text("MoneyDeposited")
     expect(result).to_contain_text("nothing stored")
     assert runtime.store.count_events() == before
-    checked_screenshot(page, screenshot, csp_violations, "console-dry-run")
+    checked_screenshot(page, csp_violations, "console-dry-run")
 
     page.get_by_role("button", name="Dispatch").click()
     expect(result).to_contain_text("Dispatched")
@@ -63,21 +66,21 @@ def test_an_admin_dry_runs_a_deposit_then_dispatches_it_and_follows_the_link_to_
     stored = runtime.store.read_stream("account-CONSOLE-1")
     assert [e.type for e in stored] == ["BankAccountOpened", "MoneyDeposited"]
     assert stored[-1].data["amount"] == 250
-    checked_screenshot(page, screenshot, csp_violations, "console-dispatched")
+    checked_screenshot(page, csp_violations, "console-dispatched")
 
     link = result.get_by_role("link", name="Open the stream timeline")
     if importlib.util.find_spec("webapp.web.views.streams") is not None:
         link.click()
         expect(page).to_have_url(re.compile(r"/streams/account-CONSOLE-1"), timeout=10_000)
         expect(page.locator("body")).to_contain_text("MoneyDeposited")
-        checked_screenshot(page, screenshot, csp_violations, "console-followed-to-timeline")
+        checked_screenshot(page, csp_violations, "console-followed-to-timeline")
     else:
         expect(link).to_have_count(0)
     assert csp_violations == []
 
 
 def test_a_reviewer_pins_a_note_to_an_event_type_and_sees_it_inline_in_the_catalog(
-    page, live_server, login_as, screenshot, csp_violations
+    page, live_server, login_as, csp_violations
 ):
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -98,15 +101,15 @@ def test_a_reviewer_pins_a_note_to_an_event_type_and_sees_it_inline_in_the_catal
     expect(notes.locator(".note")).to_contain_text("Q4 review")
     assert card.locator(".note b").count() == 0
     card.scroll_into_view_if_needed()
-    checked_screenshot(page, screenshot, csp_violations, "catalog-note-pinned")
+    checked_screenshot(page, csp_violations, "catalog-note-pinned")
 
     page.reload()
     expect(page.locator("#type-MoneyDeposited .note")).to_contain_text(body)
     expect(page.locator("#type-MoneyWithdrawn .note")).to_have_count(0)
     page.goto(f"{live_server.url}/notes/?session=Q4+review")
     expect(page.locator("#notes-list")).to_contain_text(body)
-    checked_screenshot(page, screenshot, csp_violations, "notes-session")
+    checked_screenshot(page, csp_violations, "notes-session")
     page.goto(f"{live_server.url}/catalog/")
-    checked_screenshot(page, screenshot, csp_violations, "catalog-viewer")
+    checked_screenshot(page, csp_violations, "catalog-viewer")
     assert dialogs == []
     assert csp_violations == []

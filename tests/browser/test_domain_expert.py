@@ -123,3 +123,18 @@ def test_new_events_appear_live_on_the_last_page_of_a_timeline(
     expect(page.get_by_test_id("state-version")).to_have_text("2")
     expect(page.get_by_test_id("state")).to_contain_text("2600")
     screenshot(page, "domain-expert-5-live-event")
+
+
+def test_the_streams_browser_filters_by_aggregate_type_and_pages(page, live_server, login_as):
+    login_as(page, "viewer")
+    page.goto(f"{live_server.url}/streams/")
+
+    page.get_by_test_id("stream-type").select_option("User")
+
+    links = page.get_by_test_id("streams-table").locator("tbody a")
+    expect(links.first).to_have_text(re.compile(r"^user-"))
+    expect(page).to_have_url(re.compile(r"type=User"))
+    assert all(text.startswith("user-") for text in links.all_inner_texts())
+    page.get_by_role("link", name="Next ›").click()
+    expect(page.get_by_role("link", name="‹ Previous")).to_be_visible()
+    assert all(text.startswith("user-") for text in links.all_inner_texts())

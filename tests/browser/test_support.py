@@ -100,6 +100,8 @@ def test_support_finds_exports_and_forgets_a_user_then_sees_them_forgotten_every
     page.get_by_test_id("access-subject").fill("u-journey")
     page.get_by_role("button", name="Filter").click()
     for action in ("view", "export", "forget"):
-        expect(page.locator(f'[data-testid="access-row"][data-action="{action}"]').first).to_be_visible()
+        expect(
+            page.locator(f'[data-testid="access-row"][data-action="{action}"]').first
+        ).to_be_visible()
     screenshot(page, "support-7-access-log")
     assert csp_violations == []

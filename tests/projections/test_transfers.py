@@ -230,3 +230,15 @@ def test_seeded_transfers_include_a_compensated_one(sqlite_runtime):
     for row in runtime.projections.list_accounts(limit=1000):
         state = runtime.router.state_at(f"account-{row['account_number']}").state
         assert (row["balance"], row["status"]) == (state["balance"], state["status"])
+
+
+def test_a_transfers_internal_steps_cannot_be_sent_from_outside(sqlite_runtime):
+    from webapp.domain import CommandValidationError
+
+    runtime = sqlite_runtime
+    before = runtime.store.head_position()
+    with pytest.raises(CommandValidationError, match="only by the system"):
+        runtime.router.dispatch_json(
+            "FailTransfer", {"transfer_id": "t-x", "reason": "forged", "refunded": 500}
+        )
+    assert runtime.store.head_position() == before

@@ -15,7 +15,8 @@ def rows(page: str) -> list[str]:
 
 @pytest.fixture
 def entries(runtime):
-    """Four entries, oldest first: alice views u-1, bob exports u-1, alice views u-2, bob forgets u-2."""
+    """Four entries, oldest first: alice views u-1, bob exports u-1, alice views u-2,
+    bob forgets u-2."""
     log = runtime.privacy
     log.record_access("alice", "view", "u-1", "timeline of user-u-1")
     log.record_access("bob", "export", "u-1", "subject access export")

@@ -276,3 +276,28 @@ def test_after_forget_every_api_view_shows_the_subject_as_forgotten(client, auth
         assert "Ada Lovelace" not in text
         assert "ada@example.org" not in text
         assert "[forgotten]" in text
+
+
+def test_strong_consistency_returns_once_the_read_model_has_the_new_events(
+    client, admin, runtime, bank
+):
+    from webapp.projections import start_in_process
+
+    worker = start_in_process(runtime)
+    try:
+        response = client.post(
+            "/api/commands",
+            json={
+                "command": "DepositMoney",
+                "data": {"account_number": "A-100", "amount": 300},
+                "consistency": "strong",
+            },
+            headers=admin,
+        )
+        summary = client.get("/api/read/accounts/A-100", headers=admin)
+    finally:
+        worker.stop()
+
+    assert response.status_code == 201
+    assert summary.status_code == 200
+    assert summary.get_json()["balance"] == 1500

@@ -199,3 +199,40 @@ def _run(client, token: str, command: str, action: str, **fields: str):
     data = {"csrf_token": token, "command": command, "action": action}
     data.update({f"field.{name}": value for name, value in fields.items()})
     return client.post("/console/run", data=data)
+
+
+def test_a_dry_run_showing_personal_data_is_written_to_the_access_log(
+    client, log_in, form_token, runtime, bank
+):
+    log_in("admin")
+
+    response = _run(
+        client, form_token(), "ChangeEmail", "dry_run", user_id="u-1", email="ada@new.example"
+    )
+
+    assert response.status_code == 200
+    assert "ada@example.org" in response.get_data(as_text=True)  # the state before, in clear
+    entries = runtime.privacy.access_log(subject_id="u-1").entries
+    assert any(e.actor == "admin" and "console dry run" in e.what for e in entries)
+
+
+def test_a_dispatched_events_personal_data_shows_in_clear_for_the_admin(
+    client, log_in, form_token, runtime
+):
+    log_in("admin")
+
+    response = _run(
+        client,
+        form_token(),
+        "RegisterUser",
+        "dispatch",
+        user_id="u-7",
+        name="Grace",
+        email="g@example.org",
+    )
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Grace" in page and "g@example.org" in page
+    stored = runtime.store.read_stream("user-u-7")[0]
+    assert stored.data["name"] != "Grace"  # encrypted at rest

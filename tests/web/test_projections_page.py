@@ -80,7 +80,9 @@ def test_a_rebuild_needs_the_confirmation_and_the_csrf_token(client, log_in, run
     unconfirmed = client.post(
         "/projections/account_summary/rebuild", data={"csrf_token": session_csrf(client)}
     )
-    forged = client.post("/projections/account_summary/rebuild", data={"confirm": "account_summary"})
+    forged = client.post(
+        "/projections/account_summary/rebuild", data={"confirm": "account_summary"}
+    )
 
     assert unconfirmed.status_code == 400
     assert "Confirm by ticking" in unconfirmed.get_data(as_text=True)

@@ -25,7 +25,9 @@ def forget_form(client, subject_id: str = "u-1", **overrides):
 
 
 def log_entries(runtime, **filters):
-    return [(e.actor, e.action, e.subject_id) for e in runtime.privacy.access_log(**filters).entries]
+    return [
+        (e.actor, e.action, e.subject_id) for e in runtime.privacy.access_log(**filters).entries
+    ]
 
 
 ROUTES = [
@@ -149,7 +151,9 @@ def test_the_export_is_a_json_download_and_is_recorded(client, log_in, runtime, 
     response = client.get("/subjects/u-1/export")
 
     assert response.mimetype == "application/json"
-    assert 'attachment; filename="subject-u-1-export.json"' == response.headers["Content-Disposition"]
+    assert (
+        response.headers["Content-Disposition"] == 'attachment; filename="subject-u-1-export.json"'
+    )
     document = json.loads(response.get_data(as_text=True))
     assert document["subject_id"] == "u-1"
     assert any(e["data"].get("name") == "Ada Lovelace" for e in document["events"])

@@ -62,12 +62,12 @@ def test_filters_by_time_range(client, log_in, runtime, bank):
     last = runtime.store.get_event(4).recorded_at
     log_in("viewer")
 
-    until_last = client.get(
-        "/timeline/", query_string={"until": last.isoformat()}
-    ).get_data(as_text=True)
-    since_first = client.get(
-        "/timeline/", query_string={"since": first.isoformat()}
-    ).get_data(as_text=True)
+    until_last = client.get("/timeline/", query_string={"until": last.isoformat()}).get_data(
+        as_text=True
+    )
+    since_first = client.get("/timeline/", query_string={"since": first.isoformat()}).get_data(
+        as_text=True
+    )
     in_the_future = client.get("/timeline/?since=2999-01-01").get_data(as_text=True)
 
     assert positions(until_last) == [3, 2, 1]
@@ -153,7 +153,9 @@ def test_personal_data_is_masked_for_viewers_and_logged_for_support(client, log_
 
 
 def test_event_payloads_are_escaped(client, log_in, runtime):
-    runtime.store.append("audit-x", [NewEvent(type="Noted", data={"note": "<script>alert(1)</script>"})])
+    runtime.store.append(
+        "audit-x", [NewEvent(type="Noted", data={"note": "<script>alert(1)</script>"})]
+    )
     log_in("viewer")
 
     page = client.get("/timeline/").get_data(as_text=True)
@@ -178,7 +180,14 @@ def test_a_chain_shows_the_command_and_the_process_managers_commands_as_a_tree(
     client, log_in, runtime, bank
 ):
     dispatch(runtime, "OpenAccount", account_number="B-1", owner_id="u-1", initial_balance=0)
-    dispatch(runtime, "TransferMoney", transfer_id="t-1", from_account="A-100", to_account="B-1", amount=10)
+    dispatch(
+        runtime,
+        "TransferMoney",
+        transfer_id="t-1",
+        from_account="A-100",
+        to_account="B-1",
+        amount=10,
+    )
     runtime.projections.process_runner("transfer_money").run_until_caught_up()
     requested = runtime.store.read_all(types=["TransferRequested"])[0]
     withdrawn = runtime.store.read_all(after=requested.position, types=["MoneyWithdrawn"])[0]
@@ -188,10 +197,15 @@ def test_a_chain_shows_the_command_and_the_process_managers_commands_as_a_tree(
 
     assert 'data-testid="chain-command"' in page
     assert "WithdrawMoney" in page
-    assert f'href="/timeline/events/{requested.position}/chain" data-testid="chain-cause-link"' in page
+    assert (
+        f'href="/timeline/events/{requested.position}/chain" data-testid="chain-cause-link"' in page
+    )
     tree = page[page.index('data-testid="chain-tree"') :]
     # TransferMoney (command) > TransferRequested (event) > WithdrawMoney (command) > MoneyWithdrawn
-    order = [tree.index(x) for x in ("TransferMoney", "TransferRequested", "WithdrawMoney", "MoneyWithdrawn")]
+    order = [
+        tree.index(x)
+        for x in ("TransferMoney", "TransferRequested", "WithdrawMoney", "MoneyWithdrawn")
+    ]
     assert order == sorted(order)
     nested = tree[tree.index("TransferRequested") : tree.index("MoneyWithdrawn")]
     assert nested.count('<ul class="chain-tree">') >= 2
@@ -239,3 +253,15 @@ def test_build_chain_survives_a_causation_cycle():
 
     assert len(roots) == 1
     assert {roots[0].label, roots[0].children[0].label} == {"A", "B"}
+
+
+def test_an_htmx_search_with_a_bad_filter_gets_the_message_in_place_of_the_results(
+    client, log_in, bank
+):
+    log_in("viewer")
+
+    response = client.get("/timeline/?since=soon", headers={"HX-Request": "true"})
+
+    assert response.status_code == 200  # htmx swaps only 2xx answers
+    assert 'data-testid="timeline-bad-filter"' in response.get_data(as_text=True)
+    assert "is not a date or time" in response.get_data(as_text=True)

@@ -27,6 +27,7 @@ from webapp.contexts.bank import (
     WithdrawMoney,
 )
 from webapp.contexts.identity import ChangeEmail, RegisterUser
+from webapp.contexts.transfers import TransferMoney, seed_transfers
 from webapp.domain import CommandRouter, DomainError
 from webapp.store.types import NewEvent
 
@@ -40,6 +41,7 @@ class SeedReport:
     commands: int = 0
     events: int = 0
     legacy_events: int = 0
+    transfers: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     skipped: bool = False
@@ -50,7 +52,8 @@ class SeedReport:
         refused = ", ".join(f"{k}={v}" for k, v in sorted(self.refused.items())) or "none"
         return (
             f"seeded {self.events} events ({self.legacy_events} in an old schema) from "
-            f"{self.commands} commands: {self.users} users, {self.accounts} accounts; "
+            f"{self.commands} commands: {self.users} users, {self.accounts} accounts, "
+            f"{self.transfers} transfers requested; "
             f"refused: {refused}; {self.seconds:.1f} s"
         )
 
@@ -196,7 +199,9 @@ def load_seed(
     started = time.perf_counter()
     rng = random.Random(spec["seed"] + 1)
     actors = spec["actors"]
+    last_at: datetime | None = None
     for action in plan(spec):
+        last_at = action.at
         metadata = {
             "occurred_at": action.at.isoformat(),
             "actor": rng.choice(actors),
@@ -217,6 +222,10 @@ def load_seed(
                 report.accounts += action.kind == "open"
         if progress is not None:
             progress(1)
+    if router.is_routed(TransferMoney):
+        # a few transfers, one into a closed account: the process manager refunds it
+        at = {"occurred_at": (last_at + timedelta(hours=1)).isoformat()} if last_at else {}
+        report.transfers = len(seed_transfers(router, metadata={"source": "seed", **at}))
     report.seconds = time.perf_counter() - started
     return report
 

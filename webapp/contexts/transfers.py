@@ -48,7 +48,7 @@ class TransferMoney:
             raise CommandValidationError("invalid_value", msg, field="to_account")
 
 
-@command("RecordTransferDebit")
+@command("RecordTransferDebit", internal=True)
 @dataclass(frozen=True)
 class RecordTransferDebit:
     """Process step: the source account has been debited."""
@@ -56,7 +56,7 @@ class RecordTransferDebit:
     transfer_id: str
 
 
-@command("StartTransferCredit")
+@command("StartTransferCredit", internal=True)
 @dataclass(frozen=True)
 class StartTransferCredit:
     """Process step: commit to crediting the target (no timeout after this)."""
@@ -64,7 +64,7 @@ class StartTransferCredit:
     transfer_id: str
 
 
-@command("CompleteTransfer")
+@command("CompleteTransfer", internal=True)
 @dataclass(frozen=True)
 class CompleteTransfer:
     """Process step: the target account has been credited."""
@@ -72,7 +72,7 @@ class CompleteTransfer:
     transfer_id: str
 
 
-@command("TimeOutTransfer")
+@command("TimeOutTransfer", internal=True)
 @dataclass(frozen=True)
 class TimeOutTransfer:
     """Fired by the durable timer when a transfer has not settled in time."""
@@ -80,7 +80,7 @@ class TimeOutTransfer:
     transfer_id: str
 
 
-@command("FailTransfer")
+@command("FailTransfer", internal=True)
 @dataclass(frozen=True)
 class FailTransfer:
     """Process step: the transfer failed; `refunded` cents went back to the source."""

@@ -9,6 +9,7 @@ from webapp.domain.messages import (
     command_types,
     event_types,
     field_specs,
+    is_internal_command,
     personal_data_of,
     schema_version_of,
     type_name_of,
@@ -35,6 +36,7 @@ def describe_command(cls: type, router: CommandRouter | None = None) -> dict[str
         "context": None,
         "identity": None,
         "prefix": None,
+        "internal": is_internal_command(cls),
     }
     if router is not None:
         try:

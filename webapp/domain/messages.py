@@ -91,18 +91,21 @@ def event(
     return wrap
 
 
-def command(name: str | None = None) -> Callable[[type[T]], type[T]]:
+def command(name: str | None = None, *, internal: bool = False) -> Callable[[type[T]], type[T]]:
     """Register a frozen dataclass as a command type.
 
     Field metadata may carry `minimum`, `maximum` and `description`
     (`amount: int = field(metadata={"minimum": 1})`); a method `check(self)` may
-    raise `CommandValidationError` for rules that span fields.
+    raise `CommandValidationError` for rules that span fields. An `internal`
+    command is sent only by the system itself (a process manager's step): the
+    router refuses it from outside callers (API, console).
     """
 
     def wrap(cls: type[T]) -> type[T]:
         _check_frozen_dataclass(cls, "command")
         type_name = name or cls.__name__
         cls.__command_type__ = type_name  # type: ignore[attr-defined]
+        cls.__internal__ = internal  # type: ignore[attr-defined]
         _register(_COMMANDS, type_name, cls, "command")
         return cls
 
@@ -112,6 +115,11 @@ def command(name: str | None = None) -> Callable[[type[T]], type[T]]:
 def event_class(type_name: str) -> type | None:
     """The event class registered under `type_name`, or None."""
     return _EVENTS.get(type_name)
+
+
+def is_internal_command(cls: type) -> bool:
+    """True for a command only the system itself sends (see `command(internal=True)`)."""
+    return bool(getattr(cls, "__internal__", False))
 
 
 def command_class(type_name: str) -> type | None:

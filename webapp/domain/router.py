@@ -33,6 +33,7 @@ from webapp.domain.lifespan import INFINITY, STOP, KeepForever, Lifespan, decide
 from webapp.domain.messages import (
     check_command,
     from_data,
+    is_internal_command,
     parse_command,
     schema_version_of,
     to_data,
@@ -289,10 +290,19 @@ class CommandRouter:
         return best.aggregate if best else None
 
     def parse(self, name: str, data: Mapping[str, Any] | None) -> Any:
-        """A validated command from its name and JSON data; only routed commands are accepted."""
+        """A validated command from its name and JSON data, as outside callers send it.
+
+        Only routed commands are accepted, and never an internal one (a process
+        manager's own step)."""
         if name not in self._by_name:
             raise CommandValidationError(
                 "unknown_command", f"unknown command {name!r}", command=str(name)
+            )
+        if is_internal_command(self._by_name[name]):
+            raise CommandValidationError(
+                "internal_command",
+                f"command {name!r} is sent only by the system itself, not from outside",
+                command=str(name),
             )
         return parse_command(name, data)
 

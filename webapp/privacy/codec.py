@@ -10,6 +10,7 @@ does not authenticate, MASKED for a reader who may not see personal data.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -61,6 +62,7 @@ class PrivacyCodec:
         self._lookup_fields = lookup_fields
         self._plans: dict[str, tuple[tuple[str, str, bool], ...]] = {}
         self._noted: set[tuple[str, str, int]] = set()
+        self._noted_lock = threading.Lock()
 
     def personal_fields(self, type_name: str) -> Mapping[str, str] | None:
         """The event type's personal fields (field -> subject-id field), or None."""
@@ -82,7 +84,8 @@ class PrivacyCodec:
 
     def forget_noted(self, subject_id: str) -> None:
         """Drop what this process remembers having recorded for a subject (after a forget)."""
-        self._noted = {item for item in self._noted if item[0] != subject_id}
+        with self._noted_lock:
+            self._noted = {item for item in self._noted if item[0] != subject_id}
 
     # --- PayloadCodec -----------------------------------------------------
 
@@ -128,9 +131,10 @@ class PrivacyCodec:
                 continue
             tokens = tuple(self.index.token(v) for v in values)
             self.keys.note(subject_id, stream_ids=(stream_id,), lookups=tokens)
-            if len(self._noted) > NOTED_LIMIT:
-                self._noted.clear()
-            self._noted.update(seen)
+            with self._noted_lock:
+                if len(self._noted) > NOTED_LIMIT:
+                    self._noted.clear()
+                self._noted.update(seen)
         return NewEvent(
             type=event.type,
             data=data,

@@ -7,6 +7,17 @@ Public API (the web layer and the CLI use only these):
         ProcessManager, ProcessContext, Worker, start_in_process,
         wait_until_projected, dispatch_strong, ConsistencyTimeout,
     )
+
+`runtime.projections` is a `Projections`: `status()`, `status_of(name)`,
+`request_rebuild(name)` (the status it returns carries `rebuild_percent`),
+`rebuild_now(name, on_progress=...)`, `errors(name)`, read models
+(`get_account_summary(n)`, `list_accounts()`, `get_user(id)`, `list_users()`,
+`daily_activity()`, `event_type_counts()`, `stream_categories()`,
+`get_transfer(id)`, `list_transfers()`), process managers
+(`process_instances()`, `pending_timeouts()`), consistency
+(`names_handling(types)`, `wait_until_projected(position, names, timeout)`,
+`dispatch(command, metadata, consistency="strong")`) and personal data
+(`forget_subject(id)`, `export_subject(id)`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ so the dashboard can browse them the same way.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -65,6 +66,8 @@ class EventReader(Protocol):
         ...
 
     def get_event(self, position: int) -> RecordedEvent | None: ...
+
+    def get_event_by_id(self, event_id: uuid.UUID | str) -> RecordedEvent | None: ...
 
     def list_streams(
         self, prefix: str = "", *, after: str | None = None, limit: int = 100

@@ -1,9 +1,9 @@
 """The web layer's one doorway to the layers below: dispatch, reveal, state, subjects, projections.
 
-Views and the JSON API call these functions, never the domain, privacy or
-projections objects directly, so that a lower layer that is not wired in yet
-answers with a clear 503 ("not available yet") instead of a crash, and refusals
-map to HTTP statuses in one place:
+Views and the JSON API read the store directly and go through these functions
+for everything else, so that a lower layer that is not wired in yet answers with
+a clear 503 ("not available yet") instead of a crash, personal data is shown per
+role (and logged) in one place, and refusals map to HTTP statuses in one place:
 
 - `CommandValidationError` -> 400, `DomainError` -> 422 (a business rule said no),
   `ConcurrencyError` / `WrongExpectedVersion` -> 409, `InvalidAppend` -> 400.

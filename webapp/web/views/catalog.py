@@ -27,8 +27,9 @@ def index() -> str:
     """Every event type with fields, versions, emitters, consumers, count, an example; the map."""
     catalog = domain_catalog()
     consumers = cached("consumers", lambda: consumers_by_type(catalog))
-    counts = event_counts([e["name"] for e in catalog["events"]])
-    examples = latest_examples([e["name"] for e in catalog["events"]])
+    names = [e["name"] for e in catalog["events"]]
+    counts = event_counts(names)
+    examples = latest_examples(names, counts)
     return render_view(
         "catalog/page.html",
         "catalog/_types.html",
@@ -48,14 +49,15 @@ def event_type(type_name: str) -> str:
     found = [e for e in catalog["events"] if e["name"] == type_name]
     if not found:
         abort(404, description=f"no event type {type_name!r} is registered")
-    consumers = consumers_by_type(catalog)
+    consumers = cached("consumers", lambda: consumers_by_type(catalog))
+    counts = event_counts([type_name])
     return render_view(
         "catalog/type_page.html",
         "catalog/_type.html",
         event=found[0],
         consumers=consumers,
-        counts=event_counts([type_name]),
-        examples=latest_examples([type_name]),
+        counts=counts,
+        examples=latest_examples([type_name], counts),
     )
 
 
@@ -122,6 +124,7 @@ class Counts:
     """Events per type and how current the figures are."""
 
     by_type: dict[str, int] = field(default_factory=dict)
+    last_positions: dict[str, int] = field(default_factory=dict)
     source: str = "none"  # "projection" | "count" | "none"
     position: int = 0
     head: int = 0
@@ -145,6 +148,7 @@ def event_counts(type_names: list[str]) -> Counts:
         rows = projections.event_type_counts()
         if rows or counts.head == 0:
             counts.by_type = {r["event_type"]: int(r["count"]) for r in rows}
+            counts.last_positions = {r["event_type"]: int(r["last_position"]) for r in rows}
             counts.position = max((int(r["last_position"]) for r in rows), default=0)
             counts.source = "projection"
             return counts
@@ -164,14 +168,25 @@ def _count_by_type(type_names: list[str]) -> dict[str, int]:
         return {name: int(conn.execute(query, {"type": name}).scalar() or 0) for name in type_names}
 
 
-def latest_examples(type_names: list[str]) -> dict[str, Any]:
-    """The newest stored event of each type (index (type, position), one row each), revealed
-    for the viewer's role: masked for viewers, decrypted and logged for support and admin."""
+def latest_examples(type_names: list[str], counts: Counts | None = None) -> dict[str, Any]:
+    """The newest stored event of each type, revealed for the viewer's role: masked for
+    viewers, decrypted and logged for support and admin.
+
+    With the counting projection's figures each example is one primary-key read at the
+    type's `last_position` (types it never saw are skipped); without them, one read on
+    the (type, position) index per type.
+    """
     store = get_runtime().store
     found = []
-    for name in type_names:
-        newest = store.read_all_backward(None, limit=1, types=[name])
-        found.extend(newest)
+    if counts is not None and counts.source == "projection":
+        for name in type_names:
+            position = counts.last_positions.get(name)
+            event = store.get_event(position) if position else None
+            if event is not None:
+                found.append(event)
+    else:
+        for name in type_names:
+            found.extend(store.read_all_backward(None, limit=1, types=[name]))
     revealed = services.reveal(found, current_account(), purpose="event catalog examples")
     return {event.type: event for event in revealed}
 

@@ -99,7 +99,12 @@ def _build_command_catalogue() -> list[dict[str, Any]]:
     catalog = domain_catalog()
     personal = {e["name"]: set(e["personal_data"]) for e in catalog["events"]}
     by_name = {c["name"]: c for c in catalog["commands"]}
-    in_route_order = [by_name[n] for route in catalog["routes"] for n in route["commands"]]
+    in_route_order = [
+        by_name[n]
+        for route in catalog["routes"]
+        for n in route["commands"]
+        if not by_name[n].get("internal")  # process-manager steps are not sent by hand
+    ]
     out = []
     for command in in_route_order:
         personal_fields = set().union(*(personal.get(e, set()) for e in command["emits"]))

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, render_template, request
+from werkzeug.exceptions import BadRequest
 
 from webapp.store.types import RecordedEvent
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime
-from webapp.web.pages import has_endpoint, render_view
+from webapp.web.pages import has_endpoint, is_fragment_request, render_view
 
 bp = Blueprint("timeline", __name__, url_prefix="/timeline")
 
@@ -180,12 +181,18 @@ def stream_endpoint() -> str | None:
 @requires_role("viewer")
 def index() -> str:
     """The global log, newest first, filtered and keyset-paged."""
-    filters = parse_filters()
-    before = _position_arg("before")
-    after = _position_arg("after")
-    last = request.args.get("page") == "last"
-    if sum(x is not None for x in (before, after)) + last > 1:
-        bad_filter("Ask for one page at a time: 'before', 'after' or page=last.")
+    try:
+        filters = parse_filters()
+        before = _position_arg("before")
+        after = _position_arg("after")
+        last = request.args.get("page") == "last"
+        if sum(x is not None for x in (before, after)) + last > 1:
+            bad_filter("Ask for one page at a time: 'before', 'after' or page=last.")
+    except BadRequest as exc:
+        if not is_fragment_request():
+            raise
+        # htmx swaps only 2xx answers: show the message in place of the results
+        return render_template("timeline/_bad_filter.html", message=exc.description)
     page = read_page(filters, before=before, after=after, last=last)
     events = services.reveal(page.events, current_account(), purpose="global timeline")
     return render_view(
