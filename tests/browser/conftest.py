@@ -136,7 +136,8 @@ def screenshot() -> Callable[[Any, str], Path]:
 
     def take(page: Any, name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # caret="initial": hiding the caret injects an inline <style> the CSP refuses
+        page.screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     return take

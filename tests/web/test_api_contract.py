@@ -301,3 +301,36 @@ def test_strong_consistency_returns_once_the_read_model_has_the_new_events(
     assert response.status_code == 201
     assert summary.status_code == 200
     assert summary.get_json()["balance"] == 1500
+
+
+def test_the_read_api_answers_alike_on_both_backends(db_url):
+    import secrets
+
+    from webapp.bootstrap import build_runtime
+    from webapp.config import Settings
+    from webapp.web import create_app
+    from webapp.web.accounts import AccountBook
+
+    runtime = build_runtime(Settings(db_url=db_url, secret_key=secrets.token_urlsafe(32)))
+    try:
+        runtime.router.dispatch_json(
+            "OpenAccount", {"account_number": "PG-1", "owner_id": "u-1", "initial_balance": 7}
+        )
+        runtime.router.dispatch_json("DepositMoney", {"account_number": "PG-1", "amount": 3})
+        book = AccountBook(runtime.store.engine)
+        book.ensure("viewer", "viewer")
+        headers = {"Authorization": f"Bearer {book.create_token('viewer')}"}
+        client = create_app({"TESTING": True}, runtime=runtime).test_client()
+
+        streams = client.get("/api/streams", headers=headers).get_json()
+        events = client.get("/api/streams/account-PG-1/events", headers=headers).get_json()
+        state = client.get("/api/streams/account-PG-1/state", headers=headers).get_json()
+        log = client.get("/api/events?limit=1", headers=headers).get_json()
+    finally:
+        runtime.close()
+
+    assert [s["stream_id"] for s in streams["streams"]] == ["account-PG-1"]
+    assert [e["type"] for e in events["events"]] == ["BankAccountOpened", "MoneyDeposited"]
+    assert state["state"]["balance"] == 10
+    assert len(log["events"]) == 1
+    assert log["next"] == log["events"][0]["position"]

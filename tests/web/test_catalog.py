@@ -78,7 +78,10 @@ def test_counts_come_from_the_event_type_counts_projection_once_it_has_run(
     page = client.get("/catalog/").get_data(as_text=True)
 
     assert "event_type_counts</span> projection" in page
-    assert "1 event" in _card(page, "MoneyWithdrawn")
+    card = _card(page, "MoneyWithdrawn")
+    assert "1 event" in card
+    newest = runtime.store.read_all_backward(None, limit=1, types=["MoneyWithdrawn"])[0]
+    assert f"Position {newest.position} " in card  # the example, found at the counted position
 
 
 def test_the_domain_map_draws_commands_aggregates_events_and_readers_as_svg(client, log_in, bank):

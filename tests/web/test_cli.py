@@ -81,3 +81,23 @@ def test_serve_builds_the_app_inside_each_gunicorn_worker(sqlite_url):
         assert app.test_client().get("/api/health").get_json() == {"status": "ok"}
     finally:
         app.extensions["eventscope"].close()
+
+
+def test_password_sets_the_password_the_login_form_checks(sqlite_url):
+    run("--db", sqlite_url, "token", "create", "ada", "--role", "viewer")
+
+    result = CliRunner().invoke(
+        cli, ["--db", sqlite_url, "password", "ada"], input="a long passphrase\n" * 2
+    )
+    too_short = CliRunner().invoke(cli, ["--db", sqlite_url, "password", "ada"], input="abc\n" * 2)
+
+    assert result.exit_code == 0
+    assert too_short.exit_code != 0
+    assert "at least 8" in too_short.output
+    runtime = build_runtime(Settings(db_url=sqlite_url), migrate=False)
+    try:
+        from webapp.web.accounts import AccountBook
+
+        assert AccountBook(runtime.store.engine).check_password("ada", "a long passphrase")
+    finally:
+        runtime.close()

@@ -265,3 +265,27 @@ def test_a_forgotten_subject_can_no_longer_be_found_by_e_mail(client, log_in, ba
     page = client.get("/subjects/?q=ada@example.org").get_data(as_text=True)
 
     assert "No subject found" in page
+
+
+def test_the_search_page_lists_recent_forgets(client, log_in, runtime, bank):
+    runtime.privacy.forget("u-1", reason="asked", actor="sam", role="support")
+    log_in("support")
+
+    page = client.get("/subjects/").get_data(as_text=True)
+    recent = page[page.index('data-testid="recent-forgets"') :]
+
+    assert 'href="/subjects/u-1"' in recent
+    assert "sam" in recent
+
+
+def test_markup_in_personal_data_is_shown_as_text(client, log_in, runtime):
+    runtime.router.dispatch_json(
+        "RegisterUser",
+        {"user_id": "u-x", "name": "<img src=x onerror=alert(1)>", "email": "x@example.org"},
+    )
+    log_in("support")
+
+    page = client.get("/subjects/u-x/data").get_data(as_text=True)
+
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page

@@ -141,6 +141,23 @@ def register(cli: click.Group) -> None:
         finally:
             runtime.close()
 
+    @cli.command("password")
+    @click.argument("name")
+    @click.password_option(help="The new password (asked for twice when not given).")
+    @click.pass_obj
+    def password(settings: Settings, name: str, password: str) -> None:
+        """Set the password account NAME logs in with on the /login form."""
+        from webapp.web.accounts import AccountError
+
+        runtime, book = _account_book(settings)
+        try:
+            book.set_password(name, password)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            runtime.close()
+        click.echo(f"Password set for {name}.")
+
     @cli.command("login-link")
     @click.argument("name")
     @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True)

@@ -170,45 +170,34 @@ class Repository:
     ) -> tuple[int, int]:
         """Fold the stream's events from `from_version` into `aggregate`: (last version, count).
 
-        The hot loop of a load: the identity codec is skipped, and the upcaster chain is
-        consulted once per event type (only older schema versions go through `upcast`).
+        The hot loop of a load. With the store's lean `read_stream_payloads`, a codec that
+        is the identity or says which payloads it would change (`needs_decode`), and the
+        plain upcaster chain, events are folded from (version, type, schema version, data)
+        rows; a page holding a payload to decode is read again in full and folded through
+        the codec. The chain is consulted once per event type: only older schema versions
+        go through `upcast`.
         """
-        upcasters, codec = self.upcasters, self.codec
-        decode = None if type(codec) is IdentityCodec else codec.decode
-        upcast = upcasters.upcast
-        plain_chain = type(upcasters) is UpcasterChain
-        if decode is None and plain_chain and hasattr(self.store, "read_stream_payloads"):
-            return self._replay_payloads(aggregate, stream_id, from_version, max_version)
+        codec = self.codec
+        identity = type(codec) is IdentityCodec
+        needs_decode = None if identity else getattr(codec, "needs_decode", None)
+        lean = (
+            (identity or needs_decode is not None)
+            and type(self.upcasters) is UpcasterChain
+            and hasattr(self.store, "read_stream_payloads")
+        )
         current: dict[str, int] = {}  # type -> current schema version (0: never upcast)
-        apply = aggregate.apply
         version = replayed = 0
-        for page in self._iter_pages(stream_id, from_version, max_version):
-            for recorded in page:
-                ev = recorded if decode is None else decode(recorded)
-                if plain_chain:
-                    latest = current.get(ev.type)
-                    if latest is None:
-                        latest = current[ev.type] = upcasters.current_version(ev.type) or 0
-                    if ev.schema_version < latest:
-                        ev = upcast(ev)
-                else:
-                    ev = upcast(ev)
-                apply(from_data(ev.type, ev.data))
-            if page:
-                version = page[-1].stream_version
-                replayed += len(page)
-        return version, replayed
-
-    def _replay_payloads(
-        self, aggregate: Aggregate, stream_id: str, from_version: int, max_version: int | None
-    ) -> tuple[int, int]:
-        """`_replay` for the identity codec: folds (version, type, schema version, data) rows
-        without building a RecordedEvent per event (only events to upcast get one)."""
+        if not lean:
+            for page in self._iter_pages(stream_id, from_version, max_version):
+                self._fold_recorded(aggregate, page, current)
+                if page:
+                    version = page[-1].stream_version
+                    replayed += len(page)
+            return version, replayed
         upcasters = self.upcasters
-        current: dict[str, int] = {}
         apply = aggregate.apply
         read = self.store.read_stream_payloads
-        version, replayed = from_version - 1, 0
+        version = from_version - 1
         while True:
             limit = READ_PAGE
             if max_version is not None:
@@ -216,21 +205,46 @@ class Repository:
                 if limit <= 0:
                     break
             page = read(stream_id, version + 1, limit=limit)
-            for _, type_name, schema_version, data in page:
-                latest = current.get(type_name)
-                if latest is None:
-                    latest = current[type_name] = upcasters.current_version(type_name) or 0
-                if schema_version < latest:
-                    type_name, data = self._upcast_payload(
-                        stream_id, type_name, schema_version, data
-                    )
-                apply(from_data(type_name, data))
+            if needs_decode is not None and any(needs_decode(row[3]) for row in page):
+                full = self.store.read_stream(stream_id, version + 1, limit=len(page))
+                self._fold_recorded(aggregate, full, current)
+            else:
+                for _, type_name, schema_version, data in page:
+                    latest = current.get(type_name)
+                    if latest is None:
+                        latest = current[type_name] = upcasters.current_version(type_name) or 0
+                    if schema_version < latest:
+                        type_name, data = self._upcast_payload(
+                            stream_id, type_name, schema_version, data
+                        )
+                    apply(from_data(type_name, data))
             if page:
                 version = page[-1][0]
                 replayed += len(page)
             if len(page) < limit:
                 break
         return (version if replayed else 0), replayed
+
+    def _fold_recorded(
+        self, aggregate: Aggregate, page: list[RecordedEvent], current: dict[str, int]
+    ) -> None:
+        """Decode, upcast and apply recorded events (the general path of `_replay`)."""
+        upcasters, codec = self.upcasters, self.codec
+        decode = None if type(codec) is IdentityCodec else codec.decode
+        upcast = upcasters.upcast
+        plain_chain = type(upcasters) is UpcasterChain
+        apply = aggregate.apply
+        for recorded in page:
+            ev = recorded if decode is None else decode(recorded)
+            if plain_chain:
+                latest = current.get(ev.type)
+                if latest is None:
+                    latest = current[ev.type] = upcasters.current_version(ev.type) or 0
+                if ev.schema_version < latest:
+                    ev = upcast(ev)
+            else:
+                ev = upcast(ev)
+            apply(from_data(ev.type, ev.data))
 
     def _upcast_payload(
         self, stream_id: str, type_name: str, schema_version: int, data: dict[str, Any]

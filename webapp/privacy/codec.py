@@ -22,6 +22,7 @@ from webapp.privacy.markers import FORGOTTEN, MASKED, WITHHELD, Unreadable
 from webapp.store.types import NewEvent, RecordedEvent
 
 NOTED_LIMIT = 100_000
+_AAD_PREFIX = f"eventscope-pii\x00{crypto.FORMAT_VERSION}\x00"
 
 PersonalFields = Callable[[str], "Mapping[str, str] | None"]
 """Maps an event type name to its `__personal_data__` (field -> subject-id field), or None."""
@@ -90,7 +91,9 @@ class PrivacyCodec:
     # --- PayloadCodec -----------------------------------------------------
 
     def encode(self, stream_id: str, event: NewEvent) -> NewEvent:
-        plan = self._plan(event.type)
+        plan = self._plans.get(event.type)
+        if plan is None:
+            plan = self._plan(event.type)
         if not plan:
             return event
         source = event.data
@@ -98,7 +101,7 @@ class PrivacyCodec:
         event_id = str(event.event_id)
         notes: dict[str, list[str]] = {}
         records: dict[str, SubjectKey] = {}
-        seal, aad_for, envelope_key = crypto.seal, crypto.field_aad, crypto.ENVELOPE
+        seal, envelope_key = crypto.seal, crypto.ENVELOPE
         for field, subject_field, lookup in plan:
             value = source.get(field)
             if value is None:  # absent: nothing personal to protect
@@ -117,36 +120,42 @@ class PrivacyCodec:
                 notes[subject_id] = []
             if lookup and type(value) is str:
                 notes[subject_id].append(value)
-            envelope = seal(record.cipher, value, aad_for(event_id, field, subject_id), subject_id)
+            # crypto.field_aad, inlined (this runs for every personal field appended)
+            aad = f"{_AAD_PREFIX}{event_id}\x00{field}\x00{subject_id}".encode()
+            envelope = seal(record.cipher, value, aad, subject_id)
             if record.epoch != 1:
                 envelope[envelope_key]["k"] = record.epoch
             data[field] = envelope
+        noted = self._noted
         for subject_id, values in notes.items():
             # Skip the index and the key store when this process already recorded it all
             # (remembered by salted hash: no plaintext is kept).
-            noted = self._noted
+            if (subject_id, stream_id, 0) in noted and all(
+                (subject_id, stream_id, hash(v)) in noted for v in values
+            ):
+                continue
             seen = [(subject_id, stream_id, hash(v)) for v in values]
             seen.append((subject_id, stream_id, 0))
-            if all(item in noted for item in seen):
-                continue
             tokens = tuple(self.index.token(v) for v in values)
             self.keys.note(subject_id, stream_ids=(stream_id,), lookups=tokens)
             with self._noted_lock:
                 if len(self._noted) > NOTED_LIMIT:
                     self._noted.clear()
                 self._noted.update(seen)
-        return NewEvent(
-            type=event.type,
-            data=data,
-            metadata=event.metadata,
-            event_id=event.event_id,
-            schema_version=event.schema_version,
-        )
+        return NewEvent(event.type, data, event.metadata, event.event_id, event.schema_version)
+
+    def needs_decode(self, data: Mapping[str, Any]) -> bool:
+        """Whether `decode` would change an event with this data (it holds an envelope);
+        lets a reader skip building the full event for the others."""
+        return any(map(crypto.is_envelope, data.values()))
 
     def decode(self, event: RecordedEvent) -> RecordedEvent:
         """Decrypt every personal field (for the domain, projections and support/admin views)."""
-        data = self.decode_data(str(event.event_id), event.data)
-        return event if data is event.data else dataclasses.replace(event, data=data)
+        source = event.data
+        if not any(map(crypto.is_envelope, source.values())):
+            return event  # nothing personal: skip formatting the event id
+        data = self.decode_data(str(event.event_id), source)
+        return event if data is source else dataclasses.replace(event, data=data)
 
     # --- variants ------------------------------------------------------------
 

@@ -84,6 +84,9 @@ def _postgresql_engine(url: URL) -> sa.Engine:
     @event.listens_for(engine, "connect")
     def _configure(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.execute("SET TIME ZONE 'UTC'")
+        # psycopg prepares repeated statements; a generic plan for the filtered, keyset
+        # reads of the global log walks the primary key and filters every row
+        dbapi_conn.execute("SET plan_cache_mode = force_custom_plan")
         dbapi_conn.commit()
 
     return engine

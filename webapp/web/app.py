@@ -106,6 +106,12 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.jinja_env.filters["pretty_json"] = pretty_json
     app.jinja_env.filters["compact_json"] = compact_json
     app.jinja_env.globals["htmx_script"] = "vendor/htmx-2.0.11.min.js"
+    # every area's stylesheet is linked from base.html: a boosted link swaps only <body>
+    app.jinja_env.globals["area_stylesheets"] = sorted(
+        f"css/{css.name}"
+        for css in (resource_dir("static") / "css").glob("*.css")
+        if css.name != "eventscope.css"
+    )
 
     security.init_app(app)
     access.init_app(app)

@@ -30,6 +30,7 @@ SCAN_LIMIT = 500
 """At most this many events of one stream are scanned for a subject's fields."""
 READ_PAGE = 200
 MAX_REASON = 500
+RECENT_FORGETS = 10
 CONFIRM_PHRASE_HELP = "Type the subject id exactly to confirm."
 SAFE_FILENAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -202,12 +203,14 @@ def index() -> Any:
         matches = [privacy.status(subject_id) for subject_id in ids]
         if len(matches) == 1 and not is_fragment_request():
             return redirect(url_for("subjects.show", subject_id=matches[0].subject_id))
+    recent = privacy.access_log(action="forget", limit=RECENT_FORGETS).entries
     return render_view(
         "subjects/page.html",
         "subjects/_results.html",
         query=query,
         matches=matches,
         searched_by=searched_by,
+        recent_forgets=recent,
     )
 
 
