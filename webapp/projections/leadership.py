@@ -37,8 +37,13 @@ class Leadership(Protocol):
 
     def try_acquire(self) -> bool: ...
 
-    def still_held(self) -> bool:
-        """Cheap check before a batch; False once the right is lost."""
+    def still_held(self, conn: sa.Connection | None = None) -> bool:
+        """Cheap check before a batch; False once the right is lost.
+
+        Inside a write transaction pass its connection: the check then runs on it
+        (atomically with the caller's writes) and never opens a second connection,
+        which on SQLite would wait the whole busy timeout for the caller's own lock.
+        """
         ...
 
     def release(self) -> None: ...
@@ -70,7 +75,7 @@ class AdvisoryLock:
         self._checked_at = time.monotonic()
         return True
 
-    def still_held(self) -> bool:
+    def still_held(self, conn: sa.Connection | None = None) -> bool:  # noqa: ARG002 - own connection
         if self._conn is None:
             return False
         now = time.monotonic()
@@ -150,25 +155,40 @@ class LeaseRow:
         self._renewed_at = time.monotonic()
         return True
 
-    def still_held(self) -> bool:
+    def still_held(self, conn: sa.Connection | None = None) -> bool:
         if not self._held:
             return False
+        if conn is not None:
+            return self._renew_on(conn)
         if time.monotonic() - self._renewed_at < self._renew_every:
             return True
-        table = schema.leases
         try:
-            with self._engine.begin() as conn:
-                done = conn.execute(
-                    table.update()
-                    .where(table.c.name == self._name, table.c.owner == self._owner)
-                    .values(expires_at=time.time() + self._ttl)
-                ).rowcount
+            with self._engine.begin() as own:
+                done = self._renew(own)
         except Exception:  # noqa: BLE001 - cannot renew: assume lost, retry acquisition later
             done = 0
         self._held = done == 1
         if self._held:
             self._renewed_at = time.monotonic()
         return self._held
+
+    def _renew_on(self, conn: sa.Connection) -> bool:
+        """Renew inside the caller's transaction (it commits with the caller's writes).
+
+        `_renewed_at` is left alone: if that transaction rolls back, the next check
+        outside a transaction renews on its own connection as usual.
+        """
+        if self._renew(conn) != 1:
+            self._held = False
+        return self._held
+
+    def _renew(self, conn: sa.Connection) -> int:
+        table = schema.leases
+        return conn.execute(
+            table.update()
+            .where(table.c.name == self._name, table.c.owner == self._owner)
+            .values(expires_at=time.time() + self._ttl)
+        ).rowcount
 
     def release(self) -> None:
         if not self._held:

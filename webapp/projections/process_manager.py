@@ -191,7 +191,7 @@ class ProcessManagerRunner:
                     break
             if not self.stopped and len(events) < self.batch_size and head > self.position:
                 with self.engine.begin() as conn:
-                    self._fence()
+                    self._fence(conn)
                     self._save_checkpoint(conn, head)
                 self.position = head
             moved = True
@@ -259,7 +259,7 @@ class ProcessManagerRunner:
         )
         if not handle:
             with self.engine.begin() as conn:
-                self._fence()
+                self._fence(conn)
                 self._save_checkpoint(conn, event.position)
             self.position = event.position
             return
@@ -275,7 +275,7 @@ class ProcessManagerRunner:
         finished = ctx.finished or event.type in process.stops
         now = time.time()
         with self.engine.begin() as conn:
-            self._fence()
+            self._fence(conn)
             upsert(
                 conn,
                 schema.process_instances,
@@ -367,8 +367,13 @@ class ProcessManagerRunner:
                 return False
             after = found[-1].position
 
-    def _fence(self) -> None:
-        if self.leadership is not None and not self.leadership.still_held():
+    def _fence(self, conn: sa.Connection | None = None) -> None:
+        """Raise LostLeadership unless this worker still runs the unit.
+
+        Inside a write transaction pass `conn`: the check then joins it (see
+        `Leadership.still_held`) instead of waiting on a second connection.
+        """
+        if self.leadership is not None and not self.leadership.still_held(conn):
             raise LostLeadership(self.name)
 
     def _save_checkpoint(self, conn: sa.Connection, position: int) -> None:

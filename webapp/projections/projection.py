@@ -67,6 +67,9 @@ class Projection(ABC):
     needs_decoding: ClassVar[bool] = False
     """True when handlers need personal fields decrypted through the payload codec."""
     holds_personal_data: ClassVar[bool] = False
+    version: ClassVar[int] = 1
+    """Bump when the handlers change what they build: a worker then rebuilds the model
+    in the background (the old generation serves reads until the new one switches in)."""
 
     @abstractmethod
     def define_tables(self, metadata: sa.MetaData, generation: int) -> dict[str, sa.Table]:

@@ -114,7 +114,14 @@ def ensure_registered(engine: sa.Engine, projection: Projection, table_set: Tabl
             {"name": name, "generation": 1, "position": 0, "updated_at": now},
         )
         insert_ignore(
-            conn, schema.registry, {"name": name, "live_generation": 1, "updated_at": now}
+            conn,
+            schema.registry,
+            {
+                "name": name,
+                "live_generation": 1,
+                "updated_at": now,
+                "model_version": projection.version,
+            },
         )
         return registered_generation(conn, name) or 1
 
@@ -171,6 +178,16 @@ class ProjectionRunner:
             ).one()
             self._live = row.live_generation
             self._rebuild = row.rebuild_generation
+            outdated = (row.model_version or 1) < self.projection.version
+            if outdated and row.rebuild_generation is None and row.rebuild_requested_at is None:
+                # Built by older handlers: rebuild in the background (reads stay on the old
+                # generation until the new one has caught up and switches in).
+                conn.execute(
+                    schema.registry.update()
+                    .where(schema.registry.c.name == self.name)
+                    .values(rebuild_requested_at=time.time())
+                )
+                self._registry_checked_at = 0.0
             self.tables.metadata(self._live).create_all(conn, checkfirst=True)
             self._positions = {
                 int(r.generation): int(r.position)
@@ -264,7 +281,7 @@ class ProjectionRunner:
         generation = max(self._positions) + 1
         metadata = self.tables.metadata(generation)
         with self.engine.begin() as conn:
-            self._fence()
+            self._fence(conn)
             metadata.drop_all(conn, checkfirst=True)  # leftovers of an abandoned attempt
             metadata.create_all(conn)
             conn.execute(
@@ -295,11 +312,16 @@ class ProjectionRunner:
         old, new = self._live, self._rebuild
         assert old is not None and new is not None
         with self.engine.begin() as conn:
-            self._fence()
+            self._fence(conn)
             conn.execute(
                 schema.registry.update()
                 .where(schema.registry.c.name == self.name)
-                .values(live_generation=new, rebuild_generation=None, updated_at=time.time())
+                .values(
+                    live_generation=new,
+                    rebuild_generation=None,
+                    updated_at=time.time(),
+                    model_version=self.projection.version,
+                )
             )
             conn.execute(
                 schema.checkpoints.delete().where(
@@ -313,8 +335,13 @@ class ProjectionRunner:
         self.tables.forget(old)
         log.info("projection %s: generation %d is live (was %d)", self.name, new, old)
 
-    def _fence(self) -> None:
-        if self.leadership is not None and not self.leadership.still_held():
+    def _fence(self, conn: sa.Connection | None = None) -> None:
+        """Raise LostLeadership unless this worker still runs the unit.
+
+        Inside a write transaction pass `conn`: the check then joins it (see
+        `Leadership.still_held`) instead of waiting on a second connection.
+        """
+        if self.leadership is not None and not self.leadership.still_held(conn):
             raise LostLeadership(self.name)
 
     def _read(self, after: int, limit: int) -> list[RecordedEvent]:
@@ -343,7 +370,7 @@ class ProjectionRunner:
         while True:
             try:
                 with self.engine.begin() as conn:
-                    self._fence()
+                    self._fence(conn)
                     if events:
                         self.projection.handle_batch(conn, tables, events)
                     self._save_checkpoint(conn, generation, target)
@@ -377,7 +404,7 @@ class ProjectionRunner:
             while True:
                 try:
                     with self.engine.begin() as conn:
-                        self._fence()
+                        self._fence(conn)
                         self.projection.handle_batch(conn, tables, [event])
                         self._save_checkpoint(conn, generation, event.position)
                     break
@@ -411,7 +438,7 @@ class ProjectionRunner:
             self._positions[generation] = event.position
         if target > self._positions[generation]:
             with self.engine.begin() as conn:
-                self._fence()
+                self._fence(conn)
                 self._save_checkpoint(conn, generation, target)
             self._positions[generation] = target
 

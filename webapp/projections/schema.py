@@ -19,6 +19,7 @@ registry = sa.Table(
     sa.Column("rebuild_generation", sa.Integer, nullable=True),
     sa.Column("rebuild_requested_at", sa.Float, nullable=True),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=True),  # Projection.version (NULL: 1)
 )
 
 checkpoints = sa.Table(

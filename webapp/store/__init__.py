@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from webapp.store.engine import NestedWriteTransaction
 from webapp.store.reader import EventReader
 from webapp.store.store import EventStore, check_expected_version, open_store
 from webapp.store.types import (
@@ -34,6 +35,7 @@ __all__ = [
     "EventStore",
     "ExpectedVersion",
     "InvalidAppend",
+    "NestedWriteTransaction",
     "NewEvent",
     "RecordedEvent",
     "Snapshot",

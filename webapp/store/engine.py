@@ -8,11 +8,23 @@ corrupts the file; add `?synchronous=FULL` to the URL to fsync every commit),
 upgrade. Connections that only read may ask for a deferred `BEGIN` with the execution
 option `eventscope_readonly=True`.
 
+A thread that holds the write lock through one connection and begins a write
+transaction on another connection of the same file would wait for itself until
+the busy timeout (30 s) and stall every other writer meanwhile; that second
+`BEGIN IMMEDIATE` (engine transaction or store append) fails at once with
+`NestedWriteTransaction` instead (`sqlite_write_guard`).
+
 PostgreSQL: a pooled engine (pre-ping) whose sessions run in UTC.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,8 +32,78 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
+from webapp.store.types import StoreError
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_SYNCHRONOUS_CHOICES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+class NestedWriteTransaction(StoreError):
+    """A thread began a second SQLite write transaction while holding the write lock."""
+
+
+_held = threading.local()
+
+
+def _writes_held() -> Counter[str]:
+    """Per thread: store appends under way, by database key."""
+    held = getattr(_held, "files", None)
+    if held is None:
+        held = _held.files = Counter()
+    return held
+
+
+def _transactions_held() -> dict[int, tuple[str, weakref.ref[sa.Connection]]]:
+    """Per thread: engine write transactions begun, by id(Connection)."""
+    held = getattr(_held, "conns", None)
+    if held is None:
+        held = _held.conns = {}
+    return held
+
+
+def _holds_transaction(database: str) -> bool:
+    held = _transactions_held()
+    for key, (name, ref) in list(held.items()):
+        conn = ref()
+        if conn is None or conn.closed or conn.invalidated or not conn.in_transaction():
+            del held[key]  # ended without a commit/rollback event (or on another thread)
+        elif name == database:
+            return True
+    return False
+
+
+def _check_not_held(database: str) -> None:
+    if database and (_writes_held()[database] or _holds_transaction(database)):
+        msg = (
+            f"this thread already holds the write lock of {database!r} on another connection; "
+            "a second write transaction would wait for itself until the busy timeout "
+            "(finish the first transaction, or do the work on its connection)"
+        )
+        raise NestedWriteTransaction(msg)
+
+
+@contextmanager
+def sqlite_write_guard(database: str) -> Iterator[None]:
+    """Mark the current thread as holding the write lock of `database` for the block.
+
+    Raises NestedWriteTransaction on entry if it already holds it elsewhere.
+    """
+    _check_not_held(database)
+    held = _writes_held()
+    held[database] += 1
+    try:
+        yield
+    finally:
+        held[database] -= 1
+
+
+def sqlite_database_key(url: URL) -> str:
+    """The key a SQLite file is guarded under: its absolute path ("" in memory: one
+    shared connection, nothing to guard)."""
+    database = url.database
+    if database in (None, "", ":memory:"):
+        return ""
+    return os.path.abspath(database)
 
 
 def create_store_engine(url: str | URL) -> sa.Engine:
@@ -66,13 +148,23 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         dbapi_conn.execute("PRAGMA secure_delete = ON")
         dbapi_conn.execute("PRAGMA foreign_keys = ON")
 
+    key = sqlite_database_key(url)
+
     @event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
         if conn.get_execution_options().get("eventscope_readonly"):
             conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        _check_not_held(key)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if key:
+            _transactions_held()[id(conn)] = (key, weakref.ref(conn))
 
+    def _end(conn: sa.Connection) -> None:
+        _transactions_held().pop(id(conn), None)
+
+    event.listen(engine, "commit", _end)
+    event.listen(engine, "rollback", _end)
     return engine
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from webapp.store.engine import create_store_engine
+from webapp.store.engine import create_store_engine, sqlite_database_key, sqlite_write_guard
 from webapp.store.notify import PostgresListener, postgres_channel
 from webapp.store.types import (
     ANY,
@@ -208,6 +208,7 @@ class EventStore:
             raise StoreError(msg)
         self.max_payload_bytes = max_payload_bytes
         self._sqlite = self.dialect == "sqlite"
+        self._sqlite_key = sqlite_database_key(engine.url) if self._sqlite else ""
         self._write_lock = threading.Lock()
         self._writer: Any = None  # SQLite: one pooled connection kept for appends
         self._writer_pid = 0
@@ -340,7 +341,7 @@ class EventStore:
     ) -> tuple[int, list[int]]:
         count = len(rows)
         stamp = now.isoformat(" ", "microseconds")
-        with self._write_lock:
+        with self._write_lock, sqlite_write_guard(self._sqlite_key):
             conn = self._sqlite_writer()
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -498,7 +499,7 @@ class EventStore:
         ]
 
     def read_stream_payloads(
-        self, stream_id: str, from_version: int = 1, *, limit: int | None = None
+        self, stream_id: str, from_version: int | None = 1, *, limit: int | None = None
     ) -> list[tuple[int, str, int, dict[str, Any]]]:
         """(stream_version, type, schema_version, data) of a stream's events, ascending.
 
@@ -509,7 +510,7 @@ class EventStore:
             "SELECT stream_version, type, schema_version, data FROM events "
             "WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version"
         )
-        params: list[Any] = [stream_id, from_version]
+        params: list[Any] = [stream_id, 1 if from_version is None else from_version]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(_check_limit(limit))
