@@ -6,7 +6,11 @@ import os
 
 from setuptools import find_packages, setup
 
-DATA_FOLDERS = {"webapp.templates": "templates", "webapp.static": "static", "webapp.seed_data": "seed_data"}
+DATA_FOLDERS = {
+    "webapp.templates": "templates",
+    "webapp.static": "static",
+    "webapp.seed_data": "seed_data",
+}
 
 
 def _all_files(folder: str) -> list[str]:

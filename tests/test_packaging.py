@@ -1,4 +1,7 @@
-"""The wheel carries templates, static files, seed data and migrations, and works outside the checkout."""
+"""The wheel carries templates, static files, seed data and migrations.
+
+An installed wheel works outside the checkout.
+"""
 
 from __future__ import annotations
 
