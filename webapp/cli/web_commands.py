@@ -57,6 +57,20 @@ def load_seed_if_empty(runtime: Any, echo: Any = click.echo) -> None:
     echo(f"Loaded {runtime.store.count_events():,} events.")
 
 
+def announce_master_key(runtime: Any, echo: Any = click.echo) -> None:
+    """Say where the master key that wraps every subject's data key comes from."""
+    master = getattr(runtime.privacy, "master_key", None)
+    if master is None:
+        return
+    if master.generated:
+        echo(
+            f"Master key: generated at {master.source} (mode 0600). Keep it safe and back it "
+            "up apart from the database: without it no personal data can be read."
+        )
+    else:
+        echo(f"Master key: from {master.source}.")
+
+
 def _optional(name: str) -> Any:
     try:
         return importlib.import_module(name)
@@ -80,6 +94,7 @@ def register(cli: click.Group) -> None:
         from webapp.web.accounts import AccountBook
 
         runtime = build_runtime(settings, migrate=True)
+        announce_master_key(runtime)
         load_seed_if_empty(runtime)
         book = AccountBook(runtime.store.engine)
         book.ensure("admin", "admin")
