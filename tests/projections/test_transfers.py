@@ -242,3 +242,14 @@ def test_a_transfers_internal_steps_cannot_be_sent_from_outside(sqlite_runtime):
             "FailTransfer", {"transfer_id": "t-x", "reason": "forged", "refunded": 500}
         )
     assert runtime.store.head_position() == before
+
+
+def test_a_finished_transfer_leaves_memory_while_one_in_flight_stays(runtime):
+    open_accounts(runtime)
+    runtime.router.dispatch(TransferMoney("t-live", "A", "B", 100))
+    assert runtime.registry.peek("transfer-t-live") is not None  # in flight: kept warm
+
+    drive(runtime)
+
+    assert events_of(runtime, "transfer-t-live")[-1] == "TransferCompleted"
+    assert runtime.registry.peek("transfer-t-live") is None  # finished: stopped

@@ -17,8 +17,11 @@ exactly one way (credited to the target, or refunded to the source).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from webapp.domain import (
+    INFINITY,
+    STOP,
     Aggregate,
     CommandValidationError,
     DomainError,
@@ -28,6 +31,7 @@ from webapp.domain import (
     event,
     handles,
 )
+from webapp.domain.lifespan import Timeout
 
 # --- commands -------------------------------------------------------------------------
 
@@ -253,6 +257,19 @@ class Transfer(Aggregate):
         self.status, self.reason = "failed", ev.reason
 
 
+class TransferLifespan:
+    """A transfer in flight stays warm for its process manager; a finished one leaves memory."""
+
+    def after_event(self, event: Any) -> Timeout:
+        return STOP if isinstance(event, TransferCompleted | TransferFailed) else INFINITY
+
+    def after_command(self, command: Any) -> Timeout:
+        return INFINITY
+
+    def after_error(self, error: Exception) -> Timeout:
+        return STOP
+
+
 router = Router("transfers")
 router.route(
     [
@@ -266,6 +283,7 @@ router.route(
     to=Transfer,
     identity="transfer_id",
     prefix="transfer-",
+    lifespan=TransferLifespan(),
 )
 
 
