@@ -32,6 +32,7 @@ from webapp.domain.messages import (
     is_internal_command,
     parse_command,
     personal_data_of,
+    personal_field_names,
     to_data,
     type_name_of,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "handles",
     "parse_command",
     "personal_data_of",
+    "personal_field_names",
     "to_data",
     "type_name_of",
     "upcaster",

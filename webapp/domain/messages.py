@@ -154,6 +154,14 @@ def personal_data_of(cls: type) -> dict[str, str]:
     return dict(getattr(cls, "__personal_data__", {}) or {})
 
 
+def personal_field_names() -> set[str]:
+    """Every field name any registered event type declares as personal data."""
+    names: set[str] = set()
+    for cls in _EVENTS.values():
+        names.update(personal_data_of(cls))
+    return names
+
+
 # --- fields and coercion -------------------------------------------------------------
 
 

@@ -108,18 +108,8 @@ class Repository:
         return out
 
     def _iter_stream(self, stream_id: str, from_version: int, to_version: int | None):
-        version = from_version
-        while True:
-            limit = READ_PAGE
-            if to_version is not None:
-                limit = min(limit, to_version - version + 1)
-                if limit <= 0:
-                    return
-            page = self.store.read_stream(stream_id, version, limit=limit)
+        for page in self._iter_pages(stream_id, from_version, to_version):
             yield from page
-            if len(page) < limit:
-                return
-            version = page[-1].stream_version + 1
 
     # --- loading aggregates -----------------------------------------------------
 

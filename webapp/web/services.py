@@ -159,16 +159,6 @@ def _sees_personal_data(account: Account | None) -> bool:
     return account is not None and account.has_role("support")
 
 
-def _personal_field_names() -> set[str]:
-    """Every field name any registered event type declares as personal data."""
-    from webapp.domain import event_types
-
-    names: set[str] = set()
-    for cls in event_types().values():
-        names.update(getattr(cls, "__personal_data__", None) or {})
-    return names
-
-
 def _mask_value(value: Any) -> Any:
     if value is None or is_placeholder(value):
         return value
@@ -206,7 +196,9 @@ def state_at(stream_id: str, version: int, account: Account | None) -> Any:
         found = router.state_at(stream_id, version)
         if _sees_personal_data(account):
             return found
-        personal = _personal_field_names()
+        from webapp.domain import personal_field_names
+
+        personal = personal_field_names()
         state = {k: (_mask_value(v) if k in personal else v) for k, v in found.state.items()}
         return replace(found, state=state)
     codec = runtime.privacy.reader(

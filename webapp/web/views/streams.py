@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, request, url_for
 
-from webapp.domain import Repository, diff_states, event_types, from_data, personal_data_of
+from webapp.domain import Repository, diff_states, from_data, personal_field_names
 from webapp.privacy.markers import is_forgotten, is_masked, is_placeholder, is_unreadable
 from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
 from webapp.web import services
@@ -330,13 +330,6 @@ def snapshot_is_current(aggregate_cls: Any, snapshot: Snapshot) -> bool:
     )
 
 
-def _personal_fields() -> set[str]:
-    names: set[str] = set()
-    for cls in event_types().values():
-        names.update(personal_data_of(cls))
-    return names
-
-
 def state_at_version(stream_id: str, version: int) -> VersionState | None:
     """The aggregate after event `version` and the diff from `version - 1`.
 
@@ -374,7 +367,7 @@ def state_at_version(stream_id: str, version: int) -> VersionState | None:
     aggregate.apply(from_data(event.type, event.data))
     after = aggregate.state()
     replayed += 1
-    personal = _personal_fields()
+    personal = personal_field_names()
     shown = [
         key
         for key, value in after.items()
