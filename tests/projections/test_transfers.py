@@ -75,10 +75,44 @@ def test_a_closed_target_refunds_the_source(runtime):
     # the refund is caused by the transfer: same correlation id as its request
     request = runtime.store.read_stream("transfer-t2")[0]
     refund = runtime.store.read_stream("account-A")[-1]
-    assert refund.type == "MoneyDeposited"
+    assert (refund.type, refund.data["transfer_id"]) == ("MoneyRefunded", "t2")
     assert refund.correlation_id == request.correlation_id
     assert refund.metadata["actor"] == "process:transfer_money"
     assert total(runtime) == sum(INITIAL.values())
+
+
+def test_a_source_closed_after_the_debit_still_gets_its_money_back(runtime):
+    open_accounts(runtime)
+    runtime.router.dispatch(TransferMoney("t-gone", "A", "C", 300))  # C is closed
+    pm = runtime.projections.process_runner("transfer_money")
+    pm.run_until_caught_up()  # debits A and records the debit
+    assert balance(runtime, "A") == 700
+    runtime.router.dispatch(CloseAccount("A"))  # the owner closes A while the money is away
+
+    drive(runtime)
+
+    state = runtime.router.state_at("account-A").state
+    assert (state["status"], state["balance"]) == ("closed", 1000)
+    assert events_of(runtime, "account-A")[-2:] == ["BankAccountClosed", "MoneyRefunded"]
+    transfer = runtime.projections.get_transfer("t-gone")
+    assert (transfer["status"], transfer["refunded"]) == ("failed", 300)
+    assert runtime.projections.get_account_summary("A")["balance"] == 1000
+    assert runtime.projections.process_instances(status="running") == []
+    assert total(runtime) == sum(INITIAL.values())
+
+
+def test_a_refund_is_refused_from_outside_and_for_an_unknown_account(runtime):
+    from webapp.contexts.bank import RefundMoney
+    from webapp.domain import DomainError
+
+    open_accounts(runtime)
+    head = runtime.store.head_position()
+    with pytest.raises(CommandValidationError, match="only by the system"):
+        runtime.router.dispatch_json("RefundMoney", {"account_number": "A", "amount": 500})
+    with pytest.raises(DomainError, match="no account"):
+        runtime.router.dispatch(RefundMoney("nobody", 5, "t-x"))
+    assert runtime.store.head_position() == head
+    assert balance(runtime, "A") == 1000
 
 
 def test_short_funds_fail_the_transfer_without_moving_money(runtime):

@@ -3,8 +3,8 @@
 Money is in integer cents. MoneyDeposited was first stored (schema 1) with the
 amount as a decimal string in `value`; an upcaster lifts it to schema 2.
 Transfers (a process manager in the projections layer) move money with
-WithdrawMoney/DepositMoney, or teach BankAccount their own steps through
-`BankAccount.add_handler` / `add_applier` before routing them.
+WithdrawMoney/DepositMoney and give a failed transfer's money back with RefundMoney,
+which a closed account also accepts (the money left it; it must be able to return).
 """
 
 from __future__ import annotations
@@ -59,6 +59,19 @@ class WithdrawMoney:
     amount: int = field(metadata={"minimum": 1, "description": "cents"})
 
 
+@command("RefundMoney", internal=True)
+@dataclass(frozen=True)
+class RefundMoney:
+    """Process step: return money that left this account for a transfer that failed.
+
+    Accepted even once the account is closed: the refund then stays in the closed
+    account's balance, owed to its owner, instead of being lost in between."""
+
+    account_number: str
+    amount: int = field(metadata={"minimum": 1, "description": "cents"})
+    transfer_id: str = ""
+
+
 @command("CloseAccount")
 @dataclass(frozen=True)
 class CloseAccount:
@@ -90,6 +103,14 @@ class MoneyDeposited:
 class MoneyWithdrawn:
     account_number: str
     amount: int
+
+
+@event("MoneyRefunded", version=1)
+@dataclass(frozen=True)
+class MoneyRefunded:
+    account_number: str
+    amount: int
+    transfer_id: str = ""
 
 
 @event("BankAccountClosed", version=1)
@@ -154,6 +175,12 @@ class BankAccount(Aggregate):
             )
         return MoneyWithdrawn(cmd.account_number, cmd.amount)
 
+    @handles(RefundMoney, emits=[MoneyRefunded])
+    def refund_money(self, cmd: RefundMoney) -> MoneyRefunded:
+        if self.status is None:
+            raise DomainError("account_not_found", f"no account {cmd.account_number!r}")
+        return MoneyRefunded(cmd.account_number, cmd.amount, cmd.transfer_id)
+
     @handles(CloseAccount, emits=[BankAccountClosed])
     def close_account(self, cmd: CloseAccount) -> BankAccountClosed | None:
         if self.status is None:
@@ -172,6 +199,10 @@ class BankAccount(Aggregate):
     def _deposited(self, ev: MoneyDeposited) -> None:
         self.balance += ev.amount or 0
 
+    @applies(MoneyRefunded)
+    def _refunded(self, ev: MoneyRefunded) -> None:
+        self.balance += ev.amount or 0
+
     @applies(MoneyWithdrawn)
     def _withdrawn(self, ev: MoneyWithdrawn) -> None:
         self.balance -= ev.amount or 0
@@ -186,7 +217,7 @@ class BankAccountLifespan:
     except a bad opening balance, kept five minutes for the retry."""
 
     def after_event(self, event: Any) -> Timeout:
-        if isinstance(event, MoneyDeposited):
+        if isinstance(event, MoneyDeposited | MoneyRefunded):
             return timedelta(hours=1)
         if isinstance(event, BankAccountClosed):
             return STOP
@@ -203,7 +234,7 @@ class BankAccountLifespan:
 
 router = Router("bank")
 router.route(
-    [OpenAccount, DepositMoney, WithdrawMoney, CloseAccount],
+    [OpenAccount, DepositMoney, WithdrawMoney, RefundMoney, CloseAccount],
     to=BankAccount,
     identity="account_number",
     prefix="account-",

@@ -4,14 +4,16 @@ Money only moves through the bank's own commands (WithdrawMoney, DepositMoney),
 so balances stay correct for every reader; the transfer stream records each
 step. Compensation: when the target refuses the credit (closed, unknown) or the
 transfer times out after the debit, the amount is paid back into the source and
-`TransferRefunded` + `TransferFailed` are recorded. Money is never created or lost.
+`TransferRefunded` + `TransferFailed` are recorded. The refund is the bank's
+RefundMoney, which a source account closed in the meantime also accepts, so a
+refund cannot be refused. Money is never created or lost.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from webapp.contexts.bank import DepositMoney, WithdrawMoney
+from webapp.contexts.bank import DepositMoney, RefundMoney, WithdrawMoney
 from webapp.contexts.transfers import (
     CompleteTransfer,
     FailTransfer,
@@ -108,7 +110,8 @@ class TransferProcess(ProcessManager):
         return state
 
     def _refund(self, ctx: ProcessContext, state: dict[str, Any], reason: str) -> dict[str, Any]:
-        ctx.dispatch(DepositMoney(state["from_account"], state["amount"]), step="refund")
+        refund = RefundMoney(state["from_account"], state["amount"], state["transfer_id"])
+        ctx.dispatch(refund, step="refund")
         state["refunded"] = True
         ctx.dispatch(
             FailTransfer(state["transfer_id"], reason, refunded=state["amount"]), step="fail"

@@ -43,7 +43,6 @@ from webapp.store.types import (
 APPEND_LOCK_KEY = 0x65760002
 MAX_STREAM_ID_LENGTH = 512
 MAX_TYPE_LENGTH = 255
-PG_ROWS_PER_INSERT = 1000
 SQLITE_POLL_INTERVAL = 0.05
 
 
@@ -133,6 +132,27 @@ _PG_LOCK_UPSERT_STREAM = (
     "ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + excluded.version, "
     "updated_at = excluded.updated_at RETURNING version"
 )
+# Events are inserted, listeners notified and positions returned (in stream-version
+# order) by one statement; the channel name is the first parameter. A batch travels
+# as one array per column through unnest: one plan and eleven parameters whatever
+# its size, and rows come out of unnest (and draw positions) in array order.
+_PG_INSERT_TAIL = (
+    "RETURNING position, stream_version), "
+    "told AS (SELECT pg_notify((SELECT name FROM channel), max(position)::text) FROM inserted) "
+    "SELECT position FROM inserted, told ORDER BY stream_version"
+)
+_PG_INSERT_ONE = (
+    "WITH channel AS (SELECT %s::text AS name), "
+    f"inserted AS (INSERT INTO events ({_INSERT_COLUMNS}) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) " + _PG_INSERT_TAIL
+)
+_PG_INSERT_MANY = (
+    "WITH channel AS (SELECT %s::text AS name), "
+    f"inserted AS (INSERT INTO events ({_INSERT_COLUMNS}) "
+    "SELECT %s, v, e, t, s, d::jsonb, m::jsonb, c, a, %s FROM unnest("
+    "%b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[]) AS batch (v, e, t, s, d, m, c, a) " + _PG_INSERT_TAIL
+)
 
 
 class _Conflict(Exception):
@@ -214,7 +234,6 @@ class EventStore:
         self._writer_pid = 0
         self._listener: PostgresListener | None = None
         self._channel: str | None = None
-        self._pg_insert_sql: dict[int, str] = {}
         self._closed = False
 
     # ------------------------------------------------------------------ append
@@ -399,14 +418,17 @@ class EventStore:
                     base = version - count
                     if not _version_matches(expected, base):
                         raise _Conflict(base)
-                    positions: list[int] = []
-                    for start in range(0, count, PG_ROWS_PER_INSERT):
-                        chunk = rows[start : start + PG_ROWS_PER_INSERT]
-                        params: list[Any] = [channel]
-                        for i, r in enumerate(chunk, base + start + 1):
-                            params += (stream_id, i, r[0], r[1], r[2], r[3], r[4], r[5], r[6], now)
-                        cur.execute(self._pg_insert(len(chunk)), params)
-                        positions += [p for (p,) in cur.fetchall()]
+                    if count == 1:
+                        (r,) = rows
+                        params: list[Any] = [channel, stream_id, base + 1, *r, now]
+                        cur.execute(_PG_INSERT_ONE, params)
+                    else:
+                        columns = [list(column) for column in zip(*rows, strict=True)]
+                        versions = list(range(base + 1, base + count + 1))
+                        cur.execute(
+                            _PG_INSERT_MANY, [channel, stream_id, now, versions, *columns]
+                        )
+                    positions = [p for (p,) in cur.fetchall()]
                 conn.commit()
             except BaseException:
                 conn.rollback()
@@ -414,25 +436,6 @@ class EventStore:
         finally:
             fairy.close()
         return base, positions
-
-    def _pg_insert(self, count: int) -> str:
-        """Insert `count` events in one statement, notify listeners, return the positions
-        in stream-version order.
-
-        The channel name is the first parameter, then ten per event.
-        """
-        sql = self._pg_insert_sql.get(count)
-        if sql is None:
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * count)
-            sql = self._pg_insert_sql[count] = (
-                "WITH channel AS (SELECT %s::text AS name), "
-                f"inserted AS (INSERT INTO events ({_INSERT_COLUMNS}) VALUES {values} "
-                "RETURNING position, stream_version), "
-                "told AS (SELECT pg_notify((SELECT name FROM channel), max(position)::text) "
-                "FROM inserted) "
-                "SELECT position FROM inserted, told ORDER BY stream_version"
-            )
-        return sql
 
     def _earlier_append(self, stream_id: str, events: Sequence[NewEvent]) -> AppendResult | None:
         """The result of an earlier append of this very batch, if its event ids are all stored.

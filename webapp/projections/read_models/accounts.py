@@ -14,7 +14,7 @@ from webapp.projections.projection import FailurePolicy, Projection, Tables, tab
 from webapp.projections.read_models._rows import as_int, iso, load_rows
 from webapp.store.types import RecordedEvent
 
-CREDITS = frozenset({"MoneyDeposited"})
+CREDITS = frozenset({"MoneyDeposited", "MoneyRefunded"})
 DEBITS = frozenset({"MoneyWithdrawn"})
 
 
