@@ -18,6 +18,7 @@ from webapp.resources import resource_dir
 from webapp.web import access, errors, metrics, pages, security
 from webapp.web.accounts import AccountBook
 from webapp.web.context import EXTENSION_KEY
+from webapp.web.login_throttle import LoginThrottle
 
 AREA_MODULES: tuple[str, ...] = (
     "webapp.web.views.auth",
@@ -101,6 +102,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         )
     app.extensions[EXTENSION_KEY] = runtime
     app.extensions["eventscope_accounts"] = AccountBook(runtime.store.engine)
+    app.extensions["eventscope_login_throttle"] = LoginThrottle(runtime.store.engine)
 
     app.jinja_env.autoescape = True
     app.jinja_env.filters["pretty_json"] = pretty_json

@@ -1,0 +1,98 @@
+"""Password guessing is slowed down: per account name and per client address."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.web.login_throttle import LoginThrottle, ThrottlePolicy, address_key, name_key
+
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(app, runtime) -> Clock:
+    """The app's login throttle, on a clock the test moves by hand."""
+    fake = Clock()
+    app.extensions["eventscope_login_throttle"] = LoginThrottle(runtime.store.engine, clock=fake)
+    return fake
+
+
+@pytest.fixture
+def sam(accounts):
+    accounts.ensure("sam", "support")
+    accounts.set_password("sam", PASSWORD)
+    return "sam"
+
+
+def attempt(client, csrf, name: str, password: str):
+    return client.post("/login", data={"name": name, "password": password, "csrf_token": csrf()})
+
+
+def test_five_wrong_passwords_lock_the_name_even_for_the_right_one(client, csrf, clock, sam):
+    for _ in range(5):
+        assert attempt(client, csrf, sam, "wrong password!").status_code == 401
+
+    locked = attempt(client, csrf, sam, PASSWORD)
+
+    assert locked.status_code == 429
+    assert locked.headers["Retry-After"] == "30"
+    assert "Too many failed logins. Try again in 30 seconds." in locked.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # still not logged in
+
+
+def test_after_the_lock_the_right_password_logs_in_and_clears_the_count(
+    client, csrf, clock, sam, runtime
+):
+    for _ in range(5):
+        attempt(client, csrf, sam, "wrong password!")
+    clock.now += 31
+
+    assert attempt(client, csrf, sam, PASSWORD).status_code == 302
+    assert client.get("/").status_code == 200
+    throttle = LoginThrottle(runtime.store.engine, clock=clock)
+    throttle.record_failure([name_key(sam)])  # one new failure: far from a lock again
+    assert throttle.retry_after([name_key(sam)]) == 0
+
+
+def test_one_address_guessing_many_names_is_locked(client, csrf, clock, sam):
+    for i in range(20):
+        assert attempt(client, csrf, f"user-{i}", "guess-guess").status_code == 401
+
+    response = attempt(client, csrf, sam, PASSWORD)
+
+    assert response.status_code == 429
+    assert client.get("/").status_code == 302
+
+
+def test_locks_double_with_each_failure_and_stop_at_the_cap(runtime):
+    clock = Clock()
+    policy = ThrottlePolicy(name_failures=3, lockout_seconds=10, max_lockout_seconds=60)
+    throttle = LoginThrottle(runtime.store.engine, policy, clock=clock)
+    key = [name_key("Mallory ")]
+    waits = []
+    for _ in range(8):
+        throttle.record_failure(key)
+        waits.append(throttle.retry_after(key))
+        clock.now += waits[-1]  # try again the moment the lock ends
+    assert waits == [0, 0, 10, 20, 40, 60, 60, 60]
+    assert throttle.retry_after([name_key("mallory")]) == 0  # the lock above has just ended
+    clock.now -= 1
+    assert throttle.retry_after([name_key("MALLORY")]) == 1  # names compare without case
+
+
+def test_failures_far_apart_never_lock(runtime):
+    clock = Clock()
+    throttle = LoginThrottle(runtime.store.engine, clock=clock)
+    key = [address_key("192.0.2.7")]
+    for _ in range(50):
+        throttle.record_failure(key)
+        clock.now += 3601  # more than the window between two failures
+    assert throttle.retry_after(key) == 0
