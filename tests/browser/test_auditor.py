@@ -89,3 +89,32 @@ def test_an_auditor_filters_the_timeline_and_follows_a_causation_chain(
     expect(page.get_by_test_id("stream-id")).to_have_text("transfer-aud-t1")
     screenshot(page, "auditor-4-stream-of-the-cause")
     assert csp_violations == []
+
+
+def test_the_newest_page_of_the_timeline_shows_new_events_as_they_arrive(
+    page, live_server, login_as, screenshot, csp_violations
+):
+    login_as(page, "viewer")
+    page.goto(f"{live_server.url}/timeline/?stream=account-LIVE-")
+    expect(page.get_by_test_id("timeline-results")).to_contain_text("new events appear live")
+    expect(page.get_by_test_id("timeline-row")).to_have_count(0)
+
+    live_server.runtime.router.dispatch_json(
+        "OpenAccount",
+        {"account_number": "LIVE-1", "owner_id": "u-live", "initial_balance": 900},
+        metadata={"actor": "teller:live-journey"},
+    )
+    live_server.runtime.router.dispatch_json(
+        "DepositMoney",
+        {"account_number": "LIVE-1", "amount": 100},
+        metadata={"actor": "teller:live-journey"},
+    )
+
+    arrived = page.get_by_test_id("timeline-new").get_by_test_id("timeline-row")
+    expect(arrived).to_have_count(2, timeout=10_000)  # polled every two seconds
+    expect(page.get_by_test_id("timeline-note")).to_contain_text("2 shown")
+    expect(page.locator(".timeline-empty")).to_be_hidden()
+    types = arrived.locator(".badge--type").all_inner_texts()
+    assert types == ["MoneyDeposited", "BankAccountOpened"]
+    screenshot(page, "auditor-5-live-timeline")
+    assert csp_violations == []

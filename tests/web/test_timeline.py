@@ -265,3 +265,106 @@ def test_an_htmx_search_with_a_bad_filter_gets_the_message_in_place_of_the_resul
     assert response.status_code == 200  # htmx swaps only 2xx answers
     assert 'data-testid="timeline-bad-filter"' in response.get_data(as_text=True)
     assert "is not a date or time" in response.get_data(as_text=True)
+
+
+def live_url(page: str) -> str:
+    """The URL the newest page's poller asks every two seconds."""
+    match = re.search(r'<tbody id="timeline-live" hx-get="([^"]+)"', page)
+    assert match, "the page has no live poller"
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_the_newest_page_polls_for_new_events_and_shows_them_on_top(client, log_in, runtime, bank):
+    log_in("viewer")
+    page = client.get("/timeline/").get_data(as_text=True)
+    assert live_url(page) == "/timeline/live?after=4&shown=4&oldest=1"
+
+    dispatch(runtime, "DepositMoney", account_number="A-100", amount=7)
+    dispatch(runtime, "DepositMoney", account_number="A-100", amount=8)
+    fragment = client.get(live_url(page), headers={"HX-Request": "true"}).get_data(as_text=True)
+
+    assert positions(fragment) == [6, 5]  # newest first, above the rows already shown
+    assert live_url(fragment) == "/timeline/live?after=6&shown=6&oldest=1"
+    assert re.search(r'id="timeline-note"[^>]*hx-swap-oob="true">6 shown · positions 1–6', fragment)
+    assert fragment.index('id="timeline-live"') < fragment.index('data-position="6"')
+    quiet = client.get(live_url(fragment)).get_data(as_text=True)
+    assert positions(quiet) == []
+    assert live_url(quiet) == live_url(fragment)
+
+
+def test_live_rows_keep_the_filters(client, log_in, runtime, bank):
+    log_in("viewer")
+    page = client.get("/timeline/?type=MoneyDeposited").get_data(as_text=True)
+    assert live_url(page) == "/timeline/live?type=MoneyDeposited&after=3&shown=1&oldest=3"
+
+    dispatch(runtime, "WithdrawMoney", account_number="A-100", amount=1)
+    dispatch(runtime, "DepositMoney", account_number="A-100", amount=2)
+    fragment = client.get(live_url(page)).get_data(as_text=True)
+
+    assert positions(fragment) == [6]
+
+
+def test_older_pages_are_not_live(client, log_in, runtime, monkeypatch):
+    monkeypatch.setattr(timeline, "PAGE_SIZE", 3)
+    runtime.store.append("audit-x", [NewEvent(type="Noted", data={"n": n}) for n in range(8)])
+    log_in("viewer")
+
+    for url in ("/timeline/?before=6", "/timeline/?page=last"):
+        assert 'id="timeline-live"' not in client.get(url).get_data(as_text=True)
+
+
+def test_an_empty_store_polls_from_its_head(client, log_in, runtime):
+    log_in("viewer")
+    page = client.get("/timeline/").get_data(as_text=True)
+    assert live_url(page) == "/timeline/live?after=0&shown=0"
+
+    runtime.store.append("audit-x", [NewEvent(type="Noted", data={"n": 1})])
+
+    assert positions(client.get(live_url(page)).get_data(as_text=True)) == [1]
+
+
+def test_the_live_page_stops_growing_and_offers_the_newest(client, log_in, runtime, monkeypatch):
+    monkeypatch.setattr(timeline, "LIVE_MAX_ROWS", 5)
+    runtime.store.append("audit-x", [NewEvent(type="Noted", data={"n": n}) for n in range(4)])
+    log_in("viewer")
+    page = client.get("/timeline/").get_data(as_text=True)
+
+    runtime.store.append("audit-x", [NewEvent(type="Noted", data={"n": n}) for n in range(3)])
+    fragment = client.get(live_url(page)).get_data(as_text=True)
+
+    assert positions(fragment) == [7, 6, 5]
+    assert 'data-testid="timeline-live-stopped"' in fragment
+    assert "hx-get" not in fragment.split('data-testid="timeline-new"')[0]
+
+
+def test_live_rows_mask_personal_data_and_log_what_support_sees(client, log_in, runtime, bank):
+    log_in("support")
+    page = client.get("/timeline/").get_data(as_text=True)
+    before = len(runtime.privacy.access_log(subject_id="u-2", action="view").entries)
+
+    dispatch(runtime, "RegisterUser", user_id="u-2", name="Grace Hopper", email="g@example.org")
+    shown = client.get(live_url(page)).get_data(as_text=True)
+    log_in("viewer")
+    masked = client.get(live_url(page)).get_data(as_text=True)
+
+    assert "Grace Hopper" in shown
+    assert "Grace Hopper" not in masked
+    entries = runtime.privacy.access_log(subject_id="u-2", action="view").entries
+    assert len(entries) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "needs &#39;after&#39;"),
+        ("after=x", "must be a whole number"),
+        ("after=1&type=%25", "not an event type"),
+    ],
+)
+def test_bad_live_requests_are_a_400(client, log_in, bank, query, message):
+    log_in("viewer")
+
+    response = client.get(f"/timeline/live?{query}")
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)

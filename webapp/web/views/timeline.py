@@ -1,7 +1,9 @@
 """The global timeline for auditors: the whole log ($all) filtered, and causation chains.
 
 The log is shown newest first, one keyset page at a time (`before=P` for older
-events, `after=P` for newer ones, `page=last` for the oldest page). Filters are
+events, `after=P` for newer ones, `page=last` for the oldest page). The newest page
+is live: htmx polls `/timeline/live` every two seconds and new matching events
+appear on top. Filters are
 time range (recorded_at), event type, stream id prefix, actor and correlation id.
 A causation chain shows, for one event, the command that caused it and every
 command and event of its correlation as a tree (parent = causation).
@@ -26,6 +28,8 @@ from webapp.web.pages import has_endpoint, is_fragment_request, render_view
 bp = Blueprint("timeline", __name__, url_prefix="/timeline")
 
 PAGE_SIZE = 50
+LIVE_MAX_ROWS = 500
+"""The newest page stops growing live past this many rows and offers a reload instead."""
 CHAIN_LIMIT = 500
 MAX_TEXT = 200
 MAX_TYPES = 20
@@ -195,13 +199,43 @@ def index() -> str:
         return render_template("timeline/_bad_filter.html", message=exc.description)
     page = read_page(filters, before=before, after=after, last=last)
     events = services.reveal(page.events, current_account(), purpose="global timeline")
+    live_after = None
+    if page.newer is None and not last:  # the newest page: new events join it live
+        live_after = page.events[0].position if page.events else get_runtime().store.head_position()
     return render_view(
         "timeline/page.html",
         "timeline/_results.html",
         filters=filters,
         events=events,
         log_page=page,
+        live_after=live_after,
         event_types=_known_event_types(),
+        stream_endpoint=stream_endpoint(),
+    )
+
+
+@bp.get("/live")
+@requires_role("viewer")
+def live() -> str:
+    """The events after `after` that match the filters, newest first, and the next poller."""
+    filters = parse_filters()
+    after = _position_arg("after")
+    if after is None:
+        bad_filter("The live timeline needs 'after', the newest position already shown.")
+    shown = _position_arg("shown") or 0
+    oldest = _position_arg("oldest")
+    # a burst larger than a page arrives over several polls, oldest first
+    found = get_runtime().store.read_all(after, limit=PAGE_SIZE, **filters.store_args())
+    more = shown + len(found) > LIVE_MAX_ROWS
+    events = services.reveal(found, current_account(), purpose="global timeline") if found else []
+    return render_template(
+        "timeline/_live.html",
+        filters=filters,
+        events=list(reversed(events)),
+        after=found[-1].position if found else after,
+        shown=shown + len(found),
+        oldest=oldest if oldest is not None else (found[0].position if found else None),
+        more=more,
         stream_endpoint=stream_endpoint(),
     )
 
