@@ -425,9 +425,7 @@ class EventStore:
                     else:
                         columns = [list(column) for column in zip(*rows, strict=True)]
                         versions = list(range(base + 1, base + count + 1))
-                        cur.execute(
-                            _PG_INSERT_MANY, [channel, stream_id, now, versions, *columns]
-                        )
+                        cur.execute(_PG_INSERT_MANY, [channel, stream_id, now, versions, *columns])
                     positions = [p for (p,) in cur.fetchall()]
                 conn.commit()
             except BaseException:
