@@ -59,6 +59,8 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     runtime.registry, runtime.router = build_domain(
         runtime.store, codec=getattr(runtime.privacy, "codec", None)
     )
+    # a forget run by another process reaches this one's keys and live aggregates
+    runtime.registry.add_tick_hook(runtime.privacy.check_forgets_elsewhere)
     # --- build: projections (issue 4) ---
     from webapp.projections import build_projections
 

@@ -276,3 +276,46 @@ def test_forget_under_load_writes_no_plaintext_after_it_returns(tmp_path, with_w
         assert runtime.projections.get_user(user_id)["email"] is None
     finally:
         runtime.close()
+
+
+def test_a_forget_run_by_another_process_reaches_this_ones_keys_and_live_aggregates(
+    runtime, db_url
+):
+    # a second runtime on the same store stands in for another process (own caches, registry)
+    other = build_runtime(Settings(db_url=db_url, master_key=runtime.settings.master_key))
+    try:
+        user_id = register_distinctive_user(runtime)
+        stream_id = f"user-{user_id}"
+        runtime.registry.get(runtime.router.aggregate_for_stream(stream_id), stream_id)
+        assert runtime.registry.peek(stream_id).aggregate.state()["name"] == NAME
+        assert runtime.privacy.keys.key_for_reading(user_id).key is not None  # cached here
+
+        other.privacy.forget(user_id, reason="erasure request", actor="sam", role="support")
+
+        deadline = time.monotonic() + 5  # the reaper checks every second
+        while runtime.registry.peek(stream_id) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runtime.registry.peek(stream_id) is None
+        assert runtime.privacy.keys.key_for_reading(user_id).key is None
+        assert runtime.router.state_at(stream_id).state["name"] == FORGOTTEN
+    finally:
+        other.close()
+
+
+@SQLITE_ONLY
+def test_a_key_lookup_notices_a_forget_elsewhere_without_waiting_for_the_cache(runtime, db_url):
+    runtime.registry.stop()  # no reaper tick: only the lookup itself may notice
+    other = build_runtime(Settings(db_url=db_url, master_key=runtime.settings.master_key))
+    try:
+        user_id = register_distinctive_user(runtime)
+        keys = runtime.privacy.keys
+        assert keys.key_for_reading(user_id).key is not None
+        other.privacy.forget(user_id, reason="erasure request", actor="sam", role="support")
+        assert keys.key_for_reading(user_id).key is not None  # within the check interval
+
+        keys._mark_checked_at -= keys.check_seconds  # a second later
+
+        assert keys.key_for_reading(user_id).key is None
+        assert keys.cache_seconds == 60.0  # long before the cached key would have expired
+    finally:
+        other.close()

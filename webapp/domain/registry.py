@@ -109,6 +109,7 @@ class AggregateRegistry:
         self._history: deque[tuple[float, int, int]] = deque(maxlen=history_size)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._tick_hooks: list[Callable[[], object]] = []
 
     # --- using aggregates -------------------------------------------------------
 
@@ -212,6 +213,12 @@ class AggregateRegistry:
     def clear(self) -> int:
         return self.evict_where(lambda _e: True)
 
+    def live_subject_ids(self) -> set[str]:
+        """Every data subject whose personal data some live aggregate holds."""
+        with self._lock:
+            entries = list(self._live.values())
+        return {s for e in entries for s in e.aggregate.subject_ids()}
+
     def reap(self) -> int:
         """Evict every aggregate whose deadline has passed (skipping ones busy with a command)."""
         now = self.clock()
@@ -250,11 +257,17 @@ class AggregateRegistry:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def add_tick_hook(self, hook: Callable[[], object]) -> None:
+        """Run `hook` on the reaper thread after every reap (it holds no aggregate's lock)."""
+        self._tick_hooks.append(hook)
+
     def _run(self) -> None:
         while not self._stop.wait(self.reap_interval):
             try:
                 self.reap()
                 self.sample()
+                for hook in self._tick_hooks:
+                    hook()
             except Exception:  # noqa: BLE001 - the reaper must outlive a bad tick
                 import logging
 

@@ -3,11 +3,18 @@
 Keys are created on first use, cached for a bounded time, and shredded on
 forget: the subject's row keeps only the fact, time and reason of the forget
 (no key bytes), so a forgotten subject never silently receives a new key.
+
+Every forget (and re-registration) also writes a fresh random "forget mark" in
+the same transaction. Each process compares the mark with the one it last saw
+at most once per `check_seconds` while it uses cached keys, and drops its whole
+cache when it changed: a forget run by another process stops this one from
+decrypting within about a second, not at the end of the cache lifetime.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +30,7 @@ from webapp.privacy.tables import insert_for, meta, subject_lookup, subject_stre
 
 KEY_CHECK_PLAINTEXT = b"eventscope key store"
 WRAP_PURPOSE = "eventscope key-wrap v1"
+FORGET_MARK = "forget_mark"
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,16 +70,22 @@ class KeyStore:
         *,
         cache_seconds: float = 60.0,
         cache_size: int = 10_000,
+        check_seconds: float = 1.0,
     ) -> None:
         self.engine = engine
         self._kek = crypto.derive_key(master_key, WRAP_PURPOSE)
         self.cache_seconds = cache_seconds
         self.cache_size = cache_size
+        self.check_seconds = check_seconds
         self._cache: dict[str, tuple[SubjectKey, float]] = {}
         self._lock = threading.Lock()
         self._known_links: set[tuple[str, str]] = set()
         self._known_lookups: set[tuple[str, str]] = set()
         self.index_key = self._check_master_key()
+        self._forget_mark = self._read_forget_mark()
+        self._mark_checked_at = time.monotonic()
+        self.changes_seen = 0
+        """How many times a new forget mark was found (see `changed_elsewhere`)."""
 
     # --- start-up ---------------------------------------------------------
 
@@ -127,6 +141,8 @@ class KeyStore:
         return self._load(subject_id, create=False)
 
     def _cached(self, subject_id: str) -> SubjectKey | None:
+        if time.monotonic() - self._mark_checked_at >= self.check_seconds:
+            self.changed_elsewhere()
         with self._lock:
             entry = self._cache.get(subject_id)
             if entry is None:
@@ -145,6 +161,50 @@ class KeyStore:
                 if len(self._cache) >= self.cache_size:
                     self._cache.pop(next(iter(self._cache)))
             self._cache[record.subject_id] = (record, time.monotonic() + self.cache_seconds)
+
+    def changed_elsewhere(self) -> bool:
+        """True (and the key cache dropped) if a forget was committed since the last check."""
+        self._mark_checked_at = time.monotonic()
+        mark = self._read_forget_mark()
+        if mark == self._forget_mark:
+            return False
+        self._forget_mark = mark
+        self.changes_seen += 1
+        self.evict()
+        return True
+
+    def _read_forget_mark(self) -> bytes | None:
+        with reading(self.engine) as conn:
+            return conn.execute(
+                sa.select(meta.c.value).where(meta.c.name == FORGET_MARK)
+            ).scalar_one_or_none()
+
+    def _write_forget_mark(self, conn: Connection) -> None:
+        """A new random mark, in the forget's own transaction. This process keeps the
+        old one, so its next check also catches a forget committed just before this one."""
+        insert = insert_for(conn)
+        mark = os.urandom(16)
+        conn.execute(
+            insert(meta)
+            .values(name=FORGET_MARK, value=mark)
+            .on_conflict_do_update(index_elements=["name"], set_={"value": mark})
+        )
+
+    def forgotten_among(self, subject_ids: set[str]) -> set[str]:
+        """Which of `subject_ids` are forgotten (read from the database, not the cache)."""
+        found: set[str] = set()
+        ids = sorted(subject_ids)
+        with reading(self.engine) as conn:
+            for start in range(0, len(ids), 500):
+                found.update(
+                    conn.execute(
+                        sa.select(subjects.c.subject_id).where(
+                            subjects.c.subject_id.in_(ids[start : start + 500]),
+                            subjects.c.forgotten_at.is_not(None),
+                        )
+                    ).scalars()
+                )
+        return found
 
     def evict(self, subject_id: str | None = None) -> None:
         """Drop a subject's cached key (or every cached key)."""
@@ -300,6 +360,7 @@ class KeyStore:
                     )
                 )
             conn.execute(sa.delete(subject_lookup).where(subject_lookup.c.subject_id == subject_id))
+            self._write_forget_mark(conn)
             after = self._record(self._select(conn, subject_id))
         self.evict(subject_id)
         return first_time, after
@@ -332,6 +393,7 @@ class KeyStore:
                     forgotten_by=None,
                 )
             )
+            self._write_forget_mark(conn)
             record = self._record(self._select(conn, subject_id))
         self.evict(subject_id)
         return record

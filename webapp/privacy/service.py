@@ -128,6 +128,7 @@ class Privacy:
     participants: list[ForgetParticipant] = field(default_factory=list)
     _forget_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _runtime: Any = field(default=None, repr=False)
+    _changes_handled: int = field(default=0, repr=False)
 
     # --- construction ---------------------------------------------------------
 
@@ -207,6 +208,25 @@ class Privacy:
         if self.registry is not None:
             return self.registry
         return getattr(self._runtime, "registry", None)
+
+    def check_forgets_elsewhere(self) -> int:
+        """After a forget committed by another process: drop this process's cached keys and
+        the live aggregates holding data of a forgotten subject; how many were dropped.
+
+        Cheap when nothing changed (one primary-key read). Run by the aggregate reaper
+        every tick, on a thread that holds no aggregate's lock."""
+        self.keys.changed_elsewhere()
+        seen = self.keys.changes_seen  # a key lookup may have found the new mark first
+        if seen == self._changes_handled:
+            return 0
+        self._changes_handled = seen
+        registry = self._current_registry()
+        if registry is None or not hasattr(registry, "live_subject_ids"):
+            return 0
+        forgotten = self.keys.forgotten_among(registry.live_subject_ids())
+        if not forgotten:
+            return 0
+        return registry.evict_where(lambda e: not forgotten.isdisjoint(e.aggregate.subject_ids()))
 
     def attach_registry(self, registry: Any) -> None:
         """Let forget evict live aggregates (anything with `peek(stream_id)` and `evict(...)`)."""
