@@ -95,18 +95,18 @@ def test_the_newest_page_of_the_timeline_shows_new_events_as_they_arrive(
     page, live_server, login_as, screenshot, csp_violations
 ):
     login_as(page, "viewer")
-    page.goto(f"{live_server.url}/timeline/?stream=account-LIVE-")
+    page.goto(f"{live_server.url}/timeline/?stream=account-AUDLIVE-")
     expect(page.get_by_test_id("timeline-results")).to_contain_text("new events appear live")
     expect(page.get_by_test_id("timeline-row")).to_have_count(0)
 
     live_server.runtime.router.dispatch_json(
         "OpenAccount",
-        {"account_number": "LIVE-1", "owner_id": "u-live", "initial_balance": 900},
+        {"account_number": "AUDLIVE-1", "owner_id": "u-live", "initial_balance": 900},
         metadata={"actor": "teller:live-journey"},
     )
     live_server.runtime.router.dispatch_json(
         "DepositMoney",
-        {"account_number": "LIVE-1", "amount": 100},
+        {"account_number": "AUDLIVE-1", "amount": 100},
         metadata={"actor": "teller:live-journey"},
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -66,4 +67,42 @@ def test_an_engineer_watches_a_live_aggregate_expire(
     expect(row).to_have_count(0, timeout=12_000)
     assert "account-ENG-1" not in runtime.registry
     screenshot(page, "engineer-5-aggregate-expired")
+    assert csp_violations == []
+
+
+def test_an_engineer_finds_a_transfer_process_by_its_id(
+    page, live_server, login_as, screenshot, csp_violations
+):
+    live_server.ensure_worker()
+    runtime = live_server.runtime
+    for number, balance in (("ENG-1", 5_000), ("ENG-2", 0)):
+        runtime.router.dispatch_json(
+            "OpenAccount",
+            {"account_number": number, "owner_id": "u-engineer", "initial_balance": balance},
+            metadata={"actor": "teller:engineer-journey"},
+        )
+    runtime.router.dispatch_json(
+        "TransferMoney",
+        {"transfer_id": "eng-t1", "from_account": "ENG-1", "to_account": "ENG-2", "amount": 700},
+        metadata={"actor": "teller:engineer-journey"},
+    )
+    deadline = time.monotonic() + 30
+    while not runtime.store.read_all(stream_prefix="transfer-eng-t1", types=["TransferCompleted"]):
+        if time.monotonic() > deadline:
+            pytest.fail("the transfer process manager did not complete eng-t1 within 30 s")
+        time.sleep(0.2)
+    login_as(page, "viewer")
+
+    page.get_by_role("link", name="Projections").click()
+    page.get_by_test_id("instances-link").click()
+    expect(page.get_by_role("heading", name="Process-manager instances")).to_be_visible()
+    page.get_by_test_id("instances-id").fill("eng-t1")
+    page.get_by_role("button", name="Show").click()
+    row = page.get_by_test_id("instance-row")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("transfer_money")
+    expect(row).to_contain_text("finished")
+    expect(row).to_contain_text('"status": "completed"')
+    assert "instance=eng-t1" in page.url
+    screenshot(page, "engineer-6-process-instance")
     assert csp_violations == []

@@ -75,6 +75,13 @@ class Projections:
             msg = f"unknown projection {name!r}; known: {', '.join(self._projections)}"
             raise UnknownProjection(msg) from None
 
+    def get_process(self, name: str) -> ProcessManager:
+        try:
+            return self._processes[name]
+        except KeyError:
+            msg = f"unknown process manager {name!r}; known: {', '.join(self._processes)}"
+            raise UnknownProjection(msg) from None
+
     def names_handling(self, event_types: Iterable[str]) -> list[str]:
         types = set(event_types)
         return [
@@ -419,14 +426,29 @@ class Projections:
     # --- process managers ----------------------------------------------------------------
 
     def process_instances(
-        self, process: str | None = None, *, status: str | None = None, limit: int = 100
+        self,
+        process: str | None = None,
+        *,
+        status: str | None = None,
+        instance_id: str | None = None,
+        before: tuple[float, str, str] | None = None,
+        limit: int = 100,
     ) -> list[dict[str, Any]]:
+        """Process-manager instances, most recently active first.
+
+        `before` is the `cursor` of the last instance of a page: the next page starts
+        after it (keyset, on an index of (updated_at, process, instance_id))."""
         table = schema.process_instances
-        query = sa.select(table).order_by(table.c.updated_at.desc()).limit(limit)
+        key = (table.c.updated_at, table.c.process, table.c.instance_id)
+        query = sa.select(table).order_by(*(c.desc() for c in key)).limit(limit)
         if process is not None:
             query = query.where(table.c.process == process)
         if status is not None:
             query = query.where(table.c.status == status)
+        if instance_id is not None:
+            query = query.where(table.c.instance_id == instance_id)
+        if before is not None:
+            query = query.where(sa.tuple_(*key) < sa.tuple_(*before))
         with self.engine.connect().execution_options(eventscope_readonly=True) as conn:
             return [
                 {
@@ -437,6 +459,7 @@ class Projections:
                     "last_position": int(r.last_position),
                     "started_at": _iso(r.started_at),
                     "updated_at": _iso(r.updated_at),
+                    "cursor": [r.updated_at, r.process, r.instance_id],
                 }
                 for r in conn.execute(query)
             ]

@@ -12,10 +12,13 @@ the fragment alone and a normal request with the whole page:
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, abort, current_app, render_template, request
 
 from webapp.web.access import current_account
 
@@ -85,3 +88,18 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["visible_nav"] = visible_nav
     app.jinja_env.globals["has_endpoint"] = has_endpoint
     app.jinja_env.globals["is_fragment_request"] = is_fragment_request
+
+
+def encode_cursor(value: Any) -> str:
+    """A keyset cursor (any JSON value) as a URL-safe query-string value."""
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> Any:
+    """The value of `encode_cursor`; a 400 page for anything else."""
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        abort(400, description="The paging cursor is not valid; start again from the first page.")

@@ -101,11 +101,8 @@ def consumers() -> list[tuple[Consumer, frozenset[str] | None]]:
     for name in projections.names():
         handles = projections.get(name).handles
         found.append((Consumer(name, "projection", handles is None), handles))
-    # Projections has no public getter for a process manager; read its declared interest.
-    managers = getattr(projections, "_processes", {})
     for name in projections.process_names():
-        manager = managers.get(name)
-        types = frozenset(manager.interested_types) if manager is not None else frozenset()
+        types = frozenset(projections.get_process(name).interested_types)
         found.append((Consumer(name, "process_manager"), types))
     return found
 

@@ -16,11 +16,13 @@ from webapp.privacy.markers import DELETED_ACCOUNT_NAME, MASKED
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime, require_part
-from webapp.web.pages import render_view
+from webapp.web.pages import decode_cursor, encode_cursor, render_view
 
 bp = Blueprint("projections", __name__, url_prefix="/projections")
 
 INSTANCES_SHOWN = 50
+INSTANCES_PAGE = 50
+INSTANCE_STATUSES = ("running", "finished")
 TIMEOUTS_SHOWN = 50
 ERRORS_SHOWN = 20
 USERS_PAGE = 50
@@ -91,6 +93,68 @@ def rebuild(name: str) -> Any:
     services.rebuild_projection(name)
     flash(f"Rebuild of {name} requested; its progress shows below.", "ok")
     return redirect(url_for("projections.index"), code=303)
+
+
+# --- process-manager instances, filtered and paged -------------------------------------------
+
+
+def _instance_filters() -> dict[str, Any]:
+    projections = require_part("projections", "Projections")
+    process = request.args.get("process", "").strip() or None
+    status = request.args.get("status", "").strip() or None
+    instance = request.args.get("instance", "").strip() or None
+    if process is not None and process not in projections.process_names():
+        known = ", ".join(projections.process_names()) or "none"
+        abort(400, description=f"There is no process manager {process[:60]!r} (known: {known}).")
+    if status is not None and status not in INSTANCE_STATUSES:
+        abort(
+            400,
+            description=f"Unknown status {status[:30]!r}; use one of: "
+            f"{', '.join(INSTANCE_STATUSES)}.",
+        )
+    if instance is not None and (len(instance) > MAX_TEXT or "\x00" in instance):
+        abort(400, description="The instance id is not valid.")
+    before = None
+    if request.args.get("before"):
+        cursor = decode_cursor(request.args["before"])
+        valid = (
+            isinstance(cursor, list)
+            and len(cursor) == 3
+            and isinstance(cursor[0], int | float)
+            and all(isinstance(c, str) for c in cursor[1:])
+        )
+        if not valid:
+            abort(
+                400, description="The paging cursor is not valid; start again from the first page."
+            )
+        before = (float(cursor[0]), cursor[1], cursor[2])
+    return {"process": process, "status": status, "instance_id": instance, "before": before}
+
+
+@bp.get("/processes")
+@requires_role("viewer")
+def processes() -> str:
+    """Every process-manager instance, most recently active first: by process, status or id."""
+    projections = require_part("projections", "Projections")
+    filters = _instance_filters()
+    found = projections.process_instances(**filters, limit=INSTANCES_PAGE + 1)
+    rows, more = found[:INSTANCES_PAGE], len(found) > INSTANCES_PAGE
+    query = {
+        "process": filters["process"],
+        "status": filters["status"],
+        "instance": filters["instance_id"],
+    }
+    query = {k: v for k, v in query.items() if v}
+    return render_view(
+        "projections/processes_page.html",
+        "projections/_processes.html",
+        instances=rows,
+        query=query,
+        paged=filters["before"] is not None,
+        next_before=encode_cursor(rows[-1]["cursor"]) if more and rows else None,
+        process_names=projections.process_names(),
+        statuses=INSTANCE_STATUSES,
+    )
 
 
 # --- the user directory read model ---------------------------------------------------------

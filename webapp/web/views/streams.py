@@ -10,8 +10,6 @@ and admin, a placeholder once forgotten.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +24,13 @@ from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime, require_part
-from webapp.web.pages import has_endpoint, is_fragment_request, render_view
+from webapp.web.pages import (
+    decode_cursor,
+    encode_cursor,
+    has_endpoint,
+    is_fragment_request,
+    render_view,
+)
 
 bp = Blueprint("streams", __name__, url_prefix="/streams")
 
@@ -81,19 +85,6 @@ def aggregate_prefixes() -> dict[str, str]:
     for route in router.routes():
         prefixes.setdefault(route.aggregate.aggregate_type, route.prefix)
     return prefixes
-
-
-def encode_cursor(value: Any) -> str:
-    raw = json.dumps(value, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(text: str) -> Any:
-    try:
-        padded = text + "=" * (-len(text) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        abort(400, description="The paging cursor is not valid; start again from the first page.")
 
 
 def _check_cursor(sort: str, cursor: Any) -> Any:
