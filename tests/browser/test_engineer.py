@@ -27,6 +27,7 @@ def test_an_engineer_rebuilds_a_projection_and_watches_it_complete(
 
     row.get_by_test_id("rebuild-account_summary").click()
     expect(page.get_by_test_id("rebuild-panel")).to_be_visible()
+    expect(page.locator("h1")).to_have_count(1)  # the page itself, not nested in the table
     page.get_by_test_id("rebuild-confirm").check()
     page.get_by_test_id("rebuild-submit").click()
     expect(page.locator(".flash--ok")).to_contain_text("Rebuild of account_summary requested")
@@ -75,7 +76,7 @@ def test_an_engineer_finds_a_transfer_process_by_its_id(
 ):
     live_server.ensure_worker()
     runtime = live_server.runtime
-    for number, balance in (("ENG-1", 5_000), ("ENG-2", 0)):
+    for number, balance in (("ENGX-1", 5_000), ("ENGX-2", 0)):
         runtime.router.dispatch_json(
             "OpenAccount",
             {"account_number": number, "owner_id": "u-engineer", "initial_balance": balance},
@@ -83,7 +84,7 @@ def test_an_engineer_finds_a_transfer_process_by_its_id(
         )
     runtime.router.dispatch_json(
         "TransferMoney",
-        {"transfer_id": "eng-t1", "from_account": "ENG-1", "to_account": "ENG-2", "amount": 700},
+        {"transfer_id": "eng-t1", "from_account": "ENGX-1", "to_account": "ENGX-2", "amount": 700},
         metadata={"actor": "teller:engineer-journey"},
     )
     deadline = time.monotonic() + 30
@@ -106,3 +107,50 @@ def test_an_engineer_finds_a_transfer_process_by_its_id(
     assert "instance=eng-t1" in page.url
     screenshot(page, "engineer-6-process-instance")
     assert csp_violations == []
+
+
+def test_an_engineer_skips_the_event_a_process_manager_stopped_at(
+    page, live_server, login_as, screenshot, csp_violations
+):
+    from webapp.store import NewEvent
+
+    live_server.ensure_worker()
+    service = live_server.runtime.projections
+    [poison] = live_server.runtime.store.append(
+        "transfer-eng-poison",
+        [NewEvent("TransferRequested", {"transfer_id": "eng-poison", "from_account": "ENG-1"})],
+    ).events
+    try:
+        deadline = time.monotonic() + 30
+        while service.status_of("transfer_money")["state"] != "stopped":
+            if time.monotonic() > deadline:
+                pytest.fail("transfer_money did not stop at the malformed request")
+            time.sleep(0.1)
+        login_as(page, "admin")
+
+        page.get_by_role("link", name="Projections").click()
+        expect(page.get_by_test_id("projection-status")).to_contain_text(
+            f"Last error at position {poison.position}"
+        )
+        page.get_by_test_id("resume-transfer_money").click()
+        expect(page.get_by_test_id("resume-error")).to_contain_text("KeyError")
+        # a whole page, not one swapped into the polled status table
+        expect(page.locator("h1")).to_have_count(1)
+        assert page.url.endswith("/projections/transfer_money/resume")
+        screenshot(page, "engineer-7-resume-choices")
+        page.get_by_test_id("skip-confirm").check()
+        page.get_by_test_id("resume-skip").click()
+        expect(page.locator(".flash--ok")).to_contain_text(
+            f"transfer_money: the worker will skip event {poison.position} and go on"
+        )
+        row = page.locator('[data-testid="process-row"][data-name="transfer_money"]')
+        expect(row).not_to_contain_text("stopped", timeout=15_000)  # the table polls itself
+        screenshot(page, "engineer-8-resumed")
+        [skipped] = [e for e in service.errors("transfer_money") if e["outcome"] == "skipped"]
+        assert skipped["position"] == poison.position
+        assert csp_violations == []
+    finally:  # later journeys need the process manager running
+        if service.status_of("transfer_money")["state"] == "stopped":
+            service.request_resume(
+                "transfer_money", actor="test-cleanup", skip_position=poison.position
+            )

@@ -15,6 +15,7 @@ import pytest
 
 from webapp.bootstrap import Runtime, build_runtime
 from webapp.config import Settings
+from webapp.store import open_store
 from webapp.store.types import NewEvent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,14 @@ def runtime(db_url: str) -> Iterator[Runtime]:
         yield built
     finally:
         built.close()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Any]:
+    """A bare event store (no runtime) on a fresh, migrated database of this backend."""
+    opened = open_store(db_url, migrate=True)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

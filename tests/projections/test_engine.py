@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pytest
 import sqlalchemy as sa
 
 from webapp.projections import FailurePolicy, Projection, Projections, table_name
 from webapp.projections import schema as engine_schema
-from webapp.store import open_store
 from webapp.store.types import NewEvent, RecordedEvent
 
 
@@ -47,13 +45,6 @@ class Ledger(Projection):
                 if self.flaky == 0 and event.data.get("boom") == "always":
                     msg = f"cannot project entry {event.data['n']}"
                     raise ValueError(msg)
-
-
-@pytest.fixture
-def store(db_url):
-    opened = open_store(db_url, migrate=True)
-    yield opened
-    opened.close()
 
 
 def entries(service: Projections) -> list[int]:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from webapp.contexts.transfers import TimeOutTransfer as PingBack  # any registered command
 from webapp.domain import DomainError
 from webapp.projections import FailurePolicy, ProcessManager, Projections
 from webapp.projections.process_manager import ProcessManagerRunner, TimeoutRunner
-from webapp.store import open_store
 from webapp.store.types import NewEvent
 
 
@@ -31,13 +28,6 @@ class Pinger(ProcessManager):
             ctx.cancel_timeout("pay")
             ctx.dispatch(PingBack(event.data["order_id"]), step="thank")
         return {**state, "seen": [*state.get("seen", []), event.type]}
-
-
-@pytest.fixture
-def store(db_url):
-    opened = open_store(db_url, migrate=True)
-    yield opened
-    opened.close()
 
 
 def order(store, order_id: str, *types: str) -> None:

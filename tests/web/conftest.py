@@ -114,3 +114,20 @@ def bank(runtime: Runtime) -> dict[str, Any]:
     dispatch(runtime, "DepositMoney", account_number="A-100", amount=250)
     dispatch(runtime, "WithdrawMoney", account_number="A-100", amount=50)
     return {"user_stream": "user-u-1", "account_stream": "account-A-100", "balance": 1200}
+
+
+@pytest.fixture
+def stopped_process(runtime: Runtime) -> dict[str, Any]:
+    """The transfer_money process manager stopped at a malformed TransferRequested (no
+    amount, as an older writer might have stored it): {"name", "position", "runner"}."""
+    from webapp.store import NewEvent
+
+    [event] = runtime.store.append(
+        "transfer-poison",
+        [NewEvent("TransferRequested", {"transfer_id": "poison", "from_account": "A"})],
+    ).events
+    position = event.position
+    runner = runtime.projections.process_runner("transfer_money")
+    runner.run_until_caught_up()
+    assert runner.stopped
+    return {"name": "transfer_money", "position": position, "runner": runner}

@@ -101,3 +101,32 @@ def test_password_sets_the_password_the_login_form_checks(sqlite_url):
         assert AccountBook(runtime.store.engine).check_password("ada", "a long passphrase")
     finally:
         runtime.close()
+
+
+def test_projections_resume_asks_the_worker_to_skip_the_event(sqlite_url, runtime, stopped_process):
+    position = stopped_process["position"]
+
+    result = run(
+        "--db", sqlite_url, "projections", "resume", "transfer_money",
+        "--skip", str(position), "--actor", "ops:olga",
+    )  # fmt: skip
+
+    assert result.exit_code == 0
+    assert f"transfer_money: asked the worker to skip event {position}" in result.output
+    runner = stopped_process["runner"]
+    assert runner.resume_if_requested()
+    runner.run_until_caught_up()
+    assert not runner.stopped
+    assert "skipped by ops:olga" in runtime.projections.errors("transfer_money")[0]["error"]
+
+
+def test_projections_resume_refuses_a_running_unit_and_an_unknown_name(sqlite_url, runtime):
+    running = CliRunner().invoke(
+        cli, ["--db", sqlite_url, "projections", "resume", "account_summary"]
+    )
+    unknown = CliRunner().invoke(cli, ["--db", sqlite_url, "projections", "resume", "nope"])
+
+    assert running.exit_code == 1
+    assert "not stopped: there is nothing to resume" in running.output
+    assert unknown.exit_code == 2
+    assert "unknown projection or process manager 'nope'" in unknown.output

@@ -1,4 +1,4 @@
-"""`eventscope worker`, `eventscope projections rebuild NAME`, `eventscope projections status`."""
+"""`eventscope worker`; `eventscope projections status | rebuild NAME | resume NAME`."""
 
 from __future__ import annotations
 
@@ -114,6 +114,40 @@ def rebuild(ctx: click.Context, name: str, timeout: float) -> None:
             _rebuild_by_worker(service, name, timeout)
     finally:
         runtime.close()
+
+
+@projections.command("resume")
+@click.argument("name")
+@click.option(
+    "--skip",
+    "skip_position",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Skip the event at this position (the one NAME stopped at) instead of retrying it.",
+)
+@click.option("--actor", default="cli", show_default=True, help="Who asks (kept with the skip).")
+@click.pass_context
+def resume(ctx: click.Context, name: str, skip_position: int | None, actor: str) -> None:
+    """Resume a stopped projection or process manager: the worker running it retries the
+    event it stopped at, or skips it with --skip POSITION."""
+    from webapp.projections import ResumeRefused, UnknownProjection
+
+    runtime = _runtime(ctx)
+    try:
+        try:
+            item = runtime.projections.request_resume(
+                name, actor=actor, skip_position=skip_position
+            )
+        except UnknownProjection as exc:
+            raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from None
+        except ResumeRefused as exc:
+            raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
+    what = (
+        f"skip event {skip_position}" if skip_position else f"retry event {item['error_position']}"
+    )
+    click.echo(f"{name}: asked the worker to {what}")
 
 
 def _rebuild_here(service: Any, name: str) -> None:

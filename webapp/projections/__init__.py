@@ -29,7 +29,12 @@ from webapp.projections.consistency import (
 )
 from webapp.projections.process_manager import ProcessContext, ProcessManager
 from webapp.projections.projection import FailurePolicy, Projection, table_name, upsert
-from webapp.projections.service import Projections, UnknownProjection, build_projections
+from webapp.projections.service import (
+    Projections,
+    ResumeRefused,
+    UnknownProjection,
+    build_projections,
+)
 from webapp.projections.worker import Worker, start_in_process
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "ProcessManager",
     "Projection",
     "Projections",
+    "ResumeRefused",
     "UnknownProjection",
     "Worker",
     "build_projections",

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from webapp.domain import DomainError, to_data, type_name_of
 from webapp.projections import schema
 from webapp.projections.projection import FailurePolicy, upsert
+from webapp.projections.resume import skip_note, take_request
 from webapp.projections.runner import (
     LostLeadership,
     Progress,
@@ -149,6 +150,8 @@ class ProcessManagerRunner:
         self.progress = Progress()
         self.position: int | None = None
         self.stopped = False
+        self._stopped_wall = 0.0
+        self._stopped_at: tuple[RecordedEvent, str] | None = None
         self._types = sorted(process.interested_types)
         self._status_at = 0.0
         self._rate_mark = (time.monotonic(), 0)
@@ -234,11 +237,42 @@ class ProcessManagerRunner:
                     return True
                 self._record_error(event, "stopped", error, advance=False)
                 self.stopped = True
+                self._stopped_at = (event, error)
+                self._stopped_wall = time.time()
                 self.progress.state = "stopped"
                 self.progress.last_error = error
                 self.progress.error_position = event.position
                 self._write_status(force=True)
                 return False
+
+    def resume_if_requested(self) -> bool:
+        """While stopped, carry out an operator's request to retry or skip the event it
+        stopped at (webapp.projections.resume); True if the process manager runs again."""
+        if not self.stopped:
+            return False
+        request = take_request(self.engine, self.name)
+        if request is None:
+            return False
+        if request.requested_at < self._stopped_wall:
+            return False  # asked of an earlier stop (a restart already retried that one)
+        stopped, self._stopped_at = self._stopped_at, None
+        skipped = None
+        if request.skip_position is not None and stopped is not None:
+            event, error = stopped
+            if event.position == request.skip_position:
+                skipped = f"{skip_note(request)}: {error}"
+                self._record_error(event, "skipped", skipped, advance=True)
+                log.warning(
+                    "process %s: event %d skipped by %s",
+                    self.name,
+                    event.position,
+                    request.requested_by,
+                )
+        self.load()
+        self.progress.last_error = None if skipped is None else f"skipped event: {skipped}"
+        self.progress.state = "catching_up"
+        self._write_status(force=True)
+        return True
 
     def handle_event(self, event: RecordedEvent) -> None:
         """Handle one event (idempotent: an instance ignores events it has already handled)."""

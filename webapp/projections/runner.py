@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from webapp.projections import schema
 from webapp.projections.projection import Projection
+from webapp.projections.resume import skip_note, take_request
 from webapp.store.types import RecordedEvent
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,9 @@ class ProjectionRunner:
         self._registry_checked_at = 0.0
         self._rate_mark = (time.monotonic(), 0)
         self.stopped = False
+        self._stopped_wall = 0.0
+        self._stopped_at: tuple[int, RecordedEvent, str] | None = None
+        """(generation, event, error) of the stop, for an operator's skip."""
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -260,6 +264,49 @@ class ProjectionRunner:
     def request_rebuild(self) -> None:
         request_rebuild(self.engine, self.name)
         self._registry_checked_at = 0.0
+
+    def resume_if_requested(self) -> bool:
+        """While stopped, carry out an operator's request to retry or skip the event it
+        stopped at (webapp.projections.resume); True if the projection runs again."""
+        if not self.stopped:
+            return False
+        request = take_request(self.engine, self.name)
+        if request is None:
+            return False
+        if request.requested_at < self._stopped_wall:
+            return False  # asked of an earlier stop (a restart already retried that one)
+        stopped, self._stopped_at = self._stopped_at, None
+        if request.skip_position is not None and stopped is not None:
+            generation, event, error = stopped
+            if event.position == request.skip_position:
+                note = f"{skip_note(request)}: {error}"
+                self._record_error(generation, event, "skipped", note, advance=True)
+                log.warning(
+                    "projection %s: event %d skipped by %s",
+                    self.name,
+                    event.position,
+                    request.requested_by,
+                )
+                self.load()
+                self.progress.last_error = f"skipped event {event.position}: {note}"
+                self.progress.error_position = event.position
+                self.progress.state = "catching_up"
+                self.write_status(force=True)
+                return True
+            log.warning(
+                "projection %s: a skip of event %d was asked, but it stopped at %d; "
+                "retrying instead",
+                self.name,
+                request.skip_position,
+                event.position,
+            )
+        log.info("projection %s: resumed by %s", self.name, request.requested_by)
+        self.load()
+        self.progress.last_error = None
+        self.progress.error_position = None
+        self.progress.state = "catching_up"
+        self.write_status(force=True)
+        return True
 
     # --- internals ---------------------------------------------------------------------
 
@@ -426,6 +473,8 @@ class ProjectionRunner:
                     self.progress.last_error = error
                     self.progress.error_position = event.position
                     self.stopped = True
+                    self._stopped_at = (generation, event, error)
+                    self._stopped_wall = time.time()
                     self.write_status(force=True)
                     log.error(
                         "projection %s stopped at event %d (%s): %s",

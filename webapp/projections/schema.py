@@ -22,6 +22,16 @@ registry = sa.Table(
     sa.Column("model_version", sa.Integer, nullable=True),  # Projection.version (NULL: 1)
 )
 
+resume_requests = sa.Table(
+    "projection_resume_requests",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    # the event the operator agreed to skip (NULL: retry the event it stopped at)
+    sa.Column("skip_position", sa.BigInteger, nullable=True),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("requested_at", sa.Float, nullable=False),
+)
+
 checkpoints = sa.Table(
     "projection_checkpoints",
     metadata,

@@ -22,6 +22,7 @@ from webapp.projections.consistency import dispatch_strong, live_positions, wait
 from webapp.projections.process_manager import ProcessManager, ProcessManagerRunner, TimeoutRunner
 from webapp.projections.projection import Projection, Tables
 from webapp.projections.read_models import accounts, activity, transfers, users
+from webapp.projections.resume import pending_request, request_resume
 from webapp.projections.runner import (
     ProjectionRunner,
     TableSet,
@@ -36,6 +37,10 @@ STALE_AFTER_SECONDS = 10.0
 
 class UnknownProjection(KeyError):
     pass
+
+
+class ResumeRefused(ValueError):
+    """A resume that cannot be asked for: the unit is not stopped, or not at that event."""
 
 
 class Projections:
@@ -263,6 +268,29 @@ class Projections:
         request_rebuild(self.engine, name)
         return self.status_of(name)
 
+    # --- resume after a stop ------------------------------------------------------------
+
+    def request_resume(
+        self, name: str, *, actor: str, skip_position: int | None = None
+    ) -> dict[str, Any]:
+        """Ask the worker to resume stopped unit `name`: retry the event it stopped at, or
+        (with `skip_position`, which must be that event) skip it. Returns its status."""
+        if name not in self._projections and name not in self._processes:
+            msg = f"unknown projection or process manager {name!r}"
+            raise UnknownProjection(msg)
+        status = self.status_of(name)
+        if status["state"] != "stopped":
+            msg = f"{name} is {status['state']}, not stopped: there is nothing to resume"
+            raise ResumeRefused(msg)
+        stopped_at = status.get("error_position")
+        if skip_position is not None and skip_position != stopped_at:
+            msg = f"{name} stopped at event {stopped_at}, not {skip_position}; nothing was skipped"
+            raise ResumeRefused(msg)
+        request_resume(self.engine, name, actor=actor, skip_position=skip_position)
+        status = dict(status)
+        status["resume_requested"] = {"skip_position": skip_position, "by": actor}
+        return status
+
     def rebuild_now(
         self, name: str, *, on_progress: Callable[[int, int], None] | None = None
     ) -> int:
@@ -345,6 +373,13 @@ class Projections:
                 return item
         msg = f"unknown projection {name!r}"
         raise UnknownProjection(msg)
+
+    def pending_resume(self, name: str) -> dict[str, Any] | None:
+        """The resume request `name`'s worker has not carried out yet, if any."""
+        request = pending_request(self.engine, name)
+        if request is None:
+            return None
+        return {"skip_position": request.skip_position, "by": request.requested_by}
 
     def _status_item(
         self,

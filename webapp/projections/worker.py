@@ -90,6 +90,9 @@ class Worker:
                 for runner in mine:
                     if not runner.leadership.still_held():
                         self._lose(runner, held)
+                for runner in runners:
+                    if held[runner.name] and runner.stopped:
+                        runner.resume_if_requested()
                 mine = [r for r in runners if held[r.name] and not r.stopped]
                 if not mine:
                     for runner in runners:
@@ -185,7 +188,9 @@ class Worker:
             moved = unit.step()
             if unit.stopped:
                 unit.write_status(force=True)
-                self._stop.wait(self.acquire_every)
+                resume = getattr(unit, "resume_if_requested", None)
+                if resume is None or not resume():
+                    self._stop.wait(self.acquire_every)
             elif not moved:
                 if unit.kind == "timer":
                     self._stop.wait(0.2)

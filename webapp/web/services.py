@@ -260,6 +260,20 @@ def rebuild_projection(name: str) -> dict[str, Any]:
         abort(404, description=f"no projection {name!r}")
 
 
+def resume_projection(name: str, account: Account | None, skip_position: int | None) -> dict:
+    """Ask the worker to retry (or skip) the event stopped unit `name` stopped at."""
+    from webapp.projections import ResumeRefused, UnknownProjection
+
+    projections = require_part("projections", "Projections")
+    actor = account.name if account is not None else "unknown"
+    try:
+        return dict(projections.request_resume(name, actor=actor, skip_position=skip_position))
+    except UnknownProjection:
+        abort(404, description=f"no projection or process manager {name!r}")
+    except ResumeRefused as refused:
+        abort(409, description=str(refused))
+
+
 def account_summary(account_number: str, account: Account | None) -> dict[str, Any]:
     """The account-summary read model row (balance, status, owner)."""
     projections = require_part("projections", "The account summary read model")

@@ -205,6 +205,23 @@ def rebuild_projection(name: str) -> tuple[Response, int]:
     return jsonify(services.rebuild_projection(name)), 202
 
 
+@bp.post("/projections/<name>/resume")
+@requires_role("admin")
+def resume_projection(name: str) -> tuple[Response, int]:
+    """Resume a stopped projection or process manager: retry the event it stopped at, or
+    skip it with `{"skip_position": N}` (N must be that event's position)."""
+    body = request.get_json(silent=True) if request.data else {}
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    unknown = set(body) - {"skip_position"}
+    if unknown:
+        abort(400, description=f"unknown field(s): {', '.join(sorted(unknown))}")
+    skip = body.get("skip_position")
+    if skip is not None and (type(skip) is not int or skip < 1):
+        abort(400, description="'skip_position' must be a positive integer (an event position)")
+    return jsonify(services.resume_projection(name, current_account(), skip)), 202
+
+
 @bp.get("/read/accounts/<account_number>")
 @requires_role("viewer")
 def read_account(account_number: str) -> Response:

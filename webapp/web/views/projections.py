@@ -95,6 +95,53 @@ def rebuild(name: str) -> Any:
     return redirect(url_for("projections.index"), code=303)
 
 
+def _stopped(name: str) -> dict[str, Any]:
+    for item in services.projection_statuses():
+        if item["name"] == name:
+            return item
+    abort(404, description=f"There is no projection or process manager named {name!r}.")
+
+
+def _resume_page(item: dict[str, Any], error: str | None = None) -> str:
+    projections = require_part("projections", "Projections")
+    return render_view(
+        "projections/resume_page.html",
+        "projections/_resume.html",
+        item=item,
+        pending=projections.pending_resume(item["name"]),
+        error=error,
+    )
+
+
+@bp.get("/<name>/resume")
+@requires_role("admin")
+def confirm_resume(name: str) -> str:
+    """What stopped a unit, and the choice: retry the event or skip it."""
+    return _resume_page(_stopped(name))
+
+
+@bp.post("/<name>/resume")
+@requires_role("admin")
+def resume(name: str) -> Any:
+    """Ask the worker to retry or skip the event a stopped unit stopped at."""
+    item = _stopped(name)
+    action = request.form.get("action")
+    skip = None
+    if action == "skip":
+        if request.form.get("confirm") != name:
+            return _resume_page(item, f"Confirm the skip by ticking the box for {name!r}."), 400
+        text = request.form.get("position", "")
+        if not text.isdigit() or len(text) > 18:
+            return _resume_page(item, "The event position to skip is missing."), 400
+        skip = int(text)
+    elif action != "retry":
+        return _resume_page(item, "Choose to retry the event or to skip it."), 400
+    services.resume_projection(name, current_account(), skip)
+    what = f"skip event {skip} and go on" if skip is not None else "retry the event it stopped at"
+    flash(f"{name}: the worker will {what}.", "ok")
+    return redirect(url_for("projections.index"), code=303)
+
+
 # --- process-manager instances, filtered and paged -------------------------------------------
 
 

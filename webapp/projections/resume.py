@@ -1,0 +1,85 @@
+"""Resuming a stopped projection or process manager, on an operator's request.
+
+A unit whose failure policy is "stop" halts at the event its handler could not
+handle and keeps its checkpoint before that event. An operator (dashboard, API or
+`eventscope projections resume`) then asks for one of two things, recorded in
+`projection_resume_requests` for whichever worker runs the unit:
+
+- retry: the worker reloads the unit and handles the event again (after the cause
+  was fixed: a full disk, a missing table, data corrected by hand);
+- skip: the event is recorded in the unit's errors as skipped by that operator, the
+  checkpoint moves past it, and the unit goes on. A skip names the event's position
+  and is carried out only if the unit is still stopped at that very event.
+
+The worker looks for a request on every turn of its loop while a unit it runs is
+stopped; a request for a unit that is running is dropped when read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from webapp.projections import schema
+
+
+@dataclass(frozen=True)
+class ResumeRequest:
+    name: str
+    skip_position: int | None
+    requested_by: str
+    requested_at: float
+
+
+def request_resume(
+    engine: sa.Engine, name: str, *, actor: str, skip_position: int | None = None
+) -> None:
+    """Record the request (replacing an earlier one not yet carried out)."""
+    table = schema.resume_requests
+    with engine.begin() as conn:
+        conn.execute(table.delete().where(table.c.name == name))
+        conn.execute(
+            table.insert().values(
+                name=name,
+                skip_position=skip_position,
+                requested_by=actor[:200],
+                requested_at=time.time(),
+            )
+        )
+
+
+def take_request(engine: sa.Engine, name: str) -> ResumeRequest | None:
+    """The pending request for `name`, removed in the same transaction (None if none)."""
+    table = schema.resume_requests
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(table).where(table.c.name == name)).first()
+        if row is None:
+            return None
+        conn.execute(table.delete().where(table.c.name == name))
+    return ResumeRequest(
+        name=row.name,
+        skip_position=None if row.skip_position is None else int(row.skip_position),
+        requested_by=row.requested_by,
+        requested_at=float(row.requested_at),
+    )
+
+
+def pending_request(engine: sa.Engine, name: str) -> ResumeRequest | None:
+    """The request waiting for the worker, if any (left in place)."""
+    table = schema.resume_requests
+    with engine.connect().execution_options(eventscope_readonly=True) as conn:
+        row = conn.execute(sa.select(table).where(table.c.name == name)).first()
+    if row is None:
+        return None
+    return ResumeRequest(
+        name=row.name,
+        skip_position=None if row.skip_position is None else int(row.skip_position),
+        requested_by=row.requested_by,
+        requested_at=float(row.requested_at),
+    )
+
+
+def skip_note(request: ResumeRequest) -> str:
+    return f"skipped by {request.requested_by} (operator request); the handler had failed"
