@@ -142,3 +142,20 @@ def test_the_worker_carries_out_a_resume_request(store):
         assert service.pending_resume("ledger") is None
     finally:
         worker.stop()
+
+
+def test_a_rebuild_asked_while_stopped_starts_once_resumed(stopped_ledger):
+    service, runner, _failing = stopped_ledger
+    service.request_rebuild("ledger")
+    runner.step()
+    assert runner.stopped
+    assert not runner.rebuilding  # a stopped projection does nothing, rebuilds included
+
+    service.get("ledger").fixed = True
+    service.request_resume("ledger", actor="olga")
+    assert runner.resume_if_requested()
+    runner.run_until_caught_up()
+
+    status = service.status_of("ledger")
+    assert (status["generation"], status["rebuild"]) == (2, None)
+    assert entries(service) == [1, 2, 3]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
+
+from webapp.projections import FailurePolicy, Projection, Projections, table_name
+from webapp.store import NewEvent
 
 
 def session_csrf(client) -> str:
@@ -181,3 +185,41 @@ def test_the_api_refuses_viewers_unknown_names_and_running_units(client, auth_he
     assert unknown.status_code == 404
     assert running.status_code == 409
     assert "not stopped" in running.get_json()["error"]
+
+
+class Fragile(Projection):
+    """A projection that cannot handle events marked `boom` (its policy: stop)."""
+
+    name = "fragile"
+    handles = frozenset({"Noted"})
+    on_error = FailurePolicy("stop", max_attempts=1)
+
+    def define_tables(self, metadata, generation):
+        return {
+            "rows": sa.Table(
+                table_name(self.name, generation),
+                metadata,
+                sa.Column("position", sa.BigInteger, primary_key=True),
+            )
+        }
+
+    def handle_batch(self, conn, tables, events):
+        for event in events:
+            if event.data.get("boom"):
+                msg = "cannot note this"
+                raise ValueError(msg)
+            conn.execute(tables["rows"].insert().values(position=event.position))
+
+
+def test_the_rebuild_page_of_a_stopped_projection_says_to_resume_it_first(client, log_in, runtime):
+    runtime.projections = Projections(runtime.store, [Fragile()])
+    runtime.store.append("notes-1", [NewEvent("Noted", {}), NewEvent("Noted", {"boom": True})])
+    runtime.projections.runner("fragile").run_until_caught_up()
+    log_in("admin")
+
+    page = client.get("/projections/fragile/rebuild").get_data(as_text=True)
+    status = client.get("/projections/").get_data(as_text=True)
+
+    assert "fragile is stopped at event 2: the rebuild starts once it runs again" in page
+    assert 'href="/projections/fragile/resume"' in page
+    assert 'data-testid="resume-fragile"' in status

@@ -276,6 +276,7 @@ class ProjectionRunner:
         if request.requested_at < self._stopped_wall:
             return False  # asked of an earlier stop (a restart already retried that one)
         stopped, self._stopped_at = self._stopped_at, None
+        self._registry_checked_at = 0.0  # a rebuild asked while stopped starts at once
         if request.skip_position is not None and stopped is not None:
             generation, event, error = stopped
             if event.position == request.skip_position:
