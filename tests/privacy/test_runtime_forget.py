@@ -319,3 +319,32 @@ def test_a_key_lookup_notices_a_forget_elsewhere_without_waiting_for_the_cache(r
         assert keys.cache_seconds == 60.0  # long before the cached key would have expired
     finally:
         other.close()
+
+
+def test_the_export_holds_the_accounts_a_subject_owns_and_their_history(runtime):
+    from webapp.contexts.bank import DepositMoney, OpenAccount, WithdrawMoney
+
+    user_id = register_distinctive_user(runtime)
+    runtime.router.dispatch(OpenAccount("X-1", user_id, 500))
+    runtime.router.dispatch(DepositMoney("X-1", 250))
+    runtime.router.dispatch(WithdrawMoney("X-1", 100))
+    runtime.router.dispatch(OpenAccount("Y-1", "someone-else", 900))
+    catch_up(runtime)
+
+    exported = runtime.privacy.export(user_id, actor="sam", role="support")
+
+    [related] = exported["related_streams"]
+    assert related["stream_id"] == "account-X-1"
+    assert [e["type"] for e in related["events"]] == [
+        "BankAccountOpened",
+        "MoneyDeposited",
+        "MoneyWithdrawn",
+    ]
+    assert [e["data"]["amount"] for e in related["events"][1:]] == [250, 100]
+    [account] = exported["read_models"]["account_summary"]
+    assert (account["account_number"], account["balance"]) == ("X-1", 650)
+    assert "Y-1" not in json.dumps(exported)
+
+    runtime.privacy.forget(user_id, reason="erasure request", actor="sam", role="support")
+    after = runtime.privacy.export(user_id, actor="sam", role="support")
+    assert (after["status"], after["related_streams"]) == ("forgotten", [])

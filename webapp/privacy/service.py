@@ -515,6 +515,7 @@ class Privacy:
             "forgotten": None,
             "events": [],
             "snapshots": [],
+            "related_streams": [],
             "read_models": {},
             "privacy_audit": self._audit_events(subject_id),
         }
@@ -526,6 +527,8 @@ class Privacy:
             }
         else:
             document["events"], document["snapshots"] = self._export_streams(subject_id)
+            exported = {e["stream_id"] for e in document["events"]}
+            document["related_streams"] = self._export_related(subject_id, exported)
             for participant in self._current_participants():
                 rows = participant.export_subject(subject_id)
                 if isinstance(rows, dict):  # a participant grouping rows by read model
@@ -542,30 +545,7 @@ class Privacy:
         events: list[dict[str, Any]] = []
         snapshots: list[dict[str, Any]] = []
         for stream_id in self.keys.streams_of(subject_id):
-            after = 0
-            while True:
-                batch = self.store.read_stream(stream_id, after + 1, limit=1000)
-                for event in batch:
-                    if not _carries(event.data, subject_id):
-                        continue
-                    data = self.codec.decode_data(
-                        str(event.event_id), event.data, only_subject=subject_id
-                    )
-                    events.append(
-                        {
-                            "stream_id": event.stream_id,
-                            "stream_version": event.stream_version,
-                            "position": event.position,
-                            "event_id": str(event.event_id),
-                            "type": event.type,
-                            "recorded_at": event.recorded_at.isoformat(),
-                            "data": data,
-                            "metadata": event.metadata,
-                        }
-                    )
-                if len(batch) < 1000:
-                    break
-                after = batch[-1].stream_version
+            events += self._exported_events(stream_id, subject_id, carrying_only=True)
             for snap in self.store.list_snapshots(stream_id):
                 snapshots.append(
                     {
@@ -577,6 +557,56 @@ class Privacy:
                     }
                 )
         return events, snapshots
+
+    def _exported_events(
+        self, stream_id: str, subject_id: str, *, carrying_only: bool
+    ) -> list[dict[str, Any]]:
+        """A stream's events as the export shows them: the subject's own fields decrypted,
+        anyone else's withheld; with `carrying_only`, only the events holding the subject's
+        fields."""
+        assert self.store is not None
+        events: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            batch = self.store.read_stream(stream_id, after + 1, limit=1000)
+            for event in batch:
+                if carrying_only and not _carries(event.data, subject_id):
+                    continue
+                data = self.codec.decode_data(
+                    str(event.event_id), event.data, only_subject=subject_id
+                )
+                events.append(
+                    {
+                        "stream_id": event.stream_id,
+                        "stream_version": event.stream_version,
+                        "position": event.position,
+                        "event_id": str(event.event_id),
+                        "type": event.type,
+                        "recorded_at": event.recorded_at.isoformat(),
+                        "data": data,
+                        "metadata": event.metadata,
+                    }
+                )
+            if len(batch) < 1000:
+                return events
+            after = batch[-1].stream_version
+
+    def _export_related(self, subject_id: str, exported: set[str]) -> list[dict[str, Any]]:
+        """Streams about the subject without their personal fields (accounts they own),
+        as the participants (projections) know them, with every event."""
+        if self.store is None:
+            return []
+        stream_ids: set[str] = set()
+        for participant in self._current_participants():
+            if hasattr(participant, "related_streams"):
+                stream_ids.update(participant.related_streams(subject_id))
+        return [
+            {
+                "stream_id": stream_id,
+                "events": self._exported_events(stream_id, subject_id, carrying_only=False),
+            }
+            for stream_id in sorted(stream_ids - exported)
+        ]
 
     def _audit_events(self, subject_id: str) -> list[dict[str, Any]]:
         if self.store is None:

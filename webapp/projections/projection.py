@@ -67,6 +67,9 @@ class Projection(ABC):
     needs_decoding: ClassVar[bool] = False
     """True when handlers need personal fields decrypted through the payload codec."""
     holds_personal_data: ClassVar[bool] = False
+    refers_to_subjects: ClassVar[bool] = False
+    """True when rows are about a data subject without holding personal fields (an
+    owner's accounts): a subject access export includes them, a forget leaves them."""
     version: ClassVar[int] = 1
     """Bump when the handlers change what they build: a worker then rebuilds the model
     in the background (the old generation serves reads until the new one switches in)."""
@@ -88,6 +91,11 @@ class Projection(ABC):
     def export_subject(
         self, conn: sa.Connection, tables: Tables, subject_id: str
     ) -> list[dict[str, Any]]:
+        return []
+
+    def related_streams(self, conn: sa.Connection, tables: Tables, subject_id: str) -> list[str]:
+        """Streams about the subject that hold none of their personal fields (an account
+        they own); a subject access export includes their events."""
         return []
 
 

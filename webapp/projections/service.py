@@ -240,15 +240,25 @@ class Projections:
         return done
 
     def export_subject(self, subject_id: str) -> dict[str, list[dict[str, Any]]]:
-        """What each projection holding personal data keeps on the subject."""
+        """What each projection holding personal data, or data about a subject, keeps on them."""
         out: dict[str, list[dict[str, Any]]] = {}
         for name, projection in self._projections.items():
-            if projection.holds_personal_data:
+            if projection.holds_personal_data or projection.refers_to_subjects:
                 out[name] = self.query(
                     name,
                     lambda c, t, p=projection: p.export_subject(c, t, subject_id),
                 )
         return out
+
+    def related_streams(self, subject_id: str) -> list[str]:
+        """Streams about the subject without their personal fields (accounts they own)."""
+        found: set[str] = set()
+        for name, projection in self._projections.items():
+            if projection.refers_to_subjects:
+                found.update(
+                    self.query(name, lambda c, t, p=projection: p.related_streams(c, t, subject_id))
+                )
+        return sorted(found)
 
     def _generations(self, name: str) -> list[int]:
         with self.engine.connect().execution_options(eventscope_readonly=True) as conn:

@@ -1,6 +1,9 @@
 """account_summary: one row per bank account (balance, status, owner).
 
-Backs `GET /api/read/accounts/<account_number>`.
+Backs `GET /api/read/accounts/<account_number>`. An owner's accounts are data about
+them: a subject access export includes their rows and their streams' events
+(`export_subject`, `related_streams`); forgetting the owner leaves the accounts
+(money is not personal data to shred) under the owner's pseudonymous id.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ class AccountSummary(Projection):
     name = "account_summary"
     handles = frozenset({"BankAccountOpened", "BankAccountClosed"} | CREDITS | DEBITS)
     on_error = FailurePolicy("skip", max_attempts=3)
+    refers_to_subjects = True
+    version = 2  # 2: the account's stream id is kept (for subject access exports)
 
     def define_tables(self, metadata: sa.MetaData, generation: int) -> dict[str, sa.Table]:
         accounts = sa.Table(
@@ -35,6 +40,7 @@ class AccountSummary(Projection):
             sa.Column("opened_at", sa.String(40), nullable=True),
             sa.Column("updated_at", sa.String(40), nullable=False),
             sa.Column("last_position", sa.BigInteger, nullable=False),
+            sa.Column("stream_id", sa.String(200), nullable=True),
         )
         return {"accounts": accounts}
 
@@ -56,6 +62,7 @@ class AccountSummary(Projection):
                     "status": "open",
                     "transactions": 0,
                     "opened_at": iso(event.recorded_at),
+                    "stream_id": event.stream_id,
                 }
                 rows[number] = row
             elif row is None:
@@ -75,6 +82,20 @@ class AccountSummary(Projection):
         for row in changed.values():
             row["updated_at"] = iso(row["updated_at"])
         upsert(conn, table, list(changed.values()), ["account_number"])
+
+    def export_subject(
+        self, conn: sa.Connection, tables: Tables, subject_id: str
+    ) -> list[dict[str, Any]]:
+        return list_accounts(conn, tables, owner_id=subject_id, limit=10_000)
+
+    def related_streams(self, conn: sa.Connection, tables: Tables, subject_id: str) -> list[str]:
+        table = tables["accounts"]
+        query = (
+            sa.select(table.c.stream_id)
+            .where(table.c.owner_id == subject_id, table.c.stream_id.is_not(None))
+            .order_by(table.c.stream_id)
+        )
+        return list(conn.execute(query).scalars())
 
 
 def account_row(row: Any) -> dict[str, Any]:

@@ -118,15 +118,15 @@ def _candidate_streams(subject_id: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _owned_accounts(subject_id: str) -> list[str]:
+def _related_streams(subject_id: str) -> list[str]:
+    """Streams about the subject without their personal fields (accounts they own)."""
     projections = get_runtime().projections
     if projections is None:
         return []
     try:
-        rows = projections.list_accounts(owner_id=subject_id, limit=50)
+        return projections.related_streams(subject_id)[:50]
     except Exception:  # noqa: BLE001 - a read model not built yet must not break the page
         return []
-    return [f"account-{row['account_number']}" for row in rows]
 
 
 def _read_model_rows(subject_id: str) -> tuple[dict[str, int], dict[str, Any] | None]:
@@ -160,7 +160,7 @@ def locate(subject_id: str) -> Location:
             streams.append(place)
     known = {place.info.stream_id for place in streams}
     related = []
-    for stream_id in _owned_accounts(subject_id):
+    for stream_id in _related_streams(subject_id):
         info = store.stream_info(stream_id)
         if info is not None and stream_id not in known:
             related.append(StreamPlace(info=info, personal=False))
