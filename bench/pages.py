@@ -45,6 +45,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--streams", type=int, default=10_000)
     parser.add_argument("--big-stream", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=1_000)
+    parser.add_argument(
+        "--instances", type=int, default=100_000, help="process-manager instances to list"
+    )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
@@ -138,6 +141,7 @@ def build_store(runtime: Runtime, args: argparse.Namespace) -> dict[str, object]
         written += size
         if n % 1000 == 0:
             print(f"  {n:>6}/{others} streams, {written:,} events", file=sys.stderr, flush=True)
+    add_process_instances(runtime, args.instances, t0)
     for n in range(1, 2_001):  # an access log to page through
         runtime.privacy.record_access("auditor", "view", f"u-{1 + n % args.users:06d}", "bench")
     built = time.perf_counter() - started
@@ -149,6 +153,31 @@ def build_store(runtime: Runtime, args: argparse.Namespace) -> dict[str, object]
     return {"others": others}
 
 
+def add_process_instances(runtime: Runtime, count: int, start: datetime) -> None:
+    """`count` transfer_money instances, one started per second, every tenth still running
+    (written straight into the table: the bench measures listing them, not running them)."""
+    from webapp.projections import schema
+
+    base = start.timestamp()
+    with runtime.store.engine.begin() as conn:
+        for first in range(0, count, 5_000):
+            conn.execute(
+                schema.process_instances.insert(),
+                [
+                    {
+                        "process": "transfer_money",
+                        "instance_id": f"t-{n:07d}",
+                        "state": {"status": "requested" if n % 10 == 0 else "completed"},
+                        "status": "running" if n % 10 == 0 else "finished",
+                        "last_position": n,
+                        "started_at": base + n,
+                        "updated_at": base + n + 0.5,
+                    }
+                    for n in range(first, min(first + 5_000, count))
+                ],
+            )
+
+
 # --- the pages -------------------------------------------------------------------------------
 
 
@@ -156,7 +185,8 @@ def page_urls(
     runtime: Runtime, args: argparse.Namespace, others: int
 ) -> list[tuple[str, str, str]]:
     """(view, which page, URL) for every measured page."""
-    from webapp.web.views.streams import EVENTS_PAGE, STREAMS_PAGE, encode_cursor
+    from webapp.web.pages import encode_cursor
+    from webapp.web.views.streams import EVENTS_PAGE, STREAMS_PAGE
 
     store = runtime.store
     head = store.head_position()
@@ -174,6 +204,11 @@ def page_urls(
     newest_entry = runtime.privacy.access_log(limit=1).entries[0].id
     access_cursor = newest_entry // 2
     access_last_cursor = 1 + 50  # ids count up from 1; a page holds 50
+    t0 = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+    mid_instance = args.instances // 2
+    instance_cursor = encode_cursor(
+        [t0 + mid_instance + 0.5, "transfer_money", f"t-{mid_instance:07d}"]
+    )
     return [
         ("login page (baseline)", "-", "/login"),
         ("streams browser", "first", "/streams/"),
@@ -206,6 +241,12 @@ def page_urls(
         ),
         ("global timeline, type", "last", "/timeline/?type=MoneyWithdrawn&page=last"),
         ("global timeline, rare type", "first", "/timeline/?type=UserRegistered"),
+        ("global timeline, live poll", "nothing new", f"/timeline/live?after={head}&shown=50"),
+        ("global timeline, live poll", "50 new", f"/timeline/live?after={head - 50}&shown=50"),
+        ("process instances", "first", "/projections/processes"),
+        ("process instances", "middle", f"/projections/processes?before={instance_cursor}"),
+        ("process instances, running", "first", "/projections/processes?status=running"),
+        ("process instance by id", "only", f"/projections/processes?instance=t-{mid_instance:07d}"),
         ("event catalog", "only", "/catalog/"),
         ("projections", "only", "/projections/"),
         ("access log", "first", "/access-log/"),

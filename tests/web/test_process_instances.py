@@ -7,8 +7,8 @@ import re
 import pytest
 
 from webapp.projections import schema
+from webapp.web.pages import encode_cursor
 from webapp.web.views import projections as projections_view
-from webapp.web.views.streams import encode_cursor
 
 
 def rows(page: str) -> list[str]:
