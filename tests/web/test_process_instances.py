@@ -112,3 +112,13 @@ def test_the_newest_first_listing_reads_an_index(runtime, instances):
     detail = " ".join(str(r[-1]) for r in plan)
     assert "ix_process_instances_status_updated" in detail
     assert "TEMP B-TREE" not in detail  # no sort of the whole table
+
+
+def test_finding_one_instance_by_id_reads_an_index(runtime, instances):
+    with runtime.store.engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT * FROM process_instances WHERE instance_id = 't-04' "
+            "ORDER BY updated_at DESC, process DESC, instance_id DESC LIMIT 51"
+        ).all()
+    detail = " ".join(str(r[-1]) for r in plan)
+    assert "ix_process_instances_instance_id" in detail

@@ -1,4 +1,4 @@
-"""projections: process-manager instances listed newest first, by status or not.
+"""projections: process-manager instances listed newest first, by status, or found by id.
 
 Revision ID: projections_0003
 Revises: projections_0002
@@ -23,8 +23,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_process_instances_status_updated", "process_instances", ["status", *COLUMNS]
     )
+    # an instance by its id whatever its process (the primary key leads with the process)
+    op.create_index("ix_process_instances_instance_id", "process_instances", ["instance_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_process_instances_instance_id", table_name="process_instances")
     op.drop_index("ix_process_instances_status_updated", table_name="process_instances")
     op.drop_index("ix_process_instances_updated", table_name="process_instances")
