@@ -62,6 +62,25 @@ def make_events(count: int, batch: int) -> list[NewEvent]:
     return events
 
 
+def sqlite_rows(chunk: list[NewEvent], stream_id: str, base: int, stamp: str) -> list[tuple]:
+    """INSERT parameters for raw sqlite3: the batch's events at versions base+1, base+2, ..."""
+    return [
+        (
+            stream_id,
+            base + i,
+            e.event_id.hex,
+            e.type,
+            e.schema_version,
+            dumps(e.data),
+            dumps(e.metadata),
+            e.metadata["correlation_id"],
+            e.metadata["actor"],
+            stamp,
+        )
+        for i, e in enumerate(chunk, 1)
+    ]
+
+
 def eventscope_run(url: str, events: list[NewEvent], batch: int) -> int:
     store = open_store(url, migrate=True)
     versions = [0] * STREAMS
@@ -95,24 +114,7 @@ def raw_sqlite_run(path: Path, synchronous: str, events: list[NewEvent], batch: 
             conn.execute("BEGIN IMMEDIATE")
             (version,) = conn.execute(upsert, (stream_id, len(chunk), stamp, stamp)).fetchone()
             base = version - len(chunk)
-            conn.executemany(
-                insert,
-                [
-                    (
-                        stream_id,
-                        base + i,
-                        e.event_id.hex,
-                        e.type,
-                        e.schema_version,
-                        dumps(e.data),
-                        dumps(e.metadata),
-                        e.metadata["correlation_id"],
-                        e.metadata["actor"],
-                        stamp,
-                    )
-                    for i, e in enumerate(chunk, 1)
-                ],
-            )
+            conn.executemany(insert, sqlite_rows(chunk, stream_id, base, stamp))
             conn.execute("COMMIT")
         return len(events)
 

@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _store_common import sqlite_database, timed  # noqa: E402
 from append import (  # noqa: E402
     INSERT,
-    dumps,
     eventscope_run,
     eventsourcing_run,
     make_events,
     raw_sqlite_run,
+    sqlite_rows,
 )
 
 from webapp.migrate import upgrade  # noqa: E402
@@ -88,24 +88,7 @@ def floor_run(path: Path, events: list, batch: int, unique_version: bool) -> flo
             stream_id = f"account-{s}"
             stamp = datetime.now(UTC).isoformat(" ", "microseconds")
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                insert,
-                [
-                    (
-                        stream_id,
-                        versions[s] + i,
-                        e.event_id.hex,
-                        e.type,
-                        e.schema_version,
-                        dumps(e.data),
-                        dumps(e.metadata),
-                        e.metadata["correlation_id"],
-                        e.metadata["actor"],
-                        stamp,
-                    )
-                    for i, e in enumerate(chunk, 1)
-                ],
-            )
+            conn.executemany(insert, sqlite_rows(chunk, stream_id, versions[s], stamp))
             conn.execute("COMMIT")
             versions[s] += len(chunk)
         return len(events)

@@ -90,15 +90,20 @@ def test_a_running_projection_or_an_unknown_name_cannot_be_resumed(store):
         service.request_resume("nope", actor="olga")
 
 
-def test_a_request_made_before_the_latest_stop_is_not_applied_to_it(stopped_ledger):
-    service, runner, _failing = stopped_ledger
-    service.request_resume("ledger", actor="olga")
-    runner.load()  # a worker restart retries on its own...
-    runner.run_until_caught_up()  # ...and stops again at the same event
+def test_a_request_made_for_an_earlier_stop_is_not_applied_to_a_later_one(stopped_ledger):
+    service, runner, failing = stopped_ledger
+    add(service.store, 4, boom="always")
+    service.request_resume("ledger", actor="olga", skip_position=failing)
+    service.get("ledger").fixed = True
+    runner.load()  # a worker restart retries on its own: entry 2 now goes through...
+    runner.run_until_caught_up()  # ...and it stops at entry 4
     assert runner.stopped
+    assert service.status_of("ledger")["error_position"] == failing + 2
 
-    assert not runner.resume_if_requested()  # the old request answered an earlier stop
+    assert not runner.resume_if_requested()  # the skip was asked of the stop at entry 2
     assert runner.stopped
+    assert service.pending_resume("ledger") is None  # and is gone
+    assert all(e["outcome"] != "skipped" for e in service.errors("ledger"))
 
 
 def test_a_stopped_process_manager_resumes_by_retry_or_skip(store):

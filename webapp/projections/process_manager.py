@@ -150,7 +150,6 @@ class ProcessManagerRunner:
         self.progress = Progress()
         self.position: int | None = None
         self.stopped = False
-        self._stopped_wall = 0.0
         self._stopped_at: tuple[RecordedEvent, str] | None = None
         self._types = sorted(process.interested_types)
         self._status_at = 0.0
@@ -238,7 +237,6 @@ class ProcessManagerRunner:
                 self._record_error(event, "stopped", error, advance=False)
                 self.stopped = True
                 self._stopped_at = (event, error)
-                self._stopped_wall = time.time()
                 self.progress.state = "stopped"
                 self.progress.last_error = error
                 self.progress.error_position = event.position
@@ -248,26 +246,23 @@ class ProcessManagerRunner:
     def resume_if_requested(self) -> bool:
         """While stopped, carry out an operator's request to retry or skip the event it
         stopped at (webapp.projections.resume); True if the process manager runs again."""
-        if not self.stopped:
+        if not self.stopped or self._stopped_at is None:
             return False
-        request = take_request(self.engine, self.name)
+        event, error = self._stopped_at
+        request = take_request(self.engine, self.name, stopped_position=event.position)
         if request is None:
             return False
-        if request.requested_at < self._stopped_wall:
-            return False  # asked of an earlier stop (a restart already retried that one)
-        stopped, self._stopped_at = self._stopped_at, None
+        self._stopped_at = None
         skipped = None
-        if request.skip_position is not None and stopped is not None:
-            event, error = stopped
-            if event.position == request.skip_position:
-                skipped = f"{skip_note(request)}: {error}"
-                self._record_error(event, "skipped", skipped, advance=True)
-                log.warning(
-                    "process %s: event %d skipped by %s",
-                    self.name,
-                    event.position,
-                    request.requested_by,
-                )
+        if request.skip:
+            skipped = f"{skip_note(request)}: {error}"
+            self._record_error(event, "skipped", skipped, advance=True)
+            log.warning(
+                "process %s: event %d skipped by %s",
+                self.name,
+                event.position,
+                request.requested_by,
+            )
         self.load()
         self.progress.last_error = None if skipped is None else f"skipped event: {skipped}"
         self.progress.state = "catching_up"

@@ -8,11 +8,12 @@ handle and keeps its checkpoint before that event. An operator (dashboard, API o
 - retry: the worker reloads the unit and handles the event again (after the cause
   was fixed: a full disk, a missing table, data corrected by hand);
 - skip: the event is recorded in the unit's errors as skipped by that operator, the
-  checkpoint moves past it, and the unit goes on. A skip names the event's position
-  and is carried out only if the unit is still stopped at that very event.
+  checkpoint moves past it, and the unit goes on.
 
-The worker looks for a request on every turn of its loop while a unit it runs is
-stopped; a request for a unit that is running is dropped when read.
+A request names the event the unit had stopped at, and the worker carries it out only
+while the unit is stopped at that very event (no clocks compared: the web process and
+the worker may run on different hosts). The worker looks for a request on every turn
+of its loop while a unit it runs is stopped; a request for another stop is dropped.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from webapp.projections import schema
 @dataclass(frozen=True)
 class ResumeRequest:
     name: str
-    skip_position: int | None
+    stopped_position: int
+    skip: bool
     requested_by: str
     requested_at: float
 
 
 def request_resume(
-    engine: sa.Engine, name: str, *, actor: str, skip_position: int | None = None
+    engine: sa.Engine, name: str, *, actor: str, stopped_position: int, skip: bool = False
 ) -> None:
     """Record the request (replacing an earlier one not yet carried out)."""
     table = schema.resume_requests
@@ -43,27 +45,36 @@ def request_resume(
         conn.execute(
             table.insert().values(
                 name=name,
-                skip_position=skip_position,
+                stopped_position=stopped_position,
+                skip=skip,
                 requested_by=actor[:200],
                 requested_at=time.time(),
             )
         )
 
 
-def take_request(engine: sa.Engine, name: str) -> ResumeRequest | None:
-    """The pending request for `name`, removed in the same transaction (None if none)."""
+def _from_row(row: sa.Row) -> ResumeRequest:
+    return ResumeRequest(
+        name=row.name,
+        stopped_position=int(row.stopped_position),
+        skip=bool(row.skip),
+        requested_by=row.requested_by,
+        requested_at=float(row.requested_at),
+    )
+
+
+def take_request(engine: sa.Engine, name: str, *, stopped_position: int) -> ResumeRequest | None:
+    """The request for `name`'s stop at `stopped_position`, removed in the same
+    transaction; None if there is none. A request made for another stop is removed and
+    ignored."""
     table = schema.resume_requests
     with engine.begin() as conn:
         row = conn.execute(sa.select(table).where(table.c.name == name)).first()
         if row is None:
             return None
         conn.execute(table.delete().where(table.c.name == name))
-    return ResumeRequest(
-        name=row.name,
-        skip_position=None if row.skip_position is None else int(row.skip_position),
-        requested_by=row.requested_by,
-        requested_at=float(row.requested_at),
-    )
+    request = _from_row(row)
+    return request if request.stopped_position == stopped_position else None
 
 
 def pending_request(engine: sa.Engine, name: str) -> ResumeRequest | None:
@@ -71,14 +82,7 @@ def pending_request(engine: sa.Engine, name: str) -> ResumeRequest | None:
     table = schema.resume_requests
     with engine.connect().execution_options(eventscope_readonly=True) as conn:
         row = conn.execute(sa.select(table).where(table.c.name == name)).first()
-    if row is None:
-        return None
-    return ResumeRequest(
-        name=row.name,
-        skip_position=None if row.skip_position is None else int(row.skip_position),
-        requested_by=row.requested_by,
-        requested_at=float(row.requested_at),
-    )
+    return None if row is None else _from_row(row)
 
 
 def skip_note(request: ResumeRequest) -> str:

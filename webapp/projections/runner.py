@@ -167,7 +167,6 @@ class ProjectionRunner:
         self._registry_checked_at = 0.0
         self._rate_mark = (time.monotonic(), 0)
         self.stopped = False
-        self._stopped_wall = 0.0
         self._stopped_at: tuple[int, RecordedEvent, str] | None = None
         """(generation, event, error) of the stop, for an operator's skip."""
 
@@ -268,43 +267,31 @@ class ProjectionRunner:
     def resume_if_requested(self) -> bool:
         """While stopped, carry out an operator's request to retry or skip the event it
         stopped at (webapp.projections.resume); True if the projection runs again."""
-        if not self.stopped:
+        if not self.stopped or self._stopped_at is None:
             return False
-        request = take_request(self.engine, self.name)
+        generation, event, error = self._stopped_at
+        request = take_request(self.engine, self.name, stopped_position=event.position)
         if request is None:
             return False
-        if request.requested_at < self._stopped_wall:
-            return False  # asked of an earlier stop (a restart already retried that one)
-        stopped, self._stopped_at = self._stopped_at, None
+        self._stopped_at = None
         self._registry_checked_at = 0.0  # a rebuild asked while stopped starts at once
-        if request.skip_position is not None and stopped is not None:
-            generation, event, error = stopped
-            if event.position == request.skip_position:
-                note = f"{skip_note(request)}: {error}"
-                self._record_error(generation, event, "skipped", note, advance=True)
-                log.warning(
-                    "projection %s: event %d skipped by %s",
-                    self.name,
-                    event.position,
-                    request.requested_by,
-                )
-                self.load()
-                self.progress.last_error = f"skipped event {event.position}: {note}"
-                self.progress.error_position = event.position
-                self.progress.state = "catching_up"
-                self.write_status(force=True)
-                return True
+        note = None
+        if request.skip:
+            note = f"{skip_note(request)}: {error}"
+            self._record_error(generation, event, "skipped", note, advance=True)
             log.warning(
-                "projection %s: a skip of event %d was asked, but it stopped at %d; "
-                "retrying instead",
+                "projection %s: event %d skipped by %s",
                 self.name,
-                request.skip_position,
                 event.position,
+                request.requested_by,
             )
-        log.info("projection %s: resumed by %s", self.name, request.requested_by)
+        else:
+            log.info("projection %s: resumed by %s", self.name, request.requested_by)
         self.load()
-        self.progress.last_error = None
-        self.progress.error_position = None
+        self.progress.last_error = (
+            None if note is None else f"skipped event {event.position}: {note}"
+        )
+        self.progress.error_position = None if note is None else event.position
         self.progress.state = "catching_up"
         self.write_status(force=True)
         return True
@@ -475,7 +462,6 @@ class ProjectionRunner:
                     self.progress.error_position = event.position
                     self.stopped = True
                     self._stopped_at = (generation, event, error)
-                    self._stopped_wall = time.time()
                     self.write_status(force=True)
                     log.error(
                         "projection %s stopped at event %d (%s): %s",

@@ -26,8 +26,10 @@ resume_requests = sa.Table(
     "projection_resume_requests",
     metadata,
     sa.Column("name", sa.String(100), primary_key=True),
-    # the event the operator agreed to skip (NULL: retry the event it stopped at)
-    sa.Column("skip_position", sa.BigInteger, nullable=True),
+    # the event the unit had stopped at when the operator asked (a clock-free way to
+    # tell this stop from a later one), and whether to skip it (else retry it)
+    sa.Column("stopped_position", sa.BigInteger, nullable=False),
+    sa.Column("skip", sa.Boolean, nullable=False),
     sa.Column("requested_by", sa.String(200), nullable=False),
     sa.Column("requested_at", sa.Float, nullable=False),
 )

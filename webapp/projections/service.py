@@ -293,10 +293,19 @@ class Projections:
             msg = f"{name} is {status['state']}, not stopped: there is nothing to resume"
             raise ResumeRefused(msg)
         stopped_at = status.get("error_position")
+        if stopped_at is None:
+            msg = f"{name} is stopped but its status names no event; restart its worker"
+            raise ResumeRefused(msg)
         if skip_position is not None and skip_position != stopped_at:
             msg = f"{name} stopped at event {stopped_at}, not {skip_position}; nothing was skipped"
             raise ResumeRefused(msg)
-        request_resume(self.engine, name, actor=actor, skip_position=skip_position)
+        request_resume(
+            self.engine,
+            name,
+            actor=actor,
+            stopped_position=int(stopped_at),
+            skip=skip_position is not None,
+        )
         status = dict(status)
         status["resume_requested"] = {"skip_position": skip_position, "by": actor}
         return status
@@ -389,7 +398,8 @@ class Projections:
         request = pending_request(self.engine, name)
         if request is None:
             return None
-        return {"skip_position": request.skip_position, "by": request.requested_by}
+        skip = request.stopped_position if request.skip else None
+        return {"skip_position": skip, "by": request.requested_by}
 
     def _status_item(
         self,

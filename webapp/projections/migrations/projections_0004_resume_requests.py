@@ -20,7 +20,8 @@ def upgrade() -> None:
     op.create_table(
         "projection_resume_requests",
         sa.Column("name", sa.String(100), primary_key=True),
-        sa.Column("skip_position", sa.BigInteger, nullable=True),
+        sa.Column("stopped_position", sa.BigInteger, nullable=False),
+        sa.Column("skip", sa.Boolean, nullable=False),
         sa.Column("requested_by", sa.String(200), nullable=False),
         sa.Column("requested_at", sa.Float, nullable=False),
     )
