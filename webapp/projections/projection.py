@@ -93,9 +93,10 @@ class Projection(ABC):
     ) -> list[dict[str, Any]]:
         return []
 
-    def related_streams(self, conn: sa.Connection, tables: Tables, subject_id: str) -> list[str]:
-        """Streams about the subject that hold none of their personal fields (an account
-        they own); a subject access export includes their events."""
+    def subject_positions(self, conn: sa.Connection, tables: Tables, subject_id: str) -> list[int]:
+        """The position of one event in each stream about the subject that holds none of
+        their personal fields (an account they own): a subject access export includes
+        those streams' events."""
         return []
 
 

@@ -252,13 +252,16 @@ class Projections:
 
     def related_streams(self, subject_id: str) -> list[str]:
         """Streams about the subject without their personal fields (accounts they own)."""
-        found: set[str] = set()
+        positions: set[int] = set()
         for name, projection in self._projections.items():
             if projection.refers_to_subjects:
-                found.update(
-                    self.query(name, lambda c, t, p=projection: p.related_streams(c, t, subject_id))
+                positions.update(
+                    self.query(
+                        name, lambda c, t, p=projection: p.subject_positions(c, t, subject_id)
+                    )
                 )
-        return sorted(found)
+        events = (self.store.get_event(p) for p in sorted(positions))
+        return sorted({e.stream_id for e in events if e is not None})
 
     def _generations(self, name: str) -> list[int]:
         with self.engine.connect().execution_options(eventscope_readonly=True) as conn:

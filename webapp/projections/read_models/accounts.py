@@ -2,7 +2,7 @@
 
 Backs `GET /api/read/accounts/<account_number>`. An owner's accounts are data about
 them: a subject access export includes their rows and their streams' events
-(`export_subject`, `related_streams`); forgetting the owner leaves the accounts
+(`export_subject`, `subject_positions`); forgetting the owner leaves the accounts
 (money is not personal data to shred) under the owner's pseudonymous id.
 """
 
@@ -26,7 +26,6 @@ class AccountSummary(Projection):
     handles = frozenset({"BankAccountOpened", "BankAccountClosed"} | CREDITS | DEBITS)
     on_error = FailurePolicy("skip", max_attempts=3)
     refers_to_subjects = True
-    version = 2  # 2: the account's stream id is kept (for subject access exports)
 
     def define_tables(self, metadata: sa.MetaData, generation: int) -> dict[str, sa.Table]:
         accounts = sa.Table(
@@ -40,7 +39,6 @@ class AccountSummary(Projection):
             sa.Column("opened_at", sa.String(40), nullable=True),
             sa.Column("updated_at", sa.String(40), nullable=False),
             sa.Column("last_position", sa.BigInteger, nullable=False),
-            sa.Column("stream_id", sa.String(200), nullable=True),
         )
         return {"accounts": accounts}
 
@@ -62,7 +60,6 @@ class AccountSummary(Projection):
                     "status": "open",
                     "transactions": 0,
                     "opened_at": iso(event.recorded_at),
-                    "stream_id": event.stream_id,
                 }
                 rows[number] = row
             elif row is None:
@@ -88,14 +85,11 @@ class AccountSummary(Projection):
     ) -> list[dict[str, Any]]:
         return list_accounts(conn, tables, owner_id=subject_id, limit=10_000)
 
-    def related_streams(self, conn: sa.Connection, tables: Tables, subject_id: str) -> list[str]:
+    def subject_positions(self, conn: sa.Connection, tables: Tables, subject_id: str) -> list[int]:
+        """The latest event of each account the subject owns (in that account's stream)."""
         table = tables["accounts"]
-        query = (
-            sa.select(table.c.stream_id)
-            .where(table.c.owner_id == subject_id, table.c.stream_id.is_not(None))
-            .order_by(table.c.stream_id)
-        )
-        return list(conn.execute(query).scalars())
+        query = sa.select(table.c.last_position).where(table.c.owner_id == subject_id)
+        return [int(p) for p in conn.execute(query).scalars()]
 
 
 def account_row(row: Any) -> dict[str, Any]:
