@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
-from webapp.web.login_throttle import LoginThrottle, ThrottlePolicy, address_key, name_key
+from webapp.web.login_throttle import (
+    LoginThrottle,
+    ThrottlePolicy,
+    address_key,
+    failures_table,
+    name_key,
+)
 
 PASSWORD = "correct horse battery"
 
@@ -96,3 +103,17 @@ def test_failures_far_apart_never_lock(runtime):
         throttle.record_failure(key)
         clock.now += 3601  # more than the window between two failures
     assert throttle.retry_after(key) == 0
+
+
+def test_quiet_counts_are_deleted_as_new_failures_come_in(runtime):
+    clock = Clock()
+    throttle = LoginThrottle(runtime.store.engine, clock=clock)
+    for i in range(30):
+        throttle.record_failure([name_key(f"guess-{i}")])
+    clock.now += 3601
+
+    throttle.record_failure([name_key("fresh")])
+
+    with runtime.store.engine.connect() as conn:
+        keys = conn.execute(sa.select(failures_table.c.key)).scalars().all()
+    assert keys == ["name:fresh"]

@@ -75,10 +75,19 @@ class LoginThrottle:
         return max(0, math.ceil((latest or 0.0) - now))
 
     def record_failure(self, keys: Sequence[str]) -> None:
-        """Count one failed login against each key, locking those over their limit."""
+        """Count one failed login against each key, locking those over their limit.
+
+        Counts quiet for longer than the window (and not locked) are deleted on the way,
+        so guessing at many names cannot grow the table without bound."""
         now = self.clock()
         policy = self.policy
         with self.engine.begin() as conn:
+            conn.execute(
+                failures_table.delete().where(
+                    failures_table.c.last_failed_at < now - policy.window_seconds,
+                    failures_table.c.locked_until < now,
+                )
+            )
             rows = {
                 r.key: r
                 for r in conn.execute(

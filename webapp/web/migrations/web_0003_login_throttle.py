@@ -24,7 +24,10 @@ def upgrade() -> None:
         sa.Column("last_failed_at", sa.Float, nullable=False),
         sa.Column("locked_until", sa.Float, nullable=False),
     )
+    # stale counts are deleted as new failures come in
+    op.create_index("ix_web_login_failures_last", "web_login_failures", ["last_failed_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_web_login_failures_last", table_name="web_login_failures")
     op.drop_table("web_login_failures")
