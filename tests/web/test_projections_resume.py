@@ -223,3 +223,21 @@ def test_the_rebuild_page_of_a_stopped_projection_says_to_resume_it_first(client
     assert "fragile is stopped at event 2: the rebuild starts once it runs again" in page
     assert 'href="/projections/fragile/resume"' in page
     assert 'data-testid="resume-fragile"' in status
+
+
+def test_metrics_show_which_unit_is_stopped_until_it_is_resumed(
+    client, auth_headers, runtime, stopped_process
+):
+    stopped = client.get("/metrics", headers=auth_headers("viewer")).get_data(as_text=True)
+    runtime.projections.request_resume(
+        "transfer_money", actor="olga", skip_position=stopped_process["position"]
+    )
+    runner = stopped_process["runner"]
+    runner.resume_if_requested()
+    runner.run_until_caught_up()
+    resumed = client.get("/metrics", headers=auth_headers("viewer")).get_data(as_text=True)
+
+    assert 'eventscope_projection_stopped{projection="transfer_money"} 1.0' in stopped
+    assert 'eventscope_projection_stopped{projection="account_summary"} 0.0' in stopped
+    assert 'eventscope_projection_stopped{projection="transfer_money"} 0.0' in resumed
+    assert 'eventscope_projection_errors{projection="transfer_money"} 2.0' in resumed

@@ -126,17 +126,35 @@ class RuntimeCollector(Collector):
         statuses = _call(getattr(projections, "status", None))
         if not statuses:
             return
-        family = GaugeMetricFamily(
+        lag = GaugeMetricFamily(
             "eventscope_projection_lag",
             "Events in the store a projection has not processed yet.",
             labels=["projection"],
         )
+        stopped = GaugeMetricFamily(
+            "eventscope_projection_stopped",
+            "1 while a projection or process manager is stopped at an event it could not "
+            "handle (resume it: dashboard, API or `eventscope projections resume`).",
+            labels=["projection"],
+        )
+        errors = GaugeMetricFamily(
+            "eventscope_projection_errors",
+            "Events a projection or process manager recorded as failed (skipped or stopped at).",
+            labels=["projection"],
+        )
         for status in statuses:
             values = status if isinstance(status, dict) else getattr(status, "__dict__", {})
-            name, lag = values.get("name"), values.get("lag_events", values.get("lag"))
-            if name is not None and lag is not None:
-                family.add_metric([str(name)], float(lag))
-        yield family
+            name = values.get("name")
+            if name is None:
+                continue
+            behind = values.get("lag_events", values.get("lag"))
+            if behind is not None:
+                lag.add_metric([str(name)], float(behind))
+            stopped.add_metric([str(name)], 1.0 if values.get("state") == "stopped" else 0.0)
+            errors.add_metric([str(name)], float(values.get("errors_recorded") or 0))
+        yield lag
+        yield stopped
+        yield errors
 
 
 def _call(function: Any) -> Any:
