@@ -63,26 +63,29 @@ def _from_row(row: sa.Row) -> ResumeRequest:
     )
 
 
-def take_request(engine: sa.Engine, name: str, *, stopped_position: int) -> ResumeRequest | None:
-    """The request for `name`'s stop at `stopped_position`, removed in the same
-    transaction; None if there is none. A request made for another stop is removed and
-    ignored."""
-    table = schema.resume_requests
-    with engine.begin() as conn:
-        row = conn.execute(sa.select(table).where(table.c.name == name)).first()
-        if row is None:
-            return None
-        conn.execute(table.delete().where(table.c.name == name))
-    request = _from_row(row)
-    return request if request.stopped_position == stopped_position else None
-
-
 def pending_request(engine: sa.Engine, name: str) -> ResumeRequest | None:
     """The request waiting for the worker, if any (left in place)."""
     table = schema.resume_requests
     with engine.connect().execution_options(eventscope_readonly=True) as conn:
         row = conn.execute(sa.select(table).where(table.c.name == name)).first()
     return None if row is None else _from_row(row)
+
+
+def take_request(engine: sa.Engine, name: str, *, stopped_position: int) -> ResumeRequest | None:
+    """The request for `name`'s stop at `stopped_position`, removed in the same
+    transaction; None if there is none. A request made for another stop is removed and
+    ignored."""
+    request = pending_request(engine, name)  # a read: a stopped unit asks every turn
+    if request is None:
+        return None
+    table = schema.resume_requests
+    with engine.begin() as conn:
+        taken = conn.execute(
+            table.delete().where(table.c.name == name, table.c.requested_at == request.requested_at)
+        ).rowcount
+    if taken != 1:  # replaced by a newer request meanwhile: the next turn takes that one
+        return None
+    return request if request.stopped_position == stopped_position else None
 
 
 def skip_note(request: ResumeRequest) -> str:
