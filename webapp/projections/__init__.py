@@ -10,14 +10,17 @@ Public API (the web layer and the CLI use only these):
 
 `runtime.projections` is a `Projections`: `status()`, `status_of(name)`,
 `request_rebuild(name)` (the status it returns carries `rebuild_percent`),
-`rebuild_now(name, on_progress=...)`, `errors(name)`, read models
+`rebuild_now(name, on_progress=...)`, `errors(name)`, resuming a stopped unit
+(`request_resume(name, actor=, skip_position=)`, `pending_resume(name)`), read models
 (`get_account_summary(n)`, `list_accounts()`, `get_user(id)`, `list_users()`,
 `daily_activity()`, `event_type_counts()`, `stream_categories()`,
 `get_transfer(id)`, `list_transfers()`), process managers
-(`process_instances()`, `pending_timeouts()`), consistency
+(`get_process(name)`, `process_instances(process, status=, instance_id=, before=)`,
+`pending_timeouts()`), consistency
 (`names_handling(types)`, `wait_until_projected(position, names, timeout)`,
 `dispatch(command, metadata, consistency="strong")`) and personal data
-(`forget_subject(id)`, `export_subject(id)`).
+(`forget_subject(id)`, `export_subject(id)`, `related_streams(id)`). Operating them:
+docs/projections.md.
 """
 
 from __future__ import annotations
