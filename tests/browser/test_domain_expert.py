@@ -79,6 +79,12 @@ def test_a_domain_expert_steps_through_an_accounts_history(
         expect(state_balance).to_contain_text(after)
         expect(state_balance).to_have_class(re.compile("is-changed"))
     screenshot(page, "domain-expert-3-version-4")
+    # the payload column is whole beside the state panel (no other page's table rules)
+    payload = page.get_by_test_id("timeline").locator("th", has_text="Payload").bounding_box()
+    side = panel.bounding_box()
+    assert payload is not None and side is not None
+    assert payload["width"] >= 150
+    assert payload["x"] + payload["width"] <= side["x"]
 
     # jump past the first snapshot: a marker on the timeline, a load from the snapshot
     page.get_by_test_id("jump-version").fill("102")
