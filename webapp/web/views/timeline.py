@@ -3,8 +3,8 @@
 The log is shown newest first, one keyset page at a time (`before=P` for older
 events, `after=P` for newer ones, `page=last` for the oldest page). The newest page
 is live: htmx polls `/timeline/live` every two seconds and new matching events
-appear on top. Filters are
-time range (recorded_at), event type, stream id prefix, actor and correlation id.
+appear on top. Filters are time range (recorded_at), event type, stream id prefix,
+actor and correlation id.
 A causation chain shows, for one event, the command that caused it and every
 command and event of its correlation as a tree (parent = causation).
 """
