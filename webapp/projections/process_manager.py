@@ -36,10 +36,9 @@ import sqlalchemy as sa
 from webapp.domain import DomainError, to_data, type_name_of
 from webapp.projections import schema
 from webapp.projections.projection import FailurePolicy, upsert
-from webapp.projections.resume import skip_note, take_request
 from webapp.projections.runner import (
     LostLeadership,
-    Progress,
+    UnitRunner,
     insert_ignore,
     write_status_row,
 )
@@ -120,7 +119,7 @@ class ProcessStopped(Exception):
     pass
 
 
-class ProcessManagerRunner:
+class ProcessManagerRunner(UnitRunner):
     """Feeds a process manager its events from the global log, one transaction per event."""
 
     kind = "process_manager"
@@ -147,13 +146,9 @@ class ProcessManagerRunner:
         self.batch_size = batch_size
         self.status_every = status_every
         self.leadership = leadership
-        self.progress = Progress()
+        self._init_unit()
         self.position: int | None = None
-        self.stopped = False
-        self._stopped_at: tuple[RecordedEvent, str] | None = None
         self._types = sorted(process.interested_types)
-        self._status_at = 0.0
-        self._rate_mark = (time.monotonic(), 0)
 
     def load(self) -> None:
         with self.engine.begin() as conn:
@@ -194,7 +189,7 @@ class ProcessManagerRunner:
             if not self.stopped and len(events) < self.batch_size and head > self.position:
                 with self.engine.begin() as conn:
                     self._fence(conn)
-                    self._save_checkpoint(conn, head)
+                    self._save_checkpoint(conn, 0, head)
                 self.position = head
             moved = True
         self._update_progress(head)
@@ -208,7 +203,7 @@ class ProcessManagerRunner:
             self.step()
             if (self.position or 0) >= head:
                 break
-        self._write_status(force=True)
+        self.write_status(force=True)
         return self.position or 0
 
     # --- one event ---------------------------------------------------------------------
@@ -230,44 +225,10 @@ class ProcessManagerRunner:
                     attempt += 1
                     continue
                 if policy.action == "skip":
-                    self._record_error(event, "skipped", error, advance=True)
-                    self.progress.last_error = f"skipped event {event.position}: {error}"
-                    self.progress.error_position = event.position
+                    self._skip(0, event, error)
                     return True
-                self._record_error(event, "stopped", error, advance=False)
-                self.stopped = True
-                self._stopped_at = (event, error)
-                self.progress.state = "stopped"
-                self.progress.last_error = error
-                self.progress.error_position = event.position
-                self._write_status(force=True)
+                self._stop(0, event, error)
                 return False
-
-    def resume_if_requested(self) -> bool:
-        """While stopped, carry out an operator's request to retry or skip the event it
-        stopped at (webapp.projections.resume); True if the process manager runs again."""
-        if not self.stopped or self._stopped_at is None:
-            return False
-        event, error = self._stopped_at
-        request = take_request(self.engine, self.name, stopped_position=event.position)
-        if request is None:
-            return False
-        self._stopped_at = None
-        skipped = None
-        if request.skip:
-            skipped = f"{skip_note(request)}: {error}"
-            self._record_error(event, "skipped", skipped, advance=True)
-            log.warning(
-                "process %s: event %d skipped by %s",
-                self.name,
-                event.position,
-                request.requested_by,
-            )
-        self.load()
-        self.progress.last_error = None if skipped is None else f"skipped event: {skipped}"
-        self.progress.state = "catching_up"
-        self._write_status(force=True)
-        return True
 
     def handle_event(self, event: RecordedEvent) -> None:
         """Handle one event (idempotent: an instance ignores events it has already handled)."""
@@ -289,7 +250,7 @@ class ProcessManagerRunner:
         if not handle:
             with self.engine.begin() as conn:
                 self._fence(conn)
-                self._save_checkpoint(conn, event.position)
+                self._save_checkpoint(conn, 0, event.position)
             self.position = event.position
             return
         assert instance_id is not None
@@ -363,7 +324,7 @@ class ProcessManagerRunner:
                         status="pending",
                     )
                 )
-            self._save_checkpoint(conn, event.position)
+            self._save_checkpoint(conn, 0, event.position)
         self.position = event.position
 
     def _metadata(self, event: RecordedEvent, instance_id: str, step: str) -> dict[str, Any]:
@@ -396,40 +357,10 @@ class ProcessManagerRunner:
                 return False
             after = found[-1].position
 
-    def _fence(self, conn: sa.Connection | None = None) -> None:
-        """Raise LostLeadership unless this worker still runs the unit.
-
-        Inside a write transaction pass `conn`: the check then joins it (see
-        `Leadership.still_held`) instead of waiting on a second connection.
-        """
-        if self.leadership is not None and not self.leadership.still_held(conn):
-            raise LostLeadership(self.name)
-
-    def _save_checkpoint(self, conn: sa.Connection, position: int) -> None:
-        conn.execute(
-            schema.checkpoints.update()
-            .where(schema.checkpoints.c.name == self.name, schema.checkpoints.c.generation == 0)
-            .values(position=position, updated_at=time.time())
-        )
-
     def _record_error(
-        self, event: RecordedEvent, outcome: str, error: str, *, advance: bool
+        self, generation: int, event: RecordedEvent, outcome: str, error: str, *, advance: bool
     ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                schema.errors.insert().values(
-                    name=self.name,
-                    generation=0,
-                    position=event.position,
-                    event_id=str(event.event_id),
-                    event_type=event.type,
-                    outcome=outcome,
-                    error=error[:4000],
-                    recorded_at=time.time(),
-                )
-            )
-            if advance:
-                self._save_checkpoint(conn, event.position)
+        super()._record_error(generation, event, outcome, error, advance=advance)
         if advance:
             self.position = event.position
 
@@ -438,25 +369,10 @@ class ProcessManagerRunner:
         p.position = self.position or 0
         if not self.stopped:
             p.state = "running" if p.position >= head else "catching_up"
-        self._write_status()
-
-    def _write_status(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._status_at < self.status_every:
-            return
-        mark_time, mark_position = self._rate_mark
-        if now - mark_time >= 0.5:
-            self.progress.events_per_second = (self.progress.position - mark_position) / (
-                now - mark_time
-            )
-            self._rate_mark = (now, self.progress.position)
-        self._status_at = now
-        write_status_row(self.engine, self.name, self.kind, self.progress, self.worker_id)
-
-    write_status = _write_status
+        self.write_status()
 
 
-class TimeoutRunner:
+class TimeoutRunner(UnitRunner):
     """Fires due process timeouts by dispatching their command (a domain event results).
 
     Restart-safe: a timeout stays `pending` until its command was dispatched (or refused
@@ -482,10 +398,9 @@ class TimeoutRunner:
         self.dispatch_command = dispatch
         self.worker_id = worker_id
         self.leadership = leadership
-        self.progress = Progress(state="running")
         self.status_every = status_every
-        self._status_at = 0.0
-        self.stopped = False
+        self._init_unit()
+        self.progress.state = "running"
 
     def load(self) -> None:
         self.stopped = False
@@ -504,8 +419,7 @@ class TimeoutRunner:
                 .limit(100)
             ).all()
         for row in due:
-            if self.leadership is not None and not self.leadership.still_held():
-                raise LostLeadership(self.name)
+            self._fence()
             cls = command_class(row.command_type)
             status, outcome = "fired", None
             try:
@@ -539,6 +453,7 @@ class TimeoutRunner:
         return moved
 
     def write_status(self, *, force: bool = False) -> None:
+        """For a timer the status position is the number of pending timeouts."""
         now = time.monotonic()
         if not force and now - self._status_at < self.status_every:
             return
@@ -548,5 +463,5 @@ class TimeoutRunner:
             pending = conn.execute(
                 sa.select(sa.func.count()).select_from(table).where(table.c.status == "pending")
             ).scalar()
-        self.progress.position = int(pending or 0)  # for a timer: the number pending
+        self.progress.position = int(pending or 0)
         write_status_row(self.engine, self.name, self.kind, self.progress, self.worker_id)

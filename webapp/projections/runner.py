@@ -127,7 +127,148 @@ def ensure_registered(engine: sa.Engine, projection: Projection, table_set: Tabl
         return registered_generation(conn, name) or 1
 
 
-class ProjectionRunner:
+class UnitRunner:
+    """What the projection and process-manager runners share: leadership fencing, the
+    status row written at most every `status_every` seconds, recorded errors, the stop
+    of the failure policy, and an operator's resume (webapp.projections.resume).
+
+    Subclasses set `name`, `kind`, `engine`, `worker_id`, `leadership` and
+    `status_every`, call `_init_unit()`, and implement `load()`.
+    """
+
+    name: str
+    kind: str
+    engine: sa.Engine
+    worker_id: str
+    leadership: object
+    status_every: float
+
+    def _init_unit(self) -> None:
+        self.progress = Progress()
+        self.stopped = False
+        self._stopped_at: tuple[int, RecordedEvent, str] | None = None
+        """(generation, event, error) of the stop, for an operator's skip."""
+        self._status_at = 0.0
+        self._rate_mark = (time.monotonic(), 0)
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def _fence(self, conn: sa.Connection | None = None) -> None:
+        """Raise LostLeadership unless this worker still runs the unit.
+
+        Inside a write transaction pass `conn`: the check then joins it (see
+        `Leadership.still_held`) instead of waiting on a second connection.
+        """
+        if self.leadership is not None and not self.leadership.still_held(conn):  # type: ignore[attr-defined]
+            raise LostLeadership(self.name)
+
+    def write_status(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._status_at < self.status_every:
+            return
+        mark_time, mark_position = self._rate_mark
+        if now - mark_time >= 0.5:
+            self.progress.events_per_second = (self.progress.position - mark_position) / (
+                now - mark_time
+            )
+            self._rate_mark = (now, self.progress.position)
+        self._status_at = now
+        write_status_row(self.engine, self.name, self.kind, self.progress, self.worker_id)
+
+    def _save_checkpoint(self, conn: sa.Connection, generation: int, position: int) -> None:
+        conn.execute(
+            schema.checkpoints.update()
+            .where(
+                schema.checkpoints.c.name == self.name,
+                schema.checkpoints.c.generation == generation,
+            )
+            .values(position=position, updated_at=time.time())
+        )
+
+    def _record_error(
+        self, generation: int, event: RecordedEvent, outcome: str, error: str, *, advance: bool
+    ) -> None:
+        """Record the event and error in `projection_errors`; with `advance`, move the
+        checkpoint past the event in the same transaction."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                schema.errors.insert().values(
+                    name=self.name,
+                    generation=generation,
+                    position=event.position,
+                    event_id=str(event.event_id),
+                    event_type=event.type,
+                    outcome=outcome,
+                    error=error[:4000],
+                    recorded_at=time.time(),
+                )
+            )
+            if advance:
+                self._save_checkpoint(conn, generation, event.position)
+
+    def _skip(self, generation: int, event: RecordedEvent, error: str) -> None:
+        """The "skip" policy: record the event and go on after it."""
+        self._record_error(generation, event, "skipped", error, advance=True)
+        self.progress.last_error = f"skipped event {event.position}: {error}"
+        self.progress.error_position = event.position
+
+    def _stop(self, generation: int, event: RecordedEvent, error: str) -> None:
+        """The "stop" policy: record the event and halt before it until resumed."""
+        self._record_error(generation, event, "stopped", error, advance=False)
+        self.progress.state = "stopped"
+        self.progress.last_error = error
+        self.progress.error_position = event.position
+        self.stopped = True
+        self._stopped_at = (generation, event, error)
+        self.write_status(force=True)
+        log.error(
+            "%s %s stopped at event %d (%s): %s",
+            self.kind,
+            self.name,
+            event.position,
+            event.type,
+            error,
+        )
+
+    def _resuming(self) -> None:
+        """Called just before a resumed unit reloads (a hook for subclasses)."""
+
+    def resume_if_requested(self) -> bool:
+        """While stopped, carry out an operator's request to retry or skip the event it
+        stopped at (webapp.projections.resume); True if the unit runs again."""
+        if not self.stopped or self._stopped_at is None:
+            return False
+        generation, event, error = self._stopped_at
+        request = take_request(self.engine, self.name, stopped_position=event.position)
+        if request is None:
+            return False
+        self._stopped_at = None
+        self._resuming()
+        note = None
+        if request.skip:
+            note = f"{skip_note(request)}: {error}"
+            self._record_error(generation, event, "skipped", note, advance=True)
+            log.warning(
+                "%s %s: event %d skipped by %s",
+                self.kind,
+                self.name,
+                event.position,
+                request.requested_by,
+            )
+        else:
+            log.info("%s %s: resumed by %s", self.kind, self.name, request.requested_by)
+        self.load()
+        self.progress.last_error = (
+            None if note is None else f"skipped event {event.position}: {note}"
+        )
+        self.progress.error_position = None if note is None else event.position
+        self.progress.state = "catching_up"
+        self.write_status(force=True)
+        return True
+
+
+class ProjectionRunner(UnitRunner):
     """Drives one projection through the global log."""
 
     kind = "projection"
@@ -155,7 +296,7 @@ class ProjectionRunner:
         self.status_every = status_every
         self.leadership = leadership
         self.tables = TableSet(projection)
-        self.progress = Progress()
+        self._init_unit()
         handles = projection.handles
         self._types = sorted(handles) if handles is not None else None
         self.types = self._types
@@ -163,12 +304,7 @@ class ProjectionRunner:
         self._live: int | None = None
         self._rebuild: int | None = None
         self._positions: dict[int, int] = {}
-        self._status_at = 0.0
         self._registry_checked_at = 0.0
-        self._rate_mark = (time.monotonic(), 0)
-        self.stopped = False
-        self._stopped_at: tuple[int, RecordedEvent, str] | None = None
-        """(generation, event, error) of the stop, for an operator's skip."""
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -264,37 +400,8 @@ class ProjectionRunner:
         request_rebuild(self.engine, self.name)
         self._registry_checked_at = 0.0
 
-    def resume_if_requested(self) -> bool:
-        """While stopped, carry out an operator's request to retry or skip the event it
-        stopped at (webapp.projections.resume); True if the projection runs again."""
-        if not self.stopped or self._stopped_at is None:
-            return False
-        generation, event, error = self._stopped_at
-        request = take_request(self.engine, self.name, stopped_position=event.position)
-        if request is None:
-            return False
-        self._stopped_at = None
+    def _resuming(self) -> None:
         self._registry_checked_at = 0.0  # a rebuild asked while stopped starts at once
-        note = None
-        if request.skip:
-            note = f"{skip_note(request)}: {error}"
-            self._record_error(generation, event, "skipped", note, advance=True)
-            log.warning(
-                "projection %s: event %d skipped by %s",
-                self.name,
-                event.position,
-                request.requested_by,
-            )
-        else:
-            log.info("projection %s: resumed by %s", self.name, request.requested_by)
-        self.load()
-        self.progress.last_error = (
-            None if note is None else f"skipped event {event.position}: {note}"
-        )
-        self.progress.error_position = None if note is None else event.position
-        self.progress.state = "catching_up"
-        self.write_status(force=True)
-        return True
 
     # --- internals ---------------------------------------------------------------------
 
@@ -370,15 +477,6 @@ class ProjectionRunner:
         self.tables.forget(old)
         log.info("projection %s: generation %d is live (was %d)", self.name, new, old)
 
-    def _fence(self, conn: sa.Connection | None = None) -> None:
-        """Raise LostLeadership unless this worker still runs the unit.
-
-        Inside a write transaction pass `conn`: the check then joins it (see
-        `Leadership.still_held`) instead of waiting on a second connection.
-        """
-        if self.leadership is not None and not self.leadership.still_held(conn):
-            raise LostLeadership(self.name)
-
     def _read(self, after: int, limit: int) -> list[RecordedEvent]:
         events = self.store.read_all(after=after, limit=limit, types=self._types)
         if self.prepare is not None:
@@ -452,24 +550,9 @@ class ProjectionRunner:
                         attempt += 1
                         continue
                     if policy.action == "skip":
-                        self._record_error(generation, event, "skipped", error, advance=True)
-                        self.progress.last_error = f"skipped event {event.position}: {error}"
-                        self.progress.error_position = event.position
+                        self._skip(generation, event, error)
                         break
-                    self._record_error(generation, event, "stopped", error, advance=False)
-                    self.progress.state = "stopped"
-                    self.progress.last_error = error
-                    self.progress.error_position = event.position
-                    self.stopped = True
-                    self._stopped_at = (generation, event, error)
-                    self.write_status(force=True)
-                    log.error(
-                        "projection %s stopped at event %d (%s): %s",
-                        self.name,
-                        event.position,
-                        event.type,
-                        error,
-                    )
+                    self._stop(generation, event, error)
                     return
             self._positions[generation] = event.position
         if target > self._positions[generation]:
@@ -477,35 +560,6 @@ class ProjectionRunner:
                 self._fence(conn)
                 self._save_checkpoint(conn, generation, target)
             self._positions[generation] = target
-
-    def _record_error(
-        self, generation: int, event: RecordedEvent, outcome: str, error: str, *, advance: bool
-    ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                schema.errors.insert().values(
-                    name=self.name,
-                    generation=generation,
-                    position=event.position,
-                    event_id=str(event.event_id),
-                    event_type=event.type,
-                    outcome=outcome,
-                    error=error[:4000],
-                    recorded_at=time.time(),
-                )
-            )
-            if advance:
-                self._save_checkpoint(conn, generation, event.position)
-
-    def _save_checkpoint(self, conn: sa.Connection, generation: int, position: int) -> None:
-        conn.execute(
-            schema.checkpoints.update()
-            .where(
-                schema.checkpoints.c.name == self.name,
-                schema.checkpoints.c.generation == generation,
-            )
-            .values(position=position, updated_at=time.time())
-        )
 
     def _update_progress(self, head: int) -> None:
         p = self.progress
@@ -519,19 +573,6 @@ class ProjectionRunner:
                 p.state = "running" if p.position >= head else "catching_up"
                 p.rebuild_position = p.rebuild_target = None
         self.write_status()
-
-    def write_status(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._status_at < self.status_every:
-            return
-        mark_time, mark_position = self._rate_mark
-        if now - mark_time >= 0.5:
-            self.progress.events_per_second = (self.progress.position - mark_position) / (
-                now - mark_time
-            )
-            self._rate_mark = (now, self.progress.position)
-        self._status_at = now
-        write_status_row(self.engine, self.name, self.kind, self.progress, self.worker_id)
 
 
 def write_status_row(

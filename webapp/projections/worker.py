@@ -188,8 +188,7 @@ class Worker:
             moved = unit.step()
             if unit.stopped:
                 unit.write_status(force=True)
-                resume = getattr(unit, "resume_if_requested", None)
-                if resume is None or not resume():
+                if not unit.resume_if_requested():
                     self._stop.wait(self.acquire_every)
             elif not moved:
                 if unit.kind == "timer":
