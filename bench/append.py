@@ -64,18 +64,29 @@ def make_events(count: int, batch: int) -> list[NewEvent]:
 
 def sqlite_rows(chunk: list[NewEvent], stream_id: str, base: int, stamp: str) -> list[tuple]:
     """INSERT parameters for raw sqlite3: the batch's events at versions base+1, base+2, ..."""
+    return event_rows(chunk, stream_id, base, stamp, lambda e: e.event_id.hex)
+
+
+def event_rows(
+    chunk: list[NewEvent],
+    stream_id: str,
+    base: int,
+    recorded: object,
+    event_id=lambda e: e.event_id,
+) -> list[tuple]:
+    """INSERT parameters for the raw baselines (the driver's own types for ids and times)."""
     return [
         (
             stream_id,
             base + i,
-            e.event_id.hex,
+            event_id(e),
             e.type,
             e.schema_version,
             dumps(e.data),
             dumps(e.metadata),
             e.metadata["correlation_id"],
             e.metadata["actor"],
-            stamp,
+            recorded,
         )
         for i, e in enumerate(chunk, 1)
     ]
@@ -185,24 +196,7 @@ def raw_psycopg_run(url: str, events: list[NewEvent], batch: int) -> float:
                 cur.execute(upsert, (stream_id, len(chunk), now, now))
                 (version,) = cur.fetchone()
                 base = version - len(chunk)
-                cur.executemany(
-                    insert,
-                    [
-                        (
-                            stream_id,
-                            base + i,
-                            e.event_id,
-                            e.type,
-                            e.schema_version,
-                            dumps(e.data),
-                            dumps(e.metadata),
-                            e.metadata["correlation_id"],
-                            e.metadata["actor"],
-                            now,
-                        )
-                        for i, e in enumerate(chunk, 1)
-                    ],
-                )
+                cur.executemany(insert, event_rows(chunk, stream_id, base, now))
             conn.commit()
         return len(events)
 

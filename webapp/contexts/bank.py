@@ -195,12 +195,8 @@ class BankAccount(Aggregate):
         self.balance = ev.initial_balance or 0
         self.status = "open"
 
-    @applies(MoneyDeposited)
-    def _deposited(self, ev: MoneyDeposited) -> None:
-        self.balance += ev.amount or 0
-
-    @applies(MoneyRefunded)
-    def _refunded(self, ev: MoneyRefunded) -> None:
+    @applies(MoneyDeposited, MoneyRefunded)
+    def _credited(self, ev: MoneyDeposited | MoneyRefunded) -> None:
         self.balance += ev.amount or 0
 
     @applies(MoneyWithdrawn)

@@ -534,15 +534,8 @@ class EventStore:
         until: datetime | None = None,
     ) -> list[RecordedEvent]:
         """The global log ($all): events with position > `after`, ascending, filtered."""
-        where, params = self._filters(types, stream_prefix, correlation_id, actor, since, until)
-        where.insert(0, "position > ?")
-        params.insert(0, after)
-        params.append(_check_limit(limit))
-        sql = (
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} "
-            "ORDER BY position ASC LIMIT ?"
-        )
-        return self._query_events(sql, params)
+        filters = (types, stream_prefix, correlation_id, actor, since, until)
+        return self._read_log("position > ?", after, "ASC", limit, filters)
 
     def read_all_backward(
         self,
@@ -557,13 +550,21 @@ class EventStore:
         until: datetime | None = None,
     ) -> list[RecordedEvent]:
         """The global log newest first: events with position < `before` (None: from the head)."""
-        where, params = self._filters(types, stream_prefix, correlation_id, actor, since, until)
-        if before is not None:
-            where.insert(0, "position < ?")
-            params.insert(0, before)
+        filters = (types, stream_prefix, correlation_id, actor, since, until)
+        bound = None if before is None else "position < ?"
+        return self._read_log(bound, before, "DESC", limit, filters)
+
+    def _read_log(
+        self, bound: str | None, position: int | None, order: str, limit: int, filters: tuple
+    ) -> list[RecordedEvent]:
+        """One keyset page of the global log: `bound` on the position, then the filters."""
+        where, params = self._filters(*filters)
+        if bound is not None:
+            where.insert(0, bound)
+            params.insert(0, position)
         params.append(_check_limit(limit))
         clause = f"WHERE {' AND '.join(where)} " if where else ""
-        sql = f"SELECT {_EVENT_COLUMNS} FROM events {clause}ORDER BY position DESC LIMIT ?"
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events {clause}ORDER BY position {order} LIMIT ?"
         return self._query_events(sql, params)
 
     def _filters(
