@@ -95,7 +95,7 @@ def rebuild(name: str) -> Any:
     return redirect(url_for("projections.index"), code=303)
 
 
-def _stopped(name: str) -> dict[str, Any]:
+def _unit_status(name: str) -> dict[str, Any]:
     for item in services.projection_statuses():
         if item["name"] == name:
             return item
@@ -117,25 +117,28 @@ def _resume_page(item: dict[str, Any], error: str | None = None) -> str:
 @requires_role("admin")
 def confirm_resume(name: str) -> str:
     """What stopped a unit, and the choice: retry the event or skip it."""
-    return _resume_page(_stopped(name))
+    return _resume_page(_unit_status(name))
 
 
 @bp.post("/<name>/resume")
 @requires_role("admin")
 def resume(name: str) -> Any:
-    """Ask the worker to retry or skip the event a stopped unit stopped at."""
-    item = _stopped(name)
+    """Ask the worker to retry or skip the event a stopped unit stopped at (the service
+    answers 404 for an unknown unit and 409 for one not stopped there)."""
     action = request.form.get("action")
-    skip = None
+    skip, problem = None, None
     if action == "skip":
-        if request.form.get("confirm") != name:
-            return _resume_page(item, f"Confirm the skip by ticking the box for {name!r}."), 400
         text = request.form.get("position", "")
-        if not text.isdigit() or len(text) > 18:
-            return _resume_page(item, "The event position to skip is missing."), 400
-        skip = int(text)
+        if request.form.get("confirm") != name:
+            problem = f"Confirm the skip by ticking the box for {name!r}."
+        elif not text.isdigit() or len(text) > 18:
+            problem = "The event position to skip is missing."
+        else:
+            skip = int(text)
     elif action != "retry":
-        return _resume_page(item, "Choose to retry the event or to skip it."), 400
+        problem = "Choose to retry the event or to skip it."
+    if problem is not None:
+        return _resume_page(_unit_status(name), problem), 400
     services.resume_projection(name, current_account(), skip)
     what = f"skip event {skip} and go on" if skip is not None else "retry the event it stopped at"
     flash(f"{name}: the worker will {what}.", "ok")
