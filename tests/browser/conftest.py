@@ -154,3 +154,20 @@ def csp_violations(page: Any) -> list[str]:
         ),
     )
     return seen
+
+
+@pytest.fixture
+def htmx_settled() -> Callable[[Any], None]:
+    """`htmx_settled(page)`: wait until htmx has finished its request, swap and settle.
+
+    A boosted link swaps the new page in first and wires its hx- attributes up one settle
+    delay later; input typed in between fires no htmx request, as for a person that fast.
+    """
+
+    def wait(page: Any) -> None:
+        page.wait_for_function(
+            "() => window.htmx !== undefined && document.querySelector("
+            "'.htmx-request, .htmx-swapping, .htmx-settling') === null"
+        )
+
+    return wait

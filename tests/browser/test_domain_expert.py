@@ -35,7 +35,7 @@ def longest_account(live_server) -> tuple[str, int]:
 
 
 def test_a_domain_expert_steps_through_an_accounts_history(
-    page, live_server, login_as, screenshot, csp_violations
+    page, live_server, login_as, screenshot, csp_violations, htmx_settled
 ):
     stream_id, length = longest_account(live_server)
     assert length > 100, "the seed should hold an account long enough to be snapshotted"
@@ -44,6 +44,7 @@ def test_a_domain_expert_steps_through_an_accounts_history(
     # find the account in the streams browser (htmx live search)
     page.get_by_role("link", name="Streams", exact=True).click()
     expect(page.get_by_role("heading", name="Streams")).to_be_visible()
+    htmx_settled(page)
     page.get_by_test_id("stream-search").fill(stream_id)
     results = page.get_by_test_id("streams-table")
     expect(results.locator("tbody tr")).to_have_count(1)
