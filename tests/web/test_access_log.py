@@ -67,8 +67,8 @@ def test_filters_by_actor_subject_and_action(client, log_in, entries, query, exp
     ("query", "message"),
     [
         ("action=delete", "Unknown action"),
-        ("before=abc", "not a valid page cursor"),
-        ("trail=1,x", "not a valid page cursor"),
+        ("before=abc", "must be a whole number"),
+        ("trail=1,x", "must be a whole number"),
         ("actor=" + "a" * 201, "limited to 200 characters"),
     ],
 )

@@ -15,6 +15,7 @@ into a validated command or raises `CommandValidationError`.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +26,7 @@ from webapp.domain.errors import CommandValidationError
 
 T = TypeVar("T")
 
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,100}")  # ASCII digits: int() refuses "²"
 _EVENTS: dict[str, type] = {}
 _COMMANDS: dict[str, type] = {}
 
@@ -236,7 +238,7 @@ def _coerce(value: Any, tp: Any, field_name: str) -> Any:
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
             return int(value.strip())
         raise _wrong_type(field_name, tp, value)
     if tp is float:

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, request
 
 from webapp.web.access import requires_role
 from webapp.web.context import require_part
+from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import render_view
 
 bp = Blueprint("access_log", __name__, url_prefix="/access-log")
@@ -33,9 +34,10 @@ def _text(name: str) -> str:
 
 
 def _cursor(text: str, what: str) -> int:
-    if not text.isdigit() or len(text) > 18:
-        abort(400, description=f"The {what} {text[:30]!r} is not a valid page cursor.")
-    return int(text)
+    try:
+        return whole_number(text, what)
+    except BadNumber as exc:
+        abort(400, description=str(exc))
 
 
 def parse_query() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from webapp.web import services
 from webapp.web.access import current_account, public, requires_role
 from webapp.web.context import get_runtime
+from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -32,14 +33,12 @@ def int_arg(name: str, default: int | None, *, minimum: int, maximum: int | None
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    text = raw.strip()
-    if not text.lstrip("-").isdigit() or len(text) > 19:
-        abort(400, description=f"query parameter {name!r} must be an integer, got {raw!r}")
-    value = int(text)
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
-        abort(400, description=f"query parameter {name!r} must be {bounds}, got {value}")
-    return value
+    try:
+        return whole_number(
+            raw, f"query parameter {name!r}", low=minimum, high=maximum or MAX_INTEGER
+        )
+    except BadNumber as exc:
+        abort(400, description=str(exc))
 
 
 def str_arg(name: str, *, max_length: int = 200) -> str | None:
@@ -217,7 +216,7 @@ def resume_projection(name: str) -> tuple[Response, int]:
     if unknown:
         abort(400, description=f"unknown field(s): {', '.join(sorted(unknown))}")
     skip = body.get("skip_position")
-    if skip is not None and (type(skip) is not int or skip < 1):
+    if skip is not None and (type(skip) is not int or not 1 <= skip <= MAX_INTEGER):
         abort(400, description="'skip_position' must be a positive integer (an event position)")
     return jsonify(services.resume_projection(name, current_account(), skip)), 202
 

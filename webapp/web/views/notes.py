@@ -19,6 +19,7 @@ from flask import Blueprint, Response, abort, redirect, request, url_for
 
 from webapp.web.access import current_account, requires_role, safe_next
 from webapp.web.context import get_runtime
+from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 from webapp.web.pages import is_fragment_request, render_view
 
 bp = Blueprint("notes", __name__, url_prefix="/notes")
@@ -202,11 +203,12 @@ def check_target(kind: str, target: Any) -> str:
     if not target or len(target) > MAX_TARGET:
         msg = f"a note needs a target of 1 to {MAX_TARGET} characters"
         raise NoteRefused(msg)
-    if kind == "event" and (not target.isdigit() or int(target) < 1):
-        msg = "an event is named by its global position (a positive whole number)"
-        raise NoteRefused(msg)
     if kind == "event":
-        target = str(int(target))
+        try:
+            target = str(whole_number(target, "event position", low=1))
+        except BadNumber:
+            msg = "an event is named by its global position (a positive whole number)"
+            raise NoteRefused(msg) from None
     return target
 
 
@@ -356,7 +358,7 @@ def add() -> Any:
     return redirect(back)
 
 
-@bp.post("/<int:note_id>/delete")
+@bp.post(f"/<int(max={MAX_INTEGER}):note_id>/delete")
 @requires_role("viewer")
 def delete(note_id: int) -> Any:
     """Delete one of your own notes."""
@@ -421,6 +423,7 @@ def _int_arg(name: str) -> int | None:
     raw = request.args.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit():
-        abort(400, description=f"{name} must be a whole number")
-    return int(raw)
+    try:
+        return whole_number(raw, f"{name!r} cursor")
+    except BadNumber as exc:
+        abort(400, description=str(exc))

@@ -16,6 +16,7 @@ from webapp.privacy.markers import DELETED_ACCOUNT_NAME, MASKED
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime, require_part
+from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import decode_cursor, encode_cursor, render_view
 
 bp = Blueprint("projections", __name__, url_prefix="/projections")
@@ -131,10 +132,11 @@ def resume(name: str) -> Any:
         text = request.form.get("position", "")
         if request.form.get("confirm") != name:
             problem = f"Confirm the skip by ticking the box for {name!r}."
-        elif not text.isdigit() or len(text) > 18:
-            problem = "The event position to skip is missing."
         else:
-            skip = int(text)
+            try:
+                skip = whole_number(text, "event position to skip", low=1)
+            except BadNumber as exc:
+                problem = str(exc)
     elif action != "retry":
         problem = "Choose to retry the event or to skip it."
     if problem is not None:

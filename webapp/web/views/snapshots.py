@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from webapp.store.types import Snapshot, StreamInfo
 from webapp.web.access import requires_role
 from webapp.web.context import get_runtime, require_part
+from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import render_view
 from webapp.web.views.streams import snapshot_is_current
 
@@ -180,11 +181,9 @@ def stream(stream_id: str) -> str:
     ceiling = info.version
     if raw:
         try:
-            ceiling = int(raw)
-        except ValueError:
-            abort(400, description=f"The version cursor must be a whole number, not {raw[:40]!r}.")
-        if ceiling < 0:
-            abort(400, description="The version cursor cannot be negative.")
+            ceiling = whole_number(raw, "version cursor")
+        except BadNumber as exc:
+            abort(400, description=str(exc))
     aggregate_cls = runtime.router.aggregate_for_stream(stream_id) if runtime.router else None
     rows: list[SnapshotRow] = []
     while ceiling >= 1 and len(rows) < PAGE_SIZE:

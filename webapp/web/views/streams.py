@@ -24,6 +24,7 @@ from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime, require_part
+from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import (
     decode_cursor,
     encode_cursor,
@@ -244,12 +245,9 @@ def _int_arg(name: str, *, low: int, high: int, what: str) -> int | None:
     if not raw:
         return None
     try:
-        value = int(raw)
-    except ValueError:
-        abort(400, description=f"The {what} must be a whole number, not {raw[:40]!r}.")
-    if not low <= value <= high:
-        abort(400, description=f"The {what} must be between {low} and {high}, not {value}.")
-    return value
+        return whole_number(raw, what, low=low, high=high)
+    except BadNumber as exc:
+        abort(400, description=str(exc))
 
 
 def _upcasters() -> Any:

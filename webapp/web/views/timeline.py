@@ -23,6 +23,7 @@ from webapp.store.types import RecordedEvent
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime
+from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 from webapp.web.pages import has_endpoint, is_fragment_request, render_view
 
 bp = Blueprint("timeline", __name__, url_prefix="/timeline")
@@ -130,9 +131,10 @@ def _position_arg(name: str) -> int | None:
     text = request.args.get(name, "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 18:
-        bad_filter(f"The paging position {name!r} must be a whole number, not {text[:30]!r}.")
-    return int(text)
+    try:
+        return whole_number(text, f"paging position {name!r}")
+    except BadNumber as exc:
+        bad_filter(str(exc))
 
 
 # --- one page of the log ----------------------------------------------------------------------
@@ -340,7 +342,7 @@ def _causing_event(event: RecordedEvent) -> RecordedEvent | None:
     return get_runtime().store.get_event_by_id(str(causation))
 
 
-@bp.get("/events/<int:position>/chain")
+@bp.get(f"/events/<int(max={MAX_INTEGER}):position>/chain")
 @requires_role("viewer")
 def chain(position: int) -> str:
     """The command that caused event `position` and everything in its correlation, as a tree."""
