@@ -27,7 +27,7 @@ from flask import (
 )
 
 from webapp.web.accounts import ROLES, Account, AccountBook
-from webapp.web.security import check_csrf
+from webapp.web.security import check_csrf, refuse_nul_characters
 
 F = TypeVar("F", bound=Callable[..., Any])
 ROLE_ATTRIBUTE = "_eventscope_role"
@@ -162,6 +162,7 @@ def enforce_declared_access() -> Response | None:
         if not account.has_role(role):
             abort(403, description=f"This needs the {role} role; you are {account.role}.")
     check_csrf()
+    refuse_nul_characters()
     return None
 
 

@@ -1,4 +1,5 @@
-"""Secret key, CSRF tokens and the security headers every response carries."""
+"""Secret key, CSRF tokens, the NUL check on every request and the security headers every
+response carries."""
 
 from __future__ import annotations
 
@@ -71,6 +72,18 @@ def check_csrf() -> None:
     sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
     if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
         abort(400, description="CSRF token missing or invalid; reload the page and try again.")
+
+
+def refuse_nul_characters() -> None:
+    """Refuse a query-string or form value holding a NUL character, naming the field.
+
+    No field has a use for one, and PostgreSQL's text columns refuse them with an error
+    that would otherwise surface as a 500 from whichever query met the value first.
+    """
+    for values in (request.args, request.form):
+        for name, value in values.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                abort(400, description=f"The {name[:40]!r} value contains a NUL character.")
 
 
 def add_security_headers(response: Response) -> Response:

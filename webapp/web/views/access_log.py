@@ -28,8 +28,6 @@ def _text(name: str) -> str:
     value = request.args.get(name, "").strip()
     if len(value) > MAX_TEXT:
         abort(400, description=f"The {name} filter is limited to {MAX_TEXT} characters.")
-    if "\x00" in value:
-        abort(400, description=f"The {name} filter contains a NUL character.")
     return value
 
 

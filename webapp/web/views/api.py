@@ -57,11 +57,38 @@ def limit_arg() -> int:
     return int_arg("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
 
 
-def json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+def json_body(*, optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object (`{}` for no body at all when `optional`), or a 400.
+
+    Refused: anything but an object, JSON nested too deeply to parse, and strings holding a
+    NUL character (no field has a use for one and PostgreSQL's text columns refuse them).
+    """
+    if optional and not request.data:
+        return {}
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        abort(400, description="the request body nests JSON too deeply")
     if not isinstance(body, dict):
         abort(400, description="the request body must be a JSON object")
+    if _holds_nul(body):
+        abort(400, description="the request body contains a NUL character")
     return body
+
+
+def _holds_nul(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 # --- routes -----------------------------------------------------------------------------------
@@ -209,9 +236,7 @@ def rebuild_projection(name: str) -> tuple[Response, int]:
 def resume_projection(name: str) -> tuple[Response, int]:
     """Resume a stopped projection or process manager: retry the event it stopped at, or
     skip it with `{"skip_position": N}` (N must be that event's position)."""
-    body = request.get_json(silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        abort(400, description="the body must be a JSON object")
+    body = json_body(optional=True)
     unknown = set(body) - {"skip_position"}
     if unknown:
         abort(400, description=f"unknown field(s): {', '.join(sorted(unknown))}")

@@ -187,8 +187,6 @@ def index() -> Any:
     query = request.args.get("q", "").strip()
     if len(query) > MAX_QUERY:
         abort(400, description=f"The search is limited to {MAX_QUERY} characters.")
-    if "\x00" in query:
-        abort(400, description="The search contains a NUL character.")
     privacy = require_part("privacy", "Subjects (the privacy layer)")
     account = current_account()
     matches: list[Any] = []

@@ -96,8 +96,6 @@ def _text_arg(name: str, label: str) -> str:
     value = request.args.get(name, "").strip()
     if len(value) > MAX_TEXT:
         bad_filter(f"The {label} filter is limited to {MAX_TEXT} characters.")
-    if "\x00" in value:
-        bad_filter(f"The {label} filter contains a NUL character.")
     return value
 
 
