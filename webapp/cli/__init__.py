@@ -8,10 +8,13 @@ else `sqlite:///eventscope.db` in the working directory) through `ctx.obj`.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
+import sqlalchemy as sa
 
 from webapp.config import Settings
+from webapp.store.engine import parse_store_url
 
 COMMAND_MODULES = (
     "webapp.cli.store_commands",
@@ -35,6 +38,10 @@ COMMAND_MODULES = (
 def cli(ctx: click.Context, db_url: str | None) -> None:
     """eventscope: run and see an event-sourced system."""
     ctx.obj = Settings.from_env(db_url=db_url)
+    try:
+        parse_store_url(ctx.obj.db_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--db' / EVENTSCOPE_DB") from None
 
 
 for _name in COMMAND_MODULES:
@@ -48,4 +55,16 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    cli(prog_name="eventscope")
+    """Run the command line; a store that cannot be opened is one line on stderr, exit 1."""
+    try:
+        cli(prog_name="eventscope")
+    except sa.exc.OperationalError as exc:
+        click.echo(f"Error: {unreachable_store_message(exc)}", err=True)
+        sys.exit(1)
+
+
+def unreachable_store_message(exc: sa.exc.OperationalError) -> str:
+    """What the driver said about a store it could not open or reach, without a traceback."""
+    reason = str(exc.orig or exc).strip().splitlines()
+    detail = reason[0] if reason else type(exc).__name__
+    return f"the store could not be opened: {detail}"

@@ -106,16 +106,25 @@ def sqlite_database_key(url: URL) -> str:
     return os.path.abspath(database)
 
 
+def parse_store_url(url: str | URL) -> URL:
+    """`url` parsed, or ValueError naming the forms a store URL takes."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        msg = f"{str(url)[:200]!r} is not a store URL"
+    else:
+        if parsed.get_backend_name() in ("sqlite", "postgresql"):
+            return parsed
+        msg = f"unsupported store URL {parsed.render_as_string()!r}"
+    raise ValueError(f"{msg}: use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db")
+
+
 def create_store_engine(url: str | URL) -> sa.Engine:
     """An engine for `url` with the store's connection settings applied."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
+    parsed = parse_store_url(url)
+    if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    if backend == "postgresql":
-        return _postgresql_engine(parsed)
-    msg = f"unsupported store URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql+psycopg://"
-    raise ValueError(msg)
+    return _postgresql_engine(parsed)
 
 
 def sqlite_synchronous(url: URL) -> str:
