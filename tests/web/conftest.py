@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +134,31 @@ def stopped_process(runtime: Runtime) -> dict[str, Any]:
     runner.run_until_caught_up()
     assert runner.stopped
     return {"name": "transfer_money", "position": position, "runner": runner}
+
+
+@pytest.fixture
+def admin_on() -> Iterator[Callable[[str], dict[str, Any]]]:
+    """`admin_on(url)`: a migrated runtime on `url` holding user u-1 with account A-100, and
+    {"app", "client" (an admin's browser session), "csrf", "api" (admin Bearer header),
+    "runtime"}; closed after the test."""
+    opened: list[Runtime] = []
+
+    def open_on(url: str) -> dict[str, Any]:
+        runtime = build_runtime(Settings(db_url=url, secret_key=secrets.token_urlsafe(32)))
+        opened.append(runtime)
+        dispatch(runtime, "RegisterUser", user_id="u-1", name="Ada", email="ada@example.org")
+        dispatch(runtime, "OpenAccount", account_number="A-100", owner_id="u-1", initial_balance=10)
+        app = create_app({"TESTING": True}, runtime=runtime)
+        client = app.test_client()
+        book = AccountBook(runtime.store.engine)
+        book.ensure("admin", "admin")
+        assert client.get(f"/login/link/{book.create_login_token('admin')}").status_code == 302
+        client.get("/")
+        with client.session_transaction() as session:
+            csrf = session["csrf"]
+        api = {"Authorization": f"Bearer {book.create_token('admin')}"}
+        return {"app": app, "client": client, "csrf": csrf, "api": api, "runtime": runtime}
+
+    yield open_on
+    for runtime in opened:
+        runtime.close()

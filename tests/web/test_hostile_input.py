@@ -9,16 +9,9 @@ from __future__ import annotations
 import html
 import json
 import re
-import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from webapp.bootstrap import build_runtime
-from webapp.config import Settings
-from webapp.web import create_app
-from webapp.web.accounts import AccountBook
 
 PATH_SAMPLES = {"stream_id": "account-A-100", "subject_id": "u-1", "name": "account_summary"}
 QUERY_NAMES = (
@@ -51,25 +44,9 @@ QUERY_NAMES = (
 
 
 @pytest.fixture
-def signed_in(db_url: str) -> Iterator[dict[str, Any]]:
-    """An admin's browser session and API token on a store of each backend with one account."""
-    runtime = build_runtime(Settings(db_url=db_url, secret_key=secrets.token_urlsafe(32)))
-    for command, data in (
-        ("RegisterUser", {"user_id": "u-1", "name": "Ada", "email": "ada@example.org"}),
-        ("OpenAccount", {"account_number": "A-100", "owner_id": "u-1", "initial_balance": 10}),
-    ):
-        runtime.router.dispatch_json(command, data, metadata={"actor": "test"})
-    app = create_app({"TESTING": True}, runtime=runtime)
-    client = app.test_client()
-    book = AccountBook(runtime.store.engine)
-    book.ensure("admin", "admin")
-    assert client.get(f"/login/link/{book.create_login_token('admin')}").status_code == 302
-    client.get("/")
-    with client.session_transaction() as session:
-        csrf = session["csrf"]
-    token = {"Authorization": f"Bearer {book.create_token('admin')}"}
-    yield {"app": app, "client": client, "csrf": csrf, "api": token, "runtime": runtime}
-    runtime.close()
+def signed_in(db_url: str, admin_on) -> dict[str, Any]:
+    """An admin's browser session and API token on a store of each backend."""
+    return admin_on(db_url)
 
 
 def get_routes(app) -> list[str]:

@@ -11,10 +11,9 @@ import importlib
 import sys
 
 import click
-import sqlalchemy as sa
 
 from webapp.config import Settings
-from webapp.store.engine import parse_store_url
+from webapp.store.engine import STORE_UNAVAILABLE_ERRORS, parse_store_url, unavailable_reason
 
 COMMAND_MODULES = (
     "webapp.cli.store_commands",
@@ -58,13 +57,6 @@ def main() -> None:
     """Run the command line; a store that cannot be opened is one line on stderr, exit 1."""
     try:
         cli(prog_name="eventscope")
-    except sa.exc.OperationalError as exc:
-        click.echo(f"Error: {unreachable_store_message(exc)}", err=True)
+    except STORE_UNAVAILABLE_ERRORS as exc:
+        click.echo(f"Error: the store could not be opened: {unavailable_reason(exc)}", err=True)
         sys.exit(1)
-
-
-def unreachable_store_message(exc: sa.exc.OperationalError) -> str:
-    """What the driver said about a store it could not open or reach, without a traceback."""
-    reason = str(exc.orig or exc).strip().splitlines()
-    detail = reason[0] if reason else type(exc).__name__
-    return f"the store could not be opened: {detail}"

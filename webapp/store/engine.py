@@ -20,6 +20,7 @@ PostgreSQL: a pooled engine (pre-ping) whose sessions run in UTC.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import weakref
 from collections import Counter
@@ -104,6 +105,27 @@ def sqlite_database_key(url: URL) -> str:
     if database in (None, "", ":memory:"):
         return ""
     return os.path.abspath(database)
+
+
+def _unavailable_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [sa.exc.OperationalError, sqlite3.OperationalError]
+    try:
+        import psycopg  # a SQLite-only install may lack libpq; then nothing raises these
+    except ImportError:
+        return tuple(errors)
+    return (*errors, psycopg.OperationalError)
+
+
+STORE_UNAVAILABLE_ERRORS = _unavailable_errors()
+"""What the database raises when it cannot be opened or reached, or gives up waiting (a busy
+file, a lock or statement timeout); through SQLAlchemy or from the store's direct driver
+calls."""
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """The driver's first line about why the store did not answer."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def parse_store_url(url: str | URL) -> URL:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template
+from flask import Flask, Response, jsonify, make_response, render_template
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.store.engine import STORE_UNAVAILABLE_ERRORS, unavailable_reason
 from webapp.web.access import wants_json
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,15 @@ TITLES = {
     413: "Request too large",
     422: "Cannot do that",
     500: "Something went wrong",
-    503: "Not available yet",
+    503: "Not available",
 }
+
+
+STORE_UNAVAILABLE = (
+    "The event store did not answer: it may be restarting, out of reach or held by a long "
+    "lock (a migration, say). Try again in a moment."
+)
+STORE_RETRY_SECONDS = 5
 
 
 class NotAvailableYet(HTTPException):
@@ -74,6 +82,17 @@ def handle_unexpected(exc: Exception) -> tuple[Response | str, int]:
     return error_response(500, InternalServerError.description)
 
 
+def handle_store_unavailable(exc: Exception) -> Response:
+    """503 with Retry-After when the database cannot be reached or gives up waiting (a lock or
+    statement timeout): the operator's problem, not a bug, so logged as a warning in one line."""
+    log.warning("the store did not answer: %s", unavailable_reason(exc))
+    response = make_response(error_response(503, STORE_UNAVAILABLE))
+    response.headers["Retry-After"] = str(STORE_RETRY_SECONDS)
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
+    for error in STORE_UNAVAILABLE_ERRORS:
+        app.register_error_handler(error, handle_store_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
