@@ -21,6 +21,7 @@ from webapp.config import Settings
 from webapp.contexts.identity import ChangeEmail, RegisterUser
 from webapp.privacy import FORGOTTEN, MASKED, SubjectForgottenError, display_name
 from webapp.privacy.database import secure_delete_enabled
+from webapp.projections import ProcessManager, Projections
 
 NAME = "Quillonia Zephyrine-Maxwald"
 EMAIL = "quillonia.zx9@forget-me.example"
@@ -348,3 +349,47 @@ def test_the_export_holds_the_accounts_a_subject_owns_and_their_history(runtime)
     runtime.privacy.forget(user_id, reason="erasure request", actor="sam", role="support")
     after = runtime.privacy.export(user_id, actor="sam", role="support")
     assert (after["status"], after["related_streams"]) == ("forgotten", [])
+
+
+class WelcomeProcess(ProcessManager):
+    """Keeps what it is handed of a new user's name in its state (as a careless process might)."""
+
+    starts = frozenset({"UserRegistered"})
+
+    def __init__(self, *, decoded: bool) -> None:
+        self.name = "welcome_decoded" if decoded else "welcome"  # type: ignore[misc]
+        self.needs_decoding = decoded  # type: ignore[misc]
+
+    def instance_id(self, event):
+        return event.data["user_id"]
+
+    def handle(self, ctx, state, event):
+        return {"name": event.data["name"]}
+
+
+def welcome_state(runtime, *, decoded: bool) -> object:
+    """The `name` a WelcomeProcess run over the store kept for u-forget-me."""
+    process = WelcomeProcess(decoded=decoded)
+    projections = Projections(
+        runtime.store,
+        [],
+        [process],
+        router=runtime.router,
+        decode=runtime.router.repository.decode,
+        upcast=None,
+    )
+    projections.process_runner(process.name).run_until_caught_up()
+    [instance] = projections.process_instances(process.name)
+    return instance["state"]["name"]
+
+
+def test_a_process_manager_sees_personal_fields_sealed_unless_it_asks(runtime):
+    register_distinctive_user(runtime)
+
+    sealed = welcome_state(runtime, decoded=False)
+    assert NAME not in json.dumps(sealed)
+    with runtime.store.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT state FROM process_instances")).scalars().all()
+    assert stored and not any(NAME in json.dumps(s) for s in stored)
+
+    assert welcome_state(runtime, decoded=True) == NAME  # an explicit opt-in

@@ -96,6 +96,11 @@ class ProcessManager(ABC):
     continues: ClassVar[frozenset[str]] = frozenset()
     stops: ClassVar[frozenset[str]] = frozenset()
     on_error: ClassVar[FailurePolicy] = FailurePolicy("retry", max_attempts=5)
+    needs_decoding: ClassVar[bool] = False
+    """True when handlers need personal fields decrypted. Off by default: handlers see them
+    sealed as stored, so a value copied into the instance's state (kept in plaintext in
+    `process_instances`) stays ciphertext and is unreadable once its subject is forgotten.
+    A process that opts in must keep personal values out of its state."""
 
     @property
     def interested_types(self) -> frozenset[str]:

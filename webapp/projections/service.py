@@ -106,9 +106,10 @@ class Projections:
     # --- units for a worker ------------------------------------------------------------
 
     def _prepare_for(
-        self, projection: Projection
+        self, unit: Projection | ProcessManager
     ) -> Callable[[RecordedEvent], RecordedEvent] | None:
-        return self.decode if projection.needs_decoding and self.decode else self.upcast
+        """Decrypt personal fields only for a unit that declares `needs_decoding`."""
+        return self.decode if unit.needs_decoding and self.decode else self.upcast
 
     def runner(self, name: str, *, worker_id: str = "local", **kwargs: Any) -> ProjectionRunner:
         projection = self.get(name)
@@ -124,12 +125,13 @@ class Projections:
         if self.router is None:
             msg = "process managers need a router to dispatch commands"
             raise RuntimeError(msg)
+        process = self._processes[name]
         return ProcessManagerRunner(
             self.store,
-            self._processes[name],
+            process,
             self._dispatch,
             worker_id=worker_id,
-            prepare=self.decode or self.upcast,
+            prepare=self._prepare_for(process),
             **kwargs,
         )
 
