@@ -117,3 +117,63 @@ def test_quiet_counts_are_deleted_as_new_failures_come_in(runtime):
     with runtime.store.engine.connect() as conn:
         keys = conn.execute(sa.select(failures_table.c.key)).scalars().all()
     assert keys == ["name:fresh"]
+
+
+def guess_from(client, csrf, address: str, count: int):
+    """`count` wrong logins (each under a new name) claiming to come from `address`."""
+    for i in range(count):
+        client.post(
+            "/login",
+            data={"name": f"guess-{i}", "password": "guess-guess", "csrf_token": csrf()},
+            headers={"X-Forwarded-For": address},
+        )
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_throttled(
+    monkeypatch, runtime, clock, sam
+):
+    from webapp.web import create_app
+
+    monkeypatch.setenv("EVENTSCOPE_TRUSTED_PROXIES", "1")
+    app = create_app({"TESTING": True}, runtime=runtime)
+    app.extensions["eventscope_login_throttle"] = LoginThrottle(runtime.store.engine, clock=clock)
+    guesser, colleague = app.test_client(), app.test_client()
+
+    guess_from(guesser, lambda: csrf_of(guesser), "203.0.113.7", 20)
+
+    def login(client, address):
+        return client.post(
+            "/login",
+            data={"name": sam, "password": PASSWORD, "csrf_token": csrf_of(client)},
+            headers={"X-Forwarded-For": address},
+        )
+
+    assert login(guesser, "203.0.113.7").status_code == 429
+    assert login(colleague, "198.51.100.4").status_code == 302  # same proxy, other client
+
+
+def test_without_trusted_proxies_a_forged_forwarded_address_does_not_escape_the_lock(
+    client, clock, sam
+):
+    guess_from(client, lambda: csrf_of(client), "203.0.113.7", 20)
+
+    response = client.post(
+        "/login",
+        data={"name": sam, "password": PASSWORD, "csrf_token": csrf_of(client)},
+        headers={"X-Forwarded-For": "198.51.100.99"},
+    )
+    assert response.status_code == 429
+
+
+def test_a_malformed_trusted_proxies_setting_stops_the_app_with_a_clear_error(monkeypatch, runtime):
+    from webapp.web import create_app
+
+    monkeypatch.setenv("EVENTSCOPE_TRUSTED_PROXIES", "one")
+    with pytest.raises(ValueError, match="EVENTSCOPE_TRUSTED_PROXIES must be a whole number"):
+        create_app({"TESTING": True}, runtime=runtime)
+
+
+def csrf_of(client) -> str:
+    client.get("/login")
+    with client.session_transaction() as session:
+        return session["csrf"]

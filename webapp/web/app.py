@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.bootstrap import Runtime, build_runtime
 from webapp.config import Settings
@@ -124,7 +125,26 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         module = _optional_module(name)
         if module is not None:
             app.register_blueprint(module.bp)
+    proxies = trusted_proxies()
+    if proxies:
+        # the client's address (login throttling), scheme and host as the proxies saw them
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_prefix=proxies
+        )
     return app
+
+
+def trusted_proxies() -> int:
+    """How many reverse proxies stand in front (EVENTSCOPE_TRUSTED_PROXIES, default 0).
+
+    Only then are X-Forwarded-For/-Proto/-Host/-Prefix believed, and only as many hops as
+    there are proxies: a client can write those headers itself.
+    """
+    raw = os.environ.get("EVENTSCOPE_TRUSTED_PROXIES", "").strip() or "0"
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 10:
+        msg = f"EVENTSCOPE_TRUSTED_PROXIES must be a whole number from 0 to 10, not {raw[:20]!r}"
+        raise ValueError(msg)
+    return int(raw)
 
 
 def _optional_module(name: str) -> Any:
