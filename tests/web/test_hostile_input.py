@@ -72,6 +72,38 @@ def test_a_nul_character_in_any_query_value_is_refused_before_it_reaches_the_sto
     assert not failures
 
 
+ODD_PATH_VALUES = [
+    "%00",  # NUL
+    "%FF",  # not UTF-8
+    "x" * 5000,
+    "../../etc/passwd",
+    "$all",
+    "a%2Fb",
+    "%3Cscript%3E",
+    "9" * 40,
+    "-1",
+]
+
+
+def test_odd_values_in_the_address_get_an_answer_not_a_server_error(signed_in):
+    client, api = signed_in["client"], signed_in["api"]
+    failures = []
+    for rule in signed_in["app"].url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static" or not rule.arguments:
+            continue
+        for value in ODD_PATH_VALUES:
+            url = re.sub(r"<[^>]+>", value, rule.rule)
+            response = client.get(url, headers=api)
+            if response.status_code >= 500:
+                failures.append((rule.rule, value[:20], response.status_code))
+    assert not failures
+    nul = client.get("/streams/account%00-A-100", headers=api)
+    assert nul.status_code == 400
+    assert "'stream_id' in the address contains a NUL character" in html.unescape(
+        nul.get_data(as_text=True)
+    )
+
+
 def test_a_nul_character_in_a_form_is_refused_and_nothing_changes(signed_in):
     client, runtime = signed_in["client"], signed_in["runtime"]
     before = runtime.store.count_events()

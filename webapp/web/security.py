@@ -75,11 +75,14 @@ def check_csrf() -> None:
 
 
 def refuse_nul_characters() -> None:
-    """Refuse a query-string or form value holding a NUL character, naming the field.
+    """Refuse a path, query-string or form value holding a NUL character, naming it.
 
     No field has a use for one, and PostgreSQL's text columns refuse them with an error
     that would otherwise surface as a 500 from whichever query met the value first.
     """
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and "\x00" in value:
+            abort(400, description=f"The {name!r} in the address contains a NUL character.")
     for values in (request.args, request.form):
         for name, value in values.items(multi=True):
             if "\x00" in name or "\x00" in value:
