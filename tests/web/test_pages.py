@@ -185,3 +185,19 @@ def test_the_overview_charts_events_per_day_once_projected(client, log_in, runti
 
     assert 'class="bar-chart"' in page
     assert re.search(r"<title>\d{4}-\d\d-\d\d: 4 events</title>", page)
+
+
+def test_actors_wrap_between_their_parts_and_stay_escaped(client, log_in, runtime):
+    from webapp.store import NewEvent
+
+    for actor in ("process:transfer_money", "<b onmouseover=alert(3)>x</b>"):
+        runtime.store.append(
+            f"note-{len(actor)}", [NewEvent("NotePinned", {"n": 1}, {"actor": actor})]
+        )
+    log_in("viewer")
+
+    for url in ("/", "/timeline/"):
+        page = client.get(url).get_data(as_text=True)
+        assert "process:<wbr>transfer_<wbr>money" in page, url
+        assert "&lt;b onmouseover=alert(3)&gt;x&lt;/<wbr>b&gt;" in page, url
+        assert "<b onmouseover" not in page, url

@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.bootstrap import Runtime, build_runtime
@@ -70,6 +72,16 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=json_default)
 
 
+_BREAK_AFTER = re.compile(r"(?<=[:_./@-])")
+_WBR = Markup("<wbr>")
+
+
+def soft_breaks(value: Any) -> Markup:
+    """`value` escaped, with a line-break opportunity after `: _ . / @ -`, so an id such as
+    `process:transfer_money` wraps between its parts in a narrow column, not mid-word."""
+    return _WBR.join(_BREAK_AFTER.split(str(value)))  # join escapes each part
+
+
 def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
     """Build the dashboard over `runtime` (built from settings when not given).
 
@@ -108,6 +120,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.jinja_env.autoescape = True
     app.jinja_env.filters["pretty_json"] = pretty_json
     app.jinja_env.filters["compact_json"] = compact_json
+    app.jinja_env.filters["soft_breaks"] = soft_breaks
     app.jinja_env.globals["htmx_script"] = "vendor/htmx-2.0.11.min.js"
     # every area's stylesheet is linked from base.html: a boosted link swaps only <body>
     app.jinja_env.globals["area_stylesheets"] = sorted(
