@@ -130,7 +130,8 @@ def test_whole_number_reads_ascii_integers_in_range(text, expected):
         ("-", 0, 10, "must be a whole number"),
         ("11", 0, 10, "between 0 and 10"),
         ("-1", 0, MAX_INTEGER, "0 or more"),
-        ("9" * 5000, 0, MAX_INTEGER, "0 or more"),
+        ("9" * 5000, 0, MAX_INTEGER, f"between 0 and {MAX_INTEGER}"),
+        (str(MAX_INTEGER + 1), 1, MAX_INTEGER, f"between 1 and {MAX_INTEGER}"),
     ],
 )
 def test_whole_number_names_what_is_wrong(text, low, high, says):

@@ -25,6 +25,6 @@ def whole_number(text: str, what: str, *, low: int = 0, high: int = MAX_INTEGER)
     value = int(stripped) if len(digits) <= 30 else (high + 1 if stripped[0] != "-" else low - 1)
     if low <= value <= high:
         return value
-    if high == MAX_INTEGER:
+    if value < low and high == MAX_INTEGER:
         raise BadNumber(f"The {what} must be {low} or more, not {stripped[:30]}.")
     raise BadNumber(f"The {what} must be between {low} and {high}, not {stripped[:30]}.")
