@@ -199,5 +199,5 @@ def test_actors_wrap_between_their_parts_and_stay_escaped(client, log_in, runtim
     for url in ("/", "/timeline/"):
         page = client.get(url).get_data(as_text=True)
         assert "process:<wbr>transfer_<wbr>money" in page, url
-        assert "&lt;b onmouseover=alert(3)&gt;x&lt;/<wbr>b&gt;" in page, url
+        assert "&lt;b onmouseover=alert(3)&gt;x&lt;/b&gt;" in page, url
         assert "<b onmouseover" not in page, url

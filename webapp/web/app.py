@@ -72,12 +72,12 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=json_default)
 
 
-_BREAK_AFTER = re.compile(r"(?<=[:_./@-])")
+_BREAK_AFTER = re.compile(r"(?<=[:_.@-])")
 _WBR = Markup("<wbr>")
 
 
 def soft_breaks(value: Any) -> Markup:
-    """`value` escaped, with a line-break opportunity after `: _ . / @ -`, so an id such as
+    """`value` escaped, with a line-break opportunity after `: _ . @ -`, so an id such as
     `process:transfer_money` wraps between its parts in a narrow column, not mid-word."""
     return _WBR.join(_BREAK_AFTER.split(str(value)))  # join escapes each part
 
