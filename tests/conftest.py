@@ -8,8 +8,10 @@ run; on a developer machine without one, PostgreSQL cases are skipped.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 
@@ -88,3 +90,33 @@ def db_url(request) -> str:
 @pytest.fixture
 def backend(db_url: str) -> str:
     return "postgresql" if db_url.startswith("postgresql") else "sqlite"
+
+
+@pytest.fixture
+def events_table_locked() -> Callable[[str], AbstractContextManager[None]]:
+    """`with events_table_locked(url):` another PostgreSQL session holds the events table of
+    the store at `url` exclusively, as a long migration would, until the block ends."""
+    import sqlalchemy as sa
+
+    @contextmanager
+    def hold_lock(url: str) -> Iterator[None]:
+        engine = sa.create_engine(url)
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                held.set()
+                release.wait(60)
+
+        holder = threading.Thread(target=hold, name="events-lock")
+        holder.start()
+        try:
+            assert held.wait(10), "could not take the lock on the events table"
+            yield
+        finally:
+            release.set()
+            holder.join()
+            engine.dispose()
+
+    return hold_lock

@@ -14,6 +14,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,15 +91,10 @@ def _seed(runtime: Runtime) -> None:
     load_seed(runtime.router)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The dashboard over a seeded SQLite store, served by werkzeug in a thread."""
-    folder = tmp_path_factory.mktemp("live")
-    settings = Settings(
-        db_url=f"sqlite:///{folder / 'eventscope.db'}", secret_key=secrets.token_urlsafe(32)
-    )
-    runtime = build_runtime(settings, migrate=True)
-    _seed(runtime)
+@contextmanager
+def serving(runtime: Runtime) -> Iterator[LiveServer]:
+    """The dashboard over `runtime`, served by werkzeug in a thread on a free loopback port
+    (with one account per role); the worker, if one was started, stops with it."""
     accounts = AccountBook(runtime.store.engine)
     for role in ROLES:
         accounts.ensure(role, role)
@@ -115,6 +111,41 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         server.server_close()
         if live.worker is not None:
             live.worker.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The dashboard over a seeded SQLite store, served by werkzeug in a thread."""
+    folder = tmp_path_factory.mktemp("live")
+    settings = Settings(
+        db_url=f"sqlite:///{folder / 'eventscope.db'}", secret_key=secrets.token_urlsafe(32)
+    )
+    runtime = build_runtime(settings, migrate=True)
+    _seed(runtime)
+    try:
+        with serving(runtime) as live:
+            yield live
+    finally:
+        runtime.close()
+
+
+@pytest.fixture
+def impatient_server(postgresql_url: str) -> Iterator[LiveServer]:
+    """The dashboard over a small PostgreSQL store whose sessions give up on a lock after
+    300 ms (a user, an account), so a held lock looks to the dashboard like an outage."""
+    settings = Settings(
+        db_url=f"{postgresql_url}%20-clock_timeout%3D300", secret_key=secrets.token_urlsafe(32)
+    )
+    runtime = build_runtime(settings, migrate=True)
+    for command, data in (
+        ("RegisterUser", {"user_id": "u-out", "name": "Olga", "email": "olga@example.org"}),
+        ("OpenAccount", {"account_number": "OUT-1", "owner_id": "u-out", "initial_balance": 5}),
+    ):
+        runtime.router.dispatch_json(command, data, metadata={"actor": "test"})
+    try:
+        with serving(runtime) as live:
+            yield live
+    finally:
         runtime.close()
 
 

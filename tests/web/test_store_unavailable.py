@@ -3,13 +3,9 @@ timeout) people get a 503 page and scripts a JSON 503, both with Retry-After."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from webapp.web.errors import STORE_RETRY_SECONDS
 
@@ -20,30 +16,9 @@ def impatient(postgresql_url: str, admin_on) -> dict[str, Any]:
     return {**admin_on(f"{postgresql_url}%20-clock_timeout%3D300"), "url": postgresql_url}
 
 
-@contextmanager
-def events_table_locked(url: str) -> Iterator[None]:
-    """Another session holds the events table exclusively, as a long migration would."""
-    engine = sa.create_engine(url)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
-            held.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert held.wait(10)
-        yield
-    finally:
-        release.set()
-        holder.join()
-        engine.dispose()
-
-
-def test_a_page_gets_a_503_with_retry_after_while_the_store_does_not_answer(impatient):
+def test_a_page_gets_a_503_with_retry_after_while_the_store_does_not_answer(
+    impatient, events_table_locked
+):
     with events_table_locked(impatient["url"]):
         response = impatient["client"].get("/timeline/")
     assert response.status_code == 503
@@ -53,7 +28,9 @@ def test_a_page_gets_a_503_with_retry_after_while_the_store_does_not_answer(impa
     assert "Traceback" not in page and "LockNotAvailable" not in page
 
 
-def test_the_api_gets_a_json_503_and_the_store_answers_again_afterwards(impatient):
+def test_the_api_gets_a_json_503_and_the_store_answers_again_afterwards(
+    impatient, events_table_locked
+):
     client, api = impatient["client"], impatient["api"]
     with events_table_locked(impatient["url"]):
         response = client.get("/api/events", headers=api)
@@ -67,7 +44,7 @@ def test_the_api_gets_a_json_503_and_the_store_answers_again_afterwards(impatien
     assert types[:2] == ["UserRegistered", "BankAccountOpened"]
 
 
-def test_a_command_refused_for_a_held_lock_appends_nothing(impatient):
+def test_a_command_refused_for_a_held_lock_appends_nothing(impatient, events_table_locked):
     client, api, store = impatient["client"], impatient["api"], impatient["runtime"].store
     before = store.count_events()
     with events_table_locked(impatient["url"]):
@@ -78,3 +55,21 @@ def test_a_command_refused_for_a_held_lock_appends_nothing(impatient):
         )
     assert response.status_code == 503
     assert store.count_events() == before
+
+
+def test_a_live_fragment_keeps_the_page_and_gets_a_notice_in_its_status_area(
+    impatient, events_table_locked
+):
+    client = impatient["client"]
+    with events_table_locked(impatient["url"]):
+        poll = client.get("/", headers={"HX-Request": "true", "HX-Trigger": "overview-live"})
+        boosted = client.get("/", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert poll.status_code == 503
+    assert poll.headers["HX-Retarget"] == "#store-status"
+    assert poll.headers["HX-Reswap"] == "innerHTML"
+    assert "The event store did not answer at" in poll.get_data(as_text=True)
+    assert "<html" not in poll.get_data(as_text=True)
+    # a navigation (a boosted link) still gets the whole error page
+    assert boosted.status_code == 503
+    assert "HX-Retarget" not in boosted.headers
+    assert "<html" in boosted.get_data(as_text=True)

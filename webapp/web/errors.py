@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, jsonify, make_response, render_template
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -84,9 +85,24 @@ def handle_unexpected(exc: Exception) -> tuple[Response | str, int]:
 
 def handle_store_unavailable(exc: Exception) -> Response:
     """503 with Retry-After when the database cannot be reached or gives up waiting (a lock or
-    statement timeout): the operator's problem, not a bug, so logged as a warning in one line."""
+    statement timeout): the operator's problem, not a bug, so logged as a warning in one line.
+
+    An htmx fragment request (a live part's poll, a live search) keeps the page: the answer
+    is a notice swapped into the page's `#store-status`, and polls go on, so the page
+    recovers by itself. Navigations and scripts get the error page or JSON.
+    """
     log.warning("the store did not answer: %s", unavailable_reason(exc))
-    response = make_response(error_response(503, STORE_UNAVAILABLE))
+    if request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true":
+        at = datetime.now(UTC).strftime("%H:%M:%S")
+        message = (
+            f"The event store did not answer at {at} UTC, so this page may be out of date. "
+            "Its live parts keep trying by themselves; for anything else, try again in a moment."
+        )
+        response = make_response(render_template("errors/_store_notice.html", message=message), 503)
+        response.headers["HX-Retarget"] = "#store-status"
+        response.headers["HX-Reswap"] = "innerHTML"
+    else:
+        response = make_response(error_response(503, STORE_UNAVAILABLE))
     response.headers["Retry-After"] = str(STORE_RETRY_SECONDS)
     return response
 
