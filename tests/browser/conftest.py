@@ -92,9 +92,21 @@ def _seed(runtime: Runtime) -> None:
 
 
 @contextmanager
-def serving(runtime: Runtime) -> Iterator[LiveServer]:
-    """The dashboard over `runtime`, served by werkzeug in a thread on a free loopback port
-    (with one account per role); the worker, if one was started, stops with it."""
+def serving(settings: Settings, fill: Callable[[Runtime], None]) -> Iterator[LiveServer]:
+    """The dashboard over a runtime built from `settings` and filled by `fill`, served by
+    werkzeug in a thread on a free loopback port (one account per role); the worker, if one
+    was started, and the runtime close with it."""
+    runtime = build_runtime(settings, migrate=True)
+    try:
+        fill(runtime)
+        with _served(runtime) as live:
+            yield live
+    finally:
+        runtime.close()
+
+
+@contextmanager
+def _served(runtime: Runtime) -> Iterator[LiveServer]:
     accounts = AccountBook(runtime.store.engine)
     for role in ROLES:
         accounts.ensure(role, role)
@@ -120,13 +132,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     settings = Settings(
         db_url=f"sqlite:///{folder / 'eventscope.db'}", secret_key=secrets.token_urlsafe(32)
     )
-    runtime = build_runtime(settings, migrate=True)
-    _seed(runtime)
-    try:
-        with serving(runtime) as live:
-            yield live
-    finally:
-        runtime.close()
+    with serving(settings, _seed) as live:
+        yield live
 
 
 @pytest.fixture
@@ -136,17 +143,16 @@ def impatient_server(postgresql_url: str) -> Iterator[LiveServer]:
     settings = Settings(
         db_url=f"{postgresql_url}%20-clock_timeout%3D300", secret_key=secrets.token_urlsafe(32)
     )
-    runtime = build_runtime(settings, migrate=True)
-    for command, data in (
-        ("RegisterUser", {"user_id": "u-out", "name": "Olga", "email": "olga@example.org"}),
-        ("OpenAccount", {"account_number": "OUT-1", "owner_id": "u-out", "initial_balance": 5}),
-    ):
-        runtime.router.dispatch_json(command, data, metadata={"actor": "test"})
-    try:
-        with serving(runtime) as live:
-            yield live
-    finally:
-        runtime.close()
+
+    def open_an_account(runtime: Runtime) -> None:
+        for command, data in (
+            ("RegisterUser", {"user_id": "u-out", "name": "Olga", "email": "olga@example.org"}),
+            ("OpenAccount", {"account_number": "OUT-1", "owner_id": "u-out", "initial_balance": 5}),
+        ):
+            runtime.router.dispatch_json(command, data, metadata={"actor": "test"})
+
+    with serving(settings, open_an_account) as live:
+        yield live
 
 
 @pytest.fixture
