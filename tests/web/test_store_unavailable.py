@@ -40,6 +40,8 @@ def test_the_api_gets_a_json_503_and_the_store_answers_again_afterwards(
 
     again = client.get("/api/events", headers=api)
     assert again.status_code == 200
+    scraped = client.get("/metrics", headers=api).get_data(as_text=True)
+    assert "eventscope_store_unavailable_total 1.0" in scraped
     types = [event["type"] for event in again.get_json()["events"]]
     assert types[:2] == ["UserRegistered", "BankAccountOpened"]
 

@@ -6,12 +6,21 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.store.engine import STORE_UNAVAILABLE_ERRORS, unavailable_reason
 from webapp.web.access import wants_json
+from webapp.web.metrics import EXTENSION_KEY as METRICS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +101,9 @@ def handle_store_unavailable(exc: Exception) -> Response:
     recovers by itself. Navigations and scripts get the error page or JSON.
     """
     log.warning("the store did not answer: %s", unavailable_reason(exc))
+    metrics = current_app.extensions.get(METRICS_KEY)
+    if metrics is not None:
+        metrics.store_unavailable.inc()
     if request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true":
         at = datetime.now(UTC).strftime("%H:%M:%S")
         message = (

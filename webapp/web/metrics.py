@@ -1,7 +1,8 @@
 """`/metrics` in the Prometheus text format, from a registry of this app's own.
 
 Counted as they happen: command latency (histogram) and outcomes, events
-appended by commands dispatched here. Read from the runtime at scrape time:
+appended by commands dispatched here, requests answered 503 because the store did
+not answer. Read from the runtime at scrape time:
 store head and counts, projection lag, aggregates in memory, snapshot loads.
 
 Access: any account with a Bearer API token (`eventscope token create prom
@@ -48,6 +49,12 @@ class WebMetrics:
         self.events_appended = Counter(
             "eventscope_events_appended",
             "Events appended by commands dispatched through this process.",
+            registry=self.registry,
+        )
+        self.store_unavailable = Counter(
+            "eventscope_store_unavailable",
+            "Requests answered 503 because the store did not answer (unreachable, or a lock "
+            "or statement timeout).",
             registry=self.registry,
         )
         self.registry.register(RuntimeCollector(runtime))
