@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +67,49 @@ class LiveServer:
     def login_url(self, role: str) -> str:
         self.accounts.ensure(role, role)
         return f"{self.url}/login/link/{self.accounts.create_login_token(role)}"
+
+    def complete_transfer(
+        self,
+        transfer_id: str,
+        accounts: tuple[str, str],
+        *,
+        owner: str,
+        opening_balance: int,
+        amount: int,
+        actor: str,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Open two accounts of `owner` (the first with `opening_balance`), transfer `amount`
+        between them and wait until the transfer process manager completed it (30 s at most)."""
+        self.ensure_worker()
+        router, store = self.runtime.router, self.runtime.store
+        metadata = {"actor": actor}
+        for number, balance in zip(accounts, (opening_balance, 0), strict=True):
+            router.dispatch_json(
+                "OpenAccount",
+                {"account_number": number, "owner_id": owner, "initial_balance": balance},
+                metadata=metadata,
+            )
+        if correlation_id is not None:
+            metadata = {**metadata, "correlation_id": correlation_id}
+        source, target = accounts
+        router.dispatch_json(
+            "TransferMoney",
+            {
+                "transfer_id": transfer_id,
+                "from_account": source,
+                "to_account": target,
+                "amount": amount,
+            },
+            metadata=metadata,
+        )
+        deadline = time.monotonic() + 30
+        while not store.read_all(
+            stream_prefix=f"transfer-{transfer_id}", types=["TransferCompleted"]
+        ):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the transfer process manager did not complete {transfer_id} in 30 s")
+            time.sleep(0.2)
 
     def ensure_worker(self, timeout: float = 120.0) -> Any:
         """Start the projections worker in this process (once) and wait until it caught up.

@@ -3,8 +3,6 @@ chain."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 
@@ -14,25 +12,15 @@ CORRELATION = "corr-auditor-journey"
 
 
 def run_transfer(live_server) -> None:
-    runtime = live_server.runtime
-    live_server.ensure_worker()
-    for number, balance in (("AUD-1", 10_000), ("AUD-2", 0)):
-        runtime.router.dispatch_json(
-            "OpenAccount",
-            {"account_number": number, "owner_id": "u-auditor", "initial_balance": balance},
-            metadata={"actor": "teller:auditor-journey"},
-        )
-    runtime.router.dispatch_json(
-        "TransferMoney",
-        {"transfer_id": "aud-t1", "from_account": "AUD-1", "to_account": "AUD-2", "amount": 2500},
-        metadata={"actor": "teller:auditor-journey", "correlation_id": CORRELATION},
+    live_server.complete_transfer(
+        "aud-t1",
+        ("AUD-1", "AUD-2"),
+        owner="u-auditor",
+        opening_balance=10_000,
+        amount=2500,
+        actor="teller:auditor-journey",
+        correlation_id=CORRELATION,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if runtime.store.read_all(correlation_id=CORRELATION, types=["TransferCompleted"]):
-            return
-        time.sleep(0.2)
-    pytest.fail("the transfer process manager did not complete the transfer within 30 s")
 
 
 def test_an_auditor_filters_the_timeline_and_follows_a_causation_chain(

@@ -74,24 +74,14 @@ def test_an_engineer_watches_a_live_aggregate_expire(
 def test_an_engineer_finds_a_transfer_process_by_its_id(
     page, live_server, login_as, screenshot, csp_violations
 ):
-    live_server.ensure_worker()
-    runtime = live_server.runtime
-    for number, balance in (("ENGX-1", 5_000), ("ENGX-2", 0)):
-        runtime.router.dispatch_json(
-            "OpenAccount",
-            {"account_number": number, "owner_id": "u-engineer", "initial_balance": balance},
-            metadata={"actor": "teller:engineer-journey"},
-        )
-    runtime.router.dispatch_json(
-        "TransferMoney",
-        {"transfer_id": "eng-t1", "from_account": "ENGX-1", "to_account": "ENGX-2", "amount": 700},
-        metadata={"actor": "teller:engineer-journey"},
+    live_server.complete_transfer(
+        "eng-t1",
+        ("ENGX-1", "ENGX-2"),
+        owner="u-engineer",
+        opening_balance=5_000,
+        amount=700,
+        actor="teller:engineer-journey",
     )
-    deadline = time.monotonic() + 30
-    while not runtime.store.read_all(stream_prefix="transfer-eng-t1", types=["TransferCompleted"]):
-        if time.monotonic() > deadline:
-            pytest.fail("the transfer process manager did not complete eng-t1 within 30 s")
-        time.sleep(0.2)
     login_as(page, "viewer")
 
     page.get_by_role("link", name="Projections").click()

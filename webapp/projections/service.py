@@ -125,7 +125,7 @@ class Projections:
         if self.router is None:
             msg = "process managers need a router to dispatch commands"
             raise RuntimeError(msg)
-        process = self._processes[name]
+        process = self.get_process(name)
         return ProcessManagerRunner(
             self.store,
             process,
