@@ -13,7 +13,7 @@ import sys
 import click
 
 from webapp.config import Settings
-from webapp.store.engine import STORE_UNAVAILABLE_ERRORS, parse_store_url, unavailable_reason
+from webapp.store.engine import is_store_unavailable, parse_store_url, unavailable_reason
 
 COMMAND_MODULES = (
     "webapp.cli.store_commands",
@@ -57,6 +57,8 @@ def main() -> None:
     """Run the command line; a store that cannot be opened is one line on stderr, exit 1."""
     try:
         cli(prog_name="eventscope")
-    except STORE_UNAVAILABLE_ERRORS as exc:
+    except Exception as exc:
+        if not is_store_unavailable(exc):
+            raise
         click.echo(f"Error: the store could not be opened: {unavailable_reason(exc)}", err=True)
         sys.exit(1)

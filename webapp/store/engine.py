@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import threading
 import weakref
 from collections import Counter
@@ -107,19 +108,18 @@ def sqlite_database_key(url: URL) -> str:
     return os.path.abspath(database)
 
 
-def _unavailable_errors() -> tuple[type[Exception], ...]:
-    errors: list[type[Exception]] = [sa.exc.OperationalError, sqlite3.OperationalError]
-    try:
-        import psycopg  # a SQLite-only install may lack libpq; then nothing raises these
-    except ImportError:
-        return tuple(errors)
-    return (*errors, psycopg.OperationalError)
+def is_store_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` is the database saying it cannot be opened or reached, or gave up
+    waiting (a busy file, a lock or statement timeout), through SQLAlchemy or from the
+    store's direct driver calls.
 
-
-STORE_UNAVAILABLE_ERRORS = _unavailable_errors()
-"""What the database raises when it cannot be opened or reached, or gives up waiting (a busy
-file, a lock or statement timeout); through SQLAlchemy or from the store's direct driver
-calls."""
+    psycopg is looked up only once something has imported it (only then can it have
+    raised), so SQLite-only processes do not pay its import at start-up.
+    """
+    if isinstance(exc, sa.exc.OperationalError | sqlite3.OperationalError):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
 
 
 def unavailable_reason(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ from flask import (
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.store.engine import STORE_UNAVAILABLE_ERRORS, unavailable_reason
+from webapp.store.engine import is_store_unavailable, unavailable_reason
 from webapp.web.access import wants_json
 from webapp.web.metrics import EXTENSION_KEY as METRICS_KEY
 
@@ -85,9 +85,11 @@ def handle_http_exception(exc: HTTPException) -> tuple[Response | str, int] | Re
     return error_response(exc.code, exc.description or TITLES.get(exc.code, "Error"), details)
 
 
-def handle_unexpected(exc: Exception) -> tuple[Response | str, int]:
+def handle_unexpected(exc: Exception) -> tuple[Response | str, int] | Response:
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)  # type: ignore[return-value]
+    if is_store_unavailable(exc):
+        return handle_store_unavailable(exc)
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, InternalServerError.description)
 
@@ -121,6 +123,4 @@ def handle_store_unavailable(exc: Exception) -> Response:
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
-    for error in STORE_UNAVAILABLE_ERRORS:
-        app.register_error_handler(error, handle_store_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
