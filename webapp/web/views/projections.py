@@ -97,10 +97,12 @@ def rebuild(name: str) -> Any:
 
 
 def _unit_status(name: str) -> dict[str, Any]:
-    for item in services.projection_statuses():
-        if item["name"] == name:
-            return item
-    abort(404, description=f"There is no projection or process manager named {name!r}.")
+    from webapp.projections import UnknownProjection
+
+    try:
+        return require_part("projections", "Projections").status_of(name)
+    except UnknownProjection:
+        abort(404, description=f"There is no projection or process manager named {name!r}.")
 
 
 def _resume_page(item: dict[str, Any], error: str | None = None) -> str:
