@@ -13,11 +13,16 @@ for a WAL flush).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sqlite3
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -115,7 +120,6 @@ def raw_sqlite_run(path: Path, synchronous: str, events: list[NewEvent], batch: 
     for pragma in ("journal_mode = WAL", f"synchronous = {synchronous}", "secure_delete = ON"):
         conn.execute(f"PRAGMA {pragma}")
     conn.execute("PRAGMA busy_timeout = 30000")
-    from datetime import UTC, datetime
 
     def run() -> int:
         for n, start in enumerate(range(0, len(events), batch)):
@@ -135,8 +139,10 @@ def raw_sqlite_run(path: Path, synchronous: str, events: list[NewEvent], batch: 
         conn.close()
 
 
-def eventsourcing_run(path: Path, synchronous: str, events: list[NewEvent], batch: int) -> float:
-    from eventsourcing.persistence import StoredEvent
+@contextmanager
+def eventsourcing_recorder(path: Path, synchronous: str) -> Iterator[Any]:
+    """The `eventsourcing` library's SQLite application recorder on a fresh table, with the
+    same `synchronous` setting as the other contenders (the library leaves SQLite's default)."""
     from eventsourcing.sqlite import (
         SQLiteApplicationRecorder,
         SQLiteConnectionPool,
@@ -145,16 +151,27 @@ def eventsourcing_run(path: Path, synchronous: str, events: list[NewEvent], batc
 
     original = SQLiteConnectionPool._create_connection
 
-    def with_same_durability(pool):  # the library leaves synchronous at SQLite's default
+    def with_same_durability(pool):
         connection = original(pool)
         connection._sqlite_conn.execute(f"PRAGMA synchronous = {synchronous}")
         return connection
 
     SQLiteConnectionPool._create_connection = with_same_durability
+    datastore = SQLiteDatastore(str(path))
     try:
-        datastore = SQLiteDatastore(str(path))
         recorder = SQLiteApplicationRecorder(datastore)
         recorder.create_table()
+        yield recorder
+    finally:
+        datastore.close()
+        SQLiteConnectionPool._create_connection = original
+
+
+def eventsourcing_run(path: Path, synchronous: str, events: list[NewEvent], batch: int) -> float:
+    """Rows handed straight to the recorder: its insert cost and nothing of its mapper."""
+    from eventsourcing.persistence import StoredEvent
+
+    with eventsourcing_recorder(path, synchronous) as recorder:
         originators = [uuid.uuid4() for _ in range(STREAMS)]
         versions = [0] * STREAMS
 
@@ -175,17 +192,73 @@ def eventsourcing_run(path: Path, synchronous: str, events: list[NewEvent], batc
                 versions[s] += len(chunk)
             return len(events)
 
-        rate = timed(run)
-        datastore.close()
-        return rate
-    finally:
-        SQLiteConnectionPool._create_connection = original
+        return timed(run)
+
+
+@functools.cache
+def eventsourcing_event_class() -> type:
+    """The bench's event as an `eventsourcing` domain event (the library registers each
+    class under its topic once, so it is made once per process)."""
+    from eventsourcing.domain import DomainEvent
+
+    class MoneyDeposited(DomainEvent):
+        account_number: str
+        amount: int
+        currency: str
+        sequence: int
+        metadata: dict
+
+    return MoneyDeposited
+
+
+def eventsourcing_put_run(
+    path: Path, synchronous: str, events: list[NewEvent], batch: int
+) -> float:
+    """The library as its users append: domain-event objects through `EventStore.put`, which
+    maps them with its JSON transcoder and hands them to the same recorder."""
+    from eventsourcing.persistence import (
+        DatetimeAsISO,
+        EventStore,
+        JSONTranscoder,
+        Mapper,
+        UUIDAsHex,
+    )
+
+    money_deposited = eventsourcing_event_class()
+    transcoder = JSONTranscoder()
+    transcoder.register(DatetimeAsISO())
+    transcoder.register(UUIDAsHex())
+    with eventsourcing_recorder(path, synchronous) as recorder:
+        store = EventStore(Mapper(transcoder=transcoder), recorder)
+        originators = [uuid.uuid4() for _ in range(STREAMS)]
+        versions = [0] * STREAMS
+
+        def run() -> int:
+            for n, start in enumerate(range(0, len(events), batch)):
+                s = n % STREAMS
+                now = datetime.now(UTC)
+                chunk = events[start : start + batch]
+                store.put(
+                    [
+                        money_deposited(
+                            originator_id=originators[s],
+                            originator_version=versions[s] + i,
+                            timestamp=now,
+                            metadata=e.metadata,
+                            **e.data,
+                        )
+                        for i, e in enumerate(chunk, 1)
+                    ]
+                )
+                versions[s] += len(chunk)
+            return len(events)
+
+        return timed(run)
 
 
 def raw_psycopg_run(url: str, events: list[NewEvent], batch: int) -> float:
     upsert, insert = UPSERT.format(p="%s"), INSERT.format(p="%s")
     conn = psycopg_connect(url)
-    from datetime import UTC, datetime
 
     def run() -> int:
         for n, start in enumerate(range(0, len(events), batch)):
@@ -207,20 +280,26 @@ def raw_psycopg_run(url: str, events: list[NewEvent], batch: int) -> float:
 
 
 def bench_sqlite(count: int, synchronous: str, rounds: int) -> None:
-    es_name = "eventsourcing SQLiteApplicationRecorder"
+    es_recorder = "eventsourcing SQLiteApplicationRecorder"
+    es_put = "eventsourcing EventStore.put"
+
+    def contender(name: str, url: str, path: Path, events: list[NewEvent], batch: int) -> float:
+        if name == "raw sqlite3":
+            upgrade(url)
+            return raw_sqlite_run(path, synchronous, events, batch)
+        if name == "eventscope":
+            return eventscope_run(url, events, batch)
+        if name == es_recorder:
+            return eventsourcing_run(path, synchronous, events, batch)
+        return eventsourcing_put_run(path, synchronous, events, batch)
+
     for batch in (1, 100):
         best: dict[str, float] = {}
         for _ in range(rounds):
             events = make_events(count, batch)
-            for name in ("raw sqlite3", "eventscope", es_name):
+            for name in ("raw sqlite3", "eventscope", es_recorder, es_put):
                 with sqlite_database(synchronous) as (url, path):
-                    if name == "raw sqlite3":
-                        upgrade(url)
-                        rate = raw_sqlite_run(path, synchronous, events, batch)
-                    elif name == "eventscope":
-                        rate = eventscope_run(url, events, batch)
-                    else:
-                        rate = eventsourcing_run(path, synchronous, events, batch)
+                    rate = contender(name, url, path, events, batch)
                 best[name] = max(best.get(name, 0.0), rate)
         report(
             f"SQLite append, {batch} event(s)/transaction, {count} events, "
@@ -228,9 +307,10 @@ def bench_sqlite(count: int, synchronous: str, rounds: int) -> None:
             list(best.items()),
             "raw sqlite3",
         )
-        ratio = best["eventscope"] / best[es_name]
-        verdict = "met" if ratio >= 2 else "NOT met: see docs/performance.md"
-        print(f"  eventscope / eventsourcing = {ratio:.2f}x (issue 2 asks >= 2x: {verdict})")
+        for name in (es_recorder, es_put):
+            ratio = best["eventscope"] / best[name]
+            verdict = "met" if ratio >= 2 else "NOT met: see docs/performance.md"
+            print(f"  eventscope / {name} = {ratio:.2f}x (issue 2 asks >= 2x: {verdict})")
 
 
 def bench_postgresql(total: int, base_url: str, rounds: int) -> None:
