@@ -51,6 +51,16 @@ def test_forget_then_export_shows_when_and_why(deployment):
     assert "Ada Byron" not in out
 
 
+def test_forgetting_an_id_that_held_nothing_says_so(deployment):
+    code, out, err = run("--db", deployment, "forget", "u8", "--reason", "erasure #2")
+    assert code == 0
+    assert json.loads(out)["held_data"] is False
+    assert "held no data on 'u8'" in err
+    code, out, err = run("--db", deployment, "forget", "u7", "--reason", "erasure #3")
+    assert json.loads(out)["held_data"] is True
+    assert "held no data" not in err
+
+
 def test_forget_needs_a_reason(deployment):
     code, _, _ = run("--db", deployment, "forget", "u7")
     assert code != 0

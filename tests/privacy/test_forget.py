@@ -47,6 +47,7 @@ def test_forget_appends_one_audit_event_without_personal_data_and_is_idempotent(
     second = privacy.forget("p1", reason="asked again", actor="amy", role="admin")
 
     assert not second.newly_forgotten
+    assert first.held_data and second.held_data
     assert second.forgotten_at == first.forgotten_at
     [audit] = store.read_stream(audit_stream("p1"))
     assert audit.type == "SubjectForgotten"
@@ -62,6 +63,9 @@ def test_forget_appends_one_audit_event_without_personal_data_and_is_idempotent(
 def test_forgetting_an_unknown_subject_still_blocks_future_keys(privacy, writer):
     result = privacy.forget("ghost", reason="precaution", actor="sam", role="support")
     assert result.newly_forgotten
+    assert not result.held_data
+    again = privacy.forget("ghost", reason="precaution", actor="sam", role="support")
+    assert not again.held_data
     with pytest.raises(SubjectForgottenError):
         writer.add_contact("ghost", "Casper", "casper@example.org")
 

@@ -271,11 +271,24 @@ def test_after_forget_every_api_view_shows_the_subject_as_forgotten(client, auth
     state = client.get("/api/streams/user-u-1/state", headers=support)
 
     assert forgot.status_code == 200
+    assert forgot.get_json()["held_data"] is True
     for response in (events, state):
         text = response.get_data(as_text=True)
         assert "Ada Lovelace" not in text
         assert "ada@example.org" not in text
         assert "[forgotten]" in text
+
+
+def test_forgetting_an_id_that_held_nothing_says_so(client, auth_headers, bank):
+    forgot = client.post(
+        "/api/subjects/u-typo/forget",
+        json={"reason": "erasure request"},
+        headers=auth_headers("support"),
+    )
+
+    assert forgot.status_code == 200
+    assert forgot.get_json()["held_data"] is False
+    assert forgot.get_json()["streams"] == []
 
 
 def test_strong_consistency_returns_once_the_read_model_has_the_new_events(

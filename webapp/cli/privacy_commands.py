@@ -83,6 +83,13 @@ def register(cli: click.Group) -> None:
             except ValueError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(json.dumps(result.as_dict(), indent=2))
+            if not result.held_data:
+                click.echo(
+                    f"note: eventscope held no data on {subject_id!r} (is the id right?); the "
+                    "forget is recorded, so personal data for this id will be refused until an "
+                    "administrator re-registers it",
+                    err=True,
+                )
             if not result.files_scrubbed:
                 click.echo(
                     "warning: a write-ahead log could not be emptied (busy readers) or a VACUUM "

@@ -49,6 +49,12 @@ class SubjectKey:
     def forgotten(self) -> bool:
         return self.forgotten_at is not None
 
+    @property
+    def ever_had_key(self) -> bool:
+        """False for the bare record a forget leaves for an id that never had a key (the
+        forget wrote it, created and forgotten in the same instant)."""
+        return self.key is not None or self.created_at != self.forgotten_at
+
     @functools.cached_property
     def cipher(self) -> AESGCM:
         """The subject's AES-GCM cipher (built once per cached record)."""

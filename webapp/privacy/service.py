@@ -63,6 +63,9 @@ class ForgetResult:
     aggregates_evicted: int = 0
     files_scrubbed: bool = True
     """SQLite: both write-ahead logs were emptied; PostgreSQL: the touched tables were vacuumed."""
+    held_data: bool = True
+    """False when eventscope had never held a key for the subject: the forget only recorded
+    that personal data for this id is to be refused (often a mistyped id)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +76,7 @@ class ForgetResult:
             "snapshots_deleted": self.snapshots_deleted,
             "aggregates_evicted": self.aggregates_evicted,
             "files_scrubbed": self.files_scrubbed,
+            "held_data": self.held_data,
         }
 
 
@@ -320,6 +324,8 @@ class Privacy:
             msg = f"the reason is limited to {MAX_REASON} characters"
             raise ValueError(msg)
         with self._forget_lock:
+            before = self.keys.subject(subject_id)
+            held_data = before is not None and before.ever_had_key
             streams = tuple(self.keys.streams_of(subject_id))
             newly, record = self.keys.shred(subject_id, reason=reason, actor=actor)
             self.codec.forget_noted(subject_id)
@@ -353,6 +359,7 @@ class Privacy:
             snapshots_deleted=deleted,
             aggregates_evicted=evicted,
             files_scrubbed=scrubbed,
+            held_data=held_data,
         )
 
     def reregister(
