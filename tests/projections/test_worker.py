@@ -213,3 +213,35 @@ def test_two_workers_on_postgresql_each_unit_once_and_takeover(postgresql_url, t
             stop(b)
     finally:
         runtime.close()
+
+
+def test_the_worker_log_says_when_the_schema_changed_and_nothing_else_of_migrations(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+
+    def run_once() -> str:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "webapp", "--db", url, "worker", "--log-level", "INFO"],
+            env=worker_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=tmp_path,
+        )
+        lines = []
+        try:
+            for line in process.stdout:
+                lines.append(line)
+                if " running " in line and line.startswith("worker "):
+                    break
+        finally:
+            stop(process)
+        return "".join(lines) + process.stdout.read()
+
+    first, second = run_once(), run_once()
+
+    assert f"eventscope.migrate: schema of {url} upgraded: empty -> " in first
+    assert "keystore.db upgraded: empty -> privacy_0001" in first  # the key store beside it
+    assert "schema upgraded" not in second
+    for log in (first, second):
+        assert "alembic" not in log
+        assert "worker stopped" in log

@@ -30,10 +30,10 @@ def worker(ctx: click.Context, log_level: str) -> None:
     """Run projections, process managers and timeouts until stopped (SIGTERM/SIGINT)."""
     from webapp.projections import Worker
 
-    logging.basicConfig(
-        level=getattr(logging, log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = getattr(logging, log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every start-up at INFO; eventscope.migrate says when the schema changed.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
     runtime = _runtime(ctx)
     stop = threading.Event()
 

@@ -6,6 +6,7 @@ Each layer keeps its revisions in `webapp/<layer>/migrations/` (first revision h
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ ENV_DIR = Path(__file__).resolve().parent
 PACKAGE_DIR = ENV_DIR.parent
 # Serialises concurrent upgrades of one PostgreSQL database (workers starting together).
 MIGRATION_LOCK_KEY = 0x65760001
+log = logging.getLogger("eventscope.migrate")
 
 
 def version_locations() -> list[Path]:
@@ -43,8 +45,15 @@ def upgrade_engine(engine: sa.Engine, heads: str = "heads") -> list[str]:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         cfg.attributes["connection"] = conn
+        before = sorted(MigrationContext.configure(conn).get_current_heads())
         command.upgrade(cfg, heads)
-        return sorted(MigrationContext.configure(conn).get_current_heads())
+        after = sorted(MigrationContext.configure(conn).get_current_heads())
+    if after != before:
+        where = engine.url.render_as_string(hide_password=True)
+        log.info(
+            "schema of %s upgraded: %s -> %s", where, ", ".join(before) or "empty", ", ".join(after)
+        )
+    return after
 
 
 def upgrade(url: str, heads: str = "heads") -> list[str]:
