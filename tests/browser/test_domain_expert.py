@@ -145,3 +145,27 @@ def test_the_streams_browser_filters_by_aggregate_type_and_pages(page, live_serv
     page.get_by_role("link", name="Next ›").click()
     expect(page.get_by_role("link", name="‹ Previous")).to_be_visible()
     assert all(text.startswith("user-") for text in links.all_inner_texts())
+
+
+def test_an_account_whose_number_holds_dot_segments_opens_its_own_timeline(
+    page, live_server, login_as, htmx_settled
+):
+    """A browser folds `/streams/account-team/../7` into `/streams/7`; the link must not."""
+    number = "team/../10001"
+    live_server.runtime.router.dispatch_json(
+        "OpenAccount",
+        {"account_number": number, "owner_id": "u001", "initial_balance": 42},
+        metadata={"actor": "journey"},
+    )
+    login_as(page, "viewer")
+    page.goto(f"{live_server.url}/streams/")
+    htmx_settled(page)
+    page.get_by_test_id("stream-search").fill(f"account-{number}")
+    results = page.get_by_test_id("streams-table")
+    expect(results.locator("tbody tr")).to_have_count(1)
+
+    results.get_by_role("link", name=f"account-{number}").click()
+
+    expect(page.get_by_test_id("stream-id")).to_have_text(f"account-{number}")
+    expect(page).to_have_url(f"{live_server.url}/streams/account-team%2F..%2F10001")
+    expect(page.get_by_test_id("timeline")).to_contain_text("42")

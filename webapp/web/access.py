@@ -27,6 +27,7 @@ from flask import (
 )
 
 from webapp.web.accounts import ROLES, Account, AccountBook
+from webapp.web.identifiers import requested_page
 from webapp.web.security import check_csrf, refuse_nul_characters
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,7 +86,7 @@ def _unauthenticated() -> Response:
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="eventscope"'
         return response
-    target = url_for("auth.login", next=safe_next(request.full_path))
+    target = url_for("auth.login", next=safe_next(requested_page()))
     if request.headers.get("HX-Request"):
         response = make_response("", 401)
         response.headers["HX-Redirect"] = target

@@ -21,6 +21,7 @@ from webapp.resources import resource_dir
 from webapp.web import access, errors, metrics, pages, security
 from webapp.web.accounts import AccountBook
 from webapp.web.context import EXTENSION_KEY
+from webapp.web.identifiers import IdentifierConverter, requested_page
 from webapp.web.login_throttle import LoginThrottle
 
 AREA_MODULES: tuple[str, ...] = (
@@ -100,6 +101,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         static_url_path="/static",
     )
     app.json = EventscopeJSONProvider(app)
+    app.url_map.converters["id"] = IdentifierConverter
+    app.jinja_env.globals["requested_page"] = requested_page
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,

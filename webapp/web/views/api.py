@@ -140,7 +140,7 @@ def list_streams() -> Response:
     )
 
 
-@bp.get("/streams/<path:stream_id>/events")
+@bp.get("/streams/<id:stream_id>/events")
 @requires_role("viewer")
 def stream_events(stream_id: str) -> Response:
     """One stream's events from `from_version`, personal data shown as the role allows."""
@@ -158,7 +158,7 @@ def stream_events(stream_id: str) -> Response:
     )
 
 
-@bp.get("/streams/<path:stream_id>/state")
+@bp.get("/streams/<id:stream_id>/state")
 @requires_role("viewer")
 def stream_state(stream_id: str) -> Response:
     """The aggregate's state at `version` (default: the latest)."""
@@ -197,14 +197,14 @@ def global_events() -> Response:
     )
 
 
-@bp.get("/subjects/<subject_id>/export")
+@bp.get("/subjects/<id:subject_id>/export")
 @requires_role("support")
 def export_subject(subject_id: str) -> Response:
     """Everything held on a data subject, decrypted (logged in the access log)."""
     return jsonify(services.export_subject(subject_id, current_account()))
 
 
-@bp.post("/subjects/<subject_id>/forget")
+@bp.post("/subjects/<id:subject_id>/forget")
 @requires_role("support")
 def forget_subject(subject_id: str) -> Response:
     """Crypto-shred a data subject; `reason` is required."""
@@ -246,7 +246,7 @@ def resume_projection(name: str) -> tuple[Response, int]:
     return jsonify(services.resume_projection(name, current_account(), skip)), 202
 
 
-@bp.get("/read/accounts/<account_number>")
+@bp.get("/read/accounts/<id:account_number>")
 @requires_role("viewer")
 def read_account(account_number: str) -> Response:
     """The account-summary read model row (balance, status, owner)."""

@@ -169,7 +169,7 @@ def index() -> str | Response:
     )
 
 
-@bp.get("/<path:stream_id>")
+@bp.get("/<id:stream_id>")
 @requires_role("viewer")
 def stream(stream_id: str) -> str:
     """Every snapshot of one stream, newest first, keyset-paged by version."""

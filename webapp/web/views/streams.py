@@ -381,7 +381,7 @@ def _page_start(version: int) -> int:
     return ((version - 1) // EVENTS_PAGE) * EVENTS_PAGE + 1
 
 
-@bp.get("/<path:stream_id>")
+@bp.get("/<id:stream_id>")
 @requires_role("viewer")
 def show(stream_id: str) -> str:
     """One stream's events (a page of versions) with snapshot markers and a selected state."""
@@ -423,7 +423,7 @@ def show(stream_id: str) -> str:
     return render_view("streams/stream.html", "streams/_timeline.html", **context)
 
 
-@bp.get("/<path:stream_id>/state")
+@bp.get("/<id:stream_id>/state")
 @requires_role("viewer")
 def state(stream_id: str) -> str:
     """The state panel alone: the aggregate at `?version=N` and what event N changed."""
@@ -441,7 +441,7 @@ def state(stream_id: str) -> str:
     )
 
 
-@bp.get("/<path:stream_id>/live")
+@bp.get("/<id:stream_id>/live")
 @requires_role("viewer")
 def live(stream_id: str) -> str:
     """Rows for events after `?after=N` (polled by the timeline's last page)."""

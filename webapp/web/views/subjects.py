@@ -256,7 +256,7 @@ def _forgotten_places(location: Location) -> list[dict[str, Any]]:
     return places
 
 
-@bp.get("/<subject_id>")
+@bp.get("/<id:subject_id>")
 @requires_role("support")
 def show(subject_id: str) -> str:
     """Where a subject's data lives (no values shown), or how and when they were forgotten."""
@@ -271,7 +271,7 @@ def show(subject_id: str) -> str:
     )
 
 
-@bp.get("/<subject_id>/data")
+@bp.get("/<id:subject_id>/data")
 @requires_role("support")
 def data(subject_id: str) -> str:
     """The subject's personal data decrypted: their events and read-model rows (logged)."""
@@ -302,7 +302,7 @@ def data(subject_id: str) -> str:
     )
 
 
-@bp.get("/<subject_id>/export")
+@bp.get("/<id:subject_id>/export")
 @requires_role("support")
 def export(subject_id: str) -> Response:
     """The subject access export as a JSON download (logged by the privacy layer)."""
@@ -333,7 +333,7 @@ def _forget_form(location: Location, *, errors: list[str], reason: str, status: 
     return body, status
 
 
-@bp.get("/<subject_id>/forget")
+@bp.get("/<id:subject_id>/forget")
 @requires_role("support")
 def confirm_forget(subject_id: str) -> Any:
     """The confirmation step: a reason, the subject id typed again, and a tick."""
@@ -341,7 +341,7 @@ def confirm_forget(subject_id: str) -> Any:
     return _forget_form(location, errors=[], reason="", status=200)
 
 
-@bp.post("/<subject_id>/forget")
+@bp.post("/<id:subject_id>/forget")
 @requires_role("support")
 def forget(subject_id: str) -> Any:
     """Crypto-shred the subject once the form confirms it (CSRF-checked like every POST)."""
