@@ -41,7 +41,7 @@ def index() -> str:
     )
 
 
-@bp.get("/types/<type_name>")
+@bp.get("/types/<id:type_name>")
 @requires_role("viewer")
 def event_type(type_name: str) -> str:
     """One event type on its own page (the same card as in the catalog, with its notes)."""
