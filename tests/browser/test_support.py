@@ -105,3 +105,40 @@ def test_support_finds_exports_and_forgets_a_user_then_sees_them_forgotten_every
         ).to_be_visible()
     screenshot(page, "support-7-access-log")
     assert csp_violations == []
+
+
+def test_an_admin_re_registers_a_forgotten_user_who_came_back(
+    page, live_server, login_as, screenshot, csp_violations
+):
+    runtime = live_server.runtime
+    runtime.router.dispatch_json(
+        "RegisterUser",
+        {"user_id": "u-returning", "name": "Rita Returner", "email": "rita@example.org"},
+        metadata={"actor": "journey"},
+    )
+    runtime.privacy.forget("u-returning", reason="erasure #9", actor="support", role="support")
+    login_as(page, "admin")
+
+    page.goto(f"{live_server.url}/subjects/u-returning")
+    expect(page.get_by_test_id("subject-forgotten")).to_be_visible()
+    page.get_by_test_id("subject-reregister").click()
+    page.get_by_test_id("reregister-reason").fill("came back as a customer")
+    page.get_by_test_id("reregister-confirm-id").fill("u-return")
+    page.get_by_test_id("reregister-submit").click()
+    expect(page.get_by_test_id("reregister-errors")).to_contain_text("Type the subject id")
+    page.get_by_test_id("reregister-confirm-id").fill("u-returning")
+    screenshot(page, "support-8-reregister-confirmation")
+    page.get_by_test_id("reregister-submit").click()
+
+    expect(page.locator(".flash--ok")).to_contain_text("has been re-registered")
+    expect(page.get_by_test_id("subject-forgotten")).to_have_count(0)
+    screenshot(page, "support-9-reregistered")
+    runtime.router.dispatch_json(
+        "ChangeEmail",
+        {"user_id": "u-returning", "email": "rita@new.example.org"},
+        metadata={"actor": "journey"},
+    )
+    page.get_by_test_id("subject-reveal").click()
+    expect(page.locator("main")).to_contain_text("rita@new.example.org")
+    expect(page.locator("main")).not_to_contain_text("rita@example.org")
+    assert csp_violations == []

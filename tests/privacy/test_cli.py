@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from webapp.bootstrap import build_runtime
 from webapp.cli import cli
 from webapp.config import Settings
-from webapp.contexts.identity import RegisterUser
+from webapp.contexts.identity import ChangeEmail, RegisterUser
 
 
 @pytest.fixture
@@ -59,6 +59,34 @@ def test_forgetting_an_id_that_held_nothing_says_so(deployment):
     code, out, err = run("--db", deployment, "forget", "u7", "--reason", "erasure #3")
     assert json.loads(out)["held_data"] is True
     assert "held no data" not in err
+
+
+def test_reregister_lets_a_forgotten_subject_hold_new_data_and_keeps_the_old_forgotten(
+    deployment,
+):
+    run("--db", deployment, "forget", "u7", "--reason", "erasure #1")
+
+    code, out, _ = run(
+        "--db", deployment, "reregister", "u7", "--reason", "signed up again", "--actor", "amy"
+    )
+    assert code == 0
+    assert json.loads(out)["state"] == "active"
+    runtime = build_runtime(Settings(db_url=deployment))
+    try:
+        runtime.router.dispatch(ChangeEmail(user_id="u7", email="ada@new.example.org"))
+    finally:
+        runtime.close()
+    _, out, _ = run("--db", deployment, "export", "u7")
+    emails = [event["data"].get("email") for event in json.loads(out)["events"]]
+    assert "ada@new.example.org" in emails
+    assert "ada@example.org" not in out
+
+
+def test_reregistering_a_subject_that_is_not_forgotten_is_an_error(deployment):
+    code, _, err = run("--db", deployment, "reregister", "u7", "--reason", "oops")
+
+    assert code == 1
+    assert "not forgotten" in err
 
 
 def test_forget_needs_a_reason(deployment):

@@ -135,6 +135,24 @@ def test_reregistration_is_explicit_audited_and_leaves_old_data_forgotten(writer
 
 
 @SQLITE_ONLY
+def test_only_an_admin_may_reregister_and_a_refusal_changes_nothing(writer, privacy, store):
+    from webapp.privacy import AccessDenied
+
+    writer.add_contact("p1", "Ada", "ada@example.org")
+    privacy.forget("p1", reason="request", actor="sam", role="support")
+
+    for role in ("support", "viewer"):
+        with pytest.raises(AccessDenied, match="admin only"):
+            privacy.reregister("p1", reason="signed up again", actor="sam", role=role)
+    with pytest.raises(ValueError, match="reason"):
+        privacy.reregister("p1", reason="x" * 501, actor="amy", role="admin")
+
+    assert privacy.is_forgotten("p1")
+    assert [e.type for e in store.read_stream(audit_stream("p1"))] == ["SubjectForgotten"]
+    assert privacy.access_log(action="reregister").entries == []
+
+
+@SQLITE_ONLY
 def test_reregistering_an_active_subject_is_refused(writer, privacy):
     writer.add_contact("p1", "Ada", "ada@example.org")
     with pytest.raises(ValueError, match="not forgotten"):

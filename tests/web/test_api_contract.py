@@ -291,6 +291,45 @@ def test_forgetting_an_id_that_held_nothing_says_so(client, auth_headers, bank):
     assert forgot.get_json()["streams"] == []
 
 
+def test_an_admin_reregisters_a_forgotten_subject_through_the_api(
+    client, auth_headers, runtime, bank
+):
+    runtime.privacy.forget("u-1", reason="erasure request", actor="sam", role="support")
+
+    refused = [
+        client.post(
+            "/api/subjects/u-1/reregister", json={"reason": "back"}, headers=auth_headers(role)
+        )
+        for role in ("viewer", "support")
+    ]
+    no_reason = client.post("/api/subjects/u-1/reregister", json={}, headers=auth_headers("admin"))
+    assert [r.status_code for r in refused] == [403, 403]
+    assert no_reason.status_code == 400
+    assert runtime.privacy.is_forgotten("u-1")
+
+    done = client.post(
+        "/api/subjects/u-1/reregister",
+        json={"reason": "signed up again"},
+        headers=auth_headers("admin"),
+    )
+    again = client.post(
+        "/api/subjects/u-1/reregister", json={"reason": "twice"}, headers=auth_headers("admin")
+    )
+
+    assert done.status_code == 200
+    assert done.get_json() == {
+        "subject_id": "u-1",
+        "state": "active",
+        "forgotten_at": None,
+        "forgotten_reason": None,
+        "forgotten_by": None,
+    }
+    assert again.status_code == 400
+    assert "not forgotten" in again.get_json()["error"]
+    entries = runtime.privacy.access_log(action="reregister").entries
+    assert [(e.actor, e.subject_id) for e in entries] == [("admin", "u-1")]
+
+
 def test_strong_consistency_returns_once_the_read_model_has_the_new_events(
     client, admin, runtime, bank
 ):

@@ -289,3 +289,84 @@ def test_markup_in_personal_data_is_shown_as_text(client, log_in, runtime):
 
     assert "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def reregister_form(client, subject_id: str = "u-1", **overrides):
+    form = {
+        "csrf_token": session_csrf(client),
+        "reason": "signed up again",
+        "confirm_id": subject_id,
+    }
+    form.update(overrides)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def test_a_forgotten_subjects_page_offers_re_registration_to_admins_only(
+    client, log_in, runtime, bank
+):
+    runtime.privacy.forget("u-1", reason="asked", actor="sam", role="support")
+
+    log_in("support")
+    as_support = client.get("/subjects/u-1").get_data(as_text=True)
+    support_form = client.get("/subjects/u-1/reregister")
+    log_in("admin")
+    as_admin = client.get("/subjects/u-1").get_data(as_text=True)
+
+    assert 'data-testid="subject-reregister"' not in as_support
+    assert "an administrator can re-register them" in as_support
+    assert support_form.status_code == 403
+    assert 'href="/subjects/u-1/reregister" data-testid="subject-reregister"' in as_admin
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"csrf_token": None}, "CSRF"),
+        ({"reason": " "}, "Give a reason for re-registering"),
+        ({"confirm_id": "u-2"}, "Type the subject id"),
+    ],
+)
+def test_re_registering_without_a_full_confirmation_is_refused(
+    client, log_in, runtime, bank, override, message
+):
+    runtime.privacy.forget("u-1", reason="asked", actor="sam", role="support")
+    log_in("admin")
+
+    response = client.post("/subjects/u-1/reregister", data=reregister_form(client, **override))
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert runtime.privacy.is_forgotten("u-1")
+    assert log_entries(runtime, action="reregister") == []
+
+
+def test_re_registering_a_subject_that_is_not_forgotten_is_refused(client, log_in, runtime, bank):
+    log_in("admin")
+
+    response = client.post("/subjects/u-1/reregister", data=reregister_form(client))
+
+    assert response.status_code == 400
+    assert "is not forgotten: nothing to re-register" in response.get_data(as_text=True)
+    assert log_entries(runtime, action="reregister") == []
+
+
+def test_an_admin_re_registers_a_forgotten_subject_and_new_data_is_readable(
+    client, log_in, runtime, bank
+):
+    from .conftest import dispatch
+
+    runtime.privacy.forget("u-1", reason="asked", actor="sam", role="support")
+    log_in("admin")
+
+    response = client.post("/subjects/u-1/reregister", data=reregister_form(client))
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    dispatch(runtime, "ChangeEmail", user_id="u-1", email="ada@new.example.org")
+    export = json.loads(client.get("/subjects/u-1/export").get_data(as_text=True))
+
+    assert response.status_code == 303
+    assert "has been re-registered" in page
+    assert 'data-testid="subject-forgotten"' not in page
+    assert log_entries(runtime, action="reregister") == [("admin", "reregister", "u-1")]
+    emails = [event["data"].get("email") for event in export["events"]]
+    assert "ada@new.example.org" in emails
+    assert "ada@example.org" not in json.dumps(export)

@@ -99,6 +99,30 @@ def register(cli: click.Group) -> None:
         finally:
             runtime.close()
 
+    @cli.command("reregister")
+    @click.argument("subject_id")
+    @click.option(
+        "--reason", required=True, help="Why (kept in the audit trail: no personal data)."
+    )
+    @actor_option
+    @click.pass_obj
+    def reregister(settings: Settings, subject_id: str, reason: str, actor: str | None) -> None:
+        """Let a forgotten SUBJECT_ID hold personal data again, under a new key.
+
+        Their data from before the forget stays unreadable. Audited like a forget.
+        """
+        runtime = _open_runtime(settings)
+        try:
+            try:
+                status = runtime.privacy.reregister(
+                    subject_id, reason=reason, actor=actor or _default_actor(), role="admin"
+                )
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(json.dumps(status.as_dict(), indent=2))
+        finally:
+            runtime.close()
+
     @cli.group("keys")
     def keys() -> None:
         """Master-key management."""

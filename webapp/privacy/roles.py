@@ -1,4 +1,4 @@
-"""Who may see personal data, and who may export or forget a subject."""
+"""Who may see personal data, who may export or forget a subject, and who may re-register one."""
 
 from __future__ import annotations
 
@@ -27,7 +27,15 @@ def sees_personal_data(role: str | Role) -> bool:
 
 
 def check_may_handle_subjects(role: str | Role, action: str) -> None:
-    """Only support and admin may export, forget or re-register a subject."""
+    """Only support and admin may export or forget a subject."""
     if not sees_personal_data(role):
         msg = f"role {str(role)!r} may not {action} a data subject (support or admin only)"
+        raise AccessDenied(msg)
+
+
+def check_may_reregister(role: str | Role) -> None:
+    """Only an admin may let a forgotten subject hold personal data again: the support staff
+    who forget people do not also undo a forget's effect on new data."""
+    if as_role(role) is not Role.ADMIN:
+        msg = f"role {str(role)!r} may not re-register a data subject (admin only)"
         raise AccessDenied(msg)

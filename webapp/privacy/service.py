@@ -36,7 +36,12 @@ from webapp.privacy.events import SubjectForgotten, SubjectReregistered
 from webapp.privacy.keystore import KeyStore, SubjectKey, has_key_check
 from webapp.privacy.master_key import MasterKey, load_master_key
 from webapp.privacy.participants import ForgetParticipant
-from webapp.privacy.roles import Role, check_may_handle_subjects, sees_personal_data
+from webapp.privacy.roles import (
+    Role,
+    check_may_handle_subjects,
+    check_may_reregister,
+    sees_personal_data,
+)
 from webapp.privacy.tables import TOUCHED_BY_FORGET
 from webapp.store.types import NewEvent, RecordedEvent
 
@@ -369,18 +374,20 @@ class Privacy:
 
         Their data from before the forget stays unreadable.
         """
-        check_may_handle_subjects(role, "re-register")
+        check_may_reregister(role)
         subject_id = _check_subject_id(subject_id)
-        if not (reason or "").strip():
+        reason = (reason or "").strip()
+        if not reason:
             msg = "a re-registration needs a reason"
+            raise ValueError(msg)
+        if len(reason) > MAX_REASON:
+            msg = f"the reason is limited to {MAX_REASON} characters"
             raise ValueError(msg)
         self.keys.reregister(subject_id)
         self.codec.forget_noted(subject_id)
         self._append_audit(
             subject_id,
-            SubjectReregistered(
-                subject_id=subject_id, reason=reason.strip()[:MAX_REASON], reregistered_by=actor
-            ),
+            SubjectReregistered(subject_id=subject_id, reason=reason, reregistered_by=actor),
             actor,
         )
         self.log.record(actor, "reregister", subject_id, "re-registration")

@@ -226,6 +226,16 @@ def forget_subject(subject_id: str, reason: str, account: Account | None) -> dic
     return _as_dict(result)
 
 
+def reregister_subject(subject_id: str, reason: str, account: Account | None) -> dict[str, Any]:
+    """Let a forgotten subject hold personal data again, under a new key (admin; audited)."""
+    privacy = require_part("privacy", "Re-registering a subject (the privacy layer)")
+    with _privacy_refusals():
+        status = privacy.reregister(
+            subject_id, reason=reason, actor=_actor(account), role=_role(account)
+        )
+    return status.as_dict()
+
+
 @contextmanager
 def _privacy_refusals() -> Iterator[None]:
     from webapp.privacy.errors import AccessDenied

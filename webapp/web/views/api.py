@@ -22,6 +22,8 @@ from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_LIMIT = 1000
+MAX_REASON = 500
+"""As the privacy layer keeps it."""
 DEFAULT_LIMIT = 100
 
 
@@ -204,17 +206,29 @@ def export_subject(subject_id: str) -> Response:
     return jsonify(services.export_subject(subject_id, current_account()))
 
 
+def required_reason() -> str:
+    """The body's `reason`: a non-empty string (kept in the audit trail)."""
+    reason = json_body().get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        abort(400, description="'reason' must be a non-empty string")
+    if len(reason) > MAX_REASON:
+        abort(400, description=f"'reason' must be at most {MAX_REASON} characters")
+    return reason.strip()
+
+
 @bp.post("/subjects/<id:subject_id>/forget")
 @requires_role("support")
 def forget_subject(subject_id: str) -> Response:
     """Crypto-shred a data subject; `reason` is required."""
-    body = json_body()
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
-        abort(400, description="'reason' must be a non-empty string")
-    if len(reason) > 1000:
-        abort(400, description="'reason' must be at most 1000 characters")
-    return jsonify(services.forget_subject(subject_id, reason.strip(), current_account()))
+    return jsonify(services.forget_subject(subject_id, required_reason(), current_account()))
+
+
+@bp.post("/subjects/<id:subject_id>/reregister")
+@requires_role("admin")
+def reregister_subject(subject_id: str) -> Response:
+    """Let a forgotten subject hold personal data again under a new key; `reason` is required.
+    Their data from before the forget stays unreadable."""
+    return jsonify(services.reregister_subject(subject_id, required_reason(), current_account()))
 
 
 @bp.get("/projections")

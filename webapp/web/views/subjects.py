@@ -321,6 +321,19 @@ def export(subject_id: str) -> Response:
 # --- forgetting -------------------------------------------------------------------------------
 
 
+def _confirmed_reason(subject_id: str, doing: str) -> tuple[str, list[str]]:
+    """The form's reason, and what is wrong with it or with the typed subject id."""
+    reason = request.form.get("reason", "").strip()
+    errors = []
+    if not reason:
+        errors.append(f"Give a reason for {doing} this subject (it is kept in the audit trail).")
+    elif len(reason) > MAX_REASON:
+        errors.append(f"The reason is limited to {MAX_REASON} characters.")
+    if request.form.get("confirm_id", "").strip() != subject_id:
+        errors.append(f"Type the subject id {subject_id!r} exactly to confirm.")
+    return reason, errors
+
+
 def _forget_form(location: Location, *, errors: list[str], reason: str, status: int) -> Any:
     body = render_view(
         "subjects/forget_page.html",
@@ -346,14 +359,7 @@ def confirm_forget(subject_id: str) -> Any:
 def forget(subject_id: str) -> Any:
     """Crypto-shred the subject once the form confirms it (CSRF-checked like every POST)."""
     location = _subject_or_404(subject_id)
-    reason = request.form.get("reason", "").strip()
-    errors = []
-    if not reason:
-        errors.append("Give a reason for forgetting this subject (it is kept in the audit trail).")
-    elif len(reason) > MAX_REASON:
-        errors.append(f"The reason is limited to {MAX_REASON} characters.")
-    if request.form.get("confirm_id", "").strip() != subject_id:
-        errors.append(f"Type the subject id {subject_id!r} exactly to confirm.")
+    reason, errors = _confirmed_reason(subject_id, "forgetting")
     if request.form.get("understood") != "yes":
         errors.append("Tick the box to confirm that this cannot be undone.")
     if errors:
@@ -369,4 +375,51 @@ def forget(subject_id: str) -> Any:
         flash(f"Subject {subject_id} has been forgotten.", "ok")
     else:
         flash(f"Subject {subject_id} had already been forgotten; nothing changed.", "ok")
+    return redirect(url_for("subjects.show", subject_id=subject_id), code=303)
+
+
+# --- re-registering -----------------------------------------------------------------------------
+
+
+def _reregister_form(location: Location, *, errors: list[str], reason: str, status: int) -> Any:
+    body = render_view(
+        "subjects/reregister_page.html",
+        "subjects/_reregister.html",
+        location=location,
+        errors=errors,
+        reason=reason,
+        max_reason=MAX_REASON,
+    )
+    return body, status
+
+
+@bp.get("/<id:subject_id>/reregister")
+@requires_role("admin")
+def confirm_reregister(subject_id: str) -> Any:
+    """The confirmation step: a reason and the subject id typed again."""
+    location = _subject_or_404(subject_id)
+    return _reregister_form(location, errors=[], reason="", status=200)
+
+
+@bp.post("/<id:subject_id>/reregister")
+@requires_role("admin")
+def reregister(subject_id: str) -> Any:
+    """Give a forgotten subject a new key, so new personal data for them is accepted again."""
+    location = _subject_or_404(subject_id)
+    reason, errors = _confirmed_reason(subject_id, "re-registering")
+    if not location.status.forgotten:
+        errors.insert(0, f"Subject {subject_id!r} is not forgotten: nothing to re-register.")
+    if errors:
+        return _reregister_form(
+            location,
+            errors=errors,
+            reason=reason,
+            status=200 if request.headers.get("HX-Request") == "true" else 400,
+        )
+    services.reregister_subject(subject_id, reason, current_account())
+    flash(
+        f"Subject {subject_id} has been re-registered: new personal data is accepted under a new "
+        "key. Their data from before the forget stays forgotten.",
+        "ok",
+    )
     return redirect(url_for("subjects.show", subject_id=subject_id), code=303)
