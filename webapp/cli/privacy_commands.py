@@ -1,4 +1,4 @@
-"""`eventscope export`, `eventscope forget` and `eventscope keys rotate`.
+"""`eventscope export`, `forget`, `reregister` and `keys rotate`.
 
 The command line runs with the operator's own authority (role admin); the actor
 recorded in the access log is `cli:<login name>` unless `--actor` says otherwise.
@@ -9,7 +9,10 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,9 +44,25 @@ def _open_runtime(settings: Settings):  # noqa: ANN202 - Runtime
     return runtime
 
 
+@contextmanager
+def _privacy(settings: Settings) -> Iterator[Any]:
+    """The privacy layer of a runtime opened for one command; a ValueError it raises (bad
+    input) becomes the command's one-line error."""
+    runtime = _open_runtime(settings)
+    try:
+        yield runtime.privacy
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
+
+
 def register(cli: click.Group) -> None:
     actor_option = click.option(
         "--actor", default=None, help="Who runs this, for the access log (default cli:<login>)."
+    )
+    reason_option = click.option(
+        "--reason", required=True, help="Why (kept in the audit trail: no personal data)."
     )
 
     @cli.command("export")
@@ -52,36 +71,22 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def export(settings: Settings, subject_id: str, actor: str | None) -> None:
         """Print everything held on SUBJECT_ID as one JSON document (subject access export)."""
-        runtime = _open_runtime(settings)
-        try:
-            try:
-                document = runtime.privacy.export(
-                    subject_id, actor=actor or _default_actor(), role="admin"
-                )
-            except ValueError as exc:
-                raise click.ClickException(str(exc)) from None
+        with _privacy(settings) as privacy:
+            document = privacy.export(subject_id, actor=actor or _default_actor(), role="admin")
             json.dump(document, sys.stdout, indent=2, ensure_ascii=False, default=str)
             sys.stdout.write("\n")
-        finally:
-            runtime.close()
 
     @cli.command("forget")
     @click.argument("subject_id")
-    @click.option(
-        "--reason", required=True, help="Why (kept in the audit trail: no personal data)."
-    )
+    @reason_option
     @actor_option
     @click.pass_obj
     def forget(settings: Settings, subject_id: str, reason: str, actor: str | None) -> None:
         """Crypto-shred SUBJECT_ID: delete their key, lookups, snapshots and read-model data."""
-        runtime = _open_runtime(settings)
-        try:
-            try:
-                result = runtime.privacy.forget(
-                    subject_id, reason=reason, actor=actor or _default_actor(), role="admin"
-                )
-            except ValueError as exc:
-                raise click.ClickException(str(exc)) from None
+        with _privacy(settings) as privacy:
+            result = privacy.forget(
+                subject_id, reason=reason, actor=actor or _default_actor(), role="admin"
+            )
             click.echo(json.dumps(result.as_dict(), indent=2))
             if not result.held_data:
                 click.echo(
@@ -96,14 +101,10 @@ def register(cli: click.Group) -> None:
                     "failed; run the same forget again once the store is quiet",
                     err=True,
                 )
-        finally:
-            runtime.close()
 
     @cli.command("reregister")
     @click.argument("subject_id")
-    @click.option(
-        "--reason", required=True, help="Why (kept in the audit trail: no personal data)."
-    )
+    @reason_option
     @actor_option
     @click.pass_obj
     def reregister(settings: Settings, subject_id: str, reason: str, actor: str | None) -> None:
@@ -111,17 +112,11 @@ def register(cli: click.Group) -> None:
 
         Their data from before the forget stays unreadable. Audited like a forget.
         """
-        runtime = _open_runtime(settings)
-        try:
-            try:
-                status = runtime.privacy.reregister(
-                    subject_id, reason=reason, actor=actor or _default_actor(), role="admin"
-                )
-            except ValueError as exc:
-                raise click.ClickException(str(exc)) from None
+        with _privacy(settings) as privacy:
+            status = privacy.reregister(
+                subject_id, reason=reason, actor=actor or _default_actor(), role="admin"
+            )
             click.echo(json.dumps(status.as_dict(), indent=2))
-        finally:
-            runtime.close()
 
     @cli.group("keys")
     def keys() -> None:

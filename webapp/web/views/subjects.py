@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -318,7 +319,7 @@ def export(subject_id: str) -> Response:
     return response
 
 
-# --- forgetting -------------------------------------------------------------------------------
+# --- forgetting and re-registering: confirmed by a reason and the subject id typed again ---------
 
 
 def _confirmed_reason(subject_id: str, doing: str) -> tuple[str, list[str]]:
@@ -334,24 +335,28 @@ def _confirmed_reason(subject_id: str, doing: str) -> tuple[str, list[str]]:
     return reason, errors
 
 
-def _forget_form(location: Location, *, errors: list[str], reason: str, status: int) -> Any:
+def _confirmation_form(
+    action: str, location: Location, *, errors: Sequence[str] = (), reason: str = ""
+) -> Any:
+    """The `action` ("forget" or "reregister") form; with errors, answered so that htmx swaps
+    it in (htmx swaps only 2xx answers) and a plain POST gets a 400."""
     body = render_view(
-        "subjects/forget_page.html",
-        "subjects/_forget.html",
+        f"subjects/{action}_page.html",
+        f"subjects/_{action}.html",
         location=location,
-        errors=errors,
+        errors=list(errors),
         reason=reason,
         max_reason=MAX_REASON,
     )
-    return body, status
+    refused = errors and request.headers.get("HX-Request") != "true"
+    return body, 400 if refused else 200
 
 
 @bp.get("/<id:subject_id>/forget")
 @requires_role("support")
 def confirm_forget(subject_id: str) -> Any:
     """The confirmation step: a reason, the subject id typed again, and a tick."""
-    location = _subject_or_404(subject_id)
-    return _forget_form(location, errors=[], reason="", status=200)
+    return _confirmation_form("forget", _subject_or_404(subject_id))
 
 
 @bp.post("/<id:subject_id>/forget")
@@ -363,13 +368,7 @@ def forget(subject_id: str) -> Any:
     if request.form.get("understood") != "yes":
         errors.append("Tick the box to confirm that this cannot be undone.")
     if errors:
-        # htmx swaps only 2xx answers: give it the form with its errors; a plain POST gets a 400
-        return _forget_form(
-            location,
-            errors=errors,
-            reason=reason,
-            status=200 if request.headers.get("HX-Request") == "true" else 400,
-        )
+        return _confirmation_form("forget", location, errors=errors, reason=reason)
     result = services.forget_subject(subject_id, reason, current_account())
     if result.get("newly_forgotten", True):
         flash(f"Subject {subject_id} has been forgotten.", "ok")
@@ -378,27 +377,11 @@ def forget(subject_id: str) -> Any:
     return redirect(url_for("subjects.show", subject_id=subject_id), code=303)
 
 
-# --- re-registering -----------------------------------------------------------------------------
-
-
-def _reregister_form(location: Location, *, errors: list[str], reason: str, status: int) -> Any:
-    body = render_view(
-        "subjects/reregister_page.html",
-        "subjects/_reregister.html",
-        location=location,
-        errors=errors,
-        reason=reason,
-        max_reason=MAX_REASON,
-    )
-    return body, status
-
-
 @bp.get("/<id:subject_id>/reregister")
 @requires_role("admin")
 def confirm_reregister(subject_id: str) -> Any:
     """The confirmation step: a reason and the subject id typed again."""
-    location = _subject_or_404(subject_id)
-    return _reregister_form(location, errors=[], reason="", status=200)
+    return _confirmation_form("reregister", _subject_or_404(subject_id))
 
 
 @bp.post("/<id:subject_id>/reregister")
@@ -410,12 +393,7 @@ def reregister(subject_id: str) -> Any:
     if not location.status.forgotten:
         errors.insert(0, f"Subject {subject_id!r} is not forgotten: nothing to re-register.")
     if errors:
-        return _reregister_form(
-            location,
-            errors=errors,
-            reason=reason,
-            status=200 if request.headers.get("HX-Request") == "true" else 400,
-        )
+        return _confirmation_form("reregister", location, errors=errors, reason=reason)
     services.reregister_subject(subject_id, reason, current_account())
     flash(
         f"Subject {subject_id} has been re-registered: new personal data is accepted under a new "
