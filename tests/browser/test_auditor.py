@@ -3,6 +3,8 @@ chain."""
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 from playwright.sync_api import expect
 
@@ -51,6 +53,15 @@ def test_an_auditor_filters_the_timeline_and_follows_a_causation_chain(
     types = page.locator('[data-testid="timeline-row"] .badge--type').all_inner_texts()
     assert types[-1] == "TransferRequested" and types[0] == "TransferCompleted"
     screenshot(page, "auditor-2-filtered-by-correlation")
+
+    # hand the filtered log over as evidence: the download holds the same six events
+    with page.expect_download() as download:
+        page.get_by_test_id("timeline-download").click()
+    with open(download.value.path(), newline="") as handle:
+        [header, *table] = list(csv.reader(handle))
+    assert header[:5] == ["position", "recorded_at", "stream_id", "stream_version", "type"]
+    assert [row[4] for row in table] == list(reversed(types))
+    assert {row[header.index("correlation_id")] for row in table} == {CORRELATION}
 
     # follow the causation chain of the withdrawal the process manager caused
     withdrawal = page.locator('[data-testid="timeline-row"]', has_text="MoneyWithdrawn")

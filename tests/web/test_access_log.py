@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from datetime import datetime
 
 import pytest
 
@@ -125,3 +128,101 @@ def test_views_exports_and_forgets_in_the_dashboard_are_what_the_log_shows(
 
     assert rows(page) == ["forget", "export", "view"]
     assert "subject page of u-1" in page
+
+
+def date_entries(runtime, *days: str) -> None:
+    """Give the entries, oldest first, these dates (midday UTC)."""
+    import sqlalchemy as sa
+
+    from webapp.privacy.tables import access_log as table
+
+    engine = runtime.privacy.log.engine
+    with engine.begin() as conn:
+        ids = conn.execute(sa.select(table.c.id).order_by(table.c.id)).scalars().all()
+        for entry_id, day in zip(ids, days, strict=True):
+            at = datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp()
+            conn.execute(sa.update(table).where(table.c.id == entry_id).values(at=at))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("since=2026-03-01", ["forget", "view"]),
+        ("until=2026-03-01", ["export", "view"]),
+        ("since=2026-02-01&until=2026-03-15", ["view", "export"]),
+        ("since=2026-02-01T12:00:01Z&actor=alice", ["view"]),
+    ],
+)
+def test_filters_by_time_range(client, log_in, runtime, entries, query, expected):
+    date_entries(runtime, "2026-01-10", "2026-02-10", "2026-03-10", "2026-04-10")
+    log_in("support")
+
+    page = client.get(f"/access-log/?{query}").get_data(as_text=True)
+
+    assert rows(page) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("since=last+week", "is not a date or time"),
+        ("since=2026-03-01&until=2026-02-01", "The time range is empty"),
+    ],
+)
+def test_bad_time_filters_get_a_400_page(client, log_in, query, message):
+    log_in("support")
+
+    response = client.get(f"/access-log/?{query}")
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def csv_rows(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_the_csv_download_holds_every_entry_the_filters_match(
+    client, log_in, runtime, entries, monkeypatch
+):
+    monkeypatch.setattr(access_log, "EXPORT_PAGE", 2)  # several pages of the log
+    for n in range(5):
+        runtime.privacy.record_access("carol", "view", f"u-{n + 10}", "global timeline")
+    log_in("support")
+    page = client.get("/access-log/?actor=carol").get_data(as_text=True)
+    href = re.search(
+        r'href="([^"]+)" download hx-boost="false" data-testid="access-download"', page
+    )
+
+    response = client.get(href.group(1).replace("&amp;", "&"))
+    everything = csv_rows(client.get("/access-log/export.csv"))
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    table = csv_rows(response)
+    assert table[0] == ["id", "at", "actor", "action", "subject_id", "what"]
+    assert [row[4] for row in table[1:]] == [f"u-{n}" for n in (14, 13, 12, 11, 10)]
+    assert len(everything) == 1 + 9
+
+
+def test_the_csv_download_defuses_spreadsheet_formulas(client, log_in, runtime):
+    runtime.privacy.record_access('=HYPERLINK("http://x")', "view", "@u-1", "+1 -1")
+    log_in("support")
+
+    [_, row] = csv_rows(client.get("/access-log/export.csv"))
+
+    assert row[2:] == ['\'=HYPERLINK("http://x")', "view", "'@u-1", "'+1 -1"]
+
+
+@pytest.mark.parametrize(("role", "status"), [("viewer", 403), ("support", 200)])
+def test_only_support_and_admin_download_the_access_log(client, log_in, role, status):
+    log_in(role)
+
+    assert client.get("/access-log/export.csv").status_code == status
+
+
+def test_a_bad_filter_on_the_download_is_a_400(client, log_in):
+    log_in("support")
+
+    assert client.get("/access-log/export.csv?since=soon").status_code == 400

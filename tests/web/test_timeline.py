@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
@@ -368,3 +370,63 @@ def test_bad_live_requests_are_a_400(client, log_in, bank, query, message):
 
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
+
+
+def csv_rows(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_the_csv_download_holds_every_matching_event_oldest_first_without_payloads(
+    client, log_in, runtime, bank, monkeypatch
+):
+    monkeypatch.setattr(timeline, "EXPORT_PAGE", 2)  # several pages of the log
+    for amount in (5, 6, 7):
+        dispatch(
+            runtime, "DepositMoney", correlation="corr-7", account_number="A-100", amount=amount
+        )
+    log_in("support")
+    page = client.get("/timeline/?type=MoneyDeposited").get_data(as_text=True)
+    href = re.search(
+        r'href="([^"]+)" download hx-boost="false" data-testid="timeline-download"', page
+    )
+
+    response = client.get(href.group(1).replace("&amp;", "&"))
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert 'filename="eventscope-timeline-' in response.headers["Content-Disposition"]
+    [header, *table] = csv_rows(response)
+    assert header == timeline.EXPORT_COLUMNS
+    assert [int(row[0]) for row in table] == [3, 5, 6, 7]
+    assert {row[4] for row in table} == {"MoneyDeposited"}
+    assert [row[8] for row in table[1:]] == ["corr-7"] * 3
+    text = response.get_data(as_text=True)
+    assert "Ada Lovelace" not in text and "amount" not in text
+
+
+def test_the_csv_download_stops_at_the_head_it_started_from(client, log_in, runtime, bank):
+    log_in("viewer")
+
+    response = client.get("/timeline/export.csv")
+    head = runtime.store.head_position()
+
+    assert [int(row[0]) for row in csv_rows(response)[1:]] == list(range(1, head + 1))
+
+
+def test_the_csv_download_defuses_spreadsheet_formulas(client, log_in, runtime):
+    runtime.store.append("=cmd|' /C calc'!A0", [NewEvent("Noted", {"x": 1}, {"actor": "@evil"})])
+    log_in("viewer")
+
+    [_, row] = csv_rows(client.get("/timeline/export.csv"))
+
+    assert row[2] == "'=cmd|' /C calc'!A0"
+    assert row[7] == "'@evil"
+
+
+def test_a_bad_filter_on_the_download_is_a_400(client, log_in):
+    log_in("viewer")
+
+    response = client.get("/timeline/export.csv?since=tomorrow")
+
+    assert response.status_code == 400
+    assert "is not a date or time" in response.get_data(as_text=True)

@@ -1,18 +1,22 @@
 """The PII access log, for support staff: who viewed, exported or forgot which subject, when.
 
-Newest first, filtered by actor, subject and action, keyset-paged by entry id
-(`before`); `trail` carries the cursors of the pages already seen so that
-"Newer" can step back without an offset.
+Newest first, filtered by actor, subject, action and time range, keyset-paged by
+entry id (`before`); `trail` carries the cursors of the pages already seen so that
+"Newer" can step back without an offset. `export.csv` hands over every entry the
+filters match, for an auditor's report.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, Response, abort, request
 
 from webapp.web.access import requires_role
 from webapp.web.context import require_part
+from webapp.web.downloads import csv_download, parse_time
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import render_view
 
@@ -22,6 +26,8 @@ PAGE_SIZE = 50
 MAX_TEXT = 200
 MAX_TRAIL = 30
 ACTIONS = ("view", "export", "forget", "reregister")
+FILTERS = ("actor", "subject", "action", "since", "until")
+EXPORT_PAGE = 500
 
 
 def _text(name: str) -> str:
@@ -43,6 +49,10 @@ def parse_query() -> dict[str, Any]:
     actor, subject, action = _text("actor"), _text("subject"), _text("action")
     if action and action not in ACTIONS:
         abort(400, description=f"Unknown action {action!r}; use one of: {', '.join(ACTIONS)}.")
+    since_text, until_text = _text("since"), _text("until")
+    since, until = parse_time("since", since_text), parse_time("until", until_text)
+    if since and until and since >= until:
+        abort(400, description="The time range is empty: 'since' must be before 'until'.")
     before_text = request.args.get("before", "").strip()
     before = _cursor(before_text, "position") if before_text else None
     trail_text = request.args.get("trail", "").strip()
@@ -51,13 +61,17 @@ def parse_query() -> dict[str, Any]:
         "actor": actor,
         "subject": subject,
         "action": action,
+        "since": since_text,
+        "until": until_text,
+        "since_at": since,
+        "until_at": until,
         "before": before,
         "trail": trail[-MAX_TRAIL:],
     }
 
 
 def _link(query: dict[str, Any], before: int | None, trail: list[int]) -> dict[str, Any]:
-    args = {k: query[k] for k in ("actor", "subject", "action") if query[k]}
+    args = {k: query[k] for k in FILTERS if query[k]}
     if before is not None:
         args["before"] = before
     if trail:
@@ -71,13 +85,7 @@ def index() -> str:
     """Access-log entries, newest first, filtered and keyset-paged."""
     query = parse_query()
     privacy = require_part("privacy", "The access log (the privacy layer)")
-    page = privacy.access_log(
-        subject_id=query["subject"] or None,
-        actor=query["actor"] or None,
-        action=query["action"] or None,
-        before=query["before"],
-        limit=PAGE_SIZE,
-    )
+    page = privacy.access_log(**_store_filters(query), before=query["before"], limit=PAGE_SIZE)
     trail = query["trail"]
     next_args = None
     if page.next is not None:
@@ -95,4 +103,46 @@ def index() -> str:
         next_args=next_args,
         prev_args=prev_args,
         first_args=_link(query, None, []) if query["before"] is not None else None,
+        export_args=_link(query, None, []),
     )
+
+
+def _store_filters(query: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "subject_id": query["subject"] or None,
+        "actor": query["actor"] or None,
+        "action": query["action"] or None,
+        "since": query["since_at"],
+        "until": query["until_at"],
+    }
+
+
+@bp.get("/export.csv")
+@requires_role("support")
+def export_csv() -> Response:
+    """Every entry the filters match, newest first, as CSV (it holds no personal data)."""
+    query = parse_query()
+    privacy = require_part("privacy", "The access log (the privacy layer)")
+    filters = _store_filters(query)
+    newest = privacy.access_log(**filters, limit=1).entries
+
+    def rows() -> Iterator[list[Any]]:
+        if not newest:
+            return
+        before: int | None = newest[0].id + 1  # entries logged during the download stay out
+        while before is not None:
+            page = privacy.access_log(**filters, before=before, limit=EXPORT_PAGE)
+            for entry in page.entries:
+                yield [
+                    entry.id,
+                    entry.at.isoformat(),
+                    entry.actor,
+                    entry.action,
+                    entry.subject_id,
+                    entry.what,
+                ]
+            before = page.next
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    columns = ["id", "at", "actor", "action", "subject_id", "what"]
+    return csv_download(f"eventscope-access-log-{stamp}.csv", columns, rows())
