@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
@@ -103,6 +105,11 @@ def csrf(client):
         raise AssertionError("no page rendered a CSRF token")
 
     return token
+
+
+def csv_rows(response) -> list[list[str]]:
+    """The rows of a CSV download, header first."""
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
 
 
 def dispatch(runtime: Runtime, command: str, **data: Any):

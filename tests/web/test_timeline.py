@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 
 import pytest
 
 from webapp.store import NewEvent
 from webapp.web.views import timeline
+
+from .conftest import csv_rows
 
 ROLES_ALLOWED = ["viewer", "support", "admin"]
 
@@ -370,10 +370,6 @@ def test_bad_live_requests_are_a_400(client, log_in, bank, query, message):
 
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
-
-
-def csv_rows(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
 
 
 def test_the_csv_download_holds_every_matching_event_oldest_first_without_payloads(

@@ -37,19 +37,23 @@ def parse_time(name: str, text: str) -> datetime | None:
 
 
 def spreadsheet_safe(value: Any) -> str:
-    text = "" if value is None else str(value)
+    """A cell's text: times in ISO 8601, and a leading `'` before what looks like a formula."""
+    if value is None:
+        return ""
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
     return f"'{text}" if FORMULA_START.match(text) else text
 
 
-def csv_download(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) -> Response:
-    """A CSV attachment written as `rows` are produced (the whole result never sits in memory)."""
+def csv_download(filename: str, columns: list[str], records: Iterable[Any]) -> Response:
+    """A CSV attachment with one row per record (its `columns` attributes), written as the
+    records are produced: the whole result never sits in memory."""
 
     def produce() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([spreadsheet_safe(cell) for cell in row])
+        writer.writerow(columns)
+        for record in records:
+            writer.writerow([spreadsheet_safe(getattr(record, name)) for name in columns])
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
                 buffer.seek(0)

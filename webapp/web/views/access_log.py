@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
+from webapp.privacy.access_log import AccessEntry
 from webapp.web.access import requires_role
 from webapp.web.context import require_part
 from webapp.web.downloads import csv_download, parse_time
@@ -28,6 +29,7 @@ MAX_TRAIL = 30
 ACTIONS = ("view", "export", "forget", "reregister")
 FILTERS = ("actor", "subject", "action", "since", "until")
 EXPORT_PAGE = 500
+EXPORT_COLUMNS = ["id", "at", "actor", "action", "subject_id", "what"]
 
 
 def _text(name: str) -> str:
@@ -126,23 +128,14 @@ def export_csv() -> Response:
     filters = _store_filters(query)
     newest = privacy.access_log(**filters, limit=1).entries
 
-    def rows() -> Iterator[list[Any]]:
+    def entries() -> Iterator[AccessEntry]:
         if not newest:
             return
         before: int | None = newest[0].id + 1  # entries logged during the download stay out
         while before is not None:
             page = privacy.access_log(**filters, before=before, limit=EXPORT_PAGE)
-            for entry in page.entries:
-                yield [
-                    entry.id,
-                    entry.at.isoformat(),
-                    entry.actor,
-                    entry.action,
-                    entry.subject_id,
-                    entry.what,
-                ]
+            yield from page.entries
             before = page.next
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    columns = ["id", "at", "actor", "action", "subject_id", "what"]
-    return csv_download(f"eventscope-access-log-{stamp}.csv", columns, rows())
+    return csv_download(f"eventscope-access-log-{stamp}.csv", EXPORT_COLUMNS, entries())

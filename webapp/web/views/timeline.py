@@ -227,31 +227,20 @@ def export_csv() -> Response:
     head = store.head_position()
     args = filters.store_args()
 
-    def rows() -> Iterator[list[Any]]:
+    def events() -> Iterator[RecordedEvent]:
         after = 0
         while after < head:
             page = store.read_all(after, limit=EXPORT_PAGE, **args)
             for event in page:
                 if event.position > head:
                     return
-                yield [
-                    event.position,
-                    event.recorded_at.isoformat(),
-                    event.stream_id,
-                    event.stream_version,
-                    event.type,
-                    event.schema_version,
-                    event.event_id,
-                    event.actor,
-                    event.correlation_id,
-                    event.causation_id,
-                ]
+                yield event
             if len(page) < EXPORT_PAGE:
                 return
             after = page[-1].position
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return csv_download(f"eventscope-timeline-{stamp}.csv", EXPORT_COLUMNS, rows())
+    return csv_download(f"eventscope-timeline-{stamp}.csv", EXPORT_COLUMNS, events())
 
 
 @bp.get("/live")
