@@ -330,6 +330,59 @@ def test_an_admin_reregisters_a_forgotten_subject_through_the_api(
     assert [(e.actor, e.subject_id) for e in entries] == [("admin", "u-1")]
 
 
+def test_support_finds_a_subject_by_e_mail_and_the_lookup_is_logged(
+    client, auth_headers, runtime, bank
+):
+    found = client.get("/api/subjects?email=ada@example.org", headers=auth_headers("support"))
+    missing = client.get("/api/subjects?email=nobody@example.org", headers=auth_headers("support"))
+    as_viewer = client.get("/api/subjects?email=ada@example.org", headers=auth_headers("viewer"))
+
+    assert found.status_code == 200
+    assert found.get_json() == {
+        "subjects": [
+            {
+                "subject_id": "u-1",
+                "state": "active",
+                "forgotten_at": None,
+                "forgotten_reason": None,
+                "forgotten_by": None,
+            }
+        ]
+    }
+    assert missing.get_json() == {"subjects": []}
+    assert as_viewer.status_code == 403
+    entries = runtime.privacy.access_log(action="view").entries
+    assert [(e.actor, e.subject_id, e.what) for e in entries] == [
+        ("support", "u-1", "lookup by e-mail")
+    ]
+
+
+@pytest.mark.parametrize("query", ["", "?email=", "?email=ada", "?email=" + "a" * 320 + "@x.org"])
+def test_a_lookup_needs_an_e_mail_address(client, auth_headers, bank, query):
+    response = client.get(f"/api/subjects{query}", headers=auth_headers("support"))
+
+    assert response.status_code == 400
+    assert "'email'" in response.get_json()["error"]
+
+
+def test_a_subjects_status_says_whether_when_and_why_they_were_forgotten(
+    client, auth_headers, runtime, bank
+):
+    support = auth_headers("support")
+    active = client.get("/api/subjects/u-1", headers=support).get_json()
+    runtime.privacy.forget("u-1", reason="erasure request", actor="sam", role="support")
+    forgotten = client.get("/api/subjects/u-1", headers=support).get_json()
+    unknown = client.get("/api/subjects/u-404", headers=support)
+
+    assert active["state"] == "active"
+    assert forgotten["state"] == "forgotten"
+    assert (forgotten["forgotten_by"], forgotten["forgotten_reason"]) == ("sam", "erasure request")
+    assert forgotten["forgotten_at"].startswith("20")
+    assert unknown.status_code == 404
+    assert unknown.get_json() == {"error": "no subject 'u-404'"}
+    assert client.get("/api/subjects/u-1", headers=auth_headers("viewer")).status_code == 403
+
+
 def test_strong_consistency_returns_once_the_read_model_has_the_new_events(
     client, admin, runtime, bank
 ):

@@ -226,6 +226,24 @@ def forget_subject(subject_id: str, reason: str, account: Account | None) -> dic
     return _as_dict(result)
 
 
+def find_subjects_by_email(email: str, account: Account | None) -> list[dict[str, Any]]:
+    """The subjects who used this e-mail address, with their status (blind index; logged)."""
+    privacy = require_part("privacy", "Finding subjects (the privacy layer)")
+    with _privacy_refusals():
+        ids = privacy.lookup_email(email, actor=_actor(account), role=_role(account))
+    return [privacy.status(subject_id).as_dict() for subject_id in ids]
+
+
+def subject_status(subject_id: str) -> dict[str, Any]:
+    """Whether the subject is active or forgotten, and when, why and by whom (no personal data)."""
+    privacy = require_part("privacy", "Subjects (the privacy layer)")
+    with _privacy_refusals():
+        status = privacy.status(subject_id)
+    if status.state == "unknown":
+        abort(404, description=f"no subject {subject_id!r}")
+    return status.as_dict()
+
+
 def reregister_subject(subject_id: str, reason: str, account: Account | None) -> dict[str, Any]:
     """Let a forgotten subject hold personal data again, under a new key (admin; audited)."""
     privacy = require_part("privacy", "Re-registering a subject (the privacy layer)")

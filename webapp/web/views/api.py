@@ -23,6 +23,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_LIMIT = 1000
 MAX_REASON = 500
+MAX_EMAIL = 320
 """As the privacy layer keeps it."""
 DEFAULT_LIMIT = 100
 
@@ -197,6 +198,26 @@ def global_events() -> Response:
         events=[services.event_json(event) for event in events],
         next=page[-1].position if more else None,
     )
+
+
+@bp.get("/subjects")
+@requires_role("support")
+def find_subjects() -> Response:
+    """The subjects who used the e-mail address `email` (an exact match through the blind
+    index; logged). Forgotten subjects are not found: their lookup entries are gone."""
+    email = request.args.get("email", "").strip()
+    if not email or "@" not in email:
+        abort(400, description="The query parameter 'email' must be an e-mail address.")
+    if len(email) > MAX_EMAIL:
+        abort(400, description=f"The query parameter 'email' is limited to {MAX_EMAIL} characters.")
+    return jsonify(subjects=services.find_subjects_by_email(email, current_account()))
+
+
+@bp.get("/subjects/<id:subject_id>")
+@requires_role("support")
+def subject_status(subject_id: str) -> Response:
+    """The subject's state (active or forgotten) and the facts of their forget."""
+    return jsonify(services.subject_status(subject_id))
 
 
 @bp.get("/subjects/<id:subject_id>/export")
