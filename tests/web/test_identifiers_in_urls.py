@@ -10,6 +10,9 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask import url_for
+
+from webapp.store import NewEvent
 
 from .conftest import dispatch
 
@@ -111,3 +114,32 @@ def test_logging_in_returns_to_the_page_of_such_an_id(client, tricky):
     assert response.status_code == 302
     [back] = parse_qs(urlsplit(response.headers["Location"]).query)["next"]
     assert back == page
+
+
+@pytest.mark.parametrize(
+    ("stream_id", "folded"),
+    [
+        ("/leading", "leading"),
+        ("trailing/", "trailing"),
+        ("double//slash", "double/slash"),
+        ("/", "other"),
+        ("a/./b", "a/b"),
+    ],
+)
+def test_ids_with_leading_trailing_or_doubled_slashes_reach_their_own_stream(
+    app, client, auth_headers, runtime, stream_id, folded
+):
+    """Not the stream a merged or normalised path would name (`folded`)."""
+    runtime.store.append(stream_id, [NewEvent("Noted", {"n": 1})])
+    runtime.store.append(folded, [NewEvent("Noted", {"n": 2})])
+    with app.test_request_context():
+        events_url = url_for("api.stream_events", stream_id=stream_id)
+        page_url = url_for("streams.show", stream_id=stream_id)
+
+    events = client.get(events_url, headers=auth_headers("viewer"))
+    page = client.get(page_url, headers=auth_headers("viewer"))
+
+    assert events.status_code == 200
+    assert [e["stream_id"] for e in events.get_json()["events"]] == [stream_id]
+    assert events.get_json()["events"][0]["data"] == {"n": 1}
+    assert page.status_code == 200

@@ -102,6 +102,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     )
     app.json = EventscopeJSONProvider(app)
     app.url_map.converters["id"] = IdentifierConverter
+    app.url_map.merge_slashes = False  # `//` in a path is an id's `/` next to a separator
     app.jinja_env.globals["requested_page"] = requested_page
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),

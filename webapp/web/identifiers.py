@@ -19,6 +19,10 @@ SAFE_IN_A_SEGMENT = "!$&'()*+,:;=@"
 
 
 class IdentifierConverter(PathConverter):
+    regex = ".+?"
+    """Any id, a leading `/` included (the app does not merge `//` in paths for it)."""
+    part_isolating = False  # werkzeug would guess True: the pattern has no `/` in it
+
     def to_url(self, value: str) -> str:
         return quote(str(value), safe=SAFE_IN_A_SEGMENT)
 
