@@ -426,3 +426,20 @@ def test_a_bad_filter_on_the_download_is_a_400(client, log_in):
 
     assert response.status_code == 400
     assert "is not a date or time" in response.get_data(as_text=True)
+
+
+def test_both_downloads_stream_from_either_backend(db_url, admin_on, monkeypatch):
+    from webapp.web.views import access_log
+
+    monkeypatch.setattr(timeline, "EXPORT_PAGE", 2)
+    monkeypatch.setattr(access_log, "EXPORT_PAGE", 2)
+    signed_in = admin_on(db_url)
+    client, runtime = signed_in["client"], signed_in["runtime"]
+    for n in range(3):
+        runtime.privacy.record_access("auditor", "view", f"u-{n}", "global timeline")
+
+    events = csv_rows(client.get("/timeline/export.csv"))
+    entries = csv_rows(client.get("/access-log/export.csv?actor=auditor"))
+
+    assert [int(row[0]) for row in events[1:]] == list(range(1, runtime.store.head_position() + 1))
+    assert [row[4] for row in entries[1:]] == ["u-2", "u-1", "u-0"]
