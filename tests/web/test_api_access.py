@@ -14,6 +14,9 @@ from webapp.web.accounts import ROLES, AccountBook
 # (method, path, JSON body, the lowest role allowed (None = anyone), status when allowed)
 API_ROUTES = [
     ("GET", "/api/health", None, None, 200),
+    ("GET", "/api/ready", None, None, 200),
+    ("GET", "/api/subjects?email=ada@example.org", None, "support", 200),
+    ("GET", "/api/subjects/u-1", None, "support", 200),
     ("POST", "/api/commands", {"command": "DepositMoney", "data": {}}, "admin", 400),
     ("GET", "/api/streams", None, "viewer", 200),
     ("GET", "/api/streams/account-A-100/events", None, "viewer", 200),
@@ -21,6 +24,7 @@ API_ROUTES = [
     ("GET", "/api/events", None, "viewer", 200),
     ("GET", "/api/subjects/u-1/export", None, "support", 200),
     ("POST", "/api/subjects/u-1/forget", {"reason": "asked to be forgotten"}, "support", 200),
+    ("POST", "/api/subjects/u-none/reregister", {"reason": "came back"}, "admin", 400),
     ("GET", "/api/projections", None, "viewer", 200),
     ("POST", "/api/projections/account_summary/rebuild", None, "admin", 202),
     ("GET", "/api/read/accounts/A-100", None, "viewer", 200),

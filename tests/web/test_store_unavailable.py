@@ -75,3 +75,18 @@ def test_a_live_fragment_keeps_the_page_and_gets_a_notice_in_its_status_area(
     assert boosted.status_code == 503
     assert "HX-Retarget" not in boosted.headers
     assert "<html" in boosted.get_data(as_text=True)
+
+
+def test_readiness_follows_the_store_while_liveness_stays_up(impatient, events_table_locked):
+    client = impatient["client"]
+    assert client.get("/api/ready").get_json() == {"status": "ready"}
+
+    with events_table_locked(impatient["url"]):
+        ready = client.get("/api/ready")
+        alive = client.get("/api/health")
+
+    assert ready.status_code == 503
+    assert ready.headers["Retry-After"] == str(STORE_RETRY_SECONDS)
+    assert ready.get_json()["error"].startswith("The event store did not answer")
+    assert alive.get_json() == {"status": "ok"}
+    assert client.get("/api/ready").status_code == 200

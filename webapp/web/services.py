@@ -226,6 +226,12 @@ def forget_subject(subject_id: str, reason: str, account: Account | None) -> dic
     return _as_dict(result)
 
 
+def check_store_answers() -> None:
+    """Read the head of the global log; a store that does not answer raises as any read does
+    (the web layer answers 503)."""
+    get_runtime().store.head_position()
+
+
 def find_subjects_by_email(email: str, account: Account | None) -> list[dict[str, Any]]:
     """The subjects who used this e-mail address, with their status (blind index; logged)."""
     privacy = require_part("privacy", "Finding subjects (the privacy layer)")

@@ -104,6 +104,15 @@ def health() -> Response:
     return jsonify(status="ok")
 
 
+@bp.get("/ready")
+@public
+def ready() -> Response:
+    """Readiness, for load balancers: 200 once the event store answers a read, else the
+    store-unavailable 503 with Retry-After (`/api/health` only says the process is up)."""
+    services.check_store_answers()
+    return jsonify(status="ready")
+
+
 @bp.post("/commands")
 @requires_role("admin")
 def dispatch_command() -> tuple[Response, int]:
