@@ -38,6 +38,23 @@ def test_export_prints_the_subjects_document(deployment):
     assert document["exported_by"].startswith("cli")
 
 
+def test_lookup_finds_the_subject_of_an_e_mail_address_and_logs_it(deployment):
+    code, out, _ = run("--db", deployment, "lookup", "ada@example.org", "--actor", "dpo")
+    _, nobody, _ = run("--db", deployment, "lookup", "grace@example.org")
+
+    assert code == 0
+    assert [(s["subject_id"], s["state"]) for s in json.loads(out)["subjects"]] == [
+        ("u7", "active")
+    ]
+    assert json.loads(nobody) == {"subjects": []}
+    runtime = build_runtime(Settings(db_url=deployment))
+    try:
+        [entry] = runtime.privacy.access_log(action="view").entries
+    finally:
+        runtime.close()
+    assert (entry.actor, entry.subject_id, entry.what) == ("dpo", "u7", "lookup by e-mail")
+
+
 def test_forget_then_export_shows_when_and_why(deployment):
     code, out, _ = run(
         "--db", deployment, "forget", "u7", "--reason", "erasure #1", "--actor", "dpo"

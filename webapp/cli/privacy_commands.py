@@ -1,4 +1,4 @@
-"""`eventscope export`, `forget`, `reregister` and `keys rotate`.
+"""`eventscope export`, `lookup`, `forget`, `reregister` and `keys rotate`.
 
 The command line runs with the operator's own authority (role admin); the actor
 recorded in the access log is `cli:<login name>` unless `--actor` says otherwise.
@@ -75,6 +75,21 @@ def register(cli: click.Group) -> None:
             document = privacy.export(subject_id, actor=actor or _default_actor(), role="admin")
             json.dump(document, sys.stdout, indent=2, ensure_ascii=False, default=str)
             sys.stdout.write("\n")
+
+    @cli.command("lookup")
+    @click.argument("email")
+    @actor_option
+    @click.pass_obj
+    def lookup(settings: Settings, email: str, actor: str | None) -> None:
+        """Print the subjects who used the e-mail address EMAIL, with their status (JSON).
+
+        An exact match through the blind index, written to the access log. A forgotten
+        subject is not found: their lookup entries were deleted with their key.
+        """
+        with _privacy(settings) as privacy:
+            ids = privacy.lookup_email(email, actor=actor or _default_actor(), role="admin")
+            statuses = [privacy.status(subject_id).as_dict() for subject_id in ids]
+            click.echo(json.dumps({"subjects": statuses}, indent=2))
 
     @cli.command("forget")
     @click.argument("subject_id")
