@@ -87,9 +87,10 @@ def register(cli: click.Group) -> None:
         subject is not found: their lookup entries were deleted with their key.
         """
         with _privacy(settings) as privacy:
-            ids = privacy.lookup_email(email, actor=actor or _default_actor(), role="admin")
-            statuses = [privacy.status(subject_id).as_dict() for subject_id in ids]
-            click.echo(json.dumps({"subjects": statuses}, indent=2))
+            found = privacy.subjects_with_email(
+                email, actor=actor or _default_actor(), role="admin"
+            )
+            click.echo(json.dumps({"subjects": [s.as_dict() for s in found]}, indent=2))
 
     @cli.command("forget")
     @click.argument("subject_id")

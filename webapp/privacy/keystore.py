@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -49,12 +50,6 @@ class SubjectKey:
     def forgotten(self) -> bool:
         return self.forgotten_at is not None
 
-    @property
-    def ever_had_key(self) -> bool:
-        """False for the bare record a forget leaves for an id that never had a key (the
-        forget wrote it, created and forgotten in the same instant)."""
-        return self.key is not None or self.created_at != self.forgotten_at
-
     @functools.cached_property
     def cipher(self) -> AESGCM:
         """The subject's AES-GCM cipher (built once per cached record)."""
@@ -64,6 +59,16 @@ class SubjectKey:
 
     def __repr__(self) -> str:  # never print key bytes
         return f"SubjectKey({self.subject_id!r}, epoch={self.epoch}, forgotten={self.forgotten})"
+
+
+class Shredded(NamedTuple):
+    """What `KeyStore.shred` did."""
+
+    newly: bool
+    """This call forgot the subject (False: they had been forgotten before)."""
+    had_key: bool
+    """The subject ever had a data key (False: the id was unknown until this forget)."""
+    record: SubjectKey
 
 
 class KeyStore:
@@ -330,8 +335,8 @@ class KeyStore:
 
     # --- forget, re-register, rotate --------------------------------------------
 
-    def shred(self, subject_id: str, *, reason: str, actor: str) -> tuple[bool, SubjectKey]:
-        """Delete the subject's key and lookups; True if this call forgot them.
+    def shred(self, subject_id: str, *, reason: str, actor: str) -> Shredded:
+        """Delete the subject's key and lookups.
 
         The stream links stay until `drop_streams`, so an interrupted forget can be rerun.
         """
@@ -342,6 +347,10 @@ class KeyStore:
                 query = query.with_for_update()
             row = conn.execute(query).first()
             first_time = row is None or row.forgotten_at is None
+            # a record a forget wrote for an unknown id was created and forgotten at once
+            had_key = row is not None and (
+                row.wrapped_key is not None or row.created_at != row.forgotten_at
+            )
             if row is None:
                 conn.execute(
                     sa.insert(subjects).values(
@@ -369,7 +378,7 @@ class KeyStore:
             self._write_forget_mark(conn)
             after = self._record(self._select(conn, subject_id))
         self.evict(subject_id)
-        return first_time, after
+        return Shredded(first_time, had_key, after)
 
     def drop_streams(self, subject_id: str) -> None:
         """Forget which streams held the subject's data (the last step of a forget)."""

@@ -298,6 +298,12 @@ class Privacy:
             self.log.record(actor, "view", subjects, "lookup by e-mail")
         return subjects
 
+    def subjects_with_email(
+        self, email: str, *, actor: str, role: str | Role
+    ) -> list[SubjectStatus]:
+        """`lookup_email`, with each subject's status."""
+        return [self.status(s) for s in self.lookup_email(email, actor=actor, role=role)]
+
     # --- the PII access log -------------------------------------------------------
 
     def record_access(
@@ -329,10 +335,8 @@ class Privacy:
             msg = f"the reason is limited to {MAX_REASON} characters"
             raise ValueError(msg)
         with self._forget_lock:
-            before = self.keys.subject(subject_id)
-            held_data = before is not None and before.ever_had_key
             streams = tuple(self.keys.streams_of(subject_id))
-            newly, record = self.keys.shred(subject_id, reason=reason, actor=actor)
+            newly, held_data, record = self.keys.shred(subject_id, reason=reason, actor=actor)
             self.codec.forget_noted(subject_id)
             evicted = self._evict(streams)
             if newly or not self._audited(subject_id):

@@ -236,8 +236,8 @@ def find_subjects_by_email(email: str, account: Account | None) -> list[dict[str
     """The subjects who used this e-mail address, with their status (blind index; logged)."""
     privacy = require_part("privacy", "Finding subjects (the privacy layer)")
     with _privacy_refusals():
-        ids = privacy.lookup_email(email, actor=_actor(account), role=_role(account))
-    return [privacy.status(subject_id).as_dict() for subject_id in ids]
+        found = privacy.subjects_with_email(email, actor=_actor(account), role=_role(account))
+    return [status.as_dict() for status in found]
 
 
 def subject_status(subject_id: str) -> dict[str, Any]:

@@ -195,11 +195,10 @@ def index() -> Any:
     if query:
         if "@" in query:
             searched_by = "e-mail"
-            ids = privacy.lookup_email(query, actor=account.name, role=account.role)
+            matches = privacy.subjects_with_email(query, actor=account.name, role=account.role)
         else:
             searched_by = "subject id"
-            ids = [query] if _exists(query) else []
-        matches = [privacy.status(subject_id) for subject_id in ids]
+            matches = [privacy.status(query)] if _exists(query) else []
         if len(matches) == 1 and not is_fragment_request():
             return redirect(url_for("subjects.show", subject_id=matches[0].subject_id))
     recent = privacy.access_log(action="forget", limit=RECENT_FORGETS).entries
