@@ -23,8 +23,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_LIMIT = 1000
 MAX_REASON = 500
-MAX_EMAIL = 320
 """As the privacy layer keeps it."""
+MAX_EMAIL = 320
 DEFAULT_LIMIT = 100
 
 
