@@ -370,3 +370,35 @@ def test_an_admin_re_registers_a_forgotten_subject_and_new_data_is_readable(
     emails = [event["data"].get("email") for event in export["events"]]
     assert "ada@new.example.org" in emails
     assert "ada@example.org" not in json.dumps(export)
+
+
+def test_after_re_registration_the_page_counts_only_readable_events_as_holding_their_data(
+    client, log_in, runtime, bank
+):
+    import re
+
+    from .conftest import dispatch
+
+    def facts(page: str) -> tuple[str, str | None]:
+        count = re.search(r'data-testid="subject-event-count">(\d+)<', page)
+        earlier = re.search(r'data-testid="subject-earlier-event-count">(\d+) ', page)
+        return count.group(1), earlier.group(1) if earlier else None
+
+    log_in("admin")
+    before = client.get("/subjects/u-1").get_data(as_text=True)
+    runtime.privacy.forget("u-1", reason="asked", actor="sam", role="support")
+    client.post("/subjects/u-1/reregister", data=reregister_form(client))
+    dispatch(runtime, "ChangeEmail", user_id="u-1", email="ada@new.example.org")
+
+    after = client.get("/subjects/u-1").get_data(as_text=True)
+    readable_before, _ = facts(before)
+    new_version = runtime.store.stream_info("user-u-1").version
+
+    earlier = re.search(r'data-testid="subject-earlier-versions">(.*?)</div>', after).group(1)
+
+    assert int(readable_before) > 0
+    assert facts(before) == (readable_before, None)
+    assert facts(after) == ("1", readable_before)
+    assert f"version={new_version}" not in earlier
+    assert earlier.count("href=") == int(readable_before)
+    assert f'href="/streams/user-u-1?version={new_version}"' in after

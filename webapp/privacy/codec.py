@@ -204,8 +204,7 @@ class PrivacyCodec:
         record = self.keys.key_for_reading(subject_id)
         if record is None:
             return Unreadable(f"no key for subject {subject_id!r}")
-        epoch = envelope[crypto.ENVELOPE].get("k", 1)
-        if record.key is None or epoch != record.epoch:
+        if record.key is None or crypto.envelope_epoch(envelope) != record.epoch:
             return FORGOTTEN
         if not reveal:
             return MASKED

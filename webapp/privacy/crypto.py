@@ -59,6 +59,11 @@ def envelope_subject(value: dict[str, Any]) -> str | None:
     return subject if isinstance(subject, str) else None
 
 
+def envelope_epoch(value: dict[str, Any]) -> int:
+    """The epoch of the subject's key the envelope was sealed under (1 unless re-registered)."""
+    return value[ENVELOPE].get("k", 1)
+
+
 def seal(key: bytes | AESGCM, value: Any, aad: bytes, subject_id: str) -> dict[str, Any]:
     """Encrypt a JSON value under a fresh 96-bit nonce (`key` raw or a ready AESGCM)."""
     nonce = os.urandom(NONCE_BYTES)

@@ -43,6 +43,8 @@ class StreamPlace:
     info: StreamInfo
     versions: list[int] = field(default_factory=list)
     """Versions of events that carry the subject's personal fields."""
+    earlier_versions: list[int] = field(default_factory=list)
+    """Versions whose fields were sealed under a key forgotten before a re-registration."""
     fields: set[str] = field(default_factory=set)
     scanned_all: bool = True
     snapshots: list[Snapshot] = field(default_factory=list)
@@ -65,6 +67,10 @@ class Location:
         return sum(len(place.versions) for place in self.streams)
 
     @property
+    def earlier_event_count(self) -> int:
+        return sum(len(place.earlier_versions) for place in self.streams)
+
+    @property
     def snapshot_count(self) -> int:
         return sum(len(place.snapshots) for place in self.streams)
 
@@ -83,8 +89,23 @@ def subject_fields(event: RecordedEvent, subject_id: str) -> set[str]:
     }
 
 
-def _scan_stream(info: StreamInfo, subject_id: str) -> StreamPlace:
-    """Which events of one stream carry the subject's fields (at most SCAN_LIMIT events)."""
+def sealed_under_epoch(event: RecordedEvent, fields: set[str], epoch: int) -> bool:
+    """Whether any of the event's `fields` was sealed under the subject's key of `epoch`
+    (a field stored in plain text counts as readable)."""
+    from webapp.privacy import crypto
+
+    for name in fields:
+        value = event.data.get(name)
+        if not crypto.is_envelope(value) or crypto.envelope_epoch(value) == epoch:
+            return True
+    return False
+
+
+def _scan_stream(info: StreamInfo, subject_id: str, epoch: int | None = None) -> StreamPlace:
+    """Which events of one stream carry the subject's fields (at most SCAN_LIMIT events).
+
+    With the `epoch` of a re-registered subject's key, events sealed under an earlier,
+    forgotten key are listed apart: their fields are unreadable."""
     store = get_runtime().store
     place = StreamPlace(info=info)
     version = 1
@@ -93,9 +114,13 @@ def _scan_stream(info: StreamInfo, subject_id: str) -> StreamPlace:
         batch = store.read_stream(info.stream_id, version, limit=READ_PAGE)
         for event in batch:
             found = subject_fields(event, subject_id)
-            if found:
+            if not found:
+                continue
+            if epoch is None or sealed_under_epoch(event, found, epoch):
                 place.versions.append(event.stream_version)
                 place.fields |= found
+            else:
+                place.earlier_versions.append(event.stream_version)
         scanned += len(batch)
         if len(batch) < READ_PAGE:
             break
@@ -151,13 +176,15 @@ def locate(subject_id: str) -> Location:
     status = privacy.status(subject_id)
     store = get_runtime().store
     recorded = set(privacy.keys.streams_of(subject_id))
+    key = privacy.keys.subject(subject_id)
+    reregistered = key is not None and not key.forgotten and key.epoch > 1
     streams: list[StreamPlace] = []
     for stream_id in _candidate_streams(subject_id):
         info = store.stream_info(stream_id)
         if info is None:
             continue
-        place = _scan_stream(info, subject_id)
-        if place.versions or stream_id in recorded:
+        place = _scan_stream(info, subject_id, key.epoch if reregistered else None)
+        if place.versions or place.earlier_versions or stream_id in recorded:
             streams.append(place)
     known = {place.info.stream_id for place in streams}
     related = []
