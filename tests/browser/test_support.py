@@ -132,6 +132,8 @@ def test_an_admin_re_registers_a_forgotten_user_who_came_back(
 
     expect(page.locator(".flash--ok")).to_contain_text("has been re-registered")
     expect(page.get_by_test_id("subject-forgotten")).to_have_count(0)
+    expect(page.get_by_test_id("subject-event-count")).to_have_text("0")
+    expect(page.get_by_test_id("subject-earlier-event-count")).to_contain_text("1")
     screenshot(page, "support-9-reregistered")
     runtime.router.dispatch_json(
         "ChangeEmail",
