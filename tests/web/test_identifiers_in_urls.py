@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import url_for
+from markupsafe import escape
 
 from webapp.store import NewEvent
 
@@ -143,3 +144,64 @@ def test_ids_with_leading_trailing_or_doubled_slashes_reach_their_own_stream(
     assert [e["stream_id"] for e in events.get_json()["events"]] == [stream_id]
     assert events.get_json()["events"][0]["data"] == {"n": 1}
     assert page.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("stream_id", "shadowed"),
+    [("x/state", "x"), ("x/events", "x"), ("100%/state", "100%"), ("a%2Fb", "a/b")],
+)
+def test_an_id_that_ends_like_a_sub_page_opens_its_own_stream(
+    app, client, auth_headers, runtime, stream_id, shadowed
+):
+    """`/streams/x%2Fstate` is the stream `x/state`; `/streams/x/state` is the state of `x`."""
+    runtime.store.append(stream_id, [NewEvent("Noted", {"n": 1})])
+    runtime.store.append(shadowed, [NewEvent("Noted", {"n": 2})])
+    with app.test_request_context():
+        events_url = url_for("api.stream_events", stream_id=stream_id)
+        page_url = url_for("streams.show", stream_id=stream_id)
+        state_url = url_for("streams.state", stream_id=shadowed)
+
+    events = client.get(events_url, headers=auth_headers("viewer"))
+    page = client.get(page_url, headers=auth_headers("viewer")).get_data(as_text=True)
+    state = client.get(state_url, headers=auth_headers("viewer"))
+
+    assert [(e["stream_id"], e["data"]) for e in events.get_json()["events"]] == [
+        (stream_id, {"n": 1})
+    ]
+    assert "<h1" in page and escape(stream_id) in page.split("<h1", 1)[1].split("</h1>")[0]
+    assert state.status_code == 200
+
+
+def test_a_subject_whose_id_ends_in_export_has_its_own_page(client, log_in, runtime, bank):
+    dispatch(runtime, "RegisterUser", user_id="x/export", name="Ex Port", email="x@example.org")
+    log_in("support")
+
+    page = client.get("/subjects/x%2Fexport")
+
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    assert "user-x/export" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("environ", "routed"),
+    [
+        # the server decoded %2F and %25; the raw URI still has them
+        ({"PATH_INFO": "/s/a/b%c", "RAW_URI": "/s/a%2Fb%25c?q=1"}, "/s/a%2Fb%25c"),
+        # other escapes are decoded as the server did (UTF-8 bytes as WSGI characters)
+        ({"PATH_INFO": "/s/caf\xc3\xa9", "REQUEST_URI": "/s/caf%C3%A9"}, "/s/caf\xc3\xa9"),
+        # mounted under /app: the prefix is in SCRIPT_NAME, not in the routed path
+        ({"SCRIPT_NAME": "/app", "PATH_INFO": "/s/a/b", "RAW_URI": "/app/s/a%2fb"}, "/s/a%2Fb"),
+        # a stray % travels as %25
+        ({"PATH_INFO": "/s/5%zz", "RAW_URI": "/s/5%zz"}, "/s/5%25zz"),
+        # an absolute request target
+        ({"PATH_INFO": "/s/a/b", "RAW_URI": "http://h:1/s/a%2Fb"}, "/s/a%2Fb"),
+        # no raw URI, or one that does not decode to the path: % is re-encoded, / stays
+        ({"PATH_INFO": "/s/a/b%c"}, "/s/a/b%25c"),
+        ({"PATH_INFO": "/s/other", "RAW_URI": "/s/a%2Fb"}, "/s/other"),
+    ],
+)
+def test_the_routed_path_keeps_encoded_slashes_from_the_raw_uri(environ, routed):
+    from webapp.web.identifiers import path_with_ids_kept
+
+    assert path_with_ids_kept(environ) == routed

@@ -21,7 +21,7 @@ from webapp.resources import resource_dir
 from webapp.web import access, errors, metrics, pages, security
 from webapp.web.accounts import AccountBook
 from webapp.web.context import EXTENSION_KEY
-from webapp.web.identifiers import IdentifierConverter, requested_page
+from webapp.web.identifiers import IdentifierConverter, KeepEncodedSlashes, requested_page
 from webapp.web.login_throttle import LoginThrottle
 
 AREA_MODULES: tuple[str, ...] = (
@@ -102,7 +102,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     )
     app.json = EventscopeJSONProvider(app)
     app.url_map.converters["id"] = IdentifierConverter
-    app.url_map.merge_slashes = False  # `//` in a path is an id's `/` next to a separator
+    app.url_map.merge_slashes = False  # `/a//b` is a bad address, not `/a/b`
+    app.wsgi_app = KeepEncodedSlashes(app.wsgi_app)  # type: ignore[method-assign]
     app.jinja_env.globals["requested_page"] = requested_page
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
