@@ -130,3 +130,31 @@ def test_projections_resume_refuses_a_running_unit_and_an_unknown_name(sqlite_ur
     assert "not stopped: there is nothing to resume" in running.output
     assert unknown.exit_code == 2
     assert "unknown projection or process manager 'nope'" in unknown.output
+
+
+def test_serve_on_a_port_in_use_fails_at_once_and_says_so(sqlite_url):
+    """Not gunicorn's five seconds of retries and a page of errors."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            cli, ["--db", sqlite_url, "serve", "--port", str(port), "--no-worker"]
+        )
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: port {port} on 127.0.0.1 is in use by another program: "
+        "stop it or choose another --port\n"
+    )
+
+
+def test_serve_on_an_address_this_machine_does_not_have_fails_clearly(sqlite_url):
+    result = CliRunner().invoke(
+        cli, ["--db", sqlite_url, "serve", "--host", "192.0.2.1", "--port", "8000", "--no-worker"]
+    )
+
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot listen on 192.0.2.1:8000: ")

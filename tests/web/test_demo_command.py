@@ -47,3 +47,22 @@ def test_demo_seeds_a_new_store_serves_the_dashboard_and_prints_a_working_login_
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_demo_on_a_port_in_use_says_so_before_touching_the_store(tmp_path):
+    import socket
+
+    from click.testing import CliRunner
+
+    from webapp.cli import cli
+
+    db = tmp_path / "eventscope.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--db", f"sqlite:///{db}", "demo", "--port", str(port)])
+
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is in use by another program" in result.output
+    assert not db.exists()

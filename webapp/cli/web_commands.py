@@ -92,7 +92,12 @@ def register(cli: click.Group) -> None:
         from webapp.bootstrap import build_runtime
         from webapp.web import create_app
         from webapp.web.accounts import AccountBook
+        from webapp.web.server import CannotListen, check_can_listen
 
+        try:
+            check_can_listen(host, port)
+        except CannotListen as exc:
+            raise click.ClickException(str(exc)) from None
         runtime = build_runtime(settings, migrate=True)
         announce_master_key(runtime)
         load_seed_if_empty(runtime)
@@ -131,9 +136,12 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def serve(settings: Settings, host: str, port: int, workers: int, no_worker: bool) -> None:
         """Serve the dashboard with gunicorn (no seeding)."""
-        from webapp.web.server import run_gunicorn
+        from webapp.web.server import CannotListen, run_gunicorn
 
-        run_gunicorn(settings, host=host, port=port, workers=workers, run_worker=not no_worker)
+        try:
+            run_gunicorn(settings, host=host, port=port, workers=workers, run_worker=not no_worker)
+        except CannotListen as exc:
+            raise click.ClickException(str(exc)) from None
 
     @cli.group()
     def token() -> None:

@@ -8,6 +8,8 @@ a time); with `--no-worker`, run `eventscope worker` separately.
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -40,6 +42,34 @@ class EventscopeServer(BaseApplication):
         return create_app(runtime=runtime)
 
 
+class CannotListen(Exception):
+    """The address to serve on is taken or does not exist here."""
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Fail at once, with a plain message, where gunicorn would retry for five seconds and
+    print a page of errors."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        msg = f"cannot listen on {host!r}: {exc.strerror}"
+        raise CannotListen(msg) from None
+    family, kind, proto, _, address = addresses[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                msg = (
+                    f"port {port} on {host} is in use by another program: "
+                    "stop it or choose another --port"
+                )
+            else:
+                msg = f"cannot listen on {host}:{port}: {exc.strerror}"
+            raise CannotListen(msg) from None
+
+
 def run_gunicorn(
     settings: Settings, *, host: str, port: int, workers: int, run_worker: bool
 ) -> None:
@@ -47,6 +77,7 @@ def run_gunicorn(
     from webapp.bootstrap import build_runtime
     from webapp.web.security import load_secret_key
 
+    check_can_listen(host, port)
     runtime = build_runtime(settings, migrate=True)
     runtime.close()
     # create the secret key file before forking so every worker signs sessions alike
