@@ -45,12 +45,22 @@ def eventscope(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_a_sqlite_file_that_cannot_be_opened_is_one_line_and_exit_1(tmp_path):
+def test_a_sqlite_file_in_a_missing_folder_is_one_line_naming_the_folder_and_exit_1(tmp_path):
     missing = tmp_path / "no" / "such" / "folder" / "x.db"
     result = eventscope("--db", f"sqlite:///{missing}", "seed")
     assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: the store could not be opened: the folder {missing.parent} does not exist\n"
+    )
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_one_line_and_exit_1(tmp_path):
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    result = eventscope("--db", f"sqlite:///{folder}", "seed")
+    assert result.returncode == 1
     assert result.stderr == "Error: the store could not be opened: unable to open database file\n"
-    assert not missing.parent.exists()
 
 
 def test_an_unreachable_postgresql_is_one_line_and_exit_1():
