@@ -25,6 +25,7 @@ API_ROUTES = [
     ("GET", "/api/subjects/u-1/export", None, "support", 200),
     ("POST", "/api/subjects/u-1/forget", {"reason": "asked to be forgotten"}, "support", 200),
     ("POST", "/api/subjects/u-none/reregister", {"reason": "came back"}, "admin", 400),
+    ("GET", "/api/access-log", None, "support", 200),
     ("GET", "/api/projections", None, "viewer", 200),
     ("POST", "/api/projections/account_summary/rebuild", None, "admin", 202),
     ("GET", "/api/read/accounts/A-100", None, "viewer", 200),

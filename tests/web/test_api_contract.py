@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -207,6 +209,78 @@ def test_global_log_filters_by_type_and_correlation_id(client, viewer, bank):
     assert [e["position"] for e in correlated] == [deposits[0]["position"]]
 
 
+def test_global_log_filters_by_several_types_a_stream_prefix_and_an_actor(
+    client, viewer, runtime, bank
+):
+    runtime.router.dispatch_json(
+        "DepositMoney", {"account_number": "A-100", "amount": 5}, metadata={"actor": "teller:amara"}
+    )
+
+    def events(**query):
+        reply = client.get("/api/events", query_string=query, headers=viewer)
+        assert reply.status_code == 200, reply.get_json()
+        return reply.get_json()["events"]
+
+    moves = events(type=["MoneyDeposited", "MoneyWithdrawn"])
+    users = events(stream_prefix="user-")
+    by_teller = events(actor="teller:amara")
+    teller_withdrawals = events(actor="teller:amara", type="MoneyWithdrawn")
+
+    assert sorted(e["type"] for e in moves) == [
+        "MoneyDeposited",
+        "MoneyDeposited",
+        "MoneyWithdrawn",
+    ]
+    assert users and {e["stream_id"] for e in users} == {"user-u-1"}
+    assert [(e["type"], e["data"]["amount"]) for e in by_teller] == [("MoneyDeposited", 5)]
+    assert teller_withdrawals == []
+
+
+def test_global_log_filters_by_a_time_range_since_inclusive_until_exclusive(
+    client, viewer, runtime, bank
+):
+    everything = client.get("/api/events", headers=viewer).get_json()["events"]
+    middle = everything[len(everything) // 2]["recorded_at"]
+
+    since = client.get("/api/events", query_string={"since": middle}, headers=viewer)
+    until = client.get("/api/events", query_string={"until": middle}, headers=viewer)
+
+    later = since.get_json()["events"]
+    earlier = until.get_json()["events"]
+    assert later and earlier
+    assert all(e["recorded_at"] >= middle for e in later)
+    assert all(e["recorded_at"] < middle for e in earlier)
+    assert [e["position"] for e in earlier + later] == [e["position"] for e in everything]
+
+
+def test_an_auditor_pages_through_the_access_log(client, auth_headers, runtime, bank):
+    support = auth_headers("support")
+    for _ in range(3):
+        client.get("/api/subjects/u-1/export", headers=support)
+    client.post("/api/subjects/u-1/forget", json={"reason": "erasure #4"}, headers=support)
+
+    first = client.get(
+        "/api/access-log", query_string={"subject_id": "u-1", "limit": 2}, headers=support
+    ).get_json()
+    second = client.get(
+        "/api/access-log",
+        query_string={"subject_id": "u-1", "limit": 2, "before": first["next"]},
+        headers=support,
+    ).get_json()
+    exports = client.get(
+        "/api/access-log", query_string={"action": "export"}, headers=support
+    ).get_json()
+
+    entries = first["entries"] + second["entries"]
+    assert [e["action"] for e in entries] == ["forget", "export", "export", "export"]
+    assert {e["subject_id"] for e in entries} == {"u-1"}
+    assert set(entries[0]) == {"id", "at", "actor", "action", "subject_id", "what"}
+    assert [e["id"] for e in entries] == sorted((e["id"] for e in entries), reverse=True)
+    assert second["next"] is None
+    assert [e["action"] for e in exports["entries"]] == ["export"] * 3
+    assert "Ada" not in json.dumps(entries) and "ada@example.org" not in json.dumps(entries)
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -224,10 +298,17 @@ def test_global_log_filters_by_type_and_correlation_id(client, viewer, bank):
         "/api/events?after=99999999999999999999999",
         "/api/events?limit=5000",
         "/api/events?type=" + "x" * 500,
+        "/api/events?" + "&".join(f"type=T{n}" for n in range(21)),
+        "/api/events?since=yesterday",
+        "/api/events?since=2026-01-02&until=2026-01-01",
+        "/api/access-log?action=peek",
+        "/api/access-log?limit=501",
+        "/api/access-log?before=0",
+        "/api/access-log?until=soon",
     ],
 )
-def test_bad_query_parameters_are_a_400_json_error(client, viewer, bank, path):
-    response = client.get(path, headers=viewer)
+def test_bad_query_parameters_are_a_400_json_error(client, auth_headers, bank, path):
+    response = client.get(path, headers=auth_headers("support"))
 
     assert response.status_code == 400
     assert response.is_json

@@ -33,6 +33,9 @@ QUERY_NAMES = (
     "until",
     "stream",
     "correlation",
+    "correlation_id",
+    "stream_prefix",
+    "subject_id",
     "session",
     "process",
     "status",
@@ -102,6 +105,27 @@ def test_odd_values_in_the_address_get_an_answer_not_a_server_error(signed_in):
     assert "'stream_id' in the address contains a NUL character" in html.unescape(
         nul.get_data(as_text=True)
     )
+
+
+EDGE_TIMES = [
+    "0001-01-01T00:00+14:00",  # before the year 1 once in UTC
+    "9999-12-31T23:59-14:00",  # after the year 9999 once in UTC
+    "0001-01-01",
+    "9999-12-31T23:59:59.999999",
+]
+
+
+@pytest.mark.parametrize("name", ["since", "until"])
+def test_times_at_the_edge_of_the_calendar_get_an_answer_not_a_server_error(signed_in, name):
+    client, api = signed_in["client"], signed_in["api"]
+    failures = []
+    for url in get_routes(signed_in["app"]):
+        for value in EDGE_TIMES:
+            response = client.get(url, query_string={name: value}, headers=api)
+            response.get_data()  # a CSV download streams: read it to the end
+            if response.status_code >= 500:
+                failures.append((url, value, response.status_code))
+    assert not failures
 
 
 def test_a_nul_character_in_a_form_is_refused_and_nothing_changes(signed_in):

@@ -33,7 +33,10 @@ def parse_time(name: str, text: str) -> datetime | None:
             description=f"The {name!r} filter {text[:40]!r} is not a date or time; "
             "use ISO 8601, e.g. 2024-03-01 or 2024-03-01T09:30.",
         )
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before the year 1 in UTC
+        abort(400, description=f"The {name!r} filter {text[:40]!r} is out of range.")
 
 
 def spreadsheet_safe(value: Any) -> str:

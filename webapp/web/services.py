@@ -250,6 +250,13 @@ def subject_status(subject_id: str) -> dict[str, Any]:
     return status.as_dict()
 
 
+def access_log_page(before: int | None, limit: int, **filters: Any) -> dict[str, Any]:
+    """One page of the PII access log, newest first, and the cursor of the next page."""
+    privacy = require_part("privacy", "The access log (the privacy layer)")
+    page = privacy.access_log(**filters, before=before, limit=limit)
+    return {"entries": [entry.as_dict() for entry in page.entries], "next": page.next}
+
+
 def reregister_subject(subject_id: str, reason: str, account: Account | None) -> dict[str, Any]:
     """Let a forgotten subject hold personal data again, under a new key (admin; audited)."""
     privacy = require_part("privacy", "Re-registering a subject (the privacy layer)")

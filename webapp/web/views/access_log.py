@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
-from webapp.privacy.access_log import AccessEntry
+from webapp.privacy.access_log import ACTIONS, AccessEntry
 from webapp.web.access import requires_role
 from webapp.web.context import require_part
 from webapp.web.downloads import csv_download, parse_time
@@ -26,7 +26,6 @@ bp = Blueprint("access_log", __name__, url_prefix="/access-log")
 PAGE_SIZE = 50
 MAX_TEXT = 200
 MAX_TRAIL = 30
-ACTIONS = ("view", "export", "forget", "reregister")
 FILTERS = ("actor", "subject", "action", "since", "until")
 EXPORT_PAGE = 500
 EXPORT_COLUMNS = ["id", "at", "actor", "action", "subject_id", "what"]

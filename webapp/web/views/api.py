@@ -9,14 +9,18 @@ returns the last global position of the page as `next` (an int, pass it back as
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, request
 from werkzeug.wrappers import Response
 
+from webapp.privacy.access_log import ACTIONS
+from webapp.privacy.access_log import MAX_PAGE as MAX_ACCESS_LOG_PAGE
 from webapp.web import services
 from webapp.web.access import current_account, public, requires_role
 from webapp.web.context import get_runtime
+from webapp.web.downloads import parse_time
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -26,6 +30,7 @@ MAX_REASON = 500
 """As the privacy layer keeps it."""
 MAX_EMAIL = 320
 DEFAULT_LIMIT = 100
+MAX_TYPES = 20
 
 
 # --- query parameters -------------------------------------------------------------------------
@@ -48,12 +53,29 @@ def str_arg(name: str, *, max_length: int = 200) -> str | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
+    return _checked_text(name, raw, max_length)
+
+
+def str_args(name: str, *, max_count: int = MAX_TYPES, max_length: int = 200) -> list[str]:
+    """Every value of a repeatable query parameter (`?type=A&type=B`), empty ones left out."""
+    values = [_checked_text(name, raw, max_length) for raw in request.args.getlist(name) if raw]
+    if len(values) > max_count:
+        abort(400, description=f"query parameter {name!r} may be given at most {max_count} times")
+    return values
+
+
+def _checked_text(name: str, raw: str, max_length: int) -> str:
     if len(raw) > max_length or not raw.isprintable():
         abort(
             400,
             description=f"query parameter {name!r} must be printable, at most {max_length} chars",
         )
     return raw
+
+
+def time_arg(name: str) -> datetime | None:
+    """An ISO 8601 date or date-time query parameter (naive means UTC), or a 400."""
+    return parse_time(name, str_arg(name) or "")
 
 
 def limit_arg() -> int:
@@ -190,16 +212,24 @@ def stream_state(stream_id: str) -> Response:
 @bp.get("/events")
 @requires_role("viewer")
 def global_events() -> Response:
-    """The global log after position `after`, optionally one type or one correlation id."""
+    """The global log after position `after`. Filters: `type` (repeat it for several),
+    `correlation_id`, `stream_prefix`, `actor`, and `since`/`until` (ISO 8601, naive = UTC;
+    `since` inclusive, `until` exclusive), all matched together."""
     after = int_arg("after", 0, minimum=0)
-    event_type = str_arg("type")
-    correlation_id = str_arg("correlation_id")
+    types = str_args("type")
+    since, until = time_arg("since"), time_arg("until")
+    if since and until and since >= until:
+        abort(400, description="the time range is empty: 'since' must be before 'until'")
     limit = limit_arg()
     rows = get_runtime().store.read_all(
         after,
         limit=limit + 1,
-        types=[event_type] if event_type else None,
-        correlation_id=correlation_id,
+        types=types or None,
+        correlation_id=str_arg("correlation_id"),
+        stream_prefix=str_arg("stream_prefix"),
+        actor=str_arg("actor"),
+        since=since,
+        until=until,
     )
     page, more = rows[:limit], len(rows) > limit
     events = services.reveal(page, current_account(), purpose="api: global log")
@@ -259,6 +289,30 @@ def reregister_subject(subject_id: str) -> Response:
     """Let a forgotten subject hold personal data again under a new key; `reason` is required.
     Their data from before the forget stays unreadable."""
     return jsonify(services.reregister_subject(subject_id, required_reason(), current_account()))
+
+
+@bp.get("/access-log")
+@requires_role("support")
+def access_log() -> Response:
+    """Who viewed, exported, forgot or re-registered which subject, newest first. Filters:
+    `actor`, `subject_id`, `action`, `since`/`until`; keyset-paged by entry id (`before` =
+    the previous page's `next`). The log holds no personal data, so reading it is not logged."""
+    action = str_arg("action")
+    if action is not None and action not in ACTIONS:
+        abort(400, description=f"'action' must be one of: {', '.join(ACTIONS)}")
+    since, until = time_arg("since"), time_arg("until")
+    if since and until and since >= until:
+        abort(400, description="the time range is empty: 'since' must be before 'until'")
+    page = services.access_log_page(
+        int_arg("before", None, minimum=1),
+        int_arg("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_ACCESS_LOG_PAGE),
+        actor=str_arg("actor"),
+        subject_id=str_arg("subject_id"),
+        action=action,
+        since=since,
+        until=until,
+    )
+    return jsonify(page)
 
 
 @bp.get("/projections")
