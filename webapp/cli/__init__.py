@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 
 import click
-from sqlalchemy.engine import URL
 
-from webapp.config import Settings
+from webapp.config import Settings, sqlite_path
 from webapp.store.engine import is_store_unavailable, parse_store_url, unavailable_reason
 
 COMMAND_MODULES = (
@@ -40,24 +38,13 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
     """eventscope: run and see an event-sourced system."""
     ctx.obj = Settings.from_env(db_url=db_url)
     try:
-        url = parse_store_url(ctx.obj.db_url)
+        parse_store_url(ctx.obj.db_url)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--db' / EVENTSCOPE_DB") from None
-    folder = missing_sqlite_folder(url)
-    if folder is not None:
-        msg = f"the store could not be opened: the folder {folder} does not exist"
+    path = sqlite_path(ctx.obj.db_url)
+    if path is not None and not path.absolute().parent.is_dir():
+        msg = f"the store could not be opened: the folder {path.absolute().parent} does not exist"
         raise click.ClickException(msg)
-
-
-def missing_sqlite_folder(url: URL) -> Path | None:
-    """The folder a SQLite file URL points into, when it does not exist (else None)."""
-    database = url.database or ""
-    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
-        return None
-    if database.startswith("file:"):
-        return None
-    folder = Path(database).absolute().parent
-    return None if folder.is_dir() else folder
 
 
 for _name in COMMAND_MODULES:
