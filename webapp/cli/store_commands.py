@@ -1,10 +1,12 @@
-"""`eventscope db ...`: schema migrations of the store and every layer beside it."""
+"""`eventscope db ...` (schema migrations of every layer) and `eventscope backup`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from webapp.config import Settings
+from webapp.config import Settings, sqlite_path
 
 
 def register(cli: click.Group) -> None:
@@ -29,3 +31,60 @@ def register(cli: click.Group) -> None:
         from webapp.migrate import current_heads
 
         click.echo(", ".join(current_heads(settings.db_url)) or "no revision")
+
+    @cli.command("backup")
+    @click.argument("destination", type=click.Path(path_type=Path))
+    @click.option(
+        "--keys-to",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Also copy the key store, into this folder (not the store copy's folder).",
+    )
+    @click.pass_obj
+    def backup(settings: Settings, destination: Path, keys_to: Path | None) -> None:
+        """Copy the SQLite store to DESTINATION (a new file, or a folder) while it runs.
+
+        The copy is one consistent snapshot, readable by its owner only. Its personal data
+        stays encrypted: reading it needs the key store and the master key, which are
+        kept apart. --keys-to copies the key store too; the master key is never copied.
+        """
+        from webapp.privacy.database import default_keystore_url
+        from webapp.store.backup import BackupError, back_up_sqlite, backup_target, event_summary
+
+        store = sqlite_path(settings.db_url)
+        if store is None:
+            msg = "backup copies SQLite stores; back up a PostgreSQL store with pg_dump"
+            raise click.ClickException(msg)
+        target = backup_target(destination, store)
+        keystore = None
+        if keys_to is not None:
+            keystore = sqlite_path(settings.keystore_url or default_keystore_url(settings.db_url))
+            if keystore is None:
+                msg = "the key store is in PostgreSQL: back it up with pg_dump"
+                raise click.ClickException(msg)
+            if not keys_to.is_dir():
+                msg = f"--keys-to: the folder {keys_to} does not exist"
+                raise click.ClickException(msg)
+            if keys_to.resolve() == target.absolute().parent.resolve():
+                msg = (
+                    "--keys-to must be another folder than the store copy's: a key store "
+                    "kept beside the events it unlocks undoes a forget's protection"
+                )
+                raise click.ClickException(msg)
+        try:
+            copy = back_up_sqlite(store, target)
+            count, head = event_summary(copy.path)
+            click.echo(
+                f"Store: {count:,} events (head position {head:,}) copied to {copy.path} "
+                f"({copy.size:,} bytes)."
+            )
+            if keystore is not None:
+                keys = back_up_sqlite(keystore, backup_target(keys_to, keystore))
+                click.echo(f"Key store: copied to {keys.path} ({keys.size:,} bytes).")
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        if keystore is None:
+            click.echo(
+                "Key store: not copied (--keys-to FOLDER copies it). Without it and the "
+                "master key, the personal data in this copy cannot be read."
+            )
+        click.echo("The master key is never copied: keep its own backup.")
