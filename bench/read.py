@@ -4,6 +4,9 @@
 
 eventscope's read_stream / read_all (keyset paging, RecordedEvent objects, decoded JSON)
 against the raw driver running the same keyset query and decoding the JSON itself.
+Then the unindexed payload filter (`data_equals`): the newest page of 50 matches for a
+value held by one event (the whole log is scanned) and by every event, as events of the
+log covered per second, against reading the log itself.
 """
 
 from __future__ import annotations
@@ -71,6 +74,13 @@ def eventscope_all(store: EventStore) -> int:
     return total
 
 
+def payload_page(store: EventStore, field: str, value: str, count: int) -> int:
+    """One newest-first page of a payload filter; counts the part of the log it covered."""
+    page = store.read_all_backward(None, limit=50, data_equals=(field, value))
+    assert page, "the filter should match"
+    return count - page[-1].position + 1
+
+
 def raw_pages(cursor, sql: str, first: object, next_key, decode: bool) -> int:
     total, key = 0, first
     loads = json.loads
@@ -122,6 +132,21 @@ def bench(
             f"{title}: read $all ({count} events), pages of {PAGE} (best of {rounds})",
             [(n, best[n]) for n in names[2:]],
             names[2],
+        )
+        scans = {
+            "eventscope read_all": best["eventscope read_all"],
+            "payload filter, value in 1 event": max(
+                timed(lambda: payload_page(store, "amount", "7", count)) for _ in range(rounds)
+            ),
+            "payload filter, value in every event": max(
+                timed(lambda: payload_page(store, "currency", "EUR", count)) for _ in range(rounds)
+            ),
+        }
+        report(
+            f"{title}: newest page of 50 with a payload filter over {count} events "
+            f"(events of the log covered per second, best of {rounds})",
+            list(scans.items()),
+            "eventscope read_all",
         )
     finally:
         store.close()

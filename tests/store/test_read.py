@@ -101,6 +101,48 @@ def test_read_all_filters(mixed: EventStore, filters: dict, expected: list[str])
     assert [e.stream_id for e in backward] == list(reversed(expected))
 
 
+@pytest.fixture
+def payloads(store: EventStore) -> EventStore:
+    rows = [
+        ("account-1", "BankAccountOpened", {"account_number": "10023", "owner_id": "u-1"}),
+        ("transfer-1", "TransferRequested", {"from_account": "10023", "to_account": "10004"}),
+        ("account-2", "BankAccountOpened", {"account_number": 10023, "amount": 1.5}),
+        ("account-3", "MoneyDeposited", {"account_number": "100230", "note": 'x"y'}),
+        ("account-4", "MoneyDeposited", {"nested": {"account_number": "10023"}}),
+        ("user-1", "UserRegistered", {"email": {"$pii": {"c": "10023"}}, "name": "Ann"}),
+    ]
+    for stream_id, event_type, data in rows:
+        store.append(stream_id, [NewEvent(event_type, data)])
+    return store
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"data_equals": ("account_number", "10023")}, ["account-1", "account-2"]),
+        ({"data_equals": ("from_account", "10023")}, ["transfer-1"]),
+        ({"data_equals": ("amount", "1.5")}, ["account-2"]),
+        ({"data_equals": ("note", 'x"y')}, ["account-3"]),
+        ({"data_equals": ("account_number", "1002")}, []),
+        ({"data_equals": ("email", "10023")}, []),  # an envelope is never a plain value
+        ({"data_equals": ("name", "Ann"), "types": ["UserRegistered"]}, ["user-1"]),
+        ({"data_equals": ("account_number", "10023"), "stream_prefix": "account-2"}, ["account-2"]),
+    ],
+)
+def test_read_all_filters_by_a_payload_field(
+    payloads: EventStore, filters: dict, expected: list[str]
+) -> None:
+    assert [e.stream_id for e in payloads.read_all(**filters)] == expected
+    backward = payloads.read_all_backward(**filters)
+    assert [e.stream_id for e in backward] == list(reversed(expected))
+
+
+@pytest.mark.parametrize("name", ["", "a.b", 'a"b', "a b", "$", "x" * 65, "1st", None])
+def test_a_payload_filter_names_one_top_level_field(store: EventStore, name) -> None:
+    with pytest.raises(ValueError, match="data field name"):
+        store.read_all(data_equals=(name, "1"))
+
+
 def test_read_all_time_range(store: EventStore) -> None:
     store.append("s", [NewEvent("Early", {})])
     time.sleep(0.02)

@@ -234,6 +234,12 @@ def test_global_log_filters_by_several_types_a_stream_prefix_and_an_actor(
     assert users and {e["stream_id"] for e in users} == {"user-u-1"}
     assert [(e["type"], e["data"]["amount"]) for e in by_teller] == [("MoneyDeposited", 5)]
     assert teller_withdrawals == []
+    assert [e["type"] for e in events(data="amount=5")] == ["MoneyDeposited"]
+    assert {e["type"] for e in events(data="account_number=A-100")} == {
+        "BankAccountOpened",
+        "MoneyDeposited",
+        "MoneyWithdrawn",
+    }
 
 
 def test_global_log_filters_by_a_time_range_since_inclusive_until_exclusive(
@@ -300,6 +306,8 @@ def test_an_auditor_pages_through_the_access_log(client, auth_headers, runtime, 
         "/api/events?type=" + "x" * 500,
         "/api/events?" + "&".join(f"type=T{n}" for n in range(21)),
         "/api/events?since=yesterday",
+        "/api/events?data=no-equals-sign",
+        "/api/events?data=a.b%3D1",
         "/api/events?since=2026-01-02&until=2026-01-01",
         "/api/access-log?action=peek",
         "/api/access-log?limit=501",

@@ -34,6 +34,7 @@ QUERY_NAMES = (
     "stream",
     "correlation",
     "correlation_id",
+    "data",
     "stream_prefix",
     "subject_id",
     "session",

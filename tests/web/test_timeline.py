@@ -78,6 +78,51 @@ def test_filters_by_time_range(client, log_in, runtime, bank):
     assert "No events match these filters" in in_the_future
 
 
+def test_filters_by_a_payload_field_across_streams(client, log_in, runtime, bank):
+    dispatch(runtime, "OpenAccount", account_number="B-200", owner_id="u-1", initial_balance=5)
+    dispatch(
+        runtime,
+        "TransferMoney",
+        transfer_id="t-1",
+        from_account="A-100",
+        to_account="B-200",
+        amount=10,
+    )
+    log_in("viewer")
+
+    account = client.get("/timeline/?data=account_number%3DA-100").get_data(as_text=True)
+    sent = client.get("/timeline/?data=from_account%3DA-100").get_data(as_text=True)
+    owned = client.get("/timeline/", query_string={"data": "owner_id = u-1"}).get_data(as_text=True)
+    amount = client.get("/timeline/?data=amount%3D10&type=TransferRequested").get_data(as_text=True)
+
+    def types(page: str) -> list[str]:
+        events = [runtime.store.get_event(p) for p in positions(page)]
+        return [(e.stream_id, e.type) for e in events]
+
+    assert ("account-A-100", "BankAccountOpened") in types(account)
+    assert {stream for stream, _ in types(account)} <= {"account-A-100", "transfer-t-1"}
+    assert ("account-A-100", "MoneyWithdrawn") in types(account)
+    assert types(sent) == [("transfer-t-1", "TransferRequested")]
+    assert sorted(types(owned)) == [
+        ("account-A-100", "BankAccountOpened"),
+        ("account-B-200", "BankAccountOpened"),
+    ]
+    assert types(amount) == [("transfer-t-1", "TransferRequested")]
+    [_, *rows] = csv_rows(client.get("/timeline/export.csv?data=from_account%3DA-100"))
+    assert [(row[2], row[4]) for row in rows] == [("transfer-t-1", "TransferRequested")]
+    assert 'payload <span class="mono">owner_id = u-1</span>' in owned
+
+
+def test_a_payload_filter_on_a_personal_field_says_it_never_matches(client, log_in, bank):
+    log_in("support")
+
+    page = client.get("/timeline/?data=email%3Dada@example.org").get_data(as_text=True)
+
+    assert positions(page) == []
+    assert 'data-testid="filter-data-personal"' in page
+    assert "email is personal data" in page
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -89,6 +134,9 @@ def test_filters_by_time_range(client, log_in, runtime, bank):
         ("after=-1", "must be 0 or more"),
         ("before=3&after=1", "one page at a time"),
         ("actor=" + "x" * 201, "limited to 200 characters"),
+        ("data=account_number", "is not field=value"),
+        ("data=owner.id%3Du-1", "is not field=value"),
+        ("data=%3D5", "is not field=value"),
     ],
 )
 def test_bad_filters_get_a_400_page_that_says_what_is_wrong(client, log_in, bank, query, message):

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from webapp.store.engine import NestedWriteTransaction
 from webapp.store.reader import EventReader
-from webapp.store.store import EventStore, check_expected_version, open_store
+from webapp.store.store import (
+    EventStore,
+    check_data_field_name,
+    check_expected_version,
+    open_store,
+)
 from webapp.store.types import (
     ANY,
     NO_STREAM,
@@ -42,6 +47,7 @@ __all__ = [
     "StoreError",
     "StreamInfo",
     "WrongExpectedVersion",
+    "check_data_field_name",
     "check_expected_version",
     "new_event_id",
     "open_store",

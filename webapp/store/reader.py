@@ -46,8 +46,10 @@ class EventReader(Protocol):
         actor: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        data_equals: tuple[str, str] | None = None,
     ) -> list[RecordedEvent]:
-        """Global log events with position > `after`, ascending."""
+        """Global log events with position > `after`, ascending; `data_equals=(field, text)`
+        keeps events whose data's top-level `field` reads as `text`."""
         ...
 
     def read_all_backward(
@@ -61,6 +63,7 @@ class EventReader(Protocol):
         actor: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        data_equals: tuple[str, str] | None = None,
     ) -> list[RecordedEvent]:
         """Global log events with position < `before` (None: from the head), descending."""
         ...

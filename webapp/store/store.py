@@ -204,6 +204,16 @@ def _version_matches(expected: ExpectedVersion, current: int) -> bool:
     return current == expected
 
 
+DATA_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def check_data_field_name(name: object) -> None:
+    """A payload field to filter on: a top-level name of letters, digits and `_`."""
+    if not isinstance(name, str) or not DATA_FIELD_NAME.fullmatch(name):
+        msg = f"a data field name is letters, digits and '_' (at most 64), not {name!r}"
+        raise ValueError(msg)
+
+
 def _check_stream_id(stream_id: object) -> None:
     if not isinstance(stream_id, str) or not stream_id:
         msg = f"stream id must be a non-empty string, not {stream_id!r}"
@@ -532,9 +542,14 @@ class EventStore:
         actor: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        data_equals: tuple[str, str] | None = None,
     ) -> list[RecordedEvent]:
-        """The global log ($all): events with position > `after`, ascending, filtered."""
-        filters = (types, stream_prefix, correlation_id, actor, since, until)
+        """The global log ($all): events with position > `after`, ascending, filtered.
+
+        `data_equals=(field, text)` keeps events whose stored data has that top-level field
+        with that value written as text (`10023` matches the number and the string). No
+        index serves it: a rare value scans the log, narrowed by the other filters."""
+        filters = (types, stream_prefix, correlation_id, actor, since, until, data_equals)
         return self._read_log("position > ?", after, "ASC", limit, filters)
 
     def read_all_backward(
@@ -548,9 +563,10 @@ class EventStore:
         actor: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        data_equals: tuple[str, str] | None = None,
     ) -> list[RecordedEvent]:
         """The global log newest first: events with position < `before` (None: from the head)."""
-        filters = (types, stream_prefix, correlation_id, actor, since, until)
+        filters = (types, stream_prefix, correlation_id, actor, since, until, data_equals)
         bound = None if before is None else "position < ?"
         return self._read_log(bound, before, "DESC", limit, filters)
 
@@ -575,6 +591,7 @@ class EventStore:
         actor: str | None,
         since: datetime | None,
         until: datetime | None,
+        data_equals: tuple[str, str] | None = None,
     ) -> tuple[list[str], list[Any]]:
         where: list[str] = []
         params: list[Any] = []
@@ -604,6 +621,15 @@ class EventStore:
         if until is not None:
             where.append("recorded_at < ?")
             params.append(self._time_param(until))
+        if data_equals is not None:
+            name, value = data_equals
+            check_data_field_name(name)
+            if self._sqlite:
+                where.append("CAST(json_extract(data, ?) AS TEXT) = ?")
+                params += [f'$."{name}"', str(value)]
+            else:
+                where.append("data ->> ? = ?")
+                params += [name, str(value)]
         return where, params
 
     def get_event(self, position: int) -> RecordedEvent | None:

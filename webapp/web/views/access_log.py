@@ -17,7 +17,8 @@ from flask import Blueprint, Response, abort, request
 from webapp.privacy.access_log import ACTIONS, AccessEntry
 from webapp.web.access import requires_role
 from webapp.web.context import require_part
-from webapp.web.downloads import csv_download, parse_time
+from webapp.web.downloads import csv_download
+from webapp.web.filters import parse_time
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import render_view
 

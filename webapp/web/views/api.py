@@ -20,7 +20,7 @@ from webapp.privacy.access_log import MAX_PAGE as MAX_ACCESS_LOG_PAGE
 from webapp.web import services
 from webapp.web.access import current_account, public, requires_role
 from webapp.web.context import get_runtime
-from webapp.web.downloads import parse_time
+from webapp.web.filters import parse_data_filter, parse_time
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -213,8 +213,9 @@ def stream_state(stream_id: str) -> Response:
 @requires_role("viewer")
 def global_events() -> Response:
     """The global log after position `after`. Filters: `type` (repeat it for several),
-    `correlation_id`, `stream_prefix`, `actor`, and `since`/`until` (ISO 8601, naive = UTC;
-    `since` inclusive, `until` exclusive), all matched together."""
+    `correlation_id`, `stream_prefix`, `actor`, `since`/`until` (ISO 8601, naive = UTC;
+    `since` inclusive, `until` exclusive) and `data` (`field=value`, a top-level payload
+    field compared as text), all matched together."""
     after = int_arg("after", 0, minimum=0)
     types = str_args("type")
     since, until = time_arg("since"), time_arg("until")
@@ -230,6 +231,7 @@ def global_events() -> Response:
         actor=str_arg("actor"),
         since=since,
         until=until,
+        data_equals=parse_data_filter(str_arg("data") or ""),
     )
     page, more = rows[:limit], len(rows) > limit
     events = services.reveal(page, current_account(), purpose="api: global log")

@@ -24,7 +24,8 @@ from webapp.store.types import RecordedEvent
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime
-from webapp.web.downloads import csv_download, parse_time
+from webapp.web.downloads import csv_download
+from webapp.web.filters import parse_data_filter, parse_time
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 from webapp.web.pages import has_endpoint, is_fragment_request, render_view
 
@@ -37,7 +38,7 @@ CHAIN_LIMIT = 500
 MAX_TEXT = 200
 MAX_TYPES = 20
 TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
-FILTER_NAMES = ("since", "until", "type", "stream", "actor", "correlation")
+FILTER_NAMES = ("since", "until", "type", "stream", "actor", "correlation", "data")
 
 # --- filters ----------------------------------------------------------------------------------
 
@@ -52,6 +53,8 @@ class TimelineFilters:
     stream: str = ""
     actor: str = ""
     correlation: str = ""
+    data: tuple[str, str] | None = None
+    """(field, value): the payload's top-level `field` reads as `value`."""
     raw: dict[str, str] = field(default_factory=dict)
 
     def store_args(self) -> dict[str, Any]:
@@ -62,6 +65,7 @@ class TimelineFilters:
             "correlation_id": self.correlation or None,
             "since": self.since,
             "until": self.until,
+            "data_equals": self.data,
         }
 
     def link(self, **paging: Any) -> dict[str, Any]:
@@ -108,6 +112,7 @@ def parse_filters() -> TimelineFilters:
         stream=raw["stream"],
         actor=raw["actor"],
         correlation=raw["correlation"],
+        data=parse_data_filter(raw["data"]),
         raw=raw,
     )
 
@@ -198,7 +203,17 @@ def index() -> str:
         live_after=live_after,
         event_types=_known_event_types(),
         stream_endpoint=stream_endpoint(),
+        personal_data_field=_is_personal_field(filters.data[0]) if filters.data else False,
     )
+
+
+def _is_personal_field(name: str) -> bool:
+    """Whether some event type declares `name` as personal data (sealed, so never matched)."""
+    try:
+        from webapp.domain import personal_field_names
+    except ImportError:
+        return False
+    return name in personal_field_names()
 
 
 EXPORT_PAGE = 1000

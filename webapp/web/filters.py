@@ -1,0 +1,52 @@
+"""Filters read the same way on every page and in the API: times and payload fields.
+
+Anything malformed is a 400 whose message says what to write.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import abort
+
+from webapp.store import check_data_field_name
+
+
+def parse_time(name: str, text: str) -> datetime | None:
+    """An ISO 8601 date or date-time (as from <input type=datetime-local>); naive means UTC.
+    Anything else is a 400 that says what to write."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        abort(
+            400,
+            description=f"The {name!r} filter {text[:40]!r} is not a date or time; "
+            "use ISO 8601, e.g. 2024-03-01 or 2024-03-01T09:30.",
+        )
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before the year 1 in UTC
+        abort(400, description=f"The {name!r} filter {text[:40]!r} is out of range.")
+
+
+def parse_data_filter(text: str) -> tuple[str, str] | None:
+    """`field=value`: the payload's top-level field, compared as text (None when empty)."""
+    text = text.strip()
+    if not text:
+        return None
+    name, equals, value = text.partition("=")
+    name = name.strip()
+    try:
+        check_data_field_name(name)
+    except ValueError:
+        equals = ""
+    if not equals:
+        abort(
+            400,
+            description=f"The payload filter {text[:40]!r} is not field=value, e.g. "
+            "account_number=10023 (a top-level field: letters, digits and '_').",
+        )
+    return name, value.strip()
