@@ -63,6 +63,27 @@ def test_an_auditor_filters_the_timeline_and_follows_a_causation_chain(
     assert [row[4] for row in table] == list(reversed(types))
     assert {row[header.index("correlation_id")] for row in table} == {CORRELATION}
 
+    # everything that names the account AUD-2, in whichever stream: its own events and the
+    # transfer steps that name it as a field
+    page.get_by_test_id("filter-correlation").fill("")
+    page.get_by_test_id("filter-data").fill("to_account=AUD-2")
+    page.get_by_test_id("filter-apply").click()
+    expect(page.locator(".timeline-active")).to_contain_text("to_account = AUD-2")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("TransferRequested")
+    page.get_by_test_id("filter-data").fill("account_number=AUD-2")
+    page.get_by_test_id("filter-apply").click()
+    expect(page.locator(".timeline-active")).to_contain_text("account_number = AUD-2")
+    streams = set(
+        page.locator('[data-testid="timeline-row"] a[href^="/streams/"]').all_inner_texts()
+    )
+    assert streams == {"account-AUD-2", "transfer-aud-t1"}
+    screenshot(page, "auditor-2b-filtered-by-payload")
+    page.get_by_test_id("filter-data").fill("")
+    page.get_by_test_id("filter-correlation").fill(CORRELATION)
+    page.get_by_test_id("filter-apply").click()
+    expect(rows).to_have_count(6)
+
     # follow the causation chain of the withdrawal the process manager caused
     withdrawal = page.locator('[data-testid="timeline-row"]', has_text="MoneyWithdrawn")
     withdrawal.get_by_test_id("chain-link").click()
