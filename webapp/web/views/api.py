@@ -73,9 +73,14 @@ def _checked_text(name: str, raw: str, max_length: int) -> str:
     return raw
 
 
-def time_arg(name: str) -> datetime | None:
-    """An ISO 8601 date or date-time query parameter (naive means UTC), or a 400."""
-    return parse_time(name, str_arg(name) or "")
+def time_range_args() -> tuple[datetime | None, datetime | None]:
+    """`since` and `until`: ISO 8601 dates or date-times (naive means UTC), or a 400 for
+    an unreadable one or an empty range."""
+    since = parse_time("since", str_arg("since") or "")
+    until = parse_time("until", str_arg("until") or "")
+    if since and until and since >= until:
+        abort(400, description="the time range is empty: 'since' must be before 'until'")
+    return since, until
 
 
 def limit_arg() -> int:
@@ -218,9 +223,7 @@ def global_events() -> Response:
     field compared as text), all matched together."""
     after = int_arg("after", 0, minimum=0)
     types = str_args("type")
-    since, until = time_arg("since"), time_arg("until")
-    if since and until and since >= until:
-        abort(400, description="the time range is empty: 'since' must be before 'until'")
+    since, until = time_range_args()
     limit = limit_arg()
     rows = get_runtime().store.read_all(
         after,
@@ -302,9 +305,7 @@ def access_log() -> Response:
     action = str_arg("action")
     if action is not None and action not in ACTIONS:
         abort(400, description=f"'action' must be one of: {', '.join(ACTIONS)}")
-    since, until = time_arg("since"), time_arg("until")
-    if since and until and since >= until:
-        abort(400, description="the time range is empty: 'since' must be before 'until'")
+    since, until = time_range_args()
     page = services.access_log_page(
         int_arg("before", None, minimum=1),
         int_arg("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_ACCESS_LOG_PAGE),

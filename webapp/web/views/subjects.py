@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 
+from webapp.privacy import crypto
 from webapp.privacy.markers import DELETED_ACCOUNT_NAME
 from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
 from webapp.web import services
@@ -92,8 +93,6 @@ def subject_fields(event: RecordedEvent, subject_id: str) -> set[str]:
 def sealed_under_epoch(event: RecordedEvent, fields: set[str], epoch: int) -> bool:
     """Whether any of the event's `fields` was sealed under the subject's key of `epoch`
     (a field stored in plain text counts as readable)."""
-    from webapp.privacy import crypto
-
     for name in fields:
         value = event.data.get(name)
         if not crypto.is_envelope(value) or crypto.envelope_epoch(value) == epoch:
