@@ -32,6 +32,39 @@ def register(cli: click.Group) -> None:
 
         click.echo(", ".join(current_heads(settings.db_url)) or "no revision")
 
+    @db.command("check")
+    @click.pass_obj
+    def check(settings: Settings) -> None:
+        """Check what the store promises against its tables: stream versions 1..N, events
+        in streams, snapshots behind their streams, JSON payloads (exit 1 on a problem)."""
+        from webapp.store import open_store
+        from webapp.store.integrity import MAX_PROBLEMS, check_store, counted
+
+        store = open_store(settings.db_url)
+        try:
+            report = check_store(store)
+        finally:
+            store.close()
+        counts = ", ".join(
+            counted(number, noun)
+            for number, noun in [
+                (report.streams, "stream"),
+                (report.events, "event"),
+                (report.snapshots, "snapshot"),
+            ]
+        )
+        if report.ok:
+            click.echo(f"Checked {counts}: no problem found.")
+            return
+        for problem in report.problems:
+            click.echo(f"{problem.where}: {problem.what}")
+        click.echo(
+            f"Checked {counts}: {len(report.problems)} problem(s) "
+            f"(at most {MAX_PROBLEMS} of each kind are listed).",
+            err=True,
+        )
+        raise SystemExit(1)
+
     @cli.command("backup")
     @click.argument("destination", type=click.Path(path_type=Path))
     @click.option(

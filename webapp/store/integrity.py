@@ -1,0 +1,125 @@
+"""What an event store promises, checked against what its tables hold: after a restore
+from a backup, a crash, or a hand-made repair.
+
+- every stream's version is its number of events, and its events are versions 1..N;
+- every event belongs to a stream row;
+- every snapshot belongs to a stream and is not ahead of it;
+- on SQLite, the file passes `PRAGMA quick_check` and every payload is valid JSON
+  (PostgreSQL's jsonb columns cannot hold anything else).
+
+Each check is one pass over a table in the database; nothing is decoded in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from webapp.store.store import EventStore
+
+MAX_PROBLEMS = 100
+"""Each check reports at most this many problems."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    """A stream id, a snapshot, an event position, or the database."""
+    what: str
+
+
+@dataclass
+class IntegrityReport:
+    streams: int
+    events: int
+    snapshots: int
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+STREAM_VERSIONS = """
+SELECT s.stream_id, s.version, count(e.position), coalesce(min(e.stream_version), 0),
+       coalesce(max(e.stream_version), 0)
+FROM streams s LEFT JOIN events e ON e.stream_id = s.stream_id
+GROUP BY s.stream_id, s.version
+HAVING s.version <> count(e.position) OR s.version <> coalesce(max(e.stream_version), 0)
+    OR (count(e.position) > 0 AND min(e.stream_version) <> 1)
+ORDER BY s.stream_id
+LIMIT :limit
+"""
+
+EVENTS_WITHOUT_STREAM = """
+SELECT e.stream_id, count(*), min(e.position)
+FROM events e LEFT JOIN streams s ON s.stream_id = e.stream_id
+WHERE s.stream_id IS NULL
+GROUP BY e.stream_id
+ORDER BY e.stream_id
+LIMIT :limit
+"""
+
+SNAPSHOTS_AHEAD = """
+SELECT n.stream_id, n.version, s.version
+FROM snapshots n LEFT JOIN streams s ON s.stream_id = n.stream_id
+WHERE s.stream_id IS NULL OR n.version > s.version OR n.version < 1
+ORDER BY n.stream_id, n.version
+LIMIT :limit
+"""
+
+INVALID_JSON = """
+SELECT position, stream_id FROM events
+WHERE json_valid(data) = 0 OR json_valid(metadata) = 0
+ORDER BY position
+LIMIT :limit
+"""
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 event`, `3 events`."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def check_store(store: EventStore) -> IntegrityReport:
+    """Every check above, on the store's own connection settings."""
+    limit = {"limit": MAX_PROBLEMS}
+    with store.engine.connect() as conn:
+        streams, events, snapshots = (
+            conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("streams", "events", "snapshots")
+        )
+        report = IntegrityReport(streams, events, snapshots)
+        problems = report.problems
+        if conn.dialect.name == "sqlite":
+            verdicts = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check")]
+            if verdicts != ["ok"]:
+                problems += [Problem("database file", v) for v in verdicts[:MAX_PROBLEMS]]
+        for stream_id, version, count, low, high in conn.execute(sa.text(STREAM_VERSIONS), limit):
+            held = f"versions {low}..{high}" if count else "none"
+            problems.append(
+                Problem(
+                    f"stream {stream_id}",
+                    f"version {version}, but {counted(count, 'event')} ({held})",
+                )
+            )
+        for stream_id, count, first in conn.execute(sa.text(EVENTS_WITHOUT_STREAM), limit):
+            problems.append(
+                Problem(
+                    f"stream {stream_id}",
+                    f"{counted(count, 'event')} (first at position {first}) but no stream row",
+                )
+            )
+        for stream_id, version, stream_version in conn.execute(sa.text(SNAPSHOTS_AHEAD), limit):
+            if stream_version is None:
+                what = "its stream does not exist"
+            else:
+                what = f"taken at version {version}, but the stream is at {stream_version}"
+            problems.append(Problem(f"snapshot of {stream_id}", what))
+        if conn.dialect.name == "sqlite":
+            for position, stream_id in conn.execute(sa.text(INVALID_JSON), limit):
+                problems.append(
+                    Problem(f"event {position} ({stream_id})", "data or metadata is not JSON")
+                )
+    return report
