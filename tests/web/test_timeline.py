@@ -25,6 +25,21 @@ def dispatch(runtime, command: str, correlation: str | None = None, **data):
     return runtime.router.dispatch_json(command, data, metadata=metadata)
 
 
+def given_a_transfer_of_10_from_a_100_to(runtime, account_number: str) -> None:
+    """A new account, and transfer `t-1` of 10 cents into it from the bank fixture's A-100."""
+    dispatch(
+        runtime, "OpenAccount", account_number=account_number, owner_id="u-1", initial_balance=0
+    )
+    dispatch(
+        runtime,
+        "TransferMoney",
+        transfer_id="t-1",
+        from_account="A-100",
+        to_account=account_number,
+        amount=10,
+    )
+
+
 @pytest.mark.parametrize("role", ROLES_ALLOWED)
 def test_every_role_can_read_the_global_timeline(client, log_in, bank, role):
     log_in(role)
@@ -79,15 +94,7 @@ def test_filters_by_time_range(client, log_in, runtime, bank):
 
 
 def test_filters_by_a_payload_field_across_streams(client, log_in, runtime, bank):
-    dispatch(runtime, "OpenAccount", account_number="B-200", owner_id="u-1", initial_balance=5)
-    dispatch(
-        runtime,
-        "TransferMoney",
-        transfer_id="t-1",
-        from_account="A-100",
-        to_account="B-200",
-        amount=10,
-    )
+    given_a_transfer_of_10_from_a_100_to(runtime, "B-200")
     log_in("viewer")
 
     account = client.get("/timeline/?data=account_number%3DA-100").get_data(as_text=True)
@@ -229,15 +236,7 @@ def test_rows_link_to_the_stream_timeline_and_the_causation_chain(client, log_in
 def test_a_chain_shows_the_command_and_the_process_managers_commands_as_a_tree(
     client, log_in, runtime, bank
 ):
-    dispatch(runtime, "OpenAccount", account_number="B-1", owner_id="u-1", initial_balance=0)
-    dispatch(
-        runtime,
-        "TransferMoney",
-        transfer_id="t-1",
-        from_account="A-100",
-        to_account="B-1",
-        amount=10,
-    )
+    given_a_transfer_of_10_from_a_100_to(runtime, "B-1")
     runtime.projections.process_runner("transfer_money").run_until_caught_up()
     requested = runtime.store.read_all(types=["TransferRequested"])[0]
     withdrawn = runtime.store.read_all(after=requested.position, types=["MoneyWithdrawn"])[0]
