@@ -118,6 +118,9 @@ def test_filters_by_a_payload_field_across_streams(client, log_in, runtime, bank
     [_, *rows] = csv_rows(client.get("/timeline/export.csv?data=from_account%3DA-100"))
     assert [(row[2], row[4]) for row in rows] == [("transfer-t-1", "TransferRequested")]
     assert 'payload <span class="mono">owner_id = u-1</span>' in owned
+    schemas = account.split('data-testid="filter-data-schemas">')[1].split("</p>")[0]
+    assert "MoneyDeposited" in schemas and "keep their old field names" in schemas
+    assert 'data-testid="filter-data-schemas"' not in amount  # TransferRequested: one schema
 
 
 def test_a_payload_filter_on_a_personal_field_says_it_never_matches(client, log_in, bank):

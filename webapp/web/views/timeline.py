@@ -204,7 +204,23 @@ def index() -> str:
         event_types=_known_event_types(),
         stream_endpoint=stream_endpoint(),
         personal_data_field=_is_personal_field(filters.data[0]) if filters.data else False,
+        older_schemas=_older_schemas(filters) if filters.data else [],
     )
+
+
+def _older_schemas(filters: TimelineFilters) -> list[tuple[str, int]]:
+    """(event type, current schema version) for the types an upcaster lifts from an older
+    schema: the payload filter sees their old events as stored, under the old field names."""
+    router = get_runtime().router
+    if router is None:
+        return []
+    upcasters = router.repository.upcasters
+    types = sorted({u.type for u in upcasters.describe()})
+    return [
+        (name, upcasters.current_version(name) or 1)
+        for name in types
+        if not filters.types or name in filters.types
+    ]
 
 
 def _is_personal_field(name: str) -> bool:
