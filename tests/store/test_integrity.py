@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -96,3 +98,24 @@ def test_the_command_says_ok_or_lists_the_problems_and_exits_1(sqlite_url: str) 
     assert broken.exit_code == 1
     assert "stream account-1: version 3, but 2 events (versions 2..3)" in broken.output
     assert "1 problem(s)" in broken.output
+
+
+def test_a_database_without_the_store_tables_is_a_clear_error(tmp_path) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{empty}", "db", "check"])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no event store here: the table(s) streams, events")
+    assert "eventscope db upgrade" in result.output
+
+
+def test_checking_a_file_that_does_not_exist_does_not_create_it(tmp_path) -> None:
+    missing = tmp_path / "typo.db"
+
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{missing}", "db", "check"])
+
+    assert result.exit_code == 1
+    assert f"there is no database file at {missing}" in result.output
+    assert not missing.exists()

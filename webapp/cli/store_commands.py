@@ -38,11 +38,17 @@ def register(cli: click.Group) -> None:
         """Check what the store promises against its tables: stream versions 1..N, events
         in streams, snapshots behind their streams, JSON payloads (exit 1 on a problem)."""
         from webapp.store import open_store
-        from webapp.store.integrity import MAX_PROBLEMS, check_store, counted
+        from webapp.store.integrity import MAX_PROBLEMS, NoEventStore, check_store, counted
 
+        path = sqlite_path(settings.db_url)
+        if path is not None and not path.is_file():
+            msg = f"no event store here: there is no database file at {path}"
+            raise click.ClickException(msg)
         store = open_store(settings.db_url)
         try:
             report = check_store(store)
+        except NoEventStore as exc:
+            raise click.ClickException(str(exc)) from None
         finally:
             store.close()
         counts = ", ".join(

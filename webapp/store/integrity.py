@@ -20,6 +20,7 @@ from webapp.store.store import EventStore
 
 MAX_PROBLEMS = 100
 """Each check reports at most this many problems."""
+TABLES = ("streams", "events", "snapshots")
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,23 @@ def counted(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
+class NoEventStore(Exception):
+    """The database holds no event store tables."""
+
+
 def check_store(store: EventStore) -> IntegrityReport:
     """Every check above, on the store's own connection settings."""
     limit = {"limit": MAX_PROBLEMS}
     with store.engine.connect() as conn:
+        missing = [t for t in TABLES if not sa.inspect(conn).has_table(t)]
+        if missing:
+            msg = (
+                f"no event store here: the table(s) {', '.join(missing)} do not exist "
+                "(`eventscope db upgrade` creates them)"
+            )
+            raise NoEventStore(msg)
         streams, events, snapshots = (
-            conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
-            for table in ("streams", "events", "snapshots")
+            conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() for table in TABLES
         )
         report = IntegrityReport(streams, events, snapshots)
         problems = report.problems
