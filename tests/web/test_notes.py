@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
+from flask import url_for
 
 
 @pytest.fixture
@@ -210,3 +213,20 @@ def _note_ids(client) -> list[int]:
     return [
         int(n) for n in re.findall(r'id="note-(\d+)"', client.get("/notes/").get_data(as_text=True))
     ]
+
+
+@pytest.mark.parametrize("session_name", ["team/a", "review (2/3)", "a//b"])
+def test_a_session_whose_name_holds_a_slash_exports_from_its_link(
+    app, client, log_in, pin, bank, session_name
+):
+    log_in("viewer")
+    pin("stream", "account-A-100", "noted in a session with a slash", session_name=session_name)
+    page = client.get("/notes/").get_data(as_text=True)
+    with app.test_request_context():
+        link = url_for("notes.export_markdown", session_name=session_name)
+
+    response = client.get(link)
+
+    assert f'href="{html.escape(link)}"' in page
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).startswith(f"# Review session: {session_name}\n")

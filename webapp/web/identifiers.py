@@ -7,7 +7,8 @@ decodes `%2F` back to `/` before routing, so `/streams/x%2Fstate` (the stream
 the same path. `KeepEncodedSlashes` rewrites the path from the request's raw URI with
 `%2F` and `%25` left encoded; the `id` converter matches one path segment and decodes
 them. Without a raw URI (a server that gives none), `%` is re-encoded and an id
-holding `/` no longer matches: a 404, never another page.
+holding `/` no longer matches: a 404, never another page. Other converters get `%2F`
+and `%25` as sent, so a route whose value may hold `/` or `%` takes it with `id`.
 """
 
 from __future__ import annotations
