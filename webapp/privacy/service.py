@@ -108,7 +108,20 @@ class SubjectStatus:
         }
 
 
-def _status(subject_id: str, record: SubjectKey | None) -> SubjectStatus:
+def _checked_reason(reason: str | None, what: str) -> str:
+    """The reason stripped; a ValueError when it is missing or too long."""
+    reason = (reason or "").strip()
+    if not reason:
+        msg = f"{what} needs a reason"
+        raise ValueError(msg)
+    if len(reason) > MAX_REASON:
+        msg = f"the reason is limited to {MAX_REASON} characters"
+        raise ValueError(msg)
+    return reason
+
+
+def subject_status(subject_id: str, record: SubjectKey | None) -> SubjectStatus:
+    """The status a key-store record (or none) gives a subject."""
     if record is None:
         return SubjectStatus(subject_id, "unknown")
     if not record.forgotten:
@@ -285,7 +298,7 @@ class Privacy:
         return RoleCodec(self, role, actor, where)
 
     def status(self, subject_id: str) -> SubjectStatus:
-        return _status(subject_id, self.keys.subject(subject_id))
+        return subject_status(subject_id, self.keys.subject(subject_id))
 
     def is_forgotten(self, subject_id: str) -> bool:
         return self.status(subject_id).forgotten
@@ -327,13 +340,7 @@ class Privacy:
         """
         check_may_handle_subjects(role, "forget")
         subject_id = _check_subject_id(subject_id)
-        reason = (reason or "").strip()
-        if not reason:
-            msg = "a forget needs a reason"
-            raise ValueError(msg)
-        if len(reason) > MAX_REASON:
-            msg = f"the reason is limited to {MAX_REASON} characters"
-            raise ValueError(msg)
+        reason = _checked_reason(reason, "a forget")
         with self._forget_lock:
             streams = tuple(self.keys.streams_of(subject_id))
             newly, held_data, record = self.keys.shred(subject_id, reason=reason, actor=actor)
@@ -380,13 +387,7 @@ class Privacy:
         """
         check_may_reregister(role)
         subject_id = _check_subject_id(subject_id)
-        reason = (reason or "").strip()
-        if not reason:
-            msg = "a re-registration needs a reason"
-            raise ValueError(msg)
-        if len(reason) > MAX_REASON:
-            msg = f"the reason is limited to {MAX_REASON} characters"
-            raise ValueError(msg)
+        reason = _checked_reason(reason, "a re-registration")
         self.keys.reregister(subject_id)
         self.codec.forget_noted(subject_id)
         self._append_audit(

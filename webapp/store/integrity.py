@@ -91,7 +91,8 @@ def check_store(store: EventStore) -> IntegrityReport:
     """Every check above, on the store's own connection settings."""
     limit = {"limit": MAX_PROBLEMS}
     with store.engine.connect() as conn:
-        missing = [t for t in TABLES if not sa.inspect(conn).has_table(t)]
+        inspector = sa.inspect(conn)
+        missing = [t for t in TABLES if not inspector.has_table(t)]
         if missing:
             msg = (
                 f"no event store here: the table(s) {', '.join(missing)} do not exist "

@@ -10,7 +10,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, stream_with_context
@@ -26,9 +26,10 @@ def spreadsheet_safe(value: Any) -> str:
     return f"'{text}" if FORMULA_START.match(text) else text
 
 
-def csv_download(filename: str, columns: list[str], records: Iterable[Any]) -> Response:
-    """A CSV attachment with one row per record (its `columns` attributes), written as the
-    records are produced: the whole result never sits in memory."""
+def csv_download(name: str, columns: list[str], records: Iterable[Any]) -> Response:
+    """A CSV attachment `<name>-<UTC time>.csv` with one row per record (its `columns`
+    attributes), written as the records are produced: the whole result never sits in memory."""
+    filename = f"{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.csv"
 
     def produce() -> Iterator[str]:
         buffer = io.StringIO()

@@ -32,6 +32,14 @@ def parse_time(name: str, text: str) -> datetime | None:
         abort(400, description=f"The {name!r} filter {text[:40]!r} is out of range.")
 
 
+def parse_time_range(since_text: str, until_text: str) -> tuple[datetime | None, datetime | None]:
+    """`since` and `until` read by `parse_time`; an empty range is a 400 too."""
+    since, until = parse_time("since", since_text), parse_time("until", until_text)
+    if since and until and since >= until:
+        abort(400, description="The time range is empty: 'since' must be before 'until'.")
+    return since, until
+
+
 def parse_data_filter(text: str) -> tuple[str, str] | None:
     """`field=value`: the payload's top-level field, compared as text (None when empty)."""
     text = text.strip()

@@ -71,6 +71,8 @@ def path_with_ids_kept(environ: dict[str, Any]) -> str:
         raw_path = raw.split("?", 1)[0].split("#", 1)[0]
         if "://" in raw_path:  # an absolute request target: drop scheme and host
             raw_path = "/" + raw_path.split("://", 1)[1].partition("/")[2]
+        if "%" not in raw_path and raw_path.endswith(path_info):
+            return path_info  # nothing was decoded: the common case, on every request
         kept = _segments_kept(raw_path)
         # trust the raw URI only where it decodes to the path the server gave (a proxy or
         # a mount point may have taken a prefix off)

@@ -20,7 +20,7 @@ from webapp.privacy.access_log import MAX_PAGE as MAX_ACCESS_LOG_PAGE
 from webapp.web import services
 from webapp.web.access import current_account, public, requires_role
 from webapp.web.context import get_runtime
-from webapp.web.filters import parse_data_filter, parse_time
+from webapp.web.filters import parse_data_filter, parse_time_range
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -76,11 +76,7 @@ def _checked_text(name: str, raw: str, max_length: int) -> str:
 def time_range_args() -> tuple[datetime | None, datetime | None]:
     """`since` and `until`: ISO 8601 dates or date-times (naive means UTC), or a 400 for
     an unreadable one or an empty range."""
-    since = parse_time("since", str_arg("since") or "")
-    until = parse_time("until", str_arg("until") or "")
-    if since and until and since >= until:
-        abort(400, description="the time range is empty: 'since' must be before 'until'")
-    return since, until
+    return parse_time_range(str_arg("since") or "", str_arg("until") or "")
 
 
 def limit_arg() -> int:

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 
 from webapp.privacy import crypto
 from webapp.privacy.markers import DELETED_ACCOUNT_NAME
+from webapp.privacy.service import subject_status
 from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
@@ -172,10 +173,10 @@ def _read_model_rows(subject_id: str) -> tuple[dict[str, int], dict[str, Any] | 
 def locate(subject_id: str) -> Location:
     """Where the subject's personal data lives: streams, events, snapshots, read models."""
     privacy = require_part("privacy", "Subjects (the privacy layer)")
-    status = privacy.status(subject_id)
+    key = privacy.keys.subject(subject_id)
+    status = subject_status(subject_id, key)
     store = get_runtime().store
     recorded = set(privacy.keys.streams_of(subject_id))
-    key = privacy.keys.subject(subject_id)
     reregistered = key is not None and not key.forgotten and key.epoch > 1
     streams: list[StreamPlace] = []
     for stream_id in _candidate_streams(subject_id):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
@@ -25,7 +25,7 @@ from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime
 from webapp.web.downloads import csv_download
-from webapp.web.filters import parse_data_filter, parse_time
+from webapp.web.filters import parse_data_filter, parse_time_range
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 from webapp.web.pages import has_endpoint, is_fragment_request, render_view
 
@@ -93,10 +93,7 @@ def _text_arg(name: str, label: str) -> str:
 def parse_filters() -> TimelineFilters:
     """The query string's filters (400 with a clear message for anything malformed)."""
     raw = {name: _text_arg(name, name) for name in FILTER_NAMES}
-    since = parse_time("since", raw["since"])
-    until = parse_time("until", raw["until"])
-    if since and until and since >= until:
-        bad_filter("The time range is empty: 'since' must be before 'until'.")
+    since, until = parse_time_range(raw["since"], raw["until"])
     types = tuple(t.strip() for t in raw["type"].split(",") if t.strip())
     if len(types) > MAX_TYPES:
         bad_filter(f"At most {MAX_TYPES} event types can be filtered at once.")
@@ -270,8 +267,7 @@ def export_csv() -> Response:
                 return
             after = page[-1].position
 
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return csv_download(f"eventscope-timeline-{stamp}.csv", EXPORT_COLUMNS, events())
+    return csv_download("eventscope-timeline", EXPORT_COLUMNS, events())
 
 
 @bp.get("/live")
