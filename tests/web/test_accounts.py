@@ -78,3 +78,188 @@ def test_check_password_knows_right_from_wrong(book):
     assert book.check_password("ada", "a long passphrase").name == "ada"
     assert book.check_password("ada", "a wrong passphrase") is None
     assert book.check_password("nobody", "a long passphrase") is None
+
+
+# --- revoking, disabling, signing out, and the record of changes ---
+
+
+def test_a_revoked_token_is_refused_and_the_others_still_work(book):
+    book.ensure("ada", "support")
+    first, second = book.create_token("ada"), book.create_token("ada")
+    first_id, second_id = (t.id for t in book.tokens("ada"))
+
+    revoked = book.revoke_token(first_id, actor="root")
+
+    assert revoked.revoked_at is not None and not revoked.active
+    assert book.account_for_token(first) is None
+    assert book.account_for_token(second).name == "ada"
+    assert [t.active for t in book.tokens("ada")] == [False, True]
+    assert [t.id for t in book.tokens("ada") if t.active] == [second_id]
+
+
+def test_a_token_is_listed_by_its_first_characters_never_by_itself(book):
+    book.ensure("ada", "viewer")
+    token = book.create_token("ada")
+
+    (info,) = book.tokens()
+
+    assert info.hint == token[:8] and info.hint.startswith("es_")
+    assert token not in repr(info)
+    assert info.account == "ada" and info.last_used_at is None
+
+
+def test_revoking_an_unknown_or_revoked_token_is_refused_and_changes_nothing(book):
+    book.ensure("ada", "viewer")
+    token = book.create_token("ada")
+    (info,) = book.tokens()
+    book.revoke_token(info.id, actor="root")
+    changes_before = len(book.changes())
+
+    with pytest.raises(AccountError, match="no API token with id 999"):
+        book.revoke_token(999, actor="root")
+    with pytest.raises(AccountError, match="already revoked"):
+        book.revoke_token(info.id, actor="root")
+
+    assert len(book.changes()) == changes_before
+    assert book.account_for_token(token) is None
+
+
+def test_revoke_all_tokens_of_one_account_leaves_other_accounts_alone(book):
+    book.ensure("ada", "viewer")
+    book.ensure("bob", "viewer")
+    ada_tokens = [book.create_token("ada") for _ in range(3)]
+    bob_token = book.create_token("bob")
+
+    assert book.revoke_all_tokens("ada", actor="root") == 3
+    assert book.revoke_all_tokens("ada", actor="root") == 0
+
+    assert all(book.account_for_token(t) is None for t in ada_tokens)
+    assert book.account_for_token(bob_token).name == "bob"
+
+
+def test_a_disabled_account_is_refused_every_way_in_until_enabled(book):
+    book.ensure("ada", "support")
+    book.set_password("ada", "a long passphrase")
+    token = book.create_token("ada")
+    link = book.create_login_token("ada")
+
+    book.disable("ada", actor="root", reason="left the team")
+
+    assert book.get("ada").disabled
+    assert book.account_for_token(token) is None
+    assert book.check_password("ada", "a long passphrase") is None
+    assert book.redeem_login_token(link) is None
+    with pytest.raises(AccountError, match="disabled"):
+        book.create_token("ada")
+    with pytest.raises(AccountError, match="disabled"):
+        book.create_login_token("ada")
+    assert [t.account_disabled for t in book.tokens("ada")] == [True]
+
+    book.enable("ada", actor="root")
+
+    assert not book.get("ada").disabled
+    assert book.account_for_token(token).name == "ada"
+    assert book.check_password("ada", "a long passphrase").name == "ada"
+    assert book.redeem_login_token(link) is None  # a link is used up even when refused
+
+
+def test_disabling_twice_or_enabling_an_active_account_is_refused(book):
+    book.ensure("ada", "viewer")
+
+    with pytest.raises(AccountError, match="is not disabled"):
+        book.enable("ada", actor="root")
+    book.disable("ada", actor="root")
+    with pytest.raises(AccountError, match="already disabled"):
+        book.disable("ada", actor="root")
+    with pytest.raises(AccountError, match="no account"):
+        book.disable("nobody", actor="root")
+
+
+def test_ending_sessions_disabling_and_a_new_password_each_move_the_session_epoch(book):
+    epoch = book.ensure("ada", "viewer").session_epoch
+
+    book.end_sessions("ada", actor="root")
+    after_sign_out = book.get("ada").session_epoch
+    book.set_password("ada", "a long passphrase")
+    after_password = book.get("ada").session_epoch
+    book.disable("ada", actor="root")
+    after_disable = book.get("ada").session_epoch
+
+    assert epoch < after_sign_out < after_password < after_disable
+
+
+def test_every_change_to_who_may_do_what_is_recorded_with_its_actor(book):
+    book.ensure("ada", "viewer", actor="cli:ops")
+    book.set_role("ada", "support", actor="root")
+    book.set_password("ada", "a long passphrase", actor="root")
+    book.create_token("ada", actor="cli:ops")
+    (token,) = book.tokens("ada")
+    book.revoke_token(token.id, actor="root")
+    book.end_sessions("ada", actor="root")
+    book.disable("ada", actor="root", reason="on leave")
+    book.enable("ada", actor="root", reason="back")
+
+    changes = list(reversed(book.changes(account="ada")))
+
+    assert [(c.actor, c.action) for c in changes] == [
+        ("cli:ops", "created"),
+        ("root", "role-changed"),
+        ("root", "password-set"),
+        ("cli:ops", "token-created"),
+        ("root", "token-revoked"),
+        ("root", "sessions-ended"),
+        ("root", "disabled"),
+        ("root", "enabled"),
+    ]
+    assert changes[1].detail == "viewer -> support"
+    assert changes[6].detail == "on leave"
+    assert f"token {token.id}" in changes[4].detail
+    assert "a long passphrase" not in repr(changes)
+
+
+def test_setting_the_same_role_again_records_nothing(book):
+    book.ensure("ada", "viewer")
+    book.ensure("ada", "viewer")
+    book.set_role("ada", "viewer", actor="root")
+
+    assert [c.action for c in book.changes()] == ["created"]
+
+
+def test_a_token_records_its_last_use_at_most_once_a_minute(book, monkeypatch):
+    import webapp.web.accounts as accounts_module
+
+    book.ensure("ada", "viewer")
+    token = book.create_token("ada")
+    clock = [1_000_000.0]
+    monkeypatch.setattr(accounts_module.time, "time", lambda: clock[0])
+
+    book.account_for_token(token)
+    first_use = book.tokens()[0].last_used_at
+    clock[0] += 30
+    book.account_for_token(token)
+    after_30_s = book.tokens()[0].last_used_at
+    clock[0] += 31
+    book.account_for_token(token)
+    after_61_s = book.tokens()[0].last_used_at
+
+    assert first_use is not None
+    assert after_30_s == first_use
+    assert (after_61_s - first_use).total_seconds() == pytest.approx(61)
+
+
+def test_summaries_show_each_account_at_a_glance(book):
+    book.ensure("ada", "support")
+    book.ensure("bob", "admin")
+    book.set_password("bob", "a long passphrase")
+    kept, revoked = book.create_token("ada"), book.create_token("ada")
+    book.revoke_token(book.tokens("ada")[1].id, actor="root")
+    book.account_for_token(kept)
+    book.disable("bob", actor="root")
+
+    ada, bob = book.summaries()
+
+    assert (ada.name, ada.role, ada.active_tokens, ada.has_password) == ("ada", "support", 1, False)
+    assert ada.disabled_at is None and ada.last_used_at is not None
+    assert (bob.name, bob.active_tokens, bob.has_password) == ("bob", 0, True)
+    assert bob.disabled_at is not None and bob.last_used_at is None
+    assert book.account_for_token(revoked) is None

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "webapp.cli.projection_commands",
     "webapp.cli.privacy_commands",
     "webapp.cli.web_commands",
+    "webapp.cli.account_commands",
 )
 
 

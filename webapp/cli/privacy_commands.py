@@ -6,7 +6,6 @@ recorded in the access log is `cli:<login name>` unless `--actor` says otherwise
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -16,14 +15,8 @@ from typing import Any
 
 import click
 
+from webapp.cli.operator import operator_name
 from webapp.config import Settings
-
-
-def _default_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _open_runtime(settings: Settings):  # noqa: ANN202 - Runtime
@@ -72,7 +65,7 @@ def register(cli: click.Group) -> None:
     def export(settings: Settings, subject_id: str, actor: str | None) -> None:
         """Print everything held on SUBJECT_ID as one JSON document (subject access export)."""
         with _privacy(settings) as privacy:
-            document = privacy.export(subject_id, actor=actor or _default_actor(), role="admin")
+            document = privacy.export(subject_id, actor=actor or operator_name(), role="admin")
             json.dump(document, sys.stdout, indent=2, ensure_ascii=False, default=str)
             sys.stdout.write("\n")
 
@@ -87,9 +80,7 @@ def register(cli: click.Group) -> None:
         subject is not found: their lookup entries were deleted with their key.
         """
         with _privacy(settings) as privacy:
-            found = privacy.subjects_with_email(
-                email, actor=actor or _default_actor(), role="admin"
-            )
+            found = privacy.subjects_with_email(email, actor=actor or operator_name(), role="admin")
             click.echo(json.dumps({"subjects": [s.as_dict() for s in found]}, indent=2))
 
     @cli.command("forget")
@@ -101,7 +92,7 @@ def register(cli: click.Group) -> None:
         """Crypto-shred SUBJECT_ID: delete their key, lookups, snapshots and read-model data."""
         with _privacy(settings) as privacy:
             result = privacy.forget(
-                subject_id, reason=reason, actor=actor or _default_actor(), role="admin"
+                subject_id, reason=reason, actor=actor or operator_name(), role="admin"
             )
             click.echo(json.dumps(result.as_dict(), indent=2))
             if not result.held_data:
@@ -130,7 +121,7 @@ def register(cli: click.Group) -> None:
         """
         with _privacy(settings) as privacy:
             status = privacy.reregister(
-                subject_id, reason=reason, actor=actor or _default_actor(), role="admin"
+                subject_id, reason=reason, actor=actor or operator_name(), role="admin"
             )
             click.echo(json.dumps(status.as_dict(), indent=2))
 

@@ -1,4 +1,4 @@
-"""`eventscope demo`, `serve`, `token create` and `login-link`: run the dashboard, let people in."""
+"""`eventscope demo` and `serve`: run the dashboard."""
 
 from __future__ import annotations
 
@@ -7,21 +7,9 @@ from typing import Any
 
 import click
 
+from webapp.cli.account_commands import login_url
+from webapp.cli.operator import operator_name
 from webapp.config import Settings
-
-ROLE_CHOICE = click.Choice(["viewer", "support", "admin"])
-
-
-def _account_book(settings: Settings) -> Any:
-    from webapp.bootstrap import build_runtime
-    from webapp.web.accounts import AccountBook
-
-    runtime = build_runtime(settings, migrate=True)
-    return runtime, AccountBook(runtime.store.engine)
-
-
-def login_url(base_url: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/login/link/{token}"
 
 
 def start_background_work(runtime: Any, echo: Any = click.echo) -> list[Any]:
@@ -91,7 +79,7 @@ def register(cli: click.Group) -> None:
 
         from webapp.bootstrap import build_runtime
         from webapp.web import create_app
-        from webapp.web.accounts import AccountBook
+        from webapp.web.accounts import AccountBook, AccountError
         from webapp.web.server import CannotListen, check_can_listen
 
         try:
@@ -102,13 +90,18 @@ def register(cli: click.Group) -> None:
         announce_master_key(runtime)
         load_seed_if_empty(runtime)
         book = AccountBook(runtime.store.engine)
-        book.ensure("admin", "admin")
+        try:
+            book.ensure("admin", "admin", actor=operator_name())
+            login_token = book.create_login_token("admin")
+        except AccountError as exc:  # the admin account was disabled
+            runtime.close()
+            raise click.ClickException(f"{exc} (`eventscope accounts enable admin`)") from None
         app = create_app(runtime=runtime)
         server = make_server(host, port, app, threaded=True)
         base_url = f"http://{host}:{server.port}"
         handles = start_background_work(runtime)
         click.echo(f"eventscope dashboard: {base_url}/")
-        link = login_url(base_url, book.create_login_token("admin"))
+        link = login_url(base_url, login_token)
         click.echo(f"One-time login link (admin, valid 10 minutes): {link}")
         click.echo("Press Ctrl+C to stop.")
         try:
@@ -142,56 +135,3 @@ def register(cli: click.Group) -> None:
             run_gunicorn(settings, host=host, port=port, workers=workers, run_worker=not no_worker)
         except CannotListen as exc:
             raise click.ClickException(str(exc)) from None
-
-    @cli.group()
-    def token() -> None:
-        """API tokens."""
-
-    @token.command("create")
-    @click.argument("name")
-    @click.option("--role", type=ROLE_CHOICE, required=True)
-    @click.pass_obj
-    def token_create(settings: Settings, name: str, role: str) -> None:
-        """Create account NAME if needed (with ROLE) and print a new API token for it."""
-        from webapp.web.accounts import AccountError
-
-        runtime, book = _account_book(settings)
-        try:
-            book.ensure(name, role)
-            click.echo(book.create_token(name))
-        except AccountError as exc:
-            raise click.ClickException(str(exc)) from exc
-        finally:
-            runtime.close()
-
-    @cli.command("password")
-    @click.argument("name")
-    @click.password_option(help="The new password (asked for twice when not given).")
-    @click.pass_obj
-    def password(settings: Settings, name: str, password: str) -> None:
-        """Set the password account NAME logs in with on the /login form."""
-        from webapp.web.accounts import AccountError
-
-        runtime, book = _account_book(settings)
-        try:
-            book.set_password(name, password)
-        except AccountError as exc:
-            raise click.ClickException(str(exc)) from exc
-        finally:
-            runtime.close()
-        click.echo(f"Password set for {name}.")
-
-    @cli.command("login-link")
-    @click.argument("name")
-    @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True)
-    @click.pass_obj
-    def login_link(settings: Settings, name: str, base_url: str) -> None:
-        """Print a one-time login URL for account NAME (valid 10 minutes, used once)."""
-        runtime, book = _account_book(settings)
-        try:
-            if book.get(name) is None:
-                msg = f"no account named {name!r}; create one with `eventscope token create`"
-                raise click.ClickException(msg)
-            click.echo(login_url(base_url, book.create_login_token(name)))
-        finally:
-            runtime.close()

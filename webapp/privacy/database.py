@@ -10,10 +10,8 @@ VACUUMed (see docs/privacy.md for what that does and does not erase).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from webapp.config import sqlite_path
 
@@ -43,13 +41,6 @@ def upgrade_schema(engine: Engine) -> None:
     from webapp.migrate import upgrade_engine
 
     upgrade_engine(engine, f"{BRANCH}@head")
-
-
-@contextmanager
-def reading(engine: Engine) -> Iterator[Connection]:
-    """A read-only transaction (deferred on SQLite, so it does not queue behind writers)."""
-    with engine.connect().execution_options(eventscope_readonly=True) as conn, conn.begin():
-        yield conn
 
 
 def secure_delete_enabled(engine: Engine) -> bool:

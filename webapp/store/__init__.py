@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from webapp.store.engine import NestedWriteTransaction
+from webapp.store.engine import NestedWriteTransaction, reading
 from webapp.store.reader import EventReader
 from webapp.store.store import (
     EventStore,
@@ -51,4 +51,5 @@ __all__ = [
     "check_expected_version",
     "new_event_id",
     "open_store",
+    "reading",
 ]

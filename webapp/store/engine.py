@@ -213,3 +213,10 @@ def _postgresql_engine(url: URL) -> sa.Engine:
         dbapi_conn.commit()
 
     return engine
+
+
+@contextmanager
+def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A read-only transaction (deferred on SQLite, so it does not queue behind writers)."""
+    with engine.connect().execution_options(eventscope_readonly=True) as conn, conn.begin():
+        yield conn

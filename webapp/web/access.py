@@ -127,8 +127,8 @@ def load_identity() -> Response | None:
     account_id = session.get("account_id")
     if account_id is not None:
         account = account_book().get_by_id(int(account_id))
-        if account is None:
-            session.clear()
+        if account is None or account.disabled or session.get("epoch", 0) != account.session_epoch:
+            session.clear()  # deleted, disabled, or its sessions were ended: log this one out
         else:
             g.account = account
             g.auth_method = "session"
@@ -172,6 +172,7 @@ def login_session(account: Account) -> None:
     session.clear()
     session.permanent = True
     session["account_id"] = account.id
+    session["epoch"] = account.session_epoch
     g.account = account
     g.auth_method = "session"
 

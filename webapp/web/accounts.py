@@ -1,8 +1,11 @@
 """Dashboard accounts, API tokens and one-time login links, kept beside the event store.
 
 Passwords are stored as werkzeug scrypt hashes; API tokens and login-link tokens
-are random strings of which only a SHA-256 digest is stored. The tables are
-created by the Alembic branch "web" (webapp/web/migrations/).
+are random strings of which only a SHA-256 digest is stored (and, for API tokens,
+their first characters as a hint). An account can be disabled, a token revoked
+and every browser session of an account ended; each such change, and every
+other change to who may do what, is recorded in `web_account_changes`. The
+tables are created by the Alembic branch "web" (webapp/web/migrations/).
 """
 
 from __future__ import annotations
@@ -12,12 +15,29 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.store import reading
+
 ROLES: tuple[str, ...] = ("viewer", "support", "admin")
 LOGIN_LINK_SECONDS = 600
+TOKEN_TOUCH_SECONDS = 60
+"""A token's `last_used_at` is written at most once a minute, not on every request."""
+TOKEN_HINT_LENGTH = 8
+CHANGE_ACTIONS: tuple[str, ...] = (
+    "created",
+    "role-changed",
+    "password-set",
+    "token-created",
+    "token-revoked",
+    "disabled",
+    "enabled",
+    "sessions-ended",
+)
+MAX_ACTOR = 200
 
 _metadata = sa.MetaData()
 accounts_table = sa.Table(
@@ -28,6 +48,8 @@ accounts_table = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("password_hash", sa.String(255), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("disabled_at", sa.Float, nullable=True),
+    sa.Column("session_epoch", sa.Integer, nullable=False, server_default="0"),
 )
 tokens_table = sa.Table(
     "web_api_tokens",
@@ -37,6 +59,8 @@ tokens_table = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("last_used_at", sa.Float, nullable=True),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+    sa.Column("hint", sa.String(16), nullable=True),
 )
 login_links_table = sa.Table(
     "web_login_links",
@@ -47,10 +71,20 @@ login_links_table = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("used_at", sa.Float, nullable=True),
 )
+account_changes_table = sa.Table(
+    "web_account_changes",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("account", sa.String(100), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False, server_default=""),
+)
 
 
 class AccountError(ValueError):
-    """A bad account name, role or password; nothing was changed."""
+    """A bad account name, role, password or token id; nothing was changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +92,53 @@ class Account:
     id: int
     name: str
     role: str
+    session_epoch: int = 0
+    disabled: bool = False
 
     def has_role(self, required: str) -> bool:
         """True if this account's role is `required` or above (viewer < support < admin)."""
         return role_rank(self.role) >= role_rank(required)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """One account as the admin page and `eventscope accounts list` show it."""
+
+    name: str
+    role: str
+    created_at: datetime
+    has_password: bool
+    disabled_at: datetime | None
+    active_tokens: int
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """An API token's record: never the token itself, only its first characters."""
+
+    id: int
+    account: str
+    hint: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    account_disabled: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Not revoked (while its account is disabled, it is still refused)."""
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    account: str
+    detail: str
 
 
 def role_rank(role: str) -> int:
@@ -84,34 +161,48 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _moment(stamp: float | None) -> datetime | None:
+    return None if stamp is None else datetime.fromtimestamp(stamp, UTC)
+
+
 def _row_to_account(row: sa.Row | None) -> Account | None:
     if row is None:
         return None
-    return Account(id=row.id, name=row.name, role=row.role)
+    return Account(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        session_epoch=row.session_epoch,
+        disabled=row.disabled_at is not None,
+    )
 
 
 class AccountBook:
-    """Accounts and their credentials in the store's database (SQLAlchemy Core)."""
+    """Accounts and their credentials in the store's database (SQLAlchemy Core).
+
+    Every method that changes who may do what takes the `actor` doing it (an account
+    name, or `cli:<login>` from the command line) and records the change.
+    """
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
     # --- accounts ---
     def get(self, name: str) -> Account | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(
                 sa.select(accounts_table).where(accounts_table.c.name == name)
             ).first()
         return _row_to_account(row)
 
     def get_by_id(self, account_id: int) -> Account | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(
                 sa.select(accounts_table).where(accounts_table.c.id == account_id)
             ).first()
         return _row_to_account(row)
 
-    def ensure(self, name: str, role: str) -> Account:
+    def ensure(self, name: str, role: str, *, actor: str = "system") -> Account:
         """Return the account `name`, creating it with `role` if it does not exist yet.
 
         An existing account keeps its name and gets `role`.
@@ -121,44 +212,130 @@ class AccountBook:
         existing = self.get(name)
         if existing is not None:
             if existing.role != role:
-                with self.engine.begin() as conn:
-                    conn.execute(
-                        accounts_table.update()
-                        .where(accounts_table.c.id == existing.id)
-                        .values(role=role)
-                    )
-                return Account(id=existing.id, name=existing.name, role=role)
+                return self.set_role(name, role, actor=actor)
             return existing
         with self.engine.begin() as conn:
             result = conn.execute(
                 accounts_table.insert().values(name=name, role=role, created_at=time.time())
             )
             account_id = result.inserted_primary_key[0]
+            _record(conn, actor, "created", name, f"role {role}")
         return Account(id=account_id, name=name, role=role)
 
+    def set_role(self, name: str, role: str, *, actor: str) -> Account:
+        role_rank(role)
+        with self.engine.begin() as conn:
+            row = _locked_account(conn, name)
+            if row.role != role:
+                conn.execute(
+                    accounts_table.update().where(accounts_table.c.id == row.id).values(role=role)
+                )
+                _record(conn, actor, "role-changed", name, f"{row.role} -> {role}")
+        return Account(
+            id=row.id,
+            name=row.name,
+            role=role,
+            session_epoch=row.session_epoch,
+            disabled=row.disabled_at is not None,
+        )
+
     def list(self) -> list[Account]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(sa.select(accounts_table).order_by(accounts_table.c.name)).all()
-        return [Account(id=r.id, name=r.name, role=r.role) for r in rows]
+        return [_row_to_account(r) for r in rows]  # type: ignore[misc]
+
+    def summaries(self) -> list[AccountSummary]:
+        """Every account with its credentials at a glance, by name."""
+        active = tokens_table.c.revoked_at.is_(None)
+        token_counts = (
+            sa.select(
+                tokens_table.c.account_id,
+                sa.func.count().filter(active).label("active_tokens"),
+                sa.func.max(tokens_table.c.last_used_at).label("last_used_at"),
+            )
+            .group_by(tokens_table.c.account_id)
+            .subquery()
+        )
+        query = (
+            sa.select(
+                accounts_table,
+                token_counts.c.active_tokens,
+                token_counts.c.last_used_at.label("token_last_used_at"),
+            )
+            .outerjoin(token_counts, token_counts.c.account_id == accounts_table.c.id)
+            .order_by(accounts_table.c.name)
+        )
+        with reading(self.engine) as conn:
+            rows = conn.execute(query).all()
+        return [
+            AccountSummary(
+                name=r.name,
+                role=r.role,
+                created_at=_moment(r.created_at),  # type: ignore[arg-type]
+                has_password=bool(r.password_hash),
+                disabled_at=_moment(r.disabled_at),
+                active_tokens=r.active_tokens or 0,
+                last_used_at=_moment(r.token_last_used_at),
+            )
+            for r in rows
+        ]
+
+    def disable(self, name: str, *, actor: str, reason: str = "") -> None:
+        """Refuse the account everywhere: its tokens, password, login links and open sessions."""
+        with self.engine.begin() as conn:
+            row = _locked_account(conn, name)
+            if row.disabled_at is not None:
+                msg = f"account {name!r} is already disabled"
+                raise AccountError(msg)
+            conn.execute(
+                accounts_table.update()
+                .where(accounts_table.c.id == row.id)
+                .values(disabled_at=time.time())
+            )
+            _bump_epoch(conn, row)
+            _record(conn, actor, "disabled", name, reason)
+
+    def enable(self, name: str, *, actor: str, reason: str = "") -> None:
+        """Let a disabled account in again; its unrevoked tokens work again too."""
+        with self.engine.begin() as conn:
+            row = _locked_account(conn, name)
+            if row.disabled_at is None:
+                msg = f"account {name!r} is not disabled"
+                raise AccountError(msg)
+            conn.execute(
+                accounts_table.update()
+                .where(accounts_table.c.id == row.id)
+                .values(disabled_at=None)
+            )
+            _record(conn, actor, "enabled", name, reason)
+
+    def end_sessions(self, name: str, *, actor: str) -> None:
+        """Log every browser of account `name` out at its next request."""
+        with self.engine.begin() as conn:
+            row = _locked_account(conn, name)
+            _bump_epoch(conn, row)
+            _record(conn, actor, "sessions-ended", name)
 
     # --- passwords ---
-    def set_password(self, name: str, password: str) -> None:
+    def set_password(self, name: str, password: str, *, actor: str = "system") -> None:
+        """Set the login password; every open browser session of the account ends."""
         if len(password) < 8:
             msg = "a password needs at least 8 characters"
             raise AccountError(msg)
+        hashed = generate_password_hash(password, method="scrypt")
         with self.engine.begin() as conn:
-            updated = conn.execute(
+            row = _locked_account(conn, name)
+            conn.execute(
                 accounts_table.update()
-                .where(accounts_table.c.name == name)
-                .values(password_hash=generate_password_hash(password, method="scrypt"))
-            ).rowcount
-        if updated != 1:
-            msg = f"no account named {name!r}"
-            raise AccountError(msg)
+                .where(accounts_table.c.id == row.id)
+                .values(password_hash=hashed)
+            )
+            _bump_epoch(conn, row)
+            _record(conn, actor, "password-set", name)
 
     def check_password(self, name: str, password: str) -> Account | None:
-        """The account if `password` is its password, else None."""
-        with self.engine.connect() as conn:
+        """The account if `password` is its password and it is not disabled, else None."""
+        with reading(self.engine) as conn:
             row = conn.execute(
                 sa.select(accounts_table).where(accounts_table.c.name == name)
             ).first()
@@ -168,54 +345,144 @@ class AccountBook:
             return None
         if not check_password_hash(row.password_hash, password):
             return None
+        if row.disabled_at is not None:
+            return None
         return _row_to_account(row)
 
     # --- API tokens ---
-    def create_token(self, name: str) -> str:
-        """Issue a new API token for account `name`; only its digest is kept."""
-        account = self.get(name)
-        if account is None:
-            msg = f"no account named {name!r}"
-            raise AccountError(msg)
+    def create_token(self, name: str, *, actor: str = "system") -> str:
+        """Issue a new API token for account `name`; only its digest and hint are kept."""
         token = "es_" + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
-            conn.execute(
+            row = _locked_account(conn, name, enabled=True)
+            result = conn.execute(
                 tokens_table.insert().values(
-                    account_id=account.id, token_hash=_digest(token), created_at=time.time()
+                    account_id=row.id,
+                    token_hash=_digest(token),
+                    created_at=time.time(),
+                    hint=token[:TOKEN_HINT_LENGTH],
                 )
             )
+            token_id = result.inserted_primary_key[0]
+            _record(conn, actor, "token-created", name, f"token {token_id}")
         return token
 
     def account_for_token(self, token: str) -> Account | None:
+        """The account of an unrevoked token whose account is not disabled, else None."""
         if not token or len(token) > 200:
             return None
         digest = _digest(token)
-        with self.engine.begin() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(
-                sa.select(accounts_table)
+                sa.select(accounts_table, tokens_table.c.last_used_at.label("token_used_at"))
                 .join(tokens_table, tokens_table.c.account_id == accounts_table.c.id)
-                .where(tokens_table.c.token_hash == digest)
+                .where(
+                    tokens_table.c.token_hash == digest,
+                    tokens_table.c.revoked_at.is_(None),
+                    accounts_table.c.disabled_at.is_(None),
+                )
             ).first()
-            if row is not None:
+        if row is None:
+            return None
+        now = time.time()
+        if row.token_used_at is None or now - row.token_used_at >= TOKEN_TOUCH_SECONDS:
+            with self.engine.begin() as conn:
                 conn.execute(
                     tokens_table.update()
                     .where(tokens_table.c.token_hash == digest)
-                    .values(last_used_at=time.time())
+                    .values(last_used_at=now)
                 )
         return _row_to_account(row)
+
+    def tokens(self, name: str | None = None) -> list[TokenInfo]:
+        """API tokens, revoked ones too, by account name and then age (`name`: one account's)."""
+        query = (
+            sa.select(
+                tokens_table,
+                accounts_table.c.name.label("account"),
+                accounts_table.c.disabled_at.label("account_disabled_at"),
+            )
+            .join(accounts_table, accounts_table.c.id == tokens_table.c.account_id)
+            .order_by(accounts_table.c.name, tokens_table.c.id)
+        )
+        with reading(self.engine) as conn:
+            if name is not None:
+                _locked_account(conn, name)  # a clear error for an unknown account
+                query = query.where(accounts_table.c.name == name)
+            rows = conn.execute(query).all()
+        return [
+            TokenInfo(
+                id=r.id,
+                account=r.account,
+                hint=r.hint,
+                created_at=_moment(r.created_at),  # type: ignore[arg-type]
+                last_used_at=_moment(r.last_used_at),
+                revoked_at=_moment(r.revoked_at),
+                account_disabled=r.account_disabled_at is not None,
+            )
+            for r in rows
+        ]
+
+    def revoke_token(self, token_id: int, *, actor: str) -> TokenInfo:
+        """Revoke one token by its id (as `tokens()` lists it); it is refused from now on."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(tokens_table, accounts_table.c.name.label("account"))
+                .join(accounts_table, accounts_table.c.id == tokens_table.c.account_id)
+                .where(tokens_table.c.id == token_id)
+            ).first()
+            if row is None:
+                msg = f"no API token with id {token_id}"
+                raise AccountError(msg)
+            if row.revoked_at is not None:
+                msg = f"API token {token_id} is already revoked"
+                raise AccountError(msg)
+            now = time.time()
+            conn.execute(
+                tokens_table.update().where(tokens_table.c.id == token_id).values(revoked_at=now)
+            )
+            _record(conn, actor, "token-revoked", row.account, f"token {token_id}")
+        return TokenInfo(
+            id=row.id,
+            account=row.account,
+            hint=row.hint,
+            created_at=_moment(row.created_at),  # type: ignore[arg-type]
+            last_used_at=_moment(row.last_used_at),
+            revoked_at=_moment(now),
+        )
+
+    def revoke_all_tokens(self, name: str, *, actor: str) -> int:
+        """Revoke every active token of account `name`; returns how many."""
+        with self.engine.begin() as conn:
+            row = _locked_account(conn, name)
+            ids = (
+                conn.execute(
+                    sa.select(tokens_table.c.id).where(
+                        tokens_table.c.account_id == row.id, tokens_table.c.revoked_at.is_(None)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if ids:
+                conn.execute(
+                    tokens_table.update()
+                    .where(tokens_table.c.id.in_(ids))
+                    .values(revoked_at=time.time())
+                )
+                listed = ", ".join(str(i) for i in ids)
+                _record(conn, actor, "token-revoked", name, f"tokens {listed}"[:500])
+        return len(ids)
 
     # --- one-time login links ---
     def create_login_token(self, name: str, *, ttl_seconds: float = LOGIN_LINK_SECONDS) -> str:
         """Issue a login token for account `name`, valid once within `ttl_seconds`."""
-        account = self.get(name)
-        if account is None:
-            msg = f"no account named {name!r}"
-            raise AccountError(msg)
         token = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
+            row = _locked_account(conn, name, enabled=True)
             conn.execute(
                 login_links_table.insert().values(
-                    account_id=account.id,
+                    account_id=row.id,
                     token_hash=_digest(token),
                     expires_at=time.time() + ttl_seconds,
                 )
@@ -223,7 +490,10 @@ class AccountBook:
         return token
 
     def redeem_login_token(self, token: str) -> Account | None:
-        """The account of an unused, unexpired login token, marking it used; else None."""
+        """The account of an unused, unexpired login token, marking it used; else None.
+
+        A disabled account's link is used up without logging anyone in.
+        """
         if not token or len(token) > 200:
             return None
         digest = _digest(token)
@@ -245,7 +515,68 @@ class AccountBook:
                 .join(login_links_table, login_links_table.c.account_id == accounts_table.c.id)
                 .where(login_links_table.c.token_hash == digest)
             ).first()
+        if row is None or row.disabled_at is not None:
+            return None
         return _row_to_account(row)
+
+    # --- the record of changes ---
+    def changes(self, *, limit: int = 100, account: str | None = None) -> list[AccountChange]:
+        """The newest changes to accounts first (at most `limit`)."""
+        query = (
+            sa.select(account_changes_table)
+            .order_by(account_changes_table.c.id.desc())
+            .limit(max(1, min(limit, 1000)))
+        )
+        if account is not None:
+            query = query.where(account_changes_table.c.account == account)
+        with reading(self.engine) as conn:
+            rows = conn.execute(query).all()
+        return [
+            AccountChange(
+                id=r.id,
+                at=_moment(r.at),  # type: ignore[arg-type]
+                actor=r.actor,
+                action=r.action,
+                account=r.account,
+                detail=r.detail,
+            )
+            for r in rows
+        ]
+
+
+def _locked_account(conn: sa.Connection, name: str, *, enabled: bool = False) -> sa.Row:
+    """Account `name`'s row inside `conn`'s transaction, or AccountError."""
+    row = conn.execute(sa.select(accounts_table).where(accounts_table.c.name == name)).first()
+    if row is None:
+        msg = f"no account named {name!r}"
+        raise AccountError(msg)
+    if enabled and row.disabled_at is not None:
+        msg = f"account {name!r} is disabled; enable it first"
+        raise AccountError(msg)
+    return row
+
+
+def _bump_epoch(conn: sa.Connection, row: sa.Row) -> None:
+    conn.execute(
+        accounts_table.update()
+        .where(accounts_table.c.id == row.id)
+        .values(session_epoch=accounts_table.c.session_epoch + 1)
+    )
+
+
+def _record(conn: sa.Connection, actor: str, action: str, account: str, detail: str = "") -> None:
+    if action not in CHANGE_ACTIONS:
+        msg = f"unknown account change {action!r}"
+        raise ValueError(msg)
+    conn.execute(
+        account_changes_table.insert().values(
+            at=time.time(),
+            actor=(actor or "system")[:MAX_ACTOR],
+            action=action,
+            account=account,
+            detail=detail[:500],
+        )
+    )
 
 
 @functools.cache

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, current_app
 
+from webapp.store import reading
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime
@@ -161,7 +162,7 @@ def _count_by_type(type_names: list[str]) -> dict[str, int]:
 
     engine = get_runtime().store.engine
     query = sa.text("SELECT count(*) FROM events WHERE type = :type")
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return {name: int(conn.execute(query, {"type": name}).scalar() or 0) for name in type_names}
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, redirect, request, url_for
 
+from webapp.store import reading
 from webapp.web.access import current_account, requires_role, safe_next
 from webapp.web.context import get_runtime
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
@@ -115,7 +116,7 @@ class NoteBook:
         )  # type: ignore[arg-type]
 
     def get(self, note_id: int) -> Note | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(sa.select(notes_table).where(notes_table.c.id == note_id)).first()
         return _row_to_note(row) if row is not None else None
 
@@ -132,7 +133,7 @@ class NoteBook:
             .order_by(notes_table.c.id)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [_row_to_note(r) for r in conn.execute(query)]
 
     def in_session(
@@ -145,14 +146,14 @@ class NoteBook:
         )
         if limit is not None:
             query = query.limit(limit)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [_row_to_note(r) for r in conn.execute(query)]
 
     def recent(self, *, before: int | None = None, limit: int = PAGE_SIZE) -> list[Note]:
         query = sa.select(notes_table).order_by(notes_table.c.id.desc()).limit(limit)
         if before is not None:
             query = query.where(notes_table.c.id < before)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [_row_to_note(r) for r in conn.execute(query)]
 
     def sessions(self, *, limit: int = 100) -> list[dict[str, Any]]:
@@ -166,7 +167,7 @@ class NoteBook:
             .order_by(sa.func.max(notes_table.c.id).desc())
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [
                 {
                     "name": r.session_name,

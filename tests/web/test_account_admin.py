@@ -1,0 +1,287 @@
+"""The Accounts pages: admins see who may come in, revoke tokens, end sessions, disable accounts."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def form(csrf, **fields) -> dict[str, str]:
+    return {"csrf_token": csrf(), **fields}
+
+
+def change_actions(accounts, name: str) -> list[str]:
+    return [c.action for c in reversed(accounts.changes(account=name))]
+
+
+@pytest.fixture
+def ada(accounts) -> dict[str, str]:
+    """A support account with two API tokens."""
+    accounts.ensure("ada", "support")
+    return {"first": accounts.create_token("ada"), "second": accounts.create_token("ada")}
+
+
+def api_status(client, token: str) -> int:
+    return client.get("/api/streams", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+PAGES = ["/accounts/", "/accounts/ada"]
+ACTIONS = [
+    "/accounts/ada/role",
+    "/accounts/ada/tokens/1/revoke",
+    "/accounts/ada/tokens/revoke-all",
+    "/accounts/ada/sign-out",
+    "/accounts/ada/disable",
+    "/accounts/ada/enable",
+]
+
+
+@pytest.mark.parametrize("role", ["viewer", "support"])
+@pytest.mark.parametrize("url", PAGES)
+def test_only_admins_see_the_accounts_pages(client, log_in, ada, role, url):
+    log_in(role)
+
+    assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", ACTIONS)
+def test_a_support_account_cannot_change_accounts(client, log_in, csrf, accounts, ada, url):
+    log_in("support")
+
+    response = client.post(url, data=form(csrf, role="admin"))
+
+    assert response.status_code == 403
+    assert api_status(client, ada["first"]) == 200
+    assert change_actions(accounts, "ada") == ["created", "token-created", "token-created"]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_anonymous_visitors_are_sent_to_log_in(client, ada, url):
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_the_accounts_nav_link_shows_to_admins_only(client, log_in):
+    log_in("support")
+    assert 'href="/accounts/"' not in client.get("/").text
+
+    log_in("admin")
+    assert 'href="/accounts/"' in client.get("/").text
+
+
+def test_the_list_shows_each_account_with_role_state_and_tokens(client, log_in, accounts, ada):
+    accounts.ensure("bob", "viewer")
+    accounts.disable("bob", actor="root")
+    log_in("admin")
+
+    page = client.get("/accounts/").text
+
+    assert 'data-account="ada" data-state="active"' in page
+    assert 'data-account="bob" data-state="disabled"' in page
+    assert 'data-account="admin" data-state="active"' in page
+    assert page.count('data-testid="account-change"') == len(accounts.changes(limit=50))
+
+
+def test_an_account_page_lists_tokens_by_their_first_characters_only(client, log_in, ada):
+    log_in("admin")
+
+    page = client.get("/accounts/ada").text
+
+    assert page.count('data-testid="token-row"') == 2
+    assert ada["first"][:8] + "…" in page
+    assert ada["first"] not in page and ada["second"] not in page
+
+
+def test_revoking_a_token_on_the_page_refuses_it_at_once(client, log_in, csrf, accounts, ada):
+    log_in("admin")
+    first_id = accounts.tokens("ada")[0].id
+
+    response = client.post(f"/accounts/ada/tokens/{first_id}/revoke", data=form(csrf))
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/accounts/ada")
+    assert api_status(client, ada["first"]) == 401
+    assert api_status(client, ada["second"]) == 200
+    (change,) = [c for c in accounts.changes(account="ada") if c.action == "token-revoked"]
+    assert change.actor == "admin"
+    assert "is revoked" in client.get("/accounts/ada").text
+
+
+def test_revoke_all_refuses_every_token_of_the_account(client, log_in, csrf, ada):
+    log_in("admin")
+
+    response = client.post("/accounts/ada/tokens/revoke-all", data=form(csrf))
+
+    assert response.status_code == 303
+    assert api_status(client, ada["first"]) == api_status(client, ada["second"]) == 401
+
+
+def test_a_token_of_another_account_cannot_be_revoked_through_this_one(
+    client, log_in, csrf, accounts, ada
+):
+    accounts.ensure("bob", "viewer")
+    bob_token = accounts.create_token("bob")
+    bob_id = accounts.tokens("bob")[0].id
+    log_in("admin")
+
+    response = client.post(f"/accounts/ada/tokens/{bob_id}/revoke", data=form(csrf))
+
+    assert response.status_code == 404
+    assert api_status(client, bob_token) == 200
+
+
+def test_revoking_a_revoked_token_says_so_and_records_nothing(client, log_in, csrf, accounts, ada):
+    log_in("admin")
+    first_id = accounts.tokens("ada")[0].id
+    client.post(f"/accounts/ada/tokens/{first_id}/revoke", data=form(csrf))
+    changes = len(accounts.changes())
+
+    response = client.post(f"/accounts/ada/tokens/{first_id}/revoke", data=form(csrf))
+
+    assert response.status_code == 400
+    assert "already revoked" in response.text
+    assert len(accounts.changes()) == changes
+
+
+def test_disabling_an_account_logs_its_browser_out_and_refuses_its_tokens(
+    app, client, log_in, csrf, accounts, ada
+):
+    ada_browser = app.test_client()
+    ada_browser.get(f"/login/link/{accounts.create_login_token('ada')}")
+    assert ada_browser.get("/subjects/").status_code == 200
+    log_in("admin")
+
+    response = client.post("/accounts/ada/disable", data=form(csrf, reason="left the team"))
+
+    assert response.status_code == 303
+    assert ada_browser.get("/subjects/").status_code == 302  # sent to log in
+    assert api_status(client, ada["first"]) == 401
+    page = client.get("/accounts/ada").text
+    assert 'data-state="disabled"' in page and "left the team" in page
+    assert "refused while disabled" in page
+
+
+def test_enabling_lets_the_account_in_again(client, log_in, csrf, accounts, ada):
+    accounts.disable("ada", actor="root")
+    log_in("admin")
+
+    response = client.post("/accounts/ada/enable", data=form(csrf, reason="back"))
+
+    assert response.status_code == 303
+    assert api_status(client, ada["first"]) == 200
+    assert change_actions(accounts, "ada")[-1] == "enabled"
+
+
+def test_sign_out_everywhere_ends_sessions_but_keeps_tokens(
+    app, client, log_in, csrf, accounts, ada
+):
+    ada_browser = app.test_client()
+    ada_browser.get(f"/login/link/{accounts.create_login_token('ada')}")
+    log_in("admin")
+
+    response = client.post("/accounts/ada/sign-out", data=form(csrf))
+
+    assert response.status_code == 303
+    assert ada_browser.get("/subjects/").status_code == 302
+    assert api_status(client, ada["first"]) == 200
+    ada_browser.get(f"/login/link/{accounts.create_login_token('ada')}")
+    assert ada_browser.get("/subjects/").status_code == 200  # a new login works
+
+
+def test_an_admin_can_change_a_role_which_applies_at_the_next_request(
+    app, client, log_in, csrf, accounts, ada
+):
+    ada_browser = app.test_client()
+    ada_browser.get(f"/login/link/{accounts.create_login_token('ada')}")
+    log_in("admin")
+
+    response = client.post("/accounts/ada/role", data=form(csrf, role="viewer"))
+
+    assert response.status_code == 303
+    assert accounts.get("ada").role == "viewer"
+    assert ada_browser.get("/subjects/").status_code == 403
+
+
+def test_an_admin_cannot_disable_or_demote_their_own_account(client, log_in, csrf, accounts):
+    log_in("admin")
+    changes = len(accounts.changes())
+
+    disabled = client.post("/accounts/admin/disable", data=form(csrf))
+    demoted = client.post("/accounts/admin/role", data=form(csrf, role="viewer"))
+
+    assert disabled.status_code == demoted.status_code == 400
+    assert "cannot disable your own account" in disabled.text
+    assert "cannot demote your own account" in demoted.text
+    assert accounts.get("admin").role == "admin" and not accounts.get("admin").disabled
+    assert len(accounts.changes()) == changes
+    assert client.get("/accounts/").status_code == 200
+
+
+def test_signing_out_ones_own_sessions_sends_one_to_log_in(client, log_in, csrf):
+    log_in("admin")
+
+    response = client.post("/accounts/admin/sign-out", data=form(csrf))
+
+    assert response.status_code == 303
+    assert "/login" in response.headers["Location"]
+    assert client.get("/accounts/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("url", "fields", "status", "message"),
+    [
+        ("/accounts/ada/role", {"role": "root"}, 400, "Unknown role"),
+        ("/accounts/ada/disable", {"reason": "x" * 501}, 400, "limited to 500"),
+        ("/accounts/ada/enable", {}, 400, "is not disabled"),
+        ("/accounts/nobody/disable", {}, 404, "No account named"),
+        ("/accounts/ada/tokens/999/revoke", {}, 404, "no API token with id 999"),
+    ],
+)
+def test_bad_requests_get_a_clear_error_and_change_nothing(
+    client, log_in, csrf, accounts, ada, url, fields, status, message
+):
+    log_in("admin")
+    changes = len(accounts.changes())
+
+    response = client.post(url, data=form(csrf, **fields))
+
+    assert response.status_code == status
+    assert message in response.text
+    assert len(accounts.changes()) == changes
+    assert not accounts.get("ada").disabled and accounts.get("ada").role == "support"
+
+
+def test_changes_without_the_csrf_token_are_refused(client, log_in, accounts, ada):
+    log_in("admin")
+
+    response = client.post("/accounts/ada/disable", data={"reason": "forged"})
+
+    assert response.status_code == 400
+    assert not accounts.get("ada").disabled
+
+
+def test_names_and_reasons_are_escaped(client, log_in, csrf, accounts):
+    accounts.ensure("<script>x</script>", "viewer")
+    log_in("admin")
+    client.post(
+        "/accounts/%3Cscript%3Ex%3C%2Fscript%3E/disable",
+        data=form(csrf, reason="<img src=x onerror=alert(1)>"),
+    )
+
+    listing = client.get("/accounts/").text
+    page = client.get("/accounts/%3Cscript%3Ex%3C%2Fscript%3E").text
+
+    assert "<script>x</script>" not in listing and "<script>x</script>" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert accounts.get("<script>x</script>").disabled
+
+
+def test_a_name_holding_a_slash_has_its_own_page(client, log_in, accounts):
+    accounts.ensure("team/ops", "viewer")
+    log_in("admin")
+
+    response = client.get("/accounts/team%2Fops")
+
+    assert response.status_code == 200
+    assert 'action="/accounts/team%2Fops/disable"' in response.text

@@ -1,0 +1,163 @@
+"""Accounts, for admins: who may come in with which role, their API tokens, and what changed.
+
+An admin changes a role, revokes a token, ends an account's browser sessions, or
+disables and enables an account; every change is recorded with the admin's name
+(`web_account_changes`) beside those made with `eventscope accounts` and `token`.
+An admin cannot disable or demote their own account here, so that the dashboard
+always keeps an admin who can undo a change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+
+from webapp.web.access import account_book, current_account, requires_role
+from webapp.web.accounts import ROLES, AccountError, AccountSummary
+from webapp.web.pages import render_view
+
+bp = Blueprint("accounts", __name__, url_prefix="/accounts")
+
+MAX_REASON = 500
+CHANGES_SHOWN = 50
+
+
+def _summary_or_404(name: str) -> AccountSummary:
+    for summary in account_book().summaries():
+        if summary.name == name:
+            return summary
+    abort(404, description=f"No account named {name!r}.")
+
+
+def _account_page(name: str, *, error: str | None = None, status: int = 200) -> Any:
+    book = account_book()
+    body = render_view(
+        "accounts/account_page.html",
+        "accounts/_account.html",
+        account=_summary_or_404(name),
+        tokens=book.tokens(name),
+        changes=book.changes(limit=CHANGES_SHOWN, account=name),
+        roles=ROLES,
+        is_self=name == current_account().name,  # type: ignore[union-attr]
+        error=error,
+    )
+    return body, status
+
+
+def _done(name: str, message: str) -> Response:
+    flash(message, "ok")
+    return redirect(url_for("accounts.show", name=name), code=303)
+
+
+def _actor() -> str:
+    return current_account().name  # type: ignore[union-attr]
+
+
+def _reason() -> str:
+    reason = request.form.get("reason", "").strip()
+    if len(reason) > MAX_REASON:
+        abort(400, description=f"A reason is limited to {MAX_REASON} characters.")
+    return reason
+
+
+def _refuse_for_self(name: str, doing: str) -> Any | None:
+    if name == _actor():
+        return _account_page(
+            name,
+            error=f"You cannot {doing} your own account; another admin or "
+            "`eventscope accounts` on the server can.",
+            status=400,
+        )
+    return None
+
+
+@bp.get("/")
+@requires_role("admin")
+def index() -> str:
+    """Every account with its role, state and tokens, and the latest changes."""
+    book = account_book()
+    return render_view(
+        "accounts/page.html",
+        "accounts/_list.html",
+        accounts=book.summaries(),
+        changes=book.changes(limit=CHANGES_SHOWN),
+    )
+
+
+@bp.get("/<id:name>")
+@requires_role("admin")
+def show(name: str) -> Any:
+    """One account: change its role, revoke its tokens, end its sessions, disable it."""
+    return _account_page(name)
+
+
+@bp.post("/<id:name>/role")
+@requires_role("admin")
+def change_role(name: str) -> Any:
+    _summary_or_404(name)
+    role = request.form.get("role", "")
+    if role not in ROLES:
+        return _account_page(name, error=f"Unknown role {role!r}.", status=400)
+    if role != "admin" and (refused := _refuse_for_self(name, "demote")):
+        return refused
+    try:
+        account_book().set_role(name, role, actor=_actor())
+    except AccountError as exc:
+        return _account_page(name, error=str(exc), status=400)
+    return _done(name, f"{name} is now {role}; it applies at their next request.")
+
+
+@bp.post("/<id:name>/tokens/<int(max=9223372036854775807):token_id>/revoke")
+@requires_role("admin")
+def revoke_token(name: str, token_id: int) -> Any:
+    _summary_or_404(name)
+    if token_id not in {t.id for t in account_book().tokens(name)}:
+        abort(404, description=f"{name} has no API token with id {token_id}.")
+    try:
+        account_book().revoke_token(token_id, actor=_actor())
+    except AccountError as exc:
+        return _account_page(name, error=str(exc), status=400)
+    return _done(name, f"Token {token_id} of {name} is revoked; it is refused from now on.")
+
+
+@bp.post("/<id:name>/tokens/revoke-all")
+@requires_role("admin")
+def revoke_all_tokens(name: str) -> Any:
+    _summary_or_404(name)
+    count = account_book().revoke_all_tokens(name, actor=_actor())
+    return _done(name, f"Revoked {count} token(s) of {name}.")
+
+
+@bp.post("/<id:name>/sign-out")
+@requires_role("admin")
+def sign_out(name: str) -> Any:
+    _summary_or_404(name)
+    account_book().end_sessions(name, actor=_actor())
+    if name == _actor():
+        return redirect(url_for("auth.login"), code=303)
+    return _done(name, f"Every browser session of {name} ends at its next request.")
+
+
+@bp.post("/<id:name>/disable")
+@requires_role("admin")
+def disable(name: str) -> Any:
+    _summary_or_404(name)
+    if refused := _refuse_for_self(name, "disable"):
+        return refused
+    try:
+        account_book().disable(name, actor=_actor(), reason=_reason())
+    except AccountError as exc:
+        return _account_page(name, error=str(exc), status=400)
+    return _done(name, f"{name} is disabled: its tokens, password and sessions are refused.")
+
+
+@bp.post("/<id:name>/enable")
+@requires_role("admin")
+def enable(name: str) -> Any:
+    _summary_or_404(name)
+    try:
+        account_book().enable(name, actor=_actor(), reason=_reason())
+    except AccountError as exc:
+        return _account_page(name, error=str(exc), status=400)
+    return _done(name, f"{name} is enabled again.")
