@@ -39,11 +39,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # plain DROP COLUMN (SQLite >= 3.35): a batch copy would drop and recreate
+    # web_accounts, and the drop would cascade to every API token
     op.drop_table("web_account_changes")
     op.drop_index("ix_web_api_tokens_account", table_name="web_api_tokens")
-    with op.batch_alter_table("web_api_tokens") as batch:
-        batch.drop_column("hint")
-        batch.drop_column("revoked_at")
-    with op.batch_alter_table("web_accounts") as batch:
-        batch.drop_column("session_epoch")
-        batch.drop_column("disabled_at")
+    op.drop_column("web_api_tokens", "hint")
+    op.drop_column("web_api_tokens", "revoked_at")
+    op.drop_column("web_accounts", "session_epoch")
+    op.drop_column("web_accounts", "disabled_at")
