@@ -285,3 +285,20 @@ def test_a_name_holding_a_slash_has_its_own_page(client, log_in, accounts):
 
     assert response.status_code == 200
     assert 'action="/accounts/team%2Fops/disable"' in response.text
+
+
+def test_an_expired_token_shows_as_expired_without_a_revoke_button(client, log_in, accounts, ada):
+    from datetime import timedelta
+
+    token = accounts.create_token("ada", expires_in=timedelta(days=1))
+    expiring_id = accounts.tokens("ada")[-1].id
+    with accounts.engine.begin() as conn:  # as if a day had passed
+        conn.exec_driver_sql(f"UPDATE web_api_tokens SET expires_at = 1 WHERE id = {expiring_id}")
+    log_in("admin")
+
+    page = client.get("/accounts/ada").text
+
+    assert api_status(client, token) == 401
+    assert f'data-token-id="{expiring_id}" data-state="expired"' in page
+    assert page.count('data-testid="revoke-token"') == 2  # only ada's two lasting tokens
+    assert 'data-account="ada"' in client.get("/accounts/").text

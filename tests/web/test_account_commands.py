@@ -155,3 +155,26 @@ def test_a_disabled_account_gets_no_login_link(sqlite_url, book):
 
     assert result.exit_code == 1
     assert "disabled" in result.output and "/login/link/" not in result.output
+
+
+def test_token_create_can_set_an_expiry_shown_by_token_list(sqlite_url, book):
+    created = run(sqlite_url, "token", "create", "ada", "--role", "support", "--expires-in", "30")
+
+    assert created.exit_code == 0
+    token = created.output.strip()
+    assert token.startswith("es_") and "\n" not in token
+    newest = book.tokens("ada")[-1]
+    assert newest.hint == token[:8] and (newest.expires_at - newest.created_at).days == 30
+    row = run(sqlite_url, "token", "list", "ada").output.splitlines()[-1]
+    assert newest.expires_at.strftime("%Y-%m-%d") in row
+
+
+@pytest.mark.parametrize("days", ["0", "3651", "soon"])
+def test_token_create_refuses_a_bad_expiry(sqlite_url, book, days):
+    tokens = len(book.tokens())
+
+    result = run(sqlite_url, "token", "create", "ada", "--role", "support", "--expires-in", days)
+
+    assert result.exit_code == 2
+    assert "--expires-in" in result.output
+    assert len(book.tokens()) == tokens

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 
 from webapp.store import open_store
@@ -263,3 +266,35 @@ def test_summaries_show_each_account_at_a_glance(book):
     assert (bob.name, bob.active_tokens, bob.has_password) == ("bob", 0, True)
     assert bob.disabled_at is not None and bob.last_used_at is None
     assert book.account_for_token(revoked) is None
+
+
+def test_an_expiring_token_works_until_its_time_and_is_refused_after(book, monkeypatch):
+    import webapp.web.accounts as accounts_module
+
+    book.ensure("ada", "viewer")
+    token = book.create_token("ada", expires_in=timedelta(days=30), actor="root")
+    lasting = book.create_token("ada")
+    (info, _) = book.tokens("ada")
+    assert book.account_for_token(token).name == "ada"
+    assert info.expires_at is not None and info.active and not info.expired
+    assert (info.expires_at - info.created_at).days == 30
+    assert "expires" in book.changes(limit=2)[1].detail
+
+    later = time.time() + timedelta(days=31).total_seconds()
+    monkeypatch.setattr(accounts_module.time, "time", lambda: later)
+
+    assert book.account_for_token(token) is None
+    assert book.account_for_token(lasting).name == "ada"
+    assert book.summaries()[0].active_tokens == 1
+    with pytest.raises(AccountError, match="already expired"):
+        book.revoke_token(info.id, actor="root")
+    assert book.revoke_all_tokens("ada", actor="root") == 1
+
+
+@pytest.mark.parametrize("lifetime", [timedelta(0), timedelta(days=-1), timedelta(days=3651)])
+def test_a_token_lifetime_out_of_range_is_refused(book, lifetime):
+    book.ensure("ada", "viewer")
+
+    with pytest.raises(AccountError, match="lifetime"):
+        book.create_token("ada", expires_in=lifetime)
+    assert book.tokens() == []

@@ -75,9 +75,7 @@ def write_lock_held(db_url: str) -> Iterator[threading.Event]:
 
 
 @pytest.mark.parametrize("url", SESSION_PAGES)
-def test_a_page_answers_while_another_connection_writes(
-    client, log_in, sqlite_url, bank, url
-):
+def test_a_page_answers_while_another_connection_writes(client, log_in, sqlite_url, bank, url):
     log_in("admin")
     client.get(url)  # first visits may record things (CSRF, lazily built state)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -45,6 +45,8 @@ def _when(moment: datetime | None) -> str:
 def _token_state(token: Any) -> str:
     if token.revoked_at is not None:
         return "revoked " + _when(token.revoked_at)
+    if token.expired:
+        return "expired"
     return "refused (account disabled)" if token.account_disabled else "active"
 
 
@@ -144,19 +146,28 @@ def register(cli: click.Group) -> None:
     @token.command("create")
     @click.argument("name")
     @click.option("--role", type=ROLE_CHOICE, required=True)
+    @click.option(
+        "--expires-in",
+        "days",
+        type=click.IntRange(1, 3650),
+        default=None,
+        metavar="DAYS",
+        help="Refuse the token after this many days (default: until revoked).",
+    )
     @click.pass_obj
-    def token_create(settings: Settings, name: str, role: str) -> None:
+    def token_create(settings: Settings, name: str, role: str, days: int | None) -> None:
         """Create account NAME if needed (with ROLE) and print a new API token for it."""
+        lifetime = None if days is None else timedelta(days=days)
         with _account_book(settings) as book:
             book.ensure(name, role, actor=operator_name())
-            click.echo(book.create_token(name, actor=operator_name()))
+            click.echo(book.create_token(name, actor=operator_name(), expires_in=lifetime))
 
     @token.command("list")
     @click.argument("name", required=False)
-    @click.option("--all", "show_revoked", is_flag=True, help="Include revoked tokens.")
+    @click.option("--all", "show_revoked", is_flag=True, help="Include revoked and expired tokens.")
     @click.pass_obj
     def token_list(settings: Settings, name: str | None, show_revoked: bool) -> None:
-        """API tokens (of account NAME): id, first characters, created, last used."""
+        """API tokens (of account NAME): id, first characters, created, last used, expiry."""
         with _account_book(settings) as book:
             tokens = [t for t in book.tokens(name) if show_revoked or t.active]
         if not tokens:
@@ -169,11 +180,12 @@ def register(cli: click.Group) -> None:
                 (t.hint + "…") if t.hint else "(older token)",
                 _when(t.created_at),
                 _when(t.last_used_at),
+                _when(t.expires_at),
                 _token_state(t),
             ]
             for t in tokens
         ]
-        headers = ["ID", "ACCOUNT", "STARTS WITH", "CREATED (UTC)", "LAST USED", "STATE"]
+        headers = ["ID", "ACCOUNT", "STARTS WITH", "CREATED (UTC)", "LAST USED", "EXPIRES", "STATE"]
         _table(headers, rows, click.echo)
 
     @token.command("revoke")
@@ -193,8 +205,10 @@ def register(cli: click.Group) -> None:
             for token_id in token_ids:  # check them all before revoking any
                 if token_id not in known:
                     raise click.ClickException(f"no API token with id {token_id}")
-                if not known[token_id].active:
+                if known[token_id].revoked_at is not None:
                     raise click.ClickException(f"API token {token_id} is already revoked")
+                if known[token_id].expired:
+                    raise click.ClickException(f"API token {token_id} has already expired")
             for token_id in token_ids:
                 revoked = book.revoke_token(token_id, actor=operator_name())
                 click.echo(f"Revoked token {revoked.id} of {revoked.account}.")

@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -27,6 +27,7 @@ LOGIN_LINK_SECONDS = 600
 TOKEN_TOUCH_SECONDS = 60
 """A token's `last_used_at` is written at most once a minute, not on every request."""
 TOKEN_HINT_LENGTH = 8
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
 CHANGE_ACTIONS: tuple[str, ...] = (
     "created",
     "role-changed",
@@ -60,6 +61,7 @@ tokens_table = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("last_used_at", sa.Float, nullable=True),
     sa.Column("revoked_at", sa.Float, nullable=True),
+    sa.Column("expires_at", sa.Float, nullable=True),
     sa.Column("hint", sa.String(16), nullable=True),
 )
 login_links_table = sa.Table(
@@ -123,12 +125,17 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None = None
     account_disabled: bool = False
 
     @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= datetime.now(UTC)
+
+    @property
     def active(self) -> bool:
-        """Not revoked (while its account is disabled, it is still refused)."""
-        return self.revoked_at is None
+        """Neither revoked nor expired (while its account is disabled, it is still refused)."""
+        return self.revoked_at is None and not self.expired
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +253,7 @@ class AccountBook:
 
     def summaries(self) -> list[AccountSummary]:
         """Every account with its credentials at a glance, by name."""
-        active = tokens_table.c.revoked_at.is_(None)
+        active = _token_usable(time.time())
         token_counts = (
             sa.select(
                 tokens_table.c.account_id,
@@ -350,25 +357,38 @@ class AccountBook:
         return _row_to_account(row)
 
     # --- API tokens ---
-    def create_token(self, name: str, *, actor: str = "system") -> str:
-        """Issue a new API token for account `name`; only its digest and hint are kept."""
+    def create_token(
+        self, name: str, *, actor: str = "system", expires_in: timedelta | None = None
+    ) -> str:
+        """Issue a new API token for account `name`, refused after `expires_in` if given;
+        only its digest and first characters are kept."""
+        if expires_in is not None and not timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME:
+            days = MAX_TOKEN_LIFETIME.days
+            msg = f"a token's lifetime must be more than 0 and at most {days} days"
+            raise AccountError(msg)
         token = "es_" + secrets.token_urlsafe(32)
+        now = time.time()
+        expires_at = None if expires_in is None else now + expires_in.total_seconds()
         with self.engine.begin() as conn:
             row = _locked_account(conn, name, enabled=True)
             result = conn.execute(
                 tokens_table.insert().values(
                     account_id=row.id,
                     token_hash=_digest(token),
-                    created_at=time.time(),
+                    created_at=now,
+                    expires_at=expires_at,
                     hint=token[:TOKEN_HINT_LENGTH],
                 )
             )
             token_id = result.inserted_primary_key[0]
-            _record(conn, actor, "token-created", name, f"token {token_id}")
+            detail = f"token {token_id}"
+            if expires_at is not None:
+                detail += f", expires {_moment(expires_at):%Y-%m-%d %H:%M} UTC"
+            _record(conn, actor, "token-created", name, detail)
         return token
 
     def account_for_token(self, token: str) -> Account | None:
-        """The account of an unrevoked token whose account is not disabled, else None."""
+        """The account of an unrevoked, unexpired token whose account is not disabled."""
         if not token or len(token) > 200:
             return None
         digest = _digest(token)
@@ -378,13 +398,12 @@ class AccountBook:
                 .join(tokens_table, tokens_table.c.account_id == accounts_table.c.id)
                 .where(
                     tokens_table.c.token_hash == digest,
-                    tokens_table.c.revoked_at.is_(None),
+                    _token_usable(now := time.time()),
                     accounts_table.c.disabled_at.is_(None),
                 )
             ).first()
         if row is None:
             return None
-        now = time.time()
         if row.token_used_at is None or now - row.token_used_at >= TOKEN_TOUCH_SECONDS:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -418,6 +437,7 @@ class AccountBook:
                 created_at=_moment(r.created_at),  # type: ignore[arg-type]
                 last_used_at=_moment(r.last_used_at),
                 revoked_at=_moment(r.revoked_at),
+                expires_at=_moment(r.expires_at),
                 account_disabled=r.account_disabled_at is not None,
             )
             for r in rows
@@ -438,6 +458,9 @@ class AccountBook:
                 msg = f"API token {token_id} is already revoked"
                 raise AccountError(msg)
             now = time.time()
+            if row.expires_at is not None and row.expires_at <= now:
+                msg = f"API token {token_id} has already expired"
+                raise AccountError(msg)
             conn.execute(
                 tokens_table.update().where(tokens_table.c.id == token_id).values(revoked_at=now)
             )
@@ -449,16 +472,17 @@ class AccountBook:
             created_at=_moment(row.created_at),  # type: ignore[arg-type]
             last_used_at=_moment(row.last_used_at),
             revoked_at=_moment(now),
+            expires_at=_moment(row.expires_at),
         )
 
     def revoke_all_tokens(self, name: str, *, actor: str) -> int:
-        """Revoke every active token of account `name`; returns how many."""
+        """Revoke every active (unrevoked, unexpired) token of account `name`; returns how many."""
         with self.engine.begin() as conn:
             row = _locked_account(conn, name)
             ids = (
                 conn.execute(
                     sa.select(tokens_table.c.id).where(
-                        tokens_table.c.account_id == row.id, tokens_table.c.revoked_at.is_(None)
+                        tokens_table.c.account_id == row.id, _token_usable(time.time())
                     )
                 )
                 .scalars()
@@ -554,6 +578,14 @@ def _locked_account(conn: sa.Connection, name: str, *, enabled: bool = False) ->
         msg = f"account {name!r} is disabled; enable it first"
         raise AccountError(msg)
     return row
+
+
+def _token_usable(now: float) -> sa.ColumnElement[bool]:
+    """Neither revoked nor expired at `now`."""
+    return sa.and_(
+        tokens_table.c.revoked_at.is_(None),
+        sa.or_(tokens_table.c.expires_at.is_(None), tokens_table.c.expires_at > now),
+    )
 
 
 def _bump_epoch(conn: sa.Connection, row: sa.Row) -> None:

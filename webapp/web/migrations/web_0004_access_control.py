@@ -1,4 +1,4 @@
-"""web: disabled accounts, revoked tokens, signing out everywhere, and a log of account changes.
+"""web: disabled accounts, revoked and expiring tokens, signing out everywhere, a log of changes.
 
 Revision ID: web_0004_access_control
 Revises: web_0003_login_throttle
@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("session_epoch", sa.Integer, nullable=False, server_default="0"),
     )
     op.add_column("web_api_tokens", sa.Column("revoked_at", sa.Float, nullable=True))
+    op.add_column("web_api_tokens", sa.Column("expires_at", sa.Float, nullable=True))
     # the first characters of the token, so that its owner can tell which one it is
     op.add_column("web_api_tokens", sa.Column("hint", sa.String(16), nullable=True))
     op.create_index("ix_web_api_tokens_account", "web_api_tokens", ["account_id"])
@@ -44,6 +45,7 @@ def downgrade() -> None:
     op.drop_table("web_account_changes")
     op.drop_index("ix_web_api_tokens_account", table_name="web_api_tokens")
     op.drop_column("web_api_tokens", "hint")
+    op.drop_column("web_api_tokens", "expires_at")
     op.drop_column("web_api_tokens", "revoked_at")
     op.drop_column("web_accounts", "session_epoch")
     op.drop_column("web_accounts", "disabled_at")
