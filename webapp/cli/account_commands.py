@@ -43,11 +43,9 @@ def _when(moment: datetime | None) -> str:
 
 
 def _token_state(token: Any) -> str:
-    if token.revoked_at is not None:
+    if token.state == "revoked":
         return "revoked " + _when(token.revoked_at)
-    if token.expired:
-        return "expired"
-    return "refused (account disabled)" if token.account_disabled else "active"
+    return "refused (account disabled)" if token.state == "refused" else token.state
 
 
 def _table(headers: list[str], rows: list[list[str]], echo: Callable[[str], Any]) -> None:

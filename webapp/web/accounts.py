@@ -114,6 +114,18 @@ class AccountSummary:
     active_tokens: int
     last_used_at: datetime | None
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "state": "disabled" if self.disabled_at else "active",
+            "created_at": _iso(self.created_at),
+            "has_password": self.has_password,
+            "disabled_at": _iso(self.disabled_at),
+            "active_tokens": self.active_tokens,
+            "last_used_at": _iso(self.last_used_at),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
@@ -137,6 +149,27 @@ class TokenInfo:
         """Neither revoked nor expired (while its account is disabled, it is still refused)."""
         return self.revoked_at is None and not self.expired
 
+    @property
+    def state(self) -> str:
+        """revoked, expired, refused (its account is disabled) or active."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expired:
+            return "expired"
+        return "refused" if self.account_disabled else "active"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "account": self.account,
+            "starts_with": self.hint,
+            "state": self.state,
+            "created_at": _iso(self.created_at),
+            "last_used_at": _iso(self.last_used_at),
+            "expires_at": _iso(self.expires_at),
+            "revoked_at": _iso(self.revoked_at),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class AccountChange:
@@ -146,6 +179,20 @@ class AccountChange:
     action: str
     account: str
     detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "at": _iso(self.at),
+            "actor": self.actor,
+            "action": self.action,
+            "account": self.account,
+            "detail": self.detail,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def role_rank(role: str) -> int:
@@ -251,8 +298,8 @@ class AccountBook:
             rows = conn.execute(sa.select(accounts_table).order_by(accounts_table.c.name)).all()
         return [_row_to_account(r) for r in rows]  # type: ignore[misc]
 
-    def summaries(self) -> list[AccountSummary]:
-        """Every account with its credentials at a glance, by name."""
+    def summaries(self, name: str | None = None) -> list[AccountSummary]:
+        """Every account (or only `name`) with its credentials at a glance, by name."""
         active = _token_usable(time.time())
         token_counts = (
             sa.select(
@@ -272,6 +319,8 @@ class AccountBook:
             .outerjoin(token_counts, token_counts.c.account_id == accounts_table.c.id)
             .order_by(accounts_table.c.name)
         )
+        if name is not None:
+            query = query.where(accounts_table.c.name == name)
         with reading(self.engine) as conn:
             rows = conn.execute(query).all()
         return [
@@ -544,8 +593,14 @@ class AccountBook:
         return _row_to_account(row)
 
     # --- the record of changes ---
-    def changes(self, *, limit: int = 100, account: str | None = None) -> list[AccountChange]:
-        """The newest changes to accounts first (at most `limit`)."""
+    def summary(self, name: str) -> AccountSummary | None:
+        found = self.summaries(name)
+        return found[0] if found else None
+
+    def changes(
+        self, *, limit: int = 100, account: str | None = None, before: int | None = None
+    ) -> list[AccountChange]:
+        """The newest changes to accounts first (at most `limit`; `before`: ids below it)."""
         query = (
             sa.select(account_changes_table)
             .order_by(account_changes_table.c.id.desc())
@@ -553,6 +608,8 @@ class AccountBook:
         )
         if account is not None:
             query = query.where(account_changes_table.c.account == account)
+        if before is not None:
+            query = query.where(account_changes_table.c.id < before)
         with reading(self.engine) as conn:
             rows = conn.execute(query).all()
         return [

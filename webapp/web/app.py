@@ -39,6 +39,7 @@ AREA_MODULES: tuple[str, ...] = (
     "webapp.web.views.notes",
     "webapp.web.views.access_log",
     "webapp.web.views.accounts",
+    "webapp.web.views.api_accounts",
 )
 """Blueprint modules, each exposing `bp`; an area whose module does not exist yet is skipped."""
 

@@ -24,10 +24,10 @@ CHANGES_SHOWN = 50
 
 
 def _summary_or_404(name: str) -> AccountSummary:
-    for summary in account_book().summaries():
-        if summary.name == name:
-            return summary
-    abort(404, description=f"No account named {name!r}.")
+    summary = account_book().summary(name)
+    if summary is None:
+        abort(404, description=f"No account named {name!r}.")
+    return summary
 
 
 def _account_page(name: str, *, error: str | None = None, status: int = 200) -> Any:
