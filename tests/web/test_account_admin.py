@@ -302,3 +302,27 @@ def test_an_expired_token_shows_as_expired_without_a_revoke_button(client, log_i
     assert f'data-token-id="{expiring_id}" data-state="expired"' in page
     assert page.count('data-testid="revoke-token"') == 2  # only ada's two lasting tokens
     assert 'data-account="ada"' in client.get("/accounts/").text
+
+
+def test_the_last_sign_in_is_shown_to_find_unused_accounts(app, client, log_in, accounts, ada):
+    assert accounts.summary("ada").last_sign_in_at is None
+    app.test_client().get(f"/login/link/{accounts.create_login_token('ada')}")
+    log_in("admin")
+
+    signed_in = accounts.summary("ada").last_sign_in_at
+    page = client.get("/accounts/ada").text
+
+    assert signed_in is not None
+    assert signed_in.isoformat() in page
+    assert accounts.summary("admin").last_sign_in_at >= signed_in
+
+
+def test_a_password_sign_in_is_recorded_too(client, accounts, csrf):
+    accounts.ensure("ada", "viewer")
+    accounts.set_password("ada", "a long passphrase")
+
+    client.post(
+        "/login", data={"csrf_token": csrf(), "name": "ada", "password": "a long passphrase"}
+    )
+
+    assert accounts.summary("ada").last_sign_in_at is not None

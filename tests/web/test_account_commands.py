@@ -34,8 +34,8 @@ def test_accounts_list_shows_every_account_with_its_state(sqlite_url, book):
 
     assert result.exit_code == 0
     header, ada, bob = result.output.splitlines()
-    assert header.split()[:5] == ["NAME", "ROLE", "STATE", "PASSWORD", "TOKENS"]
-    assert ada.split()[:5] == ["ada", "support", "active", "no", "2"]
+    assert header.split()[:7] == ["NAME", "ROLE", "STATE", "PASSWORD", "SIGNED", "IN", "(UTC)"]
+    assert ada.split()[:6] == ["ada", "support", "active", "no", "-", "2"]
     assert bob.split()[:3] == ["bob", "admin", "disabled"]
 
 

@@ -76,12 +76,13 @@ def register(cli: click.Group) -> None:
                 s.role,
                 "disabled " + _when(s.disabled_at) if s.disabled_at else "active",
                 "yes" if s.has_password else "no",
+                _when(s.last_sign_in_at),
                 str(s.active_tokens),
                 _when(s.last_used_at),
             ]
             for s in summaries
         ]
-        headers = ["NAME", "ROLE", "STATE", "PASSWORD", "TOKENS", "TOKEN LAST USED (UTC)"]
+        headers = ["NAME", "ROLE", "STATE", "PASSWORD", "SIGNED IN (UTC)", "TOKENS", "TOKEN USED"]
         _table(headers, rows, click.echo)
 
     @accounts.command("role")

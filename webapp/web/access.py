@@ -173,6 +173,7 @@ def login_session(account: Account) -> None:
     session.permanent = True
     session["account_id"] = account.id
     session["epoch"] = account.session_epoch
+    account_book().record_sign_in(account)
     g.account = account
     g.auth_method = "session"
 

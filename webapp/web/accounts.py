@@ -50,6 +50,7 @@ accounts_table = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("disabled_at", sa.Float, nullable=True),
+    sa.Column("last_sign_in_at", sa.Float, nullable=True),
     sa.Column("session_epoch", sa.Integer, nullable=False, server_default="0"),
 )
 tokens_table = sa.Table(
@@ -113,6 +114,9 @@ class AccountSummary:
     disabled_at: datetime | None
     active_tokens: int
     last_used_at: datetime | None
+    """When one of its API tokens was last used."""
+    last_sign_in_at: datetime | None = None
+    """When it last signed in to the dashboard (password or one-time link)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -124,6 +128,7 @@ class AccountSummary:
             "disabled_at": _iso(self.disabled_at),
             "active_tokens": self.active_tokens,
             "last_used_at": _iso(self.last_used_at),
+            "last_sign_in_at": _iso(self.last_sign_in_at),
         }
 
 
@@ -332,6 +337,7 @@ class AccountBook:
                 disabled_at=_moment(r.disabled_at),
                 active_tokens=r.active_tokens or 0,
                 last_used_at=_moment(r.token_last_used_at),
+                last_sign_in_at=_moment(r.last_sign_in_at),
             )
             for r in rows
         ]
@@ -371,6 +377,15 @@ class AccountBook:
             row = _locked_account(conn, name)
             _bump_epoch(conn, row)
             _record(conn, actor, "sessions-ended", name)
+
+    def record_sign_in(self, account: Account) -> None:
+        """Note that `account` just signed in to the dashboard (shown to admins)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                accounts_table.update()
+                .where(accounts_table.c.id == account.id)
+                .values(last_sign_in_at=time.time())
+            )
 
     # --- passwords ---
     def set_password(self, name: str, password: str, *, actor: str = "system") -> None:

@@ -18,6 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("web_accounts", sa.Column("disabled_at", sa.Float, nullable=True))
+    op.add_column("web_accounts", sa.Column("last_sign_in_at", sa.Float, nullable=True))
     # a browser session carries the epoch it was opened in; bumping it ends them all
     op.add_column(
         "web_accounts",
@@ -48,4 +49,5 @@ def downgrade() -> None:
     op.drop_column("web_api_tokens", "expires_at")
     op.drop_column("web_api_tokens", "revoked_at")
     op.drop_column("web_accounts", "session_epoch")
+    op.drop_column("web_accounts", "last_sign_in_at")
     op.drop_column("web_accounts", "disabled_at")
