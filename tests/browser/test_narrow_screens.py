@@ -12,7 +12,16 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 NARROW = {"width": 700, "height": 900}
-PAGES = ["/", "/streams/", "/timeline/", "/projections/", "/aggregates/", "/access-log/"]
+PAGES = [
+    "/",
+    "/streams/",
+    "/timeline/",
+    "/projections/",
+    "/aggregates/",
+    "/access-log/",
+    "/accounts/",
+    "/accounts/admin",
+]
 
 
 def pixel(page, x: int, y: int) -> tuple[int, int, int]:
