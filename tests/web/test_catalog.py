@@ -145,3 +145,15 @@ def _card(page: str, type_name: str) -> str:
     start = page.index(f'id="type-{type_name}"')
     end = page.find("</article>", start)
     return page[start:end]
+
+
+def test_an_admin_is_sent_to_the_console_only_for_commands_people_send(client, log_in, bank):
+    log_in("admin")
+
+    page = client.get("/catalog/types/MoneyDeposited").get_data(as_text=True)
+    refunded = client.get("/catalog/types/MoneyRefunded").get_data(as_text=True)
+
+    assert 'href="/console/?command=DepositMoney"' in page
+    assert "RefundMoney" in refunded
+    assert "/console/?command=RefundMoney" not in refunded  # a process manager's step
+    assert client.get("/console/?command=DepositMoney").status_code == 200

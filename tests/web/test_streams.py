@@ -333,6 +333,16 @@ def test_new_events_come_through_the_live_fragment(client, log_in, runtime, bank
     assert "<html" not in news
 
 
+def test_the_live_page_leads_back_to_the_timeline_page_it_was_polled_from(client, log_in, bank):
+    log_in("viewer")
+
+    quiet = text(client.get("/streams/account-A-100/live?after=3&from=1"))
+    back = re.search(r'href="([^"]+)">← timeline', quiet).group(1).replace("&amp;", "&")
+
+    assert back == "/streams/account-A-100?from=1"
+    assert client.get(back).status_code == 200
+
+
 def test_earlier_pages_do_not_poll(client, log_in, runtime, bank):
     for _ in range(50):
         runtime.store.append(

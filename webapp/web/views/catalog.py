@@ -38,6 +38,7 @@ def index() -> str:
         consumers=consumers,
         counts=counts,
         examples=examples,
+        hand_sent=hand_sent_commands(catalog),
         domain_map=cached("domain_map", lambda: build_domain_map(catalog, consumers)),
     )
 
@@ -59,7 +60,13 @@ def event_type(type_name: str) -> str:
         consumers=consumers,
         counts=counts,
         examples=latest_examples([type_name], counts),
+        hand_sent=hand_sent_commands(catalog),
     )
+
+
+def hand_sent_commands(catalog: dict[str, Any]) -> set[str]:
+    """The commands a person sends (the console offers them); the rest are process-manager steps."""
+    return {c["name"] for c in catalog["commands"] if not c.get("internal")}
 
 
 # --- what the page shows -----------------------------------------------------------------

@@ -465,4 +465,5 @@ def live(stream_id: str) -> str:
         page_start=page_start,
         shown_last=shown_last,
         live=True,
+        back_from=min(page_start, max(info.version, 1)),  # the timeline page polled from
     )
