@@ -298,3 +298,28 @@ def test_a_token_lifetime_out_of_range_is_refused(book, lifetime):
     with pytest.raises(AccountError, match="lifetime"):
         book.create_token("ada", expires_in=lifetime)
     assert book.tokens() == []
+
+
+def test_concurrent_disables_record_one_change_and_refuse_the_other(book):
+    import threading
+
+    book.ensure("ada", "viewer")
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def disable() -> None:
+        start.wait()
+        try:
+            book.disable("ada", actor="root")
+            outcomes.append("disabled")
+        except AccountError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=disable) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["disabled", "refused", "refused", "refused"]
+    assert [c.action for c in book.changes()].count("disabled") == 1

@@ -490,7 +490,7 @@ class AccountBook:
         )
         with reading(self.engine) as conn:
             if name is not None:
-                _locked_account(conn, name)  # a clear error for an unknown account
+                _locked_account(conn, name, lock=False)  # a clear error for an unknown account
                 query = query.where(accounts_table.c.name == name)
             rows = conn.execute(query).all()
         return [
@@ -514,6 +514,7 @@ class AccountBook:
                 sa.select(tokens_table, accounts_table.c.name.label("account"))
                 .join(accounts_table, accounts_table.c.id == tokens_table.c.account_id)
                 .where(tokens_table.c.id == token_id)
+                .with_for_update(of=tokens_table)
             ).first()
             if row is None:
                 msg = f"no API token with id {token_id}"
@@ -640,9 +641,13 @@ class AccountBook:
         ]
 
 
-def _locked_account(conn: sa.Connection, name: str, *, enabled: bool = False) -> sa.Row:
-    """Account `name`'s row inside `conn`'s transaction, or AccountError."""
-    row = conn.execute(sa.select(accounts_table).where(accounts_table.c.name == name)).first()
+def _locked_account(
+    conn: sa.Connection, name: str, *, enabled: bool = False, lock: bool = True
+) -> sa.Row:
+    """Account `name`'s row, locked until `conn`'s transaction ends (on PostgreSQL; SQLite's
+    write transactions are serial anyway), or AccountError."""
+    query = sa.select(accounts_table).where(accounts_table.c.name == name)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         msg = f"no account named {name!r}"
         raise AccountError(msg)
