@@ -178,3 +178,15 @@ def test_token_create_refuses_a_bad_expiry(sqlite_url, book, days):
     assert result.exit_code == 2
     assert "--expires-in" in result.output
     assert len(book.tokens()) == tokens
+
+
+def test_token_create_for_a_disabled_account_is_refused_and_changes_nothing(sqlite_url, book):
+    book.disable("ada", actor="root")
+    changes = len(book.changes())
+
+    result = run(sqlite_url, "token", "create", "ada", "--role", "admin")
+
+    assert result.exit_code == 1
+    assert "disabled; enable it first" in result.output
+    assert book.get("ada").role == "support"
+    assert len(book.changes()) == changes and len(book.tokens("ada")) == 2

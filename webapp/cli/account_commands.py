@@ -158,6 +158,10 @@ def register(cli: click.Group) -> None:
         """Create account NAME if needed (with ROLE) and print a new API token for it."""
         lifetime = None if days is None else timedelta(days=days)
         with _account_book(settings) as book:
+            existing = book.get(name)
+            if existing is not None and existing.disabled:  # refuse before changing its role
+                msg = f"account {name!r} is disabled; enable it first"
+                raise click.ClickException(msg)
             book.ensure(name, role, actor=operator_name())
             click.echo(book.create_token(name, actor=operator_name(), expires_in=lifetime))
 
