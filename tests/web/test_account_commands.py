@@ -190,3 +190,53 @@ def test_token_create_for_a_disabled_account_is_refused_and_changes_nothing(sqli
     assert "disabled; enable it first" in result.output
     assert book.get("ada").role == "support"
     assert len(book.changes()) == changes and len(book.tokens("ada")) == 2
+
+
+def test_accounts_list_idle_finds_old_accounts_nobody_uses(sqlite_url, book):
+    import time
+
+    day = 86_400
+    now = time.time()
+    for name in ("stale", "signs-in", "scripted", "disabled-old"):
+        book.ensure(name, "viewer")
+    book.create_token("scripted")
+    book.disable("disabled-old", actor="root")
+    with book.engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE web_accounts SET created_at = {now - 200 * day} WHERE name != 'ada'"
+        )
+        conn.exec_driver_sql(
+            f"UPDATE web_accounts SET last_sign_in_at = {now - 10 * day} WHERE name = 'signs-in'"
+        )
+        conn.exec_driver_sql(
+            f"UPDATE web_api_tokens SET last_used_at = {now - 10 * day} "
+            "WHERE account_id = (SELECT id FROM web_accounts WHERE name = 'scripted')"
+        )
+
+    idle = run(sqlite_url, "accounts", "list", "--idle", "90")
+    idle_long = run(sqlite_url, "accounts", "list", "--idle", "365")
+
+    assert idle.exit_code == 0
+    assert [line.split()[0] for line in idle.output.splitlines()[1:]] == ["bob", "stale"]
+    assert idle_long.output.strip() == "No account has been idle that long."
+
+
+def test_accounts_list_json_has_the_api_shape(sqlite_url, book):
+    import json
+
+    result = run(sqlite_url, "accounts", "list", "--json")
+
+    assert result.exit_code == 0
+    accounts = json.loads(result.output)["accounts"]
+    assert [a["name"] for a in accounts] == ["ada", "bob"]
+    assert set(accounts[0]) == {
+        "name",
+        "role",
+        "state",
+        "created_at",
+        "has_password",
+        "disabled_at",
+        "active_tokens",
+        "last_used_at",
+        "last_sign_in_at",
+    }

@@ -6,9 +6,10 @@ changes admins make on the dashboard's Accounts page.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -48,6 +49,14 @@ def _token_state(token: Any) -> str:
     return "refused (account disabled)" if token.state == "refused" else token.state
 
 
+def _idle_since(summary: Any, since: datetime) -> bool:
+    """An enabled account made before `since` that has not been used since then."""
+    if summary.disabled_at is not None or summary.created_at >= since:
+        return False
+    uses = [summary.last_sign_in_at, summary.last_used_at]
+    return all(used is None or used < since for used in uses)
+
+
 def _table(headers: list[str], rows: list[list[str]], echo: Callable[[str], Any]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     for line in [headers, *rows]:
@@ -62,13 +71,32 @@ def register(cli: click.Group) -> None:
         """Dashboard accounts: list, change role, disable, enable, sign out, history."""
 
     @accounts.command("list")
+    @click.option(
+        "--idle",
+        "idle_days",
+        type=click.IntRange(1, 36500),
+        default=None,
+        metavar="DAYS",
+        help="Only active accounts older than DAYS with no sign-in and no token use within DAYS.",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON, as GET /api/accounts does.")
     @click.pass_obj
-    def accounts_list(settings: Settings) -> None:
-        """Every account with its role, state, password and active API tokens."""
+    def accounts_list(settings: Settings, idle_days: int | None, as_json: bool) -> None:
+        """Every account with its role, state, password, last sign-in and active API tokens."""
         with _account_book(settings) as book:
             summaries = book.summaries()
+        if idle_days is not None:
+            since = datetime.now(UTC) - timedelta(days=idle_days)
+            summaries = [s for s in summaries if _idle_since(s, since)]
+        if as_json:
+            click.echo(json.dumps({"accounts": [s.as_dict() for s in summaries]}, indent=2))
+            return
         if not summaries:
-            click.echo("No accounts yet; create one with `eventscope token create NAME --role R`.")
+            click.echo(
+                "No account has been idle that long."
+                if idle_days is not None
+                else "No accounts yet; create one with `eventscope token create NAME --role R`."
+            )
             return
         rows = [
             [
