@@ -326,3 +326,24 @@ def test_a_password_sign_in_is_recorded_too(client, accounts, csrf):
     )
 
     assert accounts.summary("ada").last_sign_in_at is not None
+
+
+def test_accounts_unused_for_90_days_are_marked_idle(client, log_in, accounts, ada):
+    import time
+
+    accounts.ensure("stale", "viewer")
+    with accounts.engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE web_accounts SET created_at = {time.time() - 91 * 86_400} "
+            "WHERE name IN ('stale', 'ada')"
+        )
+    client.get("/api/streams", headers={"Authorization": f"Bearer {ada['first']}"})
+    log_in("admin")
+
+    page = client.get("/accounts/").text
+
+    stale_row = page.split('data-account="stale"')[1].split("</tr>")[0]
+    ada_row = page.split('data-account="ada"')[1].split("</tr>")[0]
+    assert 'data-testid="account-idle"' in stale_row
+    assert 'data-testid="account-idle"' not in ada_row  # its token was just used
+    assert page.count('data-testid="account-idle"') == 1

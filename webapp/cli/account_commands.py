@@ -49,14 +49,6 @@ def _token_state(token: Any) -> str:
     return "refused (account disabled)" if token.state == "refused" else token.state
 
 
-def _idle_since(summary: Any, since: datetime) -> bool:
-    """An enabled account made before `since` that has not been used since then."""
-    if summary.disabled_at is not None or summary.created_at >= since:
-        return False
-    uses = [summary.last_sign_in_at, summary.last_used_at]
-    return all(used is None or used < since for used in uses)
-
-
 def _table(headers: list[str], rows: list[list[str]], echo: Callable[[str], Any]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     for line in [headers, *rows]:
@@ -87,7 +79,7 @@ def register(cli: click.Group) -> None:
             summaries = book.summaries()
         if idle_days is not None:
             since = datetime.now(UTC) - timedelta(days=idle_days)
-            summaries = [s for s in summaries if _idle_since(s, since)]
+            summaries = [s for s in summaries if s.idle_since(since)]
         if as_json:
             click.echo(json.dumps({"accounts": [s.as_dict() for s in summaries]}, indent=2))
             return

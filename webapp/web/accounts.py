@@ -28,6 +28,8 @@ TOKEN_TOUCH_SECONDS = 60
 """A token's `last_used_at` is written at most once a minute, not on every request."""
 TOKEN_HINT_LENGTH = 8
 MAX_TOKEN_LIFETIME = timedelta(days=3650)
+IDLE_DAYS = 90
+"""The Accounts page marks active accounts unused for this long."""
 CHANGE_ACTIONS: tuple[str, ...] = (
     "created",
     "role-changed",
@@ -117,6 +119,15 @@ class AccountSummary:
     """When one of its API tokens was last used."""
     last_sign_in_at: datetime | None = None
     """When it last signed in to the dashboard (password or one-time link)."""
+
+    def idle_since(self, since: datetime) -> bool:
+        """An active account made before `since` that has neither signed in nor used a
+        token since then (a candidate for disabling in a review of who needs access)."""
+        if self.disabled_at is not None or self.created_at >= since:
+            return False
+        return all(
+            used is None or used < since for used in (self.last_sign_in_at, self.last_used_at)
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {

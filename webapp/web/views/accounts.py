@@ -9,12 +9,13 @@ always keeps an admin who can undo a change.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 
 from webapp.web.access import account_book, current_account, requires_role
-from webapp.web.accounts import ROLES, AccountError, AccountSummary
+from webapp.web.accounts import IDLE_DAYS, ROLES, AccountError, AccountSummary
 from webapp.web.pages import render_view
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -77,10 +78,14 @@ def _refuse_for_self(name: str, doing: str) -> Any | None:
 def index() -> str:
     """Every account with its role, state and tokens, and the latest changes."""
     book = account_book()
+    summaries = book.summaries()
+    idle_before = datetime.now(UTC) - timedelta(days=IDLE_DAYS)
     return render_view(
         "accounts/page.html",
         "accounts/_list.html",
-        accounts=book.summaries(),
+        accounts=summaries,
+        idle={s.name for s in summaries if s.idle_since(idle_before)},
+        idle_days=IDLE_DAYS,
         changes=book.changes(limit=CHANGES_SHOWN),
     )
 
