@@ -23,6 +23,21 @@ def test_the_newest_snapshot_at_or_below_a_version(store: EventStore) -> None:
     assert store.read_snapshot("acc-1").taken_at is not None
 
 
+def test_the_newest_snapshots_of_many_streams_come_in_one_read(store: EventStore) -> None:
+    for version in (2, 5, 9):
+        store.save_snapshot(Snapshot("acc-1", version, 1, "Account", {"balance": version}))
+    store.save_snapshot(Snapshot("acc-2", 1, 1, "Account", {"balance": 0}))
+    many = [f"acc-{n}" for n in range(3, 1203)]  # more ids than one query takes
+    store.save_snapshot(Snapshot("acc-1202", 4, 1, "Account", {"balance": 4}))
+
+    latest = store.read_latest_snapshots(["acc-1", "acc-2", "missing", "acc-1", *many])
+
+    assert sorted(latest) == ["acc-1", "acc-1202", "acc-2"]
+    assert latest["acc-1"].version == 9 and latest["acc-1"].data == {"balance": 9}
+    assert latest["acc-1202"] == store.read_snapshot("acc-1202")
+    assert store.read_latest_snapshots([]) == {}
+
+
 def test_a_snapshot_at_the_same_version_replaces_the_old_one(store: EventStore) -> None:
     store.save_snapshot(Snapshot("acc-1", 3, 1, "Account", {"old": True}))
     store.save_snapshot(Snapshot("acc-1", 3, 2, "Account", {"new": True}))

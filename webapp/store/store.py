@@ -110,6 +110,7 @@ _STREAM_EVENT_COLUMNS = (
 )
 _STREAM_COLUMNS = "stream_id, version, created_at, updated_at"
 _SNAPSHOT_COLUMNS = "stream_id, version, snapshot_version, type, data, taken_at"
+_SNAPSHOT_BATCH = 500
 _INSERT_COLUMNS = (
     "stream_id, stream_version, event_id, type, schema_version, data, metadata, "
     "correlation_id, actor, recorded_at"
@@ -790,6 +791,22 @@ class EventStore:
         sql += " ORDER BY version DESC LIMIT 1"
         found = self._query_snapshots(sql, params)
         return found[0] if found else None
+
+    def read_latest_snapshots(self, stream_ids: Sequence[str]) -> dict[str, Snapshot]:
+        """The newest snapshot of each of `stream_ids` that has one, in one query per
+        500 ids (a listing of many streams need not ask stream by stream)."""
+        found: dict[str, Snapshot] = {}
+        ids = list(dict.fromkeys(stream_ids))
+        for start in range(0, len(ids), _SNAPSHOT_BATCH):
+            chunk = ids[start : start + _SNAPSHOT_BATCH]
+            marks = ", ".join("?" * len(chunk))
+            sql = (
+                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots s WHERE s.stream_id IN ({marks}) "
+                "AND s.version = (SELECT max(m.version) FROM snapshots m "
+                "WHERE m.stream_id = s.stream_id)"
+            )
+            found.update((snap.stream_id, snap) for snap in self._query_snapshots(sql, chunk))
+        return found
 
     def list_snapshots(self, stream_id: str) -> list[Snapshot]:
         """Every snapshot of the stream, oldest first."""

@@ -110,16 +110,21 @@ def streams_with_snapshots(
         batch = store.list_streams(policy["prefix"], after=cursor, limit=SCAN_BATCH)
         if not batch:
             return rows, None
-        for info in batch:
-            scanned += 1
-            cursor = info.stream_id
-            if every and info.version < every:
-                continue
-            snapshot = store.read_snapshot(info.stream_id)
-            if snapshot is not None:
-                rows.append(snapshot_row(snapshot, policy["cls"], info))
-            if len(rows) >= PAGE_SIZE:
-                return rows, cursor
+        # a page's worth of streams per query: one round trip each, and no more
+        # snapshot documents read than a page can show
+        for start in range(0, len(batch), PAGE_SIZE):
+            chunk = batch[start : start + PAGE_SIZE]
+            snapshots = store.read_latest_snapshots(
+                [info.stream_id for info in chunk if not every or info.version >= every]
+            )
+            for info in chunk:
+                scanned += 1
+                cursor = info.stream_id
+                snapshot = snapshots.get(info.stream_id)
+                if snapshot is not None:
+                    rows.append(snapshot_row(snapshot, policy["cls"], info))
+                if len(rows) >= PAGE_SIZE:
+                    return rows, cursor
         if len(batch) < SCAN_BATCH:
             return rows, None
     return rows, cursor
