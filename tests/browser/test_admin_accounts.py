@@ -37,7 +37,7 @@ def test_an_admin_revokes_a_token_and_disables_a_leaver(
     expect(leaver_page.locator("h1")).to_have_text("Data subjects")
 
     login_as(page, "admin")
-    page.get_by_role("link", name="Accounts").click()
+    page.get_by_role("link", name="Staff accounts").click()
     row = page.locator(f'[data-testid="account-row"][data-account="{leaver}"]')
     expect(row).to_contain_text("support")
     expect(row).to_have_attribute("data-state", "active")

@@ -1,7 +1,7 @@
 """`eventscope accounts ...`, `token ...`, `password` and `login-link`: who may come in.
 
 What these commands change is recorded as done by `cli:<login name>`, beside the
-changes admins make on the dashboard's Accounts page.
+changes admins make on the dashboard's Staff accounts page.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ TOKEN_TOUCH_SECONDS = 60
 TOKEN_HINT_LENGTH = 8
 MAX_TOKEN_LIFETIME = timedelta(days=3650)
 IDLE_DAYS = 90
-"""The Accounts page marks active accounts unused for this long."""
+"""The Staff accounts page marks active accounts unused for this long."""
 CHANGE_ACTIONS: tuple[str, ...] = (
     "created",
     "role-changed",

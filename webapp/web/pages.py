@@ -42,7 +42,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Console", "console.index", "admin"),
     NavItem("Notes", "notes.index", "viewer"),
     NavItem("Access log", "access_log.index", "support"),
-    NavItem("Accounts", "accounts.index", "admin"),
+    NavItem("Staff accounts", "accounts.index", "admin"),
 )
 """Every area of the dashboard, in nav order; an item shows once its endpoint exists."""
 

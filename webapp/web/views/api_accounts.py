@@ -2,7 +2,7 @@
 
 For offboarding scripts and auditors: list who may come in, revoke a token, disable,
 enable or sign out an account, change a role, and read every change with who made it.
-Every change is recorded with the calling admin's account name. As on the Accounts
+Every change is recorded with the calling admin's account name. As on the Staff accounts
 page, an admin cannot disable or demote their own account.
 """
 
