@@ -46,6 +46,18 @@ def test_the_wheel_carries_templates_static_seed_data_and_migrations(wheel: Path
     assert any(n.startswith("webapp/seed_data/") and not n.endswith(".keep") for n in names)
     assert any(n.startswith("webapp/store/migrations/") and n.endswith(".py") for n in names)
     assert "webapp/migrate/script.py.mako" in names
+    repo = Path(__file__).resolve().parent.parent
+    shipped_from_repo = {
+        f"webapp/{path.relative_to(repo).as_posix()}"
+        for folder in ("templates", "static")
+        for path in (repo / folder).rglob("*")
+        if path.is_file()
+    }
+    migrations = {
+        path.relative_to(repo).as_posix() for path in repo.glob("webapp/*/migrations/*.py")
+    }
+    assert shipped_from_repo - set(names) == set()  # every page and asset of every area
+    assert migrations - set(names) == set()
 
 
 @pytest.mark.slow
