@@ -24,7 +24,7 @@ def api_status(client, token: str) -> int:
     return client.get("/api/streams", headers={"Authorization": f"Bearer {token}"}).status_code
 
 
-PAGES = ["/accounts/", "/accounts/ada"]
+PAGES = ["/accounts/", "/accounts/ada", "/accounts/changes.csv"]
 ACTIONS = [
     "/accounts/ada/role",
     "/accounts/ada/tokens/1/revoke",
@@ -347,3 +347,37 @@ def test_accounts_unused_for_90_days_are_marked_idle(client, log_in, accounts, a
     assert 'data-testid="account-idle"' in stale_row
     assert 'data-testid="account-idle"' not in ada_row  # its token was just used
     assert page.count('data-testid="account-idle"') == 1
+
+
+def test_every_change_downloads_as_csv_newest_first(client, log_in, accounts, ada):
+    from .conftest import csv_rows
+
+    for _ in range(3):
+        accounts.end_sessions("ada", actor="=cmd|' /C calc'!A0")
+    log_in("admin")
+
+    response = client.get("/accounts/changes.csv")
+
+    rows = csv_rows(response)
+    assert response.headers["Content-Disposition"].startswith(
+        'attachment; filename="eventscope-account-changes-'
+    )
+    assert rows[0] == ["id", "at", "actor", "action", "account", "detail"]
+    assert [int(r[0]) for r in rows[1:]] == [c.id for c in accounts.changes(limit=1000)]
+    assert rows[2][2] == "'=cmd|' /C calc'!A0"  # not run as a formula by a spreadsheet
+    assert 'href="/accounts/changes.csv"' in client.get("/accounts/").text
+
+
+def test_the_changes_download_pages_through_many_changes(client, log_in, accounts, ada):
+    import webapp.web.views.accounts as view
+
+    for _ in range(7):
+        accounts.end_sessions("ada", actor="root")
+    log_in("admin")
+    original, view.EXPORT_PAGE = view.EXPORT_PAGE, 3
+    try:
+        rows = client.get("/accounts/changes.csv").get_data(as_text=True).splitlines()[1:]
+    finally:
+        view.EXPORT_PAGE = original
+
+    assert len(rows) == len(accounts.changes(limit=1000)) == 11

@@ -9,19 +9,23 @@ always keeps an admin who can undo a change.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 
 from webapp.web.access import account_book, current_account, requires_role
-from webapp.web.accounts import IDLE_DAYS, ROLES, AccountError, AccountSummary
+from webapp.web.accounts import IDLE_DAYS, ROLES, AccountChange, AccountError, AccountSummary
+from webapp.web.downloads import csv_download
 from webapp.web.pages import render_view
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
 MAX_REASON = 500
 CHANGES_SHOWN = 50
+EXPORT_PAGE = 500
+EXPORT_COLUMNS = ["id", "at", "actor", "action", "account", "detail"]
 
 
 def _summary_or_404(name: str) -> AccountSummary:
@@ -88,6 +92,23 @@ def index() -> str:
         idle_days=IDLE_DAYS,
         changes=book.changes(limit=CHANGES_SHOWN),
     )
+
+
+@bp.get("/changes.csv")
+@requires_role("admin")
+def changes_csv() -> Response:
+    """Every recorded change to accounts, roles and tokens, newest first, for an auditor."""
+    book = account_book()
+    newest = book.changes(limit=1)
+
+    def changes() -> Iterator[AccountChange]:
+        before: int | None = newest[0].id + 1 if newest else None  # later changes stay out
+        while before is not None:
+            page = book.changes(limit=EXPORT_PAGE, before=before)
+            yield from page
+            before = page[-1].id if len(page) == EXPORT_PAGE else None
+
+    return csv_download("eventscope-account-changes", EXPORT_COLUMNS, changes())
 
 
 @bp.get("/<id:name>")
