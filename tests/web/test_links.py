@@ -1,5 +1,7 @@
 """Every link a role is shown leads somewhere it may go: crawling the seeded dashboard as a
-viewer, support and an admin finds no link that answers 404, 403 or an error.
+viewer, support and an admin finds no link that answers 404, 403 or an error, and every
+page it reaches has one `<h1>` and a label for each form field (what a screen reader
+needs to say where it is and what to type).
 
 The crawl follows `href` and `hx-get` from the overview outwards, taking at most a few
 addresses of each route and query shape (the seed holds hundreds of streams; one stream
@@ -12,6 +14,7 @@ import re
 import secrets
 from collections import Counter
 from html import unescape
+from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
@@ -42,6 +45,54 @@ def links_on(page_url: str, body: str) -> list[str]:
     return found
 
 
+class PageStructure(HTMLParser):
+    """Counts `<h1>`s and finds form fields with no label (wrapping `<label>`, `for`, or
+    `aria-label`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headings = 0
+        self.inside_label = 0
+        self.labelled_ids: set[str] = set()
+        self.fields: list[tuple[dict[str, str | None], bool]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "h1":
+            self.headings += 1
+        elif tag == "label":
+            self.inside_label += 1
+            if attributes.get("for"):
+                self.labelled_ids.add(attributes["for"])  # type: ignore[arg-type]
+        elif tag in ("input", "select", "textarea") and attributes.get("type") not in (
+            "hidden",
+            "submit",
+            "button",
+        ):
+            self.fields.append((attributes, self.inside_label > 0))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.inside_label -= 1
+
+    def problems(self) -> list[str]:
+        found = [] if self.headings == 1 else [f"{self.headings} <h1> headings"]
+        for attributes, wrapped in self.fields:
+            named = attributes.get("aria-label") or attributes.get("aria-labelledby")
+            if not (wrapped or named or attributes.get("id") in self.labelled_ids):
+                found.append(f"field {attributes.get('name')!r} has no label")
+        return found
+
+
+def structure_problems(body: str) -> list[str]:
+    """What a full page (not an htmx fragment) lacks for a screen reader."""
+    if "<html" not in body:
+        return []
+    checker = PageStructure()
+    checker.feed(body)
+    return checker.problems()
+
+
 def shape(app, url: str) -> tuple[str, frozenset[str]]:
     """The route and the query parameter names of `url`: addresses of one shape render alike."""
     parts = urlsplit(url)
@@ -52,8 +103,9 @@ def shape(app, url: str) -> tuple[str, frozenset[str]]:
     return endpoint, frozenset(name for name, _ in parse_qsl(parts.query))
 
 
-def crawl(app, client) -> tuple[list[tuple[int, str, str]], Counter]:
-    """Visit what the pages link to; return the links that failed and the routes reached."""
+def crawl(app, client) -> tuple[list[tuple[int | str, str, str]], Counter]:
+    """Visit what the pages link to; return the links that failed (or the page's structural
+    problem) and the routes reached."""
     failures, reached, per_shape = [], Counter(), Counter()
     queue, seen = [("/", "(start)")], {"/"}
     while queue and sum(reached.values()) < MAX_VISITS:
@@ -66,6 +118,7 @@ def crawl(app, client) -> tuple[list[tuple[int, str, str]], Counter]:
             continue
         if not response.content_type.startswith("text/html"):
             continue
+        failures += [(problem, url, found_on) for problem in structure_problems(body)]
         for link in links_on(url, body):
             key = shape(app, link)
             if link in seen or per_shape[key] >= PER_SHAPE:
@@ -82,6 +135,15 @@ def seeded(db_url):
     load_seed(runtime.router)
     yield runtime
     runtime.close()
+
+
+def test_a_page_without_a_heading_or_with_an_unlabelled_field_is_found() -> None:
+    page = '<html><body><h2>x</h2><input name="q"><label>Name <input name="n"></label>'
+    labelled = '<html><body><h1>x</h1><label for="q">Q</label><input id="q" name="q"></body>'
+
+    assert structure_problems(page) == ["0 <h1> headings", "field 'q' has no label"]
+    assert structure_problems(labelled) == []
+    assert structure_problems("<tr><td>an htmx fragment</td></tr>") == []
 
 
 def test_no_role_is_shown_a_link_that_fails(seeded):

@@ -61,6 +61,7 @@ def event_type(type_name: str) -> str:
         counts=counts,
         examples=latest_examples([type_name], counts),
         hand_sent=hand_sent_commands(catalog),
+        standalone=True,  # the card's name is the page's heading
     )
 
 
