@@ -1,7 +1,9 @@
 """Every link a role is shown leads somewhere it may go: crawling the seeded dashboard as a
 viewer, support and an admin finds no link that answers 404, 403 or an error, and every
 page it reaches has one `<h1>` and a label for each form field (what a screen reader
-needs to say where it is and what to type).
+needs to say where it is and what to type). Along the way it watches personal data: a
+viewer's pages never show a seed user's e-mail address, and every page that shows one
+to support or an admin has written an access-log entry.
 
 The crawl follows `href` and `hx-get` from the overview outwards, taking at most a few
 addresses of each route and query shape (the seed holds hundreds of streams; one stream
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
@@ -27,6 +30,8 @@ from webapp.web import create_app
 from webapp.web.accounts import ROLES, AccountBook
 
 LINK = re.compile(r'\s(?:href|hx-get)="([^"]+)"')
+SEED_EMAIL = re.compile(r"[\w.+-]+@(?:mail\.)?example\.(?:org|net|com)")
+PLACEHOLDER = re.compile(r'\splaceholder="[^"]*"')  # "u001 or ada@example.org" is no one's
 PER_SHAPE = 3
 MAX_VISITS = 600
 NOT_CRAWLED = ("/static/", "/login", "/logout")
@@ -103,15 +108,27 @@ def shape(app, url: str) -> tuple[str, frozenset[str]]:
     return endpoint, frozenset(name for name, _ in parse_qsl(parts.query))
 
 
-def crawl(app, client) -> tuple[list[tuple[int | str, str, str]], Counter]:
+def emails_shown(body: str) -> set[str]:
+    return set(SEED_EMAIL.findall(PLACEHOLDER.sub("", body)))
+
+
+def crawl(
+    app, client, *, log_size: Callable[[], int], sees_personal_data: bool
+) -> tuple[list[tuple[int | str, str, str]], Counter]:
     """Visit what the pages link to; return the links that failed (or the page's structural
-    problem) and the routes reached."""
+    or personal-data problem) and the routes reached."""
     failures, reached, per_shape = [], Counter(), Counter()
     queue, seen = [("/", "(start)")], {"/"}
     while queue and sum(reached.values()) < MAX_VISITS:
         url, found_on = queue.pop(0)
+        logged_before = log_size()
         response = client.get(url)
         body = response.get_data(as_text=True)
+        if emails_shown(body):
+            if not sees_personal_data:
+                failures.append(("shows personal data", url, found_on))
+            elif log_size() == logged_before:
+                failures.append(("shows personal data without logging it", url, found_on))
         reached[shape(app, url)[0]] += 1
         if response.status_code >= 400 or "/login" in response.headers.get("Location", ""):
             failures.append((response.status_code, url, found_on))
@@ -150,11 +167,17 @@ def test_no_role_is_shown_a_link_that_fails(seeded):
     app = create_app({"TESTING": True}, runtime=seeded)
     book = AccountBook(seeded.store.engine)
     report = {}
+
+    def log_size() -> int:  # the newest access-log entry's id: it grows with each entry
+        newest = seeded.privacy.access_log(limit=1).entries
+        return newest[0].id if newest else 0
+
     for role in ROLES:
         book.ensure(role, role)
         client = app.test_client()
         client.get(f"/login/link/{book.create_login_token(role)}")
-        report[role] = crawl(app, client)
+        sees = role != "viewer"
+        report[role] = crawl(app, client, log_size=log_size, sees_personal_data=sees)
 
     failures = {role: found for role, (found, _) in report.items() if found}
     assert failures == {}
@@ -162,3 +185,4 @@ def test_no_role_is_shown_a_link_that_fails(seeded):
     assert {"streams.show", "timeline.index", "catalog.event_type"} <= viewer_routes
     assert {"subjects.show", "console.index", "accounts.show"} <= admin_routes
     assert "subjects.index" not in viewer_routes  # a viewer is not shown support's pages
+    assert "subjects.data" in admin_routes  # where decrypted personal data is shown
