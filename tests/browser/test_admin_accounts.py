@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import urllib.error
 import urllib.request
@@ -67,4 +68,33 @@ def test_an_admin_revokes_a_token_and_disables_a_leaver(
     leaver_page.goto(f"{live_server.url}/subjects/")
     expect(leaver_page).to_have_url(f"{live_server.url}/login?next=/subjects/")
     leaver_context.close()
+    assert csp_violations == []
+
+
+def test_an_admin_lets_a_newcomer_in_with_a_one_time_link(
+    browser, page, live_server, login_as, screenshot, csp_violations
+):
+    newcomer = f"newcomer-{secrets.token_hex(3)}"
+    login_as(page, "admin")
+    page.get_by_role("link", name="Staff accounts").click()
+
+    page.get_by_test_id("account-add-name").fill(newcomer)
+    page.get_by_test_id("account-add-role").select_option("support")
+    page.get_by_test_id("account-add-submit").click()
+    secret = page.get_by_test_id("account-secret-value")
+    expect(secret).to_have_value(re.compile(rf"^{re.escape(live_server.url)}/login/link/"))
+    screenshot(page, "admin-3-login-link-for-a-newcomer")
+    link = secret.input_value()
+
+    their_context = browser.new_context()
+    theirs = their_context.new_page()
+    theirs.goto(link)
+    expect(theirs.locator(".whoami__name")).to_have_text(newcomer)
+    theirs.goto(f"{live_server.url}/subjects/")
+    expect(theirs.locator("h1")).to_have_text("Data subjects")
+    their_context.close()
+
+    page.get_by_role("link", name="Done").click()
+    expect(page.get_by_test_id("account-change").first).to_contain_text("login-link-created")
+    assert live_server.accounts.summary(newcomer).last_sign_in_at is not None
     assert csp_violations == []

@@ -256,4 +256,4 @@ def register(cli: click.Group) -> None:
             if book.get(name) is None:
                 msg = f"no account named {name!r}; create one with `eventscope token create`"
                 raise click.ClickException(msg)
-            click.echo(login_url(base_url, book.create_login_token(name)))
+            click.echo(login_url(base_url, book.create_login_token(name, actor=operator_name())))

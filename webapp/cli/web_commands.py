@@ -92,7 +92,7 @@ def register(cli: click.Group) -> None:
         book = AccountBook(runtime.store.engine)
         try:
             book.ensure("admin", "admin", actor=operator_name())
-            login_token = book.create_login_token("admin")
+            login_token = book.create_login_token("admin", actor=operator_name())
         except AccountError as exc:  # the admin account was disabled
             runtime.close()
             raise click.ClickException(f"{exc} (`eventscope accounts enable admin`)") from None

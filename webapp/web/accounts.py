@@ -36,6 +36,7 @@ CHANGE_ACTIONS: tuple[str, ...] = (
     "password-set",
     "token-created",
     "token-revoked",
+    "login-link-created",
     "disabled",
     "enabled",
     "sessions-ended",
@@ -575,18 +576,22 @@ class AccountBook:
         return len(ids)
 
     # --- one-time login links ---
-    def create_login_token(self, name: str, *, ttl_seconds: float = LOGIN_LINK_SECONDS) -> str:
-        """Issue a login token for account `name`, valid once within `ttl_seconds`."""
+    def create_login_token(
+        self, name: str, *, ttl_seconds: float = LOGIN_LINK_SECONDS, actor: str = "system"
+    ) -> str:
+        """Issue a login token for account `name`, valid once within `ttl_seconds` (a
+        credential: its issue is recorded, never the token)."""
         token = secrets.token_urlsafe(32)
+        expires_at = time.time() + ttl_seconds
         with self.engine.begin() as conn:
             row = _locked_account(conn, name, enabled=True)
             conn.execute(
                 login_links_table.insert().values(
-                    account_id=row.id,
-                    token_hash=_digest(token),
-                    expires_at=time.time() + ttl_seconds,
+                    account_id=row.id, token_hash=_digest(token), expires_at=expires_at
                 )
             )
+            detail = f"valid until {_moment(expires_at):%Y-%m-%d %H:%M} UTC"
+            _record(conn, actor, "login-link-created", name, detail)
         return token
 
     def redeem_login_token(self, token: str) -> Account | None:

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from webapp.web.access import account_book, current_account, requires_role
 from webapp.web.accounts import IDLE_DAYS, ROLES, AccountChange, AccountError, AccountSummary
 from webapp.web.downloads import csv_download
+from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import render_view
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -25,6 +26,8 @@ bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 MAX_REASON = 500
 CHANGES_SHOWN = 50
 EXPORT_PAGE = 500
+INVITE_SECONDS = 24 * 3600
+"""A login link made on this page is sent on by chat or e-mail: it lasts a day, not minutes."""
 EXPORT_COLUMNS = ["id", "at", "actor", "action", "account", "detail"]
 
 
@@ -81,6 +84,10 @@ def _refuse_for_self(name: str, doing: str) -> Any | None:
 @requires_role("admin")
 def index() -> str:
     """Every account with its role, state and tokens, and the latest changes."""
+    return _list_page()
+
+
+def _list_page(**extra: Any) -> str:
     book = account_book()
     summaries = book.summaries()
     idle_before = datetime.now(UTC) - timedelta(days=IDLE_DAYS)
@@ -91,7 +98,74 @@ def index() -> str:
         idle={s.name for s in summaries if s.idle_since(idle_before)},
         idle_days=IDLE_DAYS,
         changes=book.changes(limit=CHANGES_SHOWN),
+        roles=ROLES,
+        **extra,
     )
+
+
+def _shown_once(account: str, kind: str, secret: str, **facts: Any) -> Any:
+    """The page that shows a new credential, the only time it is ever shown."""
+    body = render_template(
+        "accounts/secret_page.html", account=account, kind=kind, secret=secret, **facts
+    )
+    return body, 200
+
+
+@bp.post("/")
+@requires_role("admin")
+def add() -> Any:
+    """Create an account with a role and show a one-time login link for its owner."""
+    book = account_book()
+    name, role = request.form.get("name", "").strip(), request.form.get("role", "")
+    error = None
+    if role not in ROLES:
+        error = f"Unknown role {role!r}."
+    elif book.get(name) is not None:
+        error = f"An account named {name!r} already exists; open it to issue a login link."
+    if error is None:
+        try:
+            book.ensure(name, role, actor=_actor())
+        except AccountError as exc:
+            error = str(exc)
+    if error is not None:
+        return _list_page(add_error=error, add_name=name, add_role=role), 400
+    return _login_link_page(name)
+
+
+def _login_link_page(name: str) -> Any:
+    token = account_book().create_login_token(name, ttl_seconds=INVITE_SECONDS, actor=_actor())
+    link = url_for("auth.login_link", token=token, _external=True)
+    expires = datetime.now(UTC) + timedelta(seconds=INVITE_SECONDS)
+    return _shown_once(name, "login link", link, expires_at=expires)
+
+
+@bp.post("/<id:name>/login-link")
+@requires_role("admin")
+def issue_login_link(name: str) -> Any:
+    """A new one-time login link for the account (it works once, within a day)."""
+    summary = _summary_or_404(name)
+    if summary.disabled_at is not None:
+        return _account_page(name, error=f"{name} is disabled; enable it first.", status=400)
+    return _login_link_page(name)
+
+
+@bp.post("/<id:name>/tokens")
+@requires_role("admin")
+def create_token(name: str) -> Any:
+    """A new API token for the account, optionally expiring after some days."""
+    summary = _summary_or_404(name)
+    days_text = request.form.get("expires_in_days", "").strip()
+    lifetime = None
+    if days_text:
+        try:
+            lifetime = timedelta(days=whole_number(days_text, "days", low=1, high=3650))
+        except BadNumber as exc:
+            return _account_page(name, error=str(exc), status=400)
+    if summary.disabled_at is not None:
+        return _account_page(name, error=f"{name} is disabled; enable it first.", status=400)
+    token = account_book().create_token(name, actor=_actor(), expires_in=lifetime)
+    expires = None if lifetime is None else datetime.now(UTC) + lifetime
+    return _shown_once(name, "API token", token, expires_at=expires)
 
 
 @bp.get("/changes.csv")
