@@ -143,17 +143,18 @@ def _login_link_page(name: str) -> Any:
 @requires_role("admin")
 def issue_login_link(name: str) -> Any:
     """A new one-time login link for the account (it works once, within a day)."""
-    summary = _summary_or_404(name)
-    if summary.disabled_at is not None:
-        return _account_page(name, error=f"{name} is disabled; enable it first.", status=400)
-    return _login_link_page(name)
+    _summary_or_404(name)
+    try:
+        return _login_link_page(name)
+    except AccountError as exc:  # disabled
+        return _account_page(name, error=str(exc), status=400)
 
 
 @bp.post("/<id:name>/tokens")
 @requires_role("admin")
 def create_token(name: str) -> Any:
     """A new API token for the account, optionally expiring after some days."""
-    summary = _summary_or_404(name)
+    _summary_or_404(name)
     days_text = request.form.get("expires_in_days", "").strip()
     lifetime = None
     if days_text:
@@ -161,9 +162,10 @@ def create_token(name: str) -> Any:
             lifetime = timedelta(days=whole_number(days_text, "days", low=1, high=3650))
         except BadNumber as exc:
             return _account_page(name, error=str(exc), status=400)
-    if summary.disabled_at is not None:
-        return _account_page(name, error=f"{name} is disabled; enable it first.", status=400)
-    token = account_book().create_token(name, actor=_actor(), expires_in=lifetime)
+    try:
+        token = account_book().create_token(name, actor=_actor(), expires_in=lifetime)
+    except AccountError as exc:  # disabled
+        return _account_page(name, error=str(exc), status=400)
     expires = None if lifetime is None else datetime.now(UTC) + lifetime
     return _shown_once(name, "API token", token, expires_at=expires)
 
