@@ -1,7 +1,8 @@
-"""Accounts, for admins: who may come in with which role, their API tokens, and what changed.
+"""Staff accounts, for admins: who may come in with which role, their credentials, what changed.
 
-An admin changes a role, revokes a token, ends an account's browser sessions, or
-disables and enables an account; every change is recorded with the admin's name
+An admin adds an account (with a one-time login link), issues a login link or an API
+token (each shown once), changes a role, revokes a token, ends an account's browser
+sessions, or disables and enables an account; every change is recorded with the admin's name
 (`web_account_changes`) beside those made with `eventscope accounts` and `token`.
 An admin cannot disable or demote their own account here, so that the dashboard
 always keeps an admin who can undo a change.
