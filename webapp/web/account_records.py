@@ -82,6 +82,14 @@ class AccountError(ValueError):
     """A bad account name, role, password or token id; nothing was changed."""
 
 
+class UnknownAccount(AccountError):
+    """No account has that name."""
+
+
+class UnknownToken(AccountError):
+    """No API token has that id."""
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     id: int

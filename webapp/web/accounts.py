@@ -34,6 +34,8 @@ from webapp.web.account_records import (
     AccountError,
     AccountSummary,
     TokenInfo,
+    UnknownAccount,
+    UnknownToken,
     account_changes_table,
     accounts_table,
     login_links_table,
@@ -120,9 +122,7 @@ class AccountBook:
         with self.engine.begin() as conn:
             row = _locked_account(conn, name)
             if row.role != role:
-                conn.execute(
-                    accounts_table.update().where(accounts_table.c.id == row.id).values(role=role)
-                )
+                _update_account(conn, row, role=role)
                 _record(conn, actor, "role-changed", name, f"{row.role} -> {role}")
         return Account(
             id=row.id,
@@ -183,12 +183,7 @@ class AccountBook:
             if row.disabled_at is not None:
                 msg = f"account {name!r} is already disabled"
                 raise AccountError(msg)
-            conn.execute(
-                accounts_table.update()
-                .where(accounts_table.c.id == row.id)
-                .values(disabled_at=time.time())
-            )
-            _bump_epoch(conn, row)
+            _update_account(conn, row, disabled_at=time.time(), session_epoch=_NEXT_EPOCH)
             _record(conn, actor, "disabled", name, reason)
 
     def enable(self, name: str, *, actor: str, reason: str = "") -> None:
@@ -198,18 +193,14 @@ class AccountBook:
             if row.disabled_at is None:
                 msg = f"account {name!r} is not disabled"
                 raise AccountError(msg)
-            conn.execute(
-                accounts_table.update()
-                .where(accounts_table.c.id == row.id)
-                .values(disabled_at=None)
-            )
+            _update_account(conn, row, disabled_at=None)
             _record(conn, actor, "enabled", name, reason)
 
     def end_sessions(self, name: str, *, actor: str) -> None:
         """Log every browser of account `name` out at its next request."""
         with self.engine.begin() as conn:
             row = _locked_account(conn, name)
-            _bump_epoch(conn, row)
+            _update_account(conn, row, session_epoch=_NEXT_EPOCH)
             _record(conn, actor, "sessions-ended", name)
 
     def record_sign_in(self, account: Account) -> None:
@@ -230,12 +221,7 @@ class AccountBook:
         hashed = generate_password_hash(password, method="scrypt")
         with self.engine.begin() as conn:
             row = _locked_account(conn, name)
-            conn.execute(
-                accounts_table.update()
-                .where(accounts_table.c.id == row.id)
-                .values(password_hash=hashed)
-            )
-            _bump_epoch(conn, row)
+            _update_account(conn, row, password_hash=hashed, session_epoch=_NEXT_EPOCH)
             _record(conn, actor, "password-set", name)
 
     def check_password(self, name: str, password: str) -> Account | None:
@@ -352,7 +338,7 @@ class AccountBook:
             ).first()
             if row is None:
                 msg = f"no API token with id {token_id}"
-                raise AccountError(msg)
+                raise UnknownToken(msg)
             if row.revoked_at is not None:
                 msg = f"API token {token_id} is already revoked"
                 raise AccountError(msg)
@@ -488,7 +474,7 @@ def _locked_account(
     row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         msg = f"no account named {name!r}"
-        raise AccountError(msg)
+        raise UnknownAccount(msg)
     if enabled and row.disabled_at is not None:
         msg = f"account {name!r} is disabled; enable it first"
         raise AccountError(msg)
@@ -503,12 +489,12 @@ def _token_usable(now: float) -> sa.ColumnElement[bool]:
     )
 
 
-def _bump_epoch(conn: sa.Connection, row: sa.Row) -> None:
-    conn.execute(
-        accounts_table.update()
-        .where(accounts_table.c.id == row.id)
-        .values(session_epoch=accounts_table.c.session_epoch + 1)
-    )
+_NEXT_EPOCH = accounts_table.c.session_epoch + 1
+"""As a value for `session_epoch`: ends every browser session of the account."""
+
+
+def _update_account(conn: sa.Connection, row: sa.Row, **values: object) -> None:
+    conn.execute(accounts_table.update().where(accounts_table.c.id == row.id).values(**values))
 
 
 def _record(conn: sa.Connection, actor: str, action: str, account: str, detail: str = "") -> None:
@@ -541,5 +527,7 @@ __all__ = [
     "AccountError",
     "AccountSummary",
     "TokenInfo",
+    "UnknownAccount",
+    "UnknownToken",
     "role_rank",
 ]

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, jsonify
 from werkzeug.wrappers import Response
 
 from webapp.web.access import account_book, current_account, requires_role
-from webapp.web.accounts import ROLES, AccountError, AccountSummary
+from webapp.web.accounts import ROLES, AccountError, UnknownAccount, UnknownToken
 from webapp.web.views.api import DEFAULT_LIMIT, MAX_LIMIT, MAX_REASON, int_arg, json_body, str_arg
 
 bp = Blueprint("api_accounts", __name__, url_prefix="/api")
@@ -24,11 +24,12 @@ def _actor() -> str:
     return current_account().name  # type: ignore[union-attr]
 
 
-def _summary_or_404(name: str) -> AccountSummary:
-    summary = account_book().summary(name)
-    if summary is None:
-        abort(404, description=f"no account named {name!r}")
-    return summary
+@bp.errorhandler(AccountError)
+def _refused(exc: AccountError) -> tuple[Response, int]:
+    """The account book said no: 404 for an unknown name or token id, else 409 (a state
+    conflict such as disabling a disabled account); nothing was changed."""
+    unknown = isinstance(exc, UnknownAccount | UnknownToken)
+    return jsonify(error=str(exc)), 404 if unknown else 409
 
 
 def _optional_reason() -> str:
@@ -41,13 +42,10 @@ def _optional_reason() -> str:
 
 
 def _account_reply(name: str) -> Response:
-    return jsonify(account=_summary_or_404(name).as_dict())
-
-
-def _conflict(exc: AccountError) -> Response:
-    response = jsonify(error=str(exc))
-    response.status_code = 409
-    return response
+    summary = account_book().summary(name)
+    if summary is None:
+        raise UnknownAccount(f"no account named {name!r}")
+    return jsonify(account=summary.as_dict())
 
 
 def _refuse_for_self(name: str, doing: str) -> None:
@@ -80,7 +78,6 @@ def account_changes() -> Response:
 @requires_role("admin")
 def change_role(name: str) -> Response:
     """Body `{"role": "viewer" | "support" | "admin"}`."""
-    _summary_or_404(name)
     role = json_body().get("role")
     if role not in ROLES:
         abort(400, description=f"'role' must be one of: {', '.join(ROLES)}")
@@ -95,23 +92,15 @@ def change_role(name: str) -> Response:
 def disable_account(name: str) -> Response:
     """Refuse the account's tokens, password and login links and end its sessions; an
     optional `reason` is recorded."""
-    _summary_or_404(name)
     _refuse_for_self(name, "disable")
-    try:
-        account_book().disable(name, actor=_actor(), reason=_optional_reason())
-    except AccountError as exc:
-        return _conflict(exc)
+    account_book().disable(name, actor=_actor(), reason=_optional_reason())
     return _account_reply(name)
 
 
 @bp.post("/accounts/<id:name>/enable")
 @requires_role("admin")
 def enable_account(name: str) -> Response:
-    _summary_or_404(name)
-    try:
-        account_book().enable(name, actor=_actor(), reason=_optional_reason())
-    except AccountError as exc:
-        return _conflict(exc)
+    account_book().enable(name, actor=_actor(), reason=_optional_reason())
     return _account_reply(name)
 
 
@@ -119,7 +108,6 @@ def enable_account(name: str) -> Response:
 @requires_role("admin")
 def sign_out_account(name: str) -> Response:
     """End every browser session of the account at its next request (tokens keep working)."""
-    _summary_or_404(name)
     account_book().end_sessions(name, actor=_actor())
     return _account_reply(name)
 
@@ -132,10 +120,7 @@ def list_tokens() -> Response:
     state = str_arg("state") or "active"
     if state not in TOKEN_STATES:
         abort(400, description=f"'state' must be one of: {', '.join(TOKEN_STATES)}")
-    name = str_arg("account")
-    if name is not None:
-        _summary_or_404(name)
-    tokens = account_book().tokens(name)
+    tokens = account_book().tokens(str_arg("account"))
     if state == "active":
         tokens = [t for t in tokens if t.active]
     return jsonify(tokens=[t.as_dict() for t in tokens], next=None)
@@ -145,11 +130,5 @@ def list_tokens() -> Response:
 @requires_role("admin")
 def revoke_token(token_id: int) -> Response:
     """Refuse one API token from now on (409 if it is already revoked or expired)."""
-    book = account_book()
-    if token_id not in {t.id for t in book.tokens()}:
-        abort(404, description=f"no API token with id {token_id}")
-    try:
-        revoked = book.revoke_token(token_id, actor=_actor())
-    except AccountError as exc:
-        return _conflict(exc)
+    revoked = account_book().revoke_token(token_id, actor=_actor())
     return jsonify(token=revoked.as_dict())

@@ -17,7 +17,7 @@ from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime, require_part
 from webapp.web.errors import RequestRefused
 from webapp.web.pages import render_view
-from webapp.web.views.catalog import cached, domain_catalog
+from webapp.web.views.catalog import cached, domain_catalog, hand_sent_commands
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -99,11 +99,9 @@ def _build_command_catalogue() -> list[dict[str, Any]]:
     catalog = domain_catalog()
     personal = {e["name"]: set(e["personal_data"]) for e in catalog["events"]}
     by_name = {c["name"]: c for c in catalog["commands"]}
+    hand_sent = hand_sent_commands(catalog)  # process-manager steps are not sent by hand
     in_route_order = [
-        by_name[n]
-        for route in catalog["routes"]
-        for n in route["commands"]
-        if not by_name[n].get("internal")  # process-manager steps are not sent by hand
+        by_name[n] for route in catalog["routes"] for n in route["commands"] if n in hand_sent
     ]
     out = []
     for command in in_route_order:
