@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from webapp.store import NewEvent
+
 
 @pytest.fixture
 def admin(auth_headers):
@@ -240,6 +242,37 @@ def test_global_log_filters_by_several_types_a_stream_prefix_and_an_actor(
         "MoneyDeposited",
         "MoneyWithdrawn",
     }
+
+
+def test_a_payload_filter_matches_old_events_as_read_today_and_pages_on_when_cut_short(
+    client, viewer, runtime, bank, monkeypatch
+):
+    from webapp.domain import log_search
+
+    def old_deposits(value: str, count: int) -> list[int]:
+        data = {"account_number": "A-100", "value": value}
+        old = [NewEvent("MoneyDeposited", data, schema_version=1) for _ in range(count)]
+        version = runtime.store.stream_info("account-A-100").version
+        return [e.position for e in runtime.store.append("account-A-100", old, version).events]
+
+    def page(**query):
+        query = {"data": "amount=250", "limit": 100, **query}
+        reply = client.get("/api/events", query_string=query, headers=viewer)
+        assert reply.status_code == 200, reply.get_json()
+        return reply.get_json()
+
+    old_deposits("0.01", 20)
+    [old_match] = old_deposits("2.50", 1)
+    whole = page()
+    monkeypatch.setattr(log_search, "SCAN_LIMIT", 8)
+    pages = [page()]
+    while pages[-1]["next"] is not None:
+        pages.append(page(after=pages[-1]["next"]))
+
+    assert [e["position"] for e in whole["events"]] == [3, old_match]
+    assert whole["events"][1]["data"] == {"account_number": "A-100", "value": "2.50"}
+    assert whole["next"] is None
+    assert [[e["position"] for e in p["events"]] for p in pages] == [[3], [], [old_match]]
 
 
 def test_global_log_filters_by_a_time_range_since_inclusive_until_exclusive(

@@ -119,8 +119,54 @@ def test_filters_by_a_payload_field_across_streams(client, log_in, runtime, bank
     assert [(row[2], row[4]) for row in rows] == [("transfer-t-1", "TransferRequested")]
     assert 'payload <span class="mono">owner_id = u-1</span>' in owned
     schemas = account.split('data-testid="filter-data-schemas">')[1].split("</p>")[0]
-    assert "MoneyDeposited" in schemas and "keep their old field names" in schemas
+    assert "MoneyDeposited (now schema 2)" in schemas and "as read today" in schemas
     assert 'data-testid="filter-data-schemas"' not in amount  # TransferRequested: one schema
+
+
+def given_old_deposits(runtime, value: str, count: int = 1) -> list[int]:
+    """`count` deposits into A-100 as the first release wrote them (a decimal `value`)."""
+    data = {"account_number": "A-100", "value": value}
+    old = [NewEvent("MoneyDeposited", data, schema_version=1) for _ in range(count)]
+    version = runtime.store.stream_info("account-A-100").version
+    return [e.position for e in runtime.store.append("account-A-100", old, version).events]
+
+
+def test_a_payload_filter_finds_old_events_by_their_fields_as_read_today(
+    client, log_in, runtime, bank
+):
+    [old] = given_old_deposits(runtime, "2.50")
+    new = dispatch(runtime, "DepositMoney", account_number="A-100", amount=250).events[0].position
+    log_in("viewer")
+
+    read_today = client.get("/timeline/?data=amount%3D250").get_data(as_text=True)
+    as_stored = client.get("/timeline/?data=value%3D2.50").get_data(as_text=True)
+    [_, *rows] = csv_rows(client.get("/timeline/export.csv?data=amount%3D250"))
+
+    assert positions(read_today) == [new, old, 3]  # the bank fixture's deposit is position 3
+    assert positions(as_stored) == [old]
+    assert [int(row[0]) for row in rows] == [3, old, new]
+    assert 'data-testid="search-cut-short"' not in read_today
+
+
+def test_a_payload_search_that_upcasts_too_many_old_events_stops_and_pages_on(
+    client, log_in, runtime, bank, monkeypatch
+):
+    from webapp.domain import log_search
+
+    given_old_deposits(runtime, "0.01", count=30)
+    deposit = dispatch(runtime, "DepositMoney", account_number="A-100", amount=250)
+    newest = deposit.events[0].position
+    monkeypatch.setattr(log_search, "SCAN_LIMIT", 12)
+    log_in("viewer")
+
+    pages = [client.get("/timeline/?data=amount%3D250").get_data(as_text=True)]
+    while older := re.search(r'href="([^"]+)" data-testid="page-older"', pages[-1]):
+        pages.append(client.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True))
+
+    assert [positions(page) for page in pages] == [[newest], [], [3]]
+    assert all('data-testid="search-cut-short"' in page for page in pages[:2])
+    assert "after upcasting 12 older events" in pages[0]
+    assert 'data-testid="search-cut-short"' not in pages[2]
 
 
 def test_a_payload_filter_on_a_personal_field_says_it_never_matches(client, log_in, bank):

@@ -11,7 +11,7 @@ so the dashboard can browse them the same way.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -47,9 +47,11 @@ class EventReader(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         data_equals: tuple[str, str] | None = None,
+        older_schemas: Mapping[str, int] | None = None,
     ) -> list[RecordedEvent]:
         """Global log events with position > `after`, ascending; `data_equals=(field, text)`
-        keeps events whose data's top-level `field` reads as `text`."""
+        keeps events whose data's top-level `field` reads as `text`, and also, whatever
+        their data, events of the types in `older_schemas` stored below the version given."""
         ...
 
     def read_all_backward(
@@ -64,6 +66,7 @@ class EventReader(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         data_equals: tuple[str, str] | None = None,
+        older_schemas: Mapping[str, int] | None = None,
     ) -> list[RecordedEvent]:
         """Global log events with position < `before` (None: from the head), descending."""
         ...

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -206,6 +206,23 @@ def _version_matches(expected: ExpectedVersion, current: int) -> bool:
 
 
 DATA_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+LOG_FILTERS = (
+    "types",
+    "stream_prefix",
+    "correlation_id",
+    "actor",
+    "since",
+    "until",
+    "data_equals",
+    "older_schemas",
+)
+
+
+def _log_filters(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The global-log filters among a read method's arguments."""
+    return {name: arguments[name] for name in LOG_FILTERS}
 
 
 def check_data_field_name(name: object) -> None:
@@ -544,13 +561,16 @@ class EventStore:
         since: datetime | None = None,
         until: datetime | None = None,
         data_equals: tuple[str, str] | None = None,
+        older_schemas: Mapping[str, int] | None = None,
     ) -> list[RecordedEvent]:
         """The global log ($all): events with position > `after`, ascending, filtered.
 
         `data_equals=(field, text)` keeps events whose stored data has that top-level field
         with that value written as text (`10023` matches the number and the string). No
-        index serves it: a rare value scans the log, narrowed by the other filters."""
-        filters = (types, stream_prefix, correlation_id, actor, since, until, data_equals)
+        index serves it: a rare value scans the log, narrowed by the other filters.
+        `older_schemas={type: version}` also keeps, whatever their data, events of those
+        types stored under a schema below `version`: the caller upcasts and matches them."""
+        filters = _log_filters(locals())
         return self._read_log("position > ?", after, "ASC", limit, filters)
 
     def read_all_backward(
@@ -565,17 +585,23 @@ class EventStore:
         since: datetime | None = None,
         until: datetime | None = None,
         data_equals: tuple[str, str] | None = None,
+        older_schemas: Mapping[str, int] | None = None,
     ) -> list[RecordedEvent]:
         """The global log newest first: events with position < `before` (None: from the head)."""
-        filters = (types, stream_prefix, correlation_id, actor, since, until, data_equals)
+        filters = _log_filters(locals())
         bound = None if before is None else "position < ?"
         return self._read_log(bound, before, "DESC", limit, filters)
 
     def _read_log(
-        self, bound: str | None, position: int | None, order: str, limit: int, filters: tuple
+        self,
+        bound: str | None,
+        position: int | None,
+        order: str,
+        limit: int,
+        filters: dict[str, Any],
     ) -> list[RecordedEvent]:
         """One keyset page of the global log: `bound` on the position, then the filters."""
-        where, params = self._filters(*filters)
+        where, params = self._filters(**filters)
         if bound is not None:
             where.insert(0, bound)
             params.insert(0, position)
@@ -586,6 +612,7 @@ class EventStore:
 
     def _filters(
         self,
+        *,
         types: Sequence[str] | str | None,
         stream_prefix: str | None,
         correlation_id: str | None,
@@ -593,6 +620,7 @@ class EventStore:
         since: datetime | None,
         until: datetime | None,
         data_equals: tuple[str, str] | None = None,
+        older_schemas: Mapping[str, int] | None = None,
     ) -> tuple[list[str], list[Any]]:
         where: list[str] = []
         params: list[Any] = []
@@ -626,11 +654,15 @@ class EventStore:
             name, value = data_equals
             check_data_field_name(name)
             if self._sqlite:
-                where.append("CAST(json_extract(data, ?) AS TEXT) = ?")
+                match = "CAST(json_extract(data, ?) AS TEXT) = ?"
                 params += [f'$."{name}"', str(value)]
             else:
-                where.append("data ->> ? = ?")
+                match = "data ->> ? = ?"
                 params += [name, str(value)]
+            for type_name, version in sorted((older_schemas or {}).items()):
+                match += " OR (type = ? AND schema_version < ?)"
+                params += [type_name, int(version)]
+            where.append(f"({match})")
         return where, params
 
     def get_event(self, position: int) -> RecordedEvent | None:

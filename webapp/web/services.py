@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import abort, current_app
 
+from webapp.domain.log_search import LogSearch
 from webapp.privacy.markers import MASKED, is_placeholder
 from webapp.store.types import InvalidAppend, RecordedEvent, StreamInfo, WrongExpectedVersion
 from webapp.web.accounts import Account
@@ -132,6 +133,17 @@ def _wait_for_projections(events: Sequence[RecordedEvent], timeout: float = 5.0)
         projections.wait_until_projected(events[-1].position, names, timeout)
     except ConsistencyTimeout as exc:
         raise RequestRefused(504, str(exc), code="consistency_timeout") from exc
+
+
+# --- the global log ---------------------------------------------------------------------------
+
+
+def log_search(**filters: Any) -> LogSearch:
+    """The global log with the store's filters; a payload filter also matches old events
+    by their fields as read today (after upcasting)."""
+    router = get_runtime().router
+    upcasters = router.repository.upcasters if router is not None else None
+    return LogSearch(get_runtime().store, upcasters, **filters)
 
 
 # --- personal data ----------------------------------------------------------------------------

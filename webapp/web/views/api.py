@@ -216,14 +216,14 @@ def global_events() -> Response:
     """The global log after position `after`. Filters: `type` (repeat it for several),
     `correlation_id`, `stream_prefix`, `actor`, `since`/`until` (ISO 8601, naive = UTC;
     `since` inclusive, `until` exclusive) and `data` (`field=value`, a top-level payload
-    field compared as text), all matched together."""
+    field compared as text; old events of upcast types match as stored or as read today),
+    all matched together. A payload search may answer fewer than `limit` events with a
+    `next` cursor: it stopped after upcasting its share of old events."""
     after = int_arg("after", 0, minimum=0)
     types = str_args("type")
     since, until = time_range_args()
     limit = limit_arg()
-    rows = get_runtime().store.read_all(
-        after,
-        limit=limit + 1,
+    search = services.log_search(
         types=types or None,
         correlation_id=str_arg("correlation_id"),
         stream_prefix=str_arg("stream_prefix"),
@@ -232,12 +232,14 @@ def global_events() -> Response:
         until=until,
         data_equals=parse_data_filter(str_arg("data") or ""),
     )
-    page, more = rows[:limit], len(rows) > limit
+    found = search.forward(after, limit + 1)
+    page = found.events[:limit]
+    if len(found.events) > limit:
+        after_page = page[-1].position
+    else:  # a payload search cut short goes on from where it stopped
+        after_page = None if found.exhausted else found.scanned_to
     events = services.reveal(page, current_account(), purpose="api: global log")
-    return jsonify(
-        events=[services.event_json(event) for event in events],
-        next=page[-1].position if more else None,
-    )
+    return jsonify(events=[services.event_json(event) for event in events], next=after_page)
 
 
 @bp.get("/subjects")

@@ -12,7 +12,7 @@ command and event of its correlation as a tree (parent = causation).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from werkzeug.exceptions import BadRequest
 
+from webapp.domain import log_search
+from webapp.domain.log_search import LogSearch, LogSlice
 from webapp.store.types import RecordedEvent
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
@@ -135,34 +137,49 @@ class TimelinePage:
     """`after` for the page of newer events, None on the newest page."""
     older: int | None
     """`before` for the page of older events, None on the oldest page."""
+    searched_to: int | None = None
+    """Set when the search stopped before filling the page: the position it got to."""
+    upcast_types: Mapping[str, int] = field(default_factory=dict)
+    """{type: current schema}: old events of these types were matched as read today too."""
+
+
+def _cursor_beyond(found: LogSlice, shown: list[RecordedEvent]) -> int | None:
+    """Where the next page in the scan's direction starts, None if the scan reached the end."""
+    if len(found.events) > len(shown):
+        return shown[-1].position
+    return None if found.exhausted else found.scanned_to
+
+
+def _any_match(search: LogSearch, *, after: int | None = None, before: int | None = None) -> bool:
+    """Whether a match may lie past a boundary (a search cut short counts as maybe)."""
+    found = search.forward(after, 1) if after is not None else search.backward(before, 1)
+    return bool(found.events) or not found.exhausted
 
 
 def read_page(filters: TimelineFilters, *, before: int | None, after: int | None, last: bool):
     """One page of the filtered log, newest first, with keyset cursors both ways."""
-    store = get_runtime().store
-    args = filters.store_args()
+    search = services.log_search(**filters.store_args())
     if last or after is not None:
-        found = store.read_all(0 if last else after, limit=PAGE_SIZE + 1, **args)
-        events = list(reversed(found[:PAGE_SIZE]))
-        more_newer = len(found) > PAGE_SIZE
-        more_older = (
-            not last
-            and bool(events)
-            and bool(store.read_all_backward(events[-1].position, limit=1, **args))
-        )
+        start = 0 if last else after
+        found = search.forward(start, PAGE_SIZE + 1)
+        oldest_first = found.events[:PAGE_SIZE]
+        newer = _cursor_beyond(found, oldest_first)
+        boundary = oldest_first[0].position if oldest_first else start + 1
+        older = None if last or not _any_match(search, before=boundary) else boundary
+        events = list(reversed(oldest_first))
     else:
-        found = store.read_all_backward(before, limit=PAGE_SIZE + 1, **args)
-        events = found[:PAGE_SIZE]
-        more_older = len(found) > PAGE_SIZE
-        more_newer = (
-            before is not None
-            and bool(events)
-            and bool(store.read_all(events[0].position, limit=1, **args))
-        )
+        found = search.backward(before, PAGE_SIZE + 1)
+        events = found.events[:PAGE_SIZE]
+        older = _cursor_beyond(found, events)
+        boundary = events[0].position if events else (before or 1) - 1
+        newer = boundary if before is not None and _any_match(search, after=boundary) else None
+    cut_short = len(found.events) <= PAGE_SIZE and not found.exhausted
     return TimelinePage(
         events=events,
-        newer=events[0].position if events and more_newer else None,
-        older=events[-1].position if events and more_older else None,
+        newer=newer,
+        older=older,
+        searched_to=found.scanned_to if cut_short else None,
+        upcast_types=search.upcast_types,
     )
 
 
@@ -201,23 +218,9 @@ def index() -> str:
         event_types=_known_event_types(),
         stream_endpoint=stream_endpoint(),
         personal_data_field=_is_personal_field(filters.data[0]) if filters.data else False,
-        older_schemas=_older_schemas(filters) if filters.data else [],
+        older_schemas=sorted(page.upcast_types.items()),
+        scan_limit=log_search.SCAN_LIMIT,
     )
-
-
-def _older_schemas(filters: TimelineFilters) -> list[tuple[str, int]]:
-    """(event type, current schema version) for the types an upcaster lifts from an older
-    schema: the payload filter sees their old events as stored, under the old field names."""
-    router = get_runtime().router
-    if router is None:
-        return []
-    upcasters = router.repository.upcasters
-    types = sorted({u.type for u in upcasters.describe()})
-    return [
-        (name, upcasters.current_version(name) or 1)
-        for name in types
-        if not filters.types or name in filters.types
-    ]
 
 
 def _is_personal_field(name: str) -> bool:
@@ -251,21 +254,20 @@ def export_csv() -> Response:
     happened, when, in which stream and by whom. Payloads stay out: they may hold personal
     data, and the CSV leaves the access log's reach."""
     filters = parse_filters()
-    store = get_runtime().store
-    head = store.head_position()
-    args = filters.store_args()
+    head = get_runtime().store.head_position()
+    search = services.log_search(**filters.store_args())
 
     def events() -> Iterator[RecordedEvent]:
         after = 0
         while after < head:
-            page = store.read_all(after, limit=EXPORT_PAGE, **args)
-            for event in page:
+            found = search.forward(after, EXPORT_PAGE)
+            for event in found.events:
                 if event.position > head:
                     return
                 yield event
-            if len(page) < EXPORT_PAGE:
+            if found.exhausted or found.scanned_to is None:
                 return
-            after = page[-1].position
+            after = found.scanned_to
 
     return csv_download("eventscope-timeline", EXPORT_COLUMNS, events())
 
@@ -281,14 +283,15 @@ def live() -> str:
     shown = _position_arg("shown") or 0
     oldest = _position_arg("oldest")
     # a burst larger than a page arrives over several polls, oldest first
-    found = get_runtime().store.read_all(after, limit=PAGE_SIZE, **filters.store_args())
+    scan = services.log_search(**filters.store_args()).forward(after, PAGE_SIZE)
+    found = scan.events
     more = shown + len(found) > LIVE_MAX_ROWS
     events = services.reveal(found, current_account(), purpose="global timeline") if found else []
     return render_template(
         "timeline/_live.html",
         filters=filters,
         events=list(reversed(events)),
-        after=found[-1].position if found else after,
+        after=scan.scanned_to if scan.scanned_to is not None else after,
         shown=shown + len(found),
         oldest=oldest if oldest is not None else (found[0].position if found else None),
         more=more,

@@ -1,0 +1,151 @@
+"""Searching the global log by a payload field, as the events read today.
+
+The store compares a payload field with SQL, on the data as stored. An event kept
+under an older schema may hold the value under another name or in another form (the
+demo's `MoneyDeposited` schema 1 keeps a decimal `value` where schema 2 has `amount`
+in cents). `LogSearch` asks the store for the stored matches plus the old-schema events
+of upcast types, upcasts those here and keeps the ones whose field, as read today, has
+the value. An event matches if either form does, so a search under an old field name
+still finds what it found before.
+
+Upcasting costs Python time per old event, so one call examines at most `scan_limit`
+of them and then says where it stopped: callers page on from `scanned_to`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.domain.upcasting import UpcasterChain
+from webapp.store.reader import EventReader
+from webapp.store.types import RecordedEvent
+
+CHUNK = 500
+"""Events read from the store per round trip while a page fills."""
+SCAN_LIMIT = 20_000
+"""Old-schema events one call upcasts before it stops and reports where it got to."""
+
+
+@dataclass(frozen=True)
+class LogSlice:
+    """Matching events in reading order, and how far the scan got."""
+
+    events: list[RecordedEvent]
+    exhausted: bool
+    """True when the scan reached the end of the log in its direction."""
+    scanned_to: int | None
+    """The last position examined (None if none was): the cursor to go on from."""
+
+
+def payload_text(value: Any, dialect: str) -> str | None:
+    """A payload value written as text the way the store's SQL writes it (None: no text)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        if dialect == "sqlite":
+            return "1" if value else "0"
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return repr(value)
+    if dialect == "sqlite":
+        return json.dumps(value, separators=(",", ":"))
+    return json.dumps(value)
+
+
+class LogSearch:
+    """The global log, filtered; a payload filter also sees old events as upcast."""
+
+    def __init__(
+        self,
+        reader: EventReader,
+        upcasters: UpcasterChain | None,
+        *,
+        scan_limit: int | None = None,
+        **filters: Any,
+    ) -> None:
+        self.reader = reader
+        self.upcasters = upcasters
+        self.scan_limit = scan_limit or SCAN_LIMIT
+        self.filters = filters
+        self.older = self._older_schemas()
+
+    def _older_schemas(self) -> dict[str, int]:
+        """{type: current schema} for the filtered types that an upcaster lifts."""
+        if self.filters.get("data_equals") is None or self.upcasters is None:
+            return {}
+        wanted = self.filters.get("types")
+        if isinstance(wanted, str):
+            wanted = [wanted]
+        older: dict[str, int] = {}
+        for info in self.upcasters.describe():
+            if wanted is not None and info.type not in wanted:
+                continue
+            current = self.upcasters.current_version(info.type)
+            if current is not None and info.from_version < current:
+                older[info.type] = current
+        return older
+
+    @property
+    def upcast_types(self) -> Mapping[str, int]:
+        """The event types whose old events this search upcasts, with their current schema."""
+        return self.older
+
+    def forward(self, after: int, limit: int) -> LogSlice:
+        """Up to `limit` matches with position > `after`, oldest first."""
+        return self._scan(after, limit, backward=False)
+
+    def backward(self, before: int | None, limit: int) -> LogSlice:
+        """Up to `limit` matches with position < `before` (None: the head), newest first."""
+        return self._scan(before, limit, backward=True)
+
+    def _read(self, cursor: int | None, limit: int, backward: bool) -> list[RecordedEvent]:
+        extra = {"older_schemas": self.older} if self.older else {}
+        if backward:
+            return self.reader.read_all_backward(cursor, limit=limit, **self.filters, **extra)
+        return self.reader.read_all(cursor or 0, limit=limit, **self.filters, **extra)
+
+    def _scan(self, cursor: int | None, limit: int, backward: bool) -> LogSlice:
+        if not self.older:
+            found = self._read(cursor, limit, backward)
+            last = found[-1].position if found else None
+            return LogSlice(found, exhausted=len(found) < limit, scanned_to=last)
+        matches: list[RecordedEvent] = []
+        upcast_count = 0
+        scanned_to: int | None = None
+        while True:
+            chunk = self._read(cursor, CHUNK, backward)
+            for event in chunk:
+                scanned_to = event.position
+                if self._is_old(event):
+                    upcast_count += 1
+                    if not self._matches_old(event):
+                        if upcast_count >= self.scan_limit:
+                            return LogSlice(matches, exhausted=False, scanned_to=scanned_to)
+                        continue
+                matches.append(event)
+                if len(matches) >= limit:
+                    return LogSlice(matches, exhausted=False, scanned_to=scanned_to)
+            if len(chunk) < CHUNK:
+                return LogSlice(matches, exhausted=True, scanned_to=scanned_to)
+            cursor = chunk[-1].position
+
+    def _is_old(self, event: RecordedEvent) -> bool:
+        current = self.older.get(event.type)
+        return current is not None and event.schema_version < current
+
+    def _matches_old(self, event: RecordedEvent) -> bool:
+        """An old-schema event the store returned for upcasting: does either form match?"""
+        upcasters = self.upcasters
+        if upcasters is None:
+            return False
+        name, value = self.filters["data_equals"]
+        dialect = self.reader.dialect
+        if payload_text(event.data.get(name), dialect) == value:
+            return True
+        read_today = upcasters.upcast(event)
+        return payload_text(read_today.data.get(name), dialect) == value
