@@ -101,3 +101,21 @@ def test_an_api_read_answers_while_another_connection_writes(
 
     assert response.status_code == 200
     assert answered_while_held
+
+
+def test_a_tokens_first_use_answers_while_another_connection_writes_and_is_recorded_later(
+    client, auth_headers, accounts, sqlite_url, bank
+):
+    headers = auth_headers("viewer")  # never used: its first use wants to record the time
+
+    with write_lock_held(sqlite_url) as ran_out:
+        response = client.get("/api/streams", headers=headers)
+        answered_while_held = not ran_out.is_set()
+    [during] = accounts.tokens("viewer")
+    client.get("/api/streams", headers=headers)
+    [after] = accounts.tokens("viewer")
+
+    assert response.status_code == 200
+    assert answered_while_held
+    assert during.last_used_at is None
+    assert after.last_used_at is not None

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from webapp.store.engine import NestedWriteTransaction, reading
+from webapp.store.engine import NestedWriteTransaction, reading, write_if_free
 from webapp.store.reader import EventReader
 from webapp.store.store import (
     EventStore,
@@ -52,4 +52,5 @@ __all__ = [
     "new_event_id",
     "open_store",
     "reading",
+    "write_if_free",
 ]

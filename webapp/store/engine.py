@@ -25,7 +25,7 @@ import sys
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -220,3 +220,41 @@ def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A read-only transaction (deferred on SQLite, so it does not queue behind writers)."""
     with engine.connect().execution_options(eventscope_readonly=True) as conn, conn.begin():
         yield conn
+
+
+WRITE_IF_FREE_WAIT_MS = 100
+
+
+def write_if_free(engine: sa.Engine, write: Callable[[sa.Connection], object]) -> bool:
+    """Run `write(conn)` in a transaction unless another writer holds what it needs; then
+    skip it and return False instead of waiting. For bookkeeping that may be late (when a
+    token was last used), never for data: SQLite's write lock and PostgreSQL's row locks
+    are waited on for at most WRITE_IF_FREE_WAIT_MS."""
+    if engine.dialect.name != "sqlite":
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {WRITE_IF_FREE_WAIT_MS}")
+                write(conn)
+        except sa.exc.OperationalError as exc:
+            if _is_lock_timeout(exc):
+                return False
+            raise
+        return True
+    with engine.connect() as conn:
+        driver = conn.connection.dbapi_connection  # a pragma outside any transaction
+        assert driver is not None
+        driver.execute(f"PRAGMA busy_timeout = {WRITE_IF_FREE_WAIT_MS}")
+        try:
+            with conn.begin():
+                write(conn)
+        except sa.exc.OperationalError as exc:
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                return False
+            raise
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    return True
+
+
+def _is_lock_timeout(exc: sa.exc.OperationalError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) == "55P03"  # lock_not_available

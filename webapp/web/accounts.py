@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.store import reading
+from webapp.store import reading, write_if_free
 from webapp.web.account_records import (
     CHANGE_ACTIONS,
     IDLE_DAYS,
@@ -289,12 +289,9 @@ class AccountBook:
         if row is None:
             return None
         if row.token_used_at is None or now - row.token_used_at >= TOKEN_TOUCH_SECONDS:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    tokens_table.update()
-                    .where(tokens_table.c.token_hash == digest)
-                    .values(last_used_at=now)
-                )
+            # bookkeeping: while another writer holds the lock, a later request records it
+            touch = tokens_table.update().where(tokens_table.c.token_hash == digest)
+            write_if_free(self.engine, lambda conn: conn.execute(touch.values(last_used_at=now)))
         return _row_to_account(row)
 
     def tokens(self, name: str | None = None) -> list[TokenInfo]:
