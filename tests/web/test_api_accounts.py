@@ -1,4 +1,4 @@
-"""The access-control API: an offboarding script lists, revokes and disables; auditors read changes."""
+"""The access-control API: offboarding scripts list, revoke and disable; auditors read changes."""
 
 from __future__ import annotations
 
