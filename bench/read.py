@@ -6,7 +6,8 @@ eventscope's read_stream / read_all (keyset paging, RecordedEvent objects, decod
 against the raw driver running the same keyset query and decoding the JSON itself.
 Then the unindexed payload filter (`data_equals`): the newest page of 50 matches for a
 value held by one event (the whole log is scanned) and by every event, as events of the
-log covered per second, against reading the log itself.
+log covered per second, against reading the log itself. Last, the same filter once as
+many old-schema events are added, matched also as read today (upcast, `LogSearch`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from _store_common import (  # noqa: E402
     timed,
 )
 
+import webapp.contexts.bank  # noqa: E402,F401 - registers MoneyDeposited and its upcaster
+from webapp.domain import DEFAULT_UPCASTERS, log_search  # noqa: E402
+from webapp.domain.log_search import LogSearch  # noqa: E402
 from webapp.store import EventStore, NewEvent, open_store  # noqa: E402
 
 PAGE = 1000
@@ -79,6 +83,29 @@ def payload_page(store: EventStore, field: str, value: str, count: int) -> int:
     page = store.read_all_backward(None, limit=50, data_equals=(field, value))
     assert page, "the filter should match"
     return count - page[-1].position + 1
+
+
+def fill_old_schema(store: EventStore, count: int) -> None:
+    """`count` deposits as schema 1 wrote them (a decimal `value`), none of them 0.07."""
+    for start in range(0, count, PAGE):
+        store.append(
+            "account-old",
+            [
+                NewEvent(
+                    "MoneyDeposited",
+                    {"account_number": "ACC-2", "value": "0.01"},
+                    {"actor": "bench"},
+                    schema_version=1,
+                )
+                for _ in range(start, min(start + PAGE, count))
+            ],
+        )
+
+
+def upcast_page(store: EventStore, field: str, value: str, head: int) -> int:
+    """A timeline page that also matches old events as read today: the log it covered."""
+    found = LogSearch(store, DEFAULT_UPCASTERS, data_equals=(field, value)).backward(None, 50)
+    return head if found.exhausted else head - (found.scanned_to or head) + 1
 
 
 def raw_pages(cursor, sql: str, first: object, next_key, decode: bool) -> int:
@@ -147,6 +174,23 @@ def bench(
             f"(events of the log covered per second, best of {rounds})",
             list(scans.items()),
             "eventscope read_all",
+        )
+        fill_old_schema(store, count)
+        head = store.head_position()
+        upcast = {
+            "payload filter as stored, value in 1 event": max(
+                timed(lambda: payload_page(store, "amount", "7", 2 * count)) for _ in range(rounds)
+            ),
+            "also as read today (upcast)": max(
+                timed(lambda: upcast_page(store, "amount", "7", head)) for _ in range(rounds)
+            ),
+        }
+        report(
+            f"{title}: the same over {2 * count} events, {count} of them stored under schema 1 "
+            f"(one page upcasts at most {log_search.SCAN_LIMIT:,} old events; "
+            f"events of the log covered per second, best of {rounds})",
+            list(upcast.items()),
+            "payload filter as stored, value in 1 event",
         )
     finally:
         store.close()
