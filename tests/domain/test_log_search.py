@@ -45,6 +45,7 @@ def test_a_field_an_upcaster_introduced_matches_old_events_too(deposits):
     assert found(backward) == [("account-10001", 2), ("account-10001", 1)]
     assert forward.exhausted and backward.exhausted
     assert amount_500.upcast_types == {"MoneyDeposited": 2}
+    assert DEFAULT_UPCASTERS.lifted_types()["MoneyDeposited"] == 2
 
 
 def test_the_old_field_name_still_finds_what_it_found_before(deposits):

@@ -144,6 +144,8 @@ def test_a_payload_filter_finds_old_events_by_their_fields_as_read_today(
 
     assert positions(read_today) == [new, old, 3]  # the bank fixture's deposit is position 3
     assert positions(as_stored) == [old]
+    assert read_today.count('data-testid="timeline-upcast"') == 1
+    assert "stored as schema 1" in as_stored
     assert [int(row[0]) for row in rows] == [3, old, new]
     assert 'data-testid="search-cut-short"' not in read_today
 

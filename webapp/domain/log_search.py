@@ -81,14 +81,8 @@ class LogSearch:
         wanted = self.filters.get("types")
         if isinstance(wanted, str):
             wanted = [wanted]
-        older: dict[str, int] = {}
-        for info in self.upcasters.describe():
-            if wanted is not None and info.type not in wanted:
-                continue
-            current = self.upcasters.current_version(info.type)
-            if current is not None and info.from_version < current:
-                older[info.type] = current
-        return older
+        lifted = self.upcasters.lifted_types()
+        return {t: v for t, v in lifted.items() if wanted is None or t in wanted}
 
     @property
     def upcast_types(self) -> Mapping[str, int]:

@@ -87,6 +87,15 @@ class UpcasterChain:
             for (t, v), fn in sorted(self._fns.items())
         ]
 
+    def lifted_types(self) -> dict[str, int]:
+        """{event type: current schema version} of the types an upcaster lifts."""
+        lifted: dict[str, int] = {}
+        for type_name, from_version in self._fns:
+            current = self.current_version(type_name)
+            if current is not None and from_version < current:
+                lifted[type_name] = current
+        return lifted
+
     def for_type(self, type_name: str) -> list[UpcasterInfo]:
         return [u for u in self.describe() if u.type == type_name]
 

@@ -219,8 +219,17 @@ def index() -> str:
         stream_endpoint=stream_endpoint(),
         personal_data_field=_is_personal_field(filters.data[0]) if filters.data else False,
         older_schemas=sorted(page.upcast_types.items()),
+        current_schemas=_upcast_types(),
         scan_limit=log_search.SCAN_LIMIT,
     )
+
+
+def _upcast_types() -> dict[str, int]:
+    """{type: current schema} of the event types an upcaster lifts from an older schema."""
+    router = get_runtime().router
+    if router is None:
+        return {}
+    return router.repository.upcasters.lifted_types()
 
 
 def _is_personal_field(name: str) -> bool:
@@ -296,6 +305,7 @@ def live() -> str:
         oldest=oldest if oldest is not None else (found[0].position if found else None),
         more=more,
         stream_endpoint=stream_endpoint(),
+        current_schemas=_upcast_types(),
     )
 
 
