@@ -164,6 +164,16 @@ def test_filters_by_time_range(client, log_in, runtime, entries, query, expected
     assert rows(page) == expected
 
 
+def test_the_time_fields_show_a_linked_range_in_utc(client, log_in, entries):
+    log_in("support")
+
+    page = client.get("/access-log/?since=2026-03-01&until=2026-03-02T10:00%2B02:00")
+
+    html = page.get_data(as_text=True)
+    assert 'name="since" value="2026-03-01T00:00:00"' in html
+    assert 'name="until" value="2026-03-02T08:00:00"' in html
+
+
 def test_the_csv_download_holds_every_entry_the_filters_match(
     client, log_in, runtime, entries, monkeypatch
 ):

@@ -93,6 +93,18 @@ def test_filters_by_time_range(client, log_in, runtime, bank):
     assert "No events match these filters" in in_the_future
 
 
+def test_the_time_fields_show_a_linked_range_in_utc(client, log_in, bank):
+    log_in("viewer")
+
+    page = client.get("/timeline/?since=2024-01-01&until=2024-01-02T10:30%2B02:00")
+    unfiltered = client.get("/timeline/").get_data(as_text=True)
+
+    html = page.get_data(as_text=True)
+    assert 'name="since" value="2024-01-01T00:00:00"' in html
+    assert 'name="until" value="2024-01-02T08:30:00"' in html
+    assert 'name="since" value=""' in unfiltered
+
+
 def test_filters_by_a_payload_field_across_streams(client, log_in, runtime, bank):
     given_a_transfer_of_10_from_a_100_to(runtime, "B-200")
     log_in("viewer")

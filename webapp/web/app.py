@@ -21,6 +21,7 @@ from webapp.resources import resource_dir
 from webapp.web import access, errors, metrics, pages, security
 from webapp.web.accounts import AccountBook
 from webapp.web.context import EXTENSION_KEY
+from webapp.web.filters import datetime_local
 from webapp.web.identifiers import IdentifierConverter, KeepEncodedSlashes, requested_page
 from webapp.web.login_throttle import LoginThrottle
 
@@ -128,6 +129,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.jinja_env.filters["pretty_json"] = pretty_json
     app.jinja_env.filters["compact_json"] = compact_json
     app.jinja_env.filters["soft_breaks"] = soft_breaks
+    app.jinja_env.filters["datetime_local"] = datetime_local
     app.jinja_env.globals["htmx_script"] = "vendor/htmx-2.0.11.min.js"
     # every area's stylesheet is linked from base.html: a boosted link swaps only <body>
     app.jinja_env.globals["area_stylesheets"] = sorted(

@@ -32,6 +32,14 @@ def parse_time(name: str, text: str) -> datetime | None:
         abort(400, description=f"The {name!r} filter {text[:40]!r} is out of range.")
 
 
+def datetime_local(value: datetime | None) -> str:
+    """A parsed time as an <input type=datetime-local> shows it: UTC, to the second ("" for
+    None). A link's `2024-03-01` or `...+02:00` would otherwise leave the field empty."""
+    if value is None:
+        return ""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
 def parse_time_range(since_text: str, until_text: str) -> tuple[datetime | None, datetime | None]:
     """`since` and `until` read by `parse_time`; an empty range is a 400 too."""
     since, until = parse_time("since", since_text), parse_time("until", until_text)
