@@ -407,13 +407,32 @@ def test_the_newest_page_polls_for_new_events_and_shows_them_on_top(client, log_
 def test_live_rows_keep_the_filters(client, log_in, runtime, bank):
     log_in("viewer")
     page = client.get("/timeline/?type=MoneyDeposited").get_data(as_text=True)
-    assert live_url(page) == "/timeline/live?type=MoneyDeposited&after=3&shown=1&oldest=3"
+    # the newest match is 3; the head, 4, was examined too, so polling starts there
+    assert live_url(page) == "/timeline/live?type=MoneyDeposited&after=4&shown=1&oldest=3"
 
     dispatch(runtime, "WithdrawMoney", account_number="A-100", amount=1)
     dispatch(runtime, "DepositMoney", account_number="A-100", amount=2)
     fragment = client.get(live_url(page)).get_data(as_text=True)
 
     assert positions(fragment) == [6]
+
+
+def test_a_poll_that_finds_nothing_moves_on_to_the_head_it_examined(client, log_in, runtime, bank):
+    log_in("viewer")
+    page = client.get("/timeline/?type=UserRegistered").get_data(as_text=True)
+    for amount in (1, 2, 3):
+        dispatch(runtime, "DepositMoney", account_number="A-100", amount=amount)
+
+    quiet = client.get(live_url(page)).get_data(as_text=True)
+    dispatch(runtime, "RegisterUser", user_id="u-2", name="Grace", email="grace@example.org")
+    found = client.get(live_url(quiet)).get_data(as_text=True)
+
+    assert live_url(page).startswith("/timeline/live?type=UserRegistered&after=4&")
+    assert positions(quiet) == []
+    assert "after=7&" in live_url(quiet)
+    assert positions(found) == [8]
+    assert "after=8&" in live_url(found)
+    assert "positions 1–8" in found
 
 
 def test_older_pages_are_not_live(client, log_in, runtime, monkeypatch):

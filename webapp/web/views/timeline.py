@@ -203,11 +203,12 @@ def index() -> str:
             raise
         # htmx swaps only 2xx answers: show the message in place of the results
         return render_template("timeline/_bad_filter.html", message=exc.description)
+    head = get_runtime().store.head_position()
     page = read_page(filters, before=before, after=after, last=last)
     events = services.reveal(page.events, current_account(), purpose="global timeline")
     live_after = None
     if page.newer is None and not last:  # the newest page: new events join it live
-        live_after = page.events[0].position if page.events else get_runtime().store.head_position()
+        live_after = max(page.events[0].position, head) if page.events else head
     return render_view(
         "timeline/page.html",
         "timeline/_results.html",
@@ -292,15 +293,20 @@ def live() -> str:
     shown = _position_arg("shown") or 0
     oldest = _position_arg("oldest")
     # a burst larger than a page arrives over several polls, oldest first
+    # appends take positions in commit order: nothing new can land at or below this head
+    head = get_runtime().store.head_position()
     scan = services.log_search(**filters.store_args()).forward(after, PAGE_SIZE)
     found = scan.events
+    next_after = scan.scanned_to if scan.scanned_to is not None else after
+    if scan.exhausted:  # the next poll starts past what this one examined
+        next_after = max(next_after, head)
     more = shown + len(found) > LIVE_MAX_ROWS
     events = services.reveal(found, current_account(), purpose="global timeline") if found else []
     return render_template(
         "timeline/_live.html",
         filters=filters,
         events=list(reversed(events)),
-        after=scan.scanned_to if scan.scanned_to is not None else after,
+        after=next_after,
         shown=shown + len(found),
         oldest=oldest if oldest is not None else (found[0].position if found else None),
         more=more,
