@@ -15,7 +15,6 @@ of them and then says where it stopped: callers page on from `scanned_to`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,10 +71,10 @@ class LogSearch:
         self.upcasters = upcasters
         self.scan_limit = scan_limit or SCAN_LIMIT
         self.filters = filters
-        self.older = self._older_schemas()
+        self.upcast_types = self._upcast_types()
+        """{type: current schema}: the types whose old events this search upcasts."""
 
-    def _older_schemas(self) -> dict[str, int]:
-        """{type: current schema} for the filtered types that an upcaster lifts."""
+    def _upcast_types(self) -> dict[str, int]:
         if self.filters.get("data_equals") is None or self.upcasters is None:
             return {}
         wanted = self.filters.get("types")
@@ -83,11 +82,6 @@ class LogSearch:
             wanted = [wanted]
         lifted = self.upcasters.lifted_types()
         return {t: v for t, v in lifted.items() if wanted is None or t in wanted}
-
-    @property
-    def upcast_types(self) -> Mapping[str, int]:
-        """The event types whose old events this search upcasts, with their current schema."""
-        return self.older
 
     def forward(self, after: int, limit: int) -> LogSlice:
         """Up to `limit` matches with position > `after`, oldest first."""
@@ -98,13 +92,13 @@ class LogSearch:
         return self._scan(before, limit, backward=True)
 
     def _read(self, cursor: int | None, limit: int, backward: bool) -> list[RecordedEvent]:
-        extra = {"older_schemas": self.older} if self.older else {}
+        extra = {"older_schemas": self.upcast_types} if self.upcast_types else {}
         if backward:
             return self.reader.read_all_backward(cursor, limit=limit, **self.filters, **extra)
         return self.reader.read_all(cursor or 0, limit=limit, **self.filters, **extra)
 
     def _scan(self, cursor: int | None, limit: int, backward: bool) -> LogSlice:
-        if not self.older:
+        if not self.upcast_types:
             found = self._read(cursor, limit, backward)
             last = found[-1].position if found else None
             return LogSlice(found, exhausted=len(found) < limit, scanned_to=last)
@@ -129,7 +123,7 @@ class LogSearch:
             cursor = chunk[-1].position
 
     def _is_old(self, event: RecordedEvent) -> bool:
-        current = self.older.get(event.type)
+        current = self.upcast_types.get(event.type)
         return current is not None and event.schema_version < current
 
     def _matches_old(self, event: RecordedEvent) -> bool:

@@ -241,8 +241,7 @@ def write_if_free(engine: sa.Engine, write: Callable[[sa.Connection], object]) -
             raise
         return True
     with engine.connect() as conn:
-        driver = conn.connection.dbapi_connection  # a pragma outside any transaction
-        assert driver is not None
+        driver: Any = conn.connection.dbapi_connection  # a pragma outside any transaction
         driver.execute(f"PRAGMA busy_timeout = {WRITE_IF_FREE_WAIT_MS}")
         try:
             with conn.begin():
