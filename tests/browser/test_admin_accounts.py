@@ -98,3 +98,43 @@ def test_an_admin_lets_a_newcomer_in_with_a_one_time_link(
     expect(page.get_by_test_id("account-change").first).to_contain_text("login-link-created")
     assert live_server.accounts.summary(newcomer).last_sign_in_at is not None
     assert csp_violations == []
+
+
+def test_an_admin_sees_who_signed_in_and_who_was_turned_away(
+    browser, page, live_server, login_as, screenshot, csp_violations
+):
+    person = f"guessed-{secrets.token_hex(3)}"
+    accounts = live_server.accounts
+    accounts.ensure(person, "viewer")
+    accounts.set_password(person, "the right passphrase")
+    their_context = browser.new_context()
+    theirs = their_context.new_page()
+    theirs.goto(f"{live_server.url}/login")
+    theirs.get_by_label("Account").fill(person)
+    theirs.get_by_label("Password").fill("a wrong guess")
+    theirs.get_by_role("button", name="Log in").click()
+    expect(theirs.locator(".flash--error, [role=alert]").first).to_contain_text("wrong password")
+    theirs.get_by_label("Password").fill("the right passphrase")
+    theirs.get_by_role("button", name="Log in").click()
+    expect(theirs.locator(".whoami__name")).to_have_text(person)
+    their_context.close()
+
+    login_as(page, "admin")
+    page.get_by_role("link", name="Sign-ins").click()
+    expect(page.locator("h1")).to_have_text("Sign-ins")
+    page.get_by_test_id("sign-in-account").fill(person)
+    page.get_by_role("button", name="Filter").click()
+    rows = page.get_by_test_id("sign-in-row")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_attribute("data-outcome", "signed-in")
+    expect(rows.nth(1)).to_have_attribute("data-outcome", "wrong-password")
+    expect(rows.first).to_contain_text("127.0.0.1")
+    expect(page).to_have_url(re.compile(rf"/sign-ins/\?account={person}"))
+    screenshot(page, "admin-4-sign-ins")
+
+    page.get_by_test_id("sign-in-outcome").select_option("refused")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_test_id("sign-in-row")).to_have_count(1)
+    page.goto(f"{live_server.url}/accounts/{person}")
+    expect(page.get_by_test_id("account-sign-in")).to_have_count(2)
+    assert csp_violations == []

@@ -21,6 +21,7 @@ PAGES = [
     "/access-log/",
     "/accounts/",
     "/accounts/admin",
+    "/sign-ins/",
 ]
 
 

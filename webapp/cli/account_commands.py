@@ -158,6 +158,30 @@ def register(cli: click.Group) -> None:
         rows = [[_when(c.at), c.actor, c.action, c.account, c.detail] for c in changes]
         _table(["AT (UTC)", "BY", "CHANGE", "ACCOUNT", "DETAIL"], rows, click.echo)
 
+    @accounts.command("sign-ins")
+    @click.option("--account", "name", default=None, help="Only this account's attempts.")
+    @click.option("--refused", is_flag=True, help="Only the refused attempts.")
+    @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object, as the API gives.")
+    @click.pass_obj
+    def accounts_sign_ins(
+        settings: Settings, name: str | None, refused: bool, limit: int, as_json: bool
+    ) -> None:
+        """The newest attempts to sign in to the dashboard first, and how each ended."""
+        from webapp.web.sign_ins import SignInLog
+
+        with _account_book(settings) as book:
+            log = SignInLog(book.engine)
+            entries = log.entries(limit=limit, account=name, refused=True if refused else None)
+        if as_json:
+            click.echo(json.dumps({"sign_ins": [e.as_dict() for e in entries]}, indent=2))
+            return
+        if not entries:
+            click.echo("No sign-in attempts recorded.")
+            return
+        rows = [[_when(e.at), e.account, e.method, e.outcome, e.address] for e in entries]
+        _table(["AT (UTC)", "ACCOUNT", "WITH", "OUTCOME", "ADDRESS"], rows, click.echo)
+
     @cli.group()
     def token() -> None:
         """API tokens: create, list, revoke."""

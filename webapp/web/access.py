@@ -29,6 +29,7 @@ from flask import (
 from webapp.web.accounts import ROLES, Account, AccountBook
 from webapp.web.identifiers import requested_page
 from webapp.web.security import check_csrf, refuse_nul_characters
+from webapp.web.sign_ins import SignInLog
 
 F = TypeVar("F", bound=Callable[..., Any])
 ROLE_ATTRIBUTE = "_eventscope_role"
@@ -37,6 +38,10 @@ PUBLIC_ROLE = "public"
 
 def account_book() -> AccountBook:
     return current_app.extensions["eventscope_accounts"]
+
+
+def sign_in_log() -> SignInLog:
+    return current_app.extensions["eventscope_sign_ins"]
 
 
 def current_account() -> Account | None:

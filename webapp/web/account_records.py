@@ -31,6 +31,16 @@ CHANGE_ACTIONS: tuple[str, ...] = (
     "sessions-ended",
 )
 MAX_ACTOR = 200
+SIGN_IN_OUTCOMES: tuple[str, ...] = (
+    "signed-in",
+    "wrong-password",
+    "unknown-account",
+    "no-password",
+    "disabled",
+    "link-used",
+    "link-expired",
+)
+"""How a sign-in attempt ended; every one but the first is a refusal."""
 
 _metadata = sa.MetaData()
 accounts_table = sa.Table(
@@ -101,6 +111,16 @@ class Account:
     def has_role(self, required: str) -> bool:
         """True if this account's role is `required` or above (viewer < support < admin)."""
         return role_rank(self.role) >= role_rank(required)
+
+
+@dataclass(frozen=True, slots=True)
+class SignInAttempt:
+    """What a password or a login link came to: the account it signs in (None if refused),
+    the account name concerned (as typed, or the link's account) and the outcome."""
+
+    account: Account | None
+    name: str
+    outcome: str
 
 
 @dataclass(frozen=True, slots=True)

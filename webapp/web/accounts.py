@@ -33,6 +33,7 @@ from webapp.web.account_records import (
     AccountChange,
     AccountError,
     AccountSummary,
+    SignInAttempt,
     TokenInfo,
     UnknownAccount,
     UnknownToken,
@@ -226,6 +227,10 @@ class AccountBook:
 
     def check_password(self, name: str, password: str) -> Account | None:
         """The account if `password` is its password and it is not disabled, else None."""
+        return self.sign_in_with_password(name, password).account
+
+    def sign_in_with_password(self, name: str, password: str) -> SignInAttempt:
+        """Check a password; the attempt says whom it signs in, or why it is refused."""
         with reading(self.engine) as conn:
             row = conn.execute(
                 sa.select(accounts_table).where(accounts_table.c.name == name)
@@ -233,14 +238,13 @@ class AccountBook:
         if row is None or not row.password_hash:
             # spend comparable time so a missing account is not revealed by timing
             check_password_hash(_dummy_hash(), password)
-            return None
+            return SignInAttempt(None, name, "unknown-account" if row is None else "no-password")
         if not check_password_hash(row.password_hash, password):
-            return None
+            return SignInAttempt(None, name, "wrong-password")
         if row.disabled_at is not None:
-            return None
-        return _row_to_account(row)
+            return SignInAttempt(None, name, "disabled")
+        return SignInAttempt(_row_to_account(row), row.name, "signed-in")
 
-    # --- API tokens ---
     def create_token(
         self, name: str, *, actor: str = "system", expires_in: timedelta | None = None
     ) -> str:
@@ -404,6 +408,12 @@ class AccountBook:
 
         A disabled account's link is used up without logging anyone in.
         """
+        attempt = self.sign_in_with_link(token)
+        return attempt.account if attempt is not None else None
+
+    def sign_in_with_link(self, token: str) -> SignInAttempt | None:
+        """Redeem a one-time login token (see `redeem_login_token`); the attempt says whom it
+        signs in or why it is refused. None for a token that was never issued."""
         if not token or len(token) > 200:
             return None
         digest = _digest(token)
@@ -418,16 +428,19 @@ class AccountBook:
                 )
                 .values(used_at=now)
             ).rowcount
-            if claimed != 1:
-                return None
             row = conn.execute(
-                sa.select(accounts_table)
+                sa.select(accounts_table, login_links_table.c.used_at.label("link_used_at"))
                 .join(login_links_table, login_links_table.c.account_id == accounts_table.c.id)
                 .where(login_links_table.c.token_hash == digest)
             ).first()
-        if row is None or row.disabled_at is not None:
+        if row is None:
             return None
-        return _row_to_account(row)
+        if claimed != 1:
+            outcome = "link-used" if row.link_used_at is not None else "link-expired"
+            return SignInAttempt(None, row.name, outcome)
+        if row.disabled_at is not None:
+            return SignInAttempt(None, row.name, "disabled")
+        return SignInAttempt(_row_to_account(row), row.name, "signed-in")
 
     # --- the record of changes ---
     def summary(self, name: str) -> AccountSummary | None:
@@ -523,6 +536,7 @@ __all__ = [
     "AccountChange",
     "AccountError",
     "AccountSummary",
+    "SignInAttempt",
     "TokenInfo",
     "UnknownAccount",
     "UnknownToken",

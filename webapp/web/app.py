@@ -24,6 +24,7 @@ from webapp.web.context import EXTENSION_KEY
 from webapp.web.filters import datetime_local
 from webapp.web.identifiers import IdentifierConverter, KeepEncodedSlashes, requested_page
 from webapp.web.login_throttle import LoginThrottle
+from webapp.web.sign_ins import SignInLog
 
 AREA_MODULES: tuple[str, ...] = (
     "webapp.web.views.auth",
@@ -41,6 +42,7 @@ AREA_MODULES: tuple[str, ...] = (
     "webapp.web.views.access_log",
     "webapp.web.views.accounts",
     "webapp.web.views.api_accounts",
+    "webapp.web.views.sign_ins",
 )
 """Blueprint modules, each exposing `bp`; an area whose module does not exist yet is skipped."""
 
@@ -124,6 +126,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.extensions[EXTENSION_KEY] = runtime
     app.extensions["eventscope_accounts"] = AccountBook(runtime.store.engine)
     app.extensions["eventscope_login_throttle"] = LoginThrottle(runtime.store.engine)
+    app.extensions["eventscope_sign_ins"] = SignInLog(runtime.store.engine)
 
     app.jinja_env.autoescape = True
     app.jinja_env.filters["pretty_json"] = pretty_json

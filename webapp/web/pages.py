@@ -43,6 +43,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Notes", "notes.index", "viewer"),
     NavItem("Access log", "access_log.index", "support"),
     NavItem("Staff accounts", "accounts.index", "admin"),
+    NavItem("Sign-ins", "sign_ins.index", "admin"),
 )
 """Every area of the dashboard, in nav order; an item shows once its endpoint exists."""
 

@@ -16,16 +16,18 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from webapp.web.access import account_book, current_account, requires_role
+from webapp.web.access import account_book, current_account, requires_role, sign_in_log
 from webapp.web.accounts import IDLE_DAYS, ROLES, AccountChange, AccountError, AccountSummary
 from webapp.web.downloads import csv_download
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import render_view
+from webapp.web.sign_ins import RETENTION_DAYS
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
 MAX_REASON = 500
 CHANGES_SHOWN = 50
+SIGN_INS_SHOWN = 5
 EXPORT_PAGE = 500
 INVITE_SECONDS = 24 * 3600
 """A login link made on this page is sent on by chat or e-mail: it lasts a day, not minutes."""
@@ -47,6 +49,8 @@ def _account_page(name: str, *, error: str | None = None, status: int = 200) -> 
         account=_summary_or_404(name),
         tokens=book.tokens(name),
         changes=book.changes(limit=CHANGES_SHOWN, account=name),
+        sign_ins=sign_in_log().entries(account=name, limit=SIGN_INS_SHOWN),
+        sign_in_days=RETENTION_DAYS,
         roles=ROLES,
         is_self=name == current_account().name,  # type: ignore[union-attr]
         error=error,

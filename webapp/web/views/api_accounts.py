@@ -1,4 +1,5 @@
-"""The JSON API for access control (admin): accounts, API tokens and the record of changes.
+"""The JSON API for access control (admin): accounts, API tokens, the record of changes
+and the sign-in log.
 
 For offboarding scripts and auditors: list who may come in, revoke a token, disable,
 enable or sign out an account, change a role, and read every change with who made it.
@@ -11,9 +12,18 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify
 from werkzeug.wrappers import Response
 
-from webapp.web.access import account_book, current_account, requires_role
+from webapp.web.access import account_book, current_account, requires_role, sign_in_log
 from webapp.web.accounts import ROLES, AccountError, UnknownAccount, UnknownToken
-from webapp.web.views.api import DEFAULT_LIMIT, MAX_LIMIT, MAX_REASON, int_arg, json_body, str_arg
+from webapp.web.views.api import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_REASON,
+    int_arg,
+    json_body,
+    limit_arg,
+    str_arg,
+    time_range_args,
+)
 
 bp = Blueprint("api_accounts", __name__, url_prefix="/api")
 
@@ -72,6 +82,30 @@ def account_changes() -> Response:
     page = changes[:limit]
     more = len(changes) > limit
     return jsonify(changes=[c.as_dict() for c in page], next=page[-1].id if more else None)
+
+
+@bp.get("/sign-ins")
+@requires_role("admin")
+def sign_ins() -> Response:
+    """Attempts to sign in to the dashboard, newest first. Filters: `account`, `outcome`
+    (`signed-in` or `refused`), `since`/`until`; keyset-paged by entry id (`before` = the
+    previous page's `next`)."""
+    limit = limit_arg()
+    outcome = str_arg("outcome")
+    if outcome not in (None, "signed-in", "refused"):
+        abort(400, description="'outcome' must be 'signed-in' or 'refused'")
+    since, until = time_range_args()
+    found = sign_in_log().entries(
+        limit=limit + 1,
+        before=int_arg("before", None, minimum=1),
+        account=str_arg("account"),
+        refused=None if outcome is None else outcome == "refused",
+        since=since,
+        until=until,
+    )
+    page = found[:limit]
+    more = len(found) > limit
+    return jsonify(sign_ins=[e.as_dict() for e in page], next=page[-1].id if more else None)
 
 
 @bp.post("/accounts/<id:name>/role")

@@ -1,4 +1,5 @@
-"""Logging in and out: password form, one-time login links, logout."""
+"""Logging in and out: password form, one-time login links, logout; each attempt to sign
+in is written to the sign-in log (webapp/web/sign_ins.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from webapp.web.access import account_book, current_account, login_session, public, safe_next
+from webapp.web.access import (
+    account_book,
+    current_account,
+    login_session,
+    public,
+    safe_next,
+    sign_in_log,
+)
+from webapp.web.account_records import SignInAttempt
 from webapp.web.login_throttle import LoginThrottle, address_key, name_key
 
 bp = Blueprint("auth", __name__)
@@ -39,10 +48,14 @@ def login() -> Response | tuple[str, int] | str:
             error = f"Too many failed logins. Try again in {wait} seconds."
             body = render_template("auth/login.html", error=error, name=name, next_url=next_url)
             return Response(body, 429, {"Retry-After": str(wait)}, mimetype="text/html")
-        account = account_book().check_password(name, password) if name and password else None
-        if account is not None:
+        attempt = (
+            account_book().sign_in_with_password(name, password) if name and password else None
+        )
+        if attempt is not None:
+            _log_attempt(attempt, "password")
+        if attempt is not None and attempt.account is not None:
             throttle.clear(keys[0])
-            login_session(account)
+            login_session(attempt.account)
             return redirect(next_url or url_for("overview.index"))
         throttle.record_failure(keys)
         error = "Unknown account or wrong password."
@@ -54,11 +67,19 @@ def login() -> Response | tuple[str, int] | str:
 @public
 def login_link(token: str) -> Response:
     """Redeem a one-time login link (from `eventscope demo` or `eventscope login-link`)."""
-    account = account_book().redeem_login_token(token)
-    if account is None:
+    attempt = account_book().sign_in_with_link(token)
+    if attempt is not None:  # a link never issued is a guess: not worth a line each
+        _log_attempt(attempt, "login-link")
+    if attempt is None or attempt.account is None:
         abort(403, description="This login link is invalid, expired or already used.")
-    login_session(account)
+    login_session(attempt.account)
     return redirect(url_for("overview.index"))
+
+
+def _log_attempt(attempt: SignInAttempt, method: str) -> None:
+    sign_in_log().record(
+        attempt, method=method, address=request.remote_addr, browser=request.user_agent.string
+    )
 
 
 @bp.post("/logout")
