@@ -245,6 +245,7 @@ class AccountBook:
             return SignInAttempt(None, name, "disabled")
         return SignInAttempt(_row_to_account(row), row.name, "signed-in")
 
+    # --- API tokens ---
     def create_token(
         self, name: str, *, actor: str = "system", expires_in: timedelta | None = None
     ) -> str:
