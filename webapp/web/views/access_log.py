@@ -18,14 +18,13 @@ from webapp.web.access import requires_role
 from webapp.web.context import require_part
 from webapp.web.downloads import csv_download
 from webapp.web.filters import parse_time_range
-from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import render_view
+from webapp.web.trail import cursor_arg, parse_trail, trail_links
 
 bp = Blueprint("access_log", __name__, url_prefix="/access-log")
 
 PAGE_SIZE = 50
 MAX_TEXT = 200
-MAX_TRAIL = 30
 FILTERS = ("actor", "subject", "action", "since", "until")
 EXPORT_PAGE = 500
 EXPORT_COLUMNS = ["id", "at", "actor", "action", "subject_id", "what"]
@@ -38,13 +37,6 @@ def _text(name: str) -> str:
     return value
 
 
-def _cursor(text: str, what: str) -> int:
-    try:
-        return whole_number(text, what)
-    except BadNumber as exc:
-        abort(400, description=str(exc))
-
-
 def parse_query() -> dict[str, Any]:
     """Filters and paging from the query string (400 for anything malformed)."""
     actor, subject, action = _text("actor"), _text("subject"), _text("action")
@@ -53,9 +45,7 @@ def parse_query() -> dict[str, Any]:
     since_text, until_text = _text("since"), _text("until")
     since, until = parse_time_range(since_text, until_text)
     before_text = request.args.get("before", "").strip()
-    before = _cursor(before_text, "position") if before_text else None
-    trail_text = request.args.get("trail", "").strip()
-    trail = [_cursor(t, "paging trail") for t in trail_text.split(",") if t] if trail_text else []
+    before = cursor_arg(before_text, "position") if before_text else None
     return {
         "actor": actor,
         "subject": subject,
@@ -65,17 +55,8 @@ def parse_query() -> dict[str, Any]:
         "since_at": since,
         "until_at": until,
         "before": before,
-        "trail": trail[-MAX_TRAIL:],
+        "trail": parse_trail(request.args.get("trail", "").strip()),
     }
-
-
-def _link(query: dict[str, Any], before: int | None, trail: list[int]) -> dict[str, Any]:
-    args = {k: query[k] for k in FILTERS if query[k]}
-    if before is not None:
-        args["before"] = before
-    if trail:
-        args["trail"] = ",".join(str(t) for t in trail[-MAX_TRAIL:])
-    return args
 
 
 @bp.get("/")
@@ -85,25 +66,18 @@ def index() -> str:
     query = parse_query()
     privacy = require_part("privacy", "The access log (the privacy layer)")
     page = privacy.access_log(**_store_filters(query), before=query["before"], limit=PAGE_SIZE)
-    trail = query["trail"]
-    next_args = None
-    if page.next is not None:
-        next_args = _link(query, page.next, [*trail, query["before"] or 0])  # 0: the first page
-    prev_args = None
-    if query["before"] is not None:
-        back = trail[-1] if trail else 0
-        prev_args = _link(query, back or None, trail[:-1])
     return render_view(
         "access_log/page.html",
         "access_log/_entries.html",
         query=query,
         entries=page.entries,
         actions=ACTIONS,
-        next_args=next_args,
-        prev_args=prev_args,
-        first_args=_link(query, None, []) if query["before"] is not None else None,
-        export_args=_link(query, None, []),
+        **trail_links(_kept_filters(query), query["before"], query["trail"], page.next),
     )
+
+
+def _kept_filters(query: dict[str, Any]) -> dict[str, str]:
+    return {k: query[k] for k in FILTERS if query[k]}
 
 
 def _store_filters(query: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The sign-in log, for admins: each attempt to sign in to the dashboard, and how it ended.
 
 Newest first, filtered by account name, outcome (signed in or refused) and time range,
-keyset-paged by entry id (`before`; `trail` keeps the cursors of the pages already seen,
-so that "Newer" steps back without an offset). `export.csv` hands over every attempt
-the filters match. See webapp/web/sign_ins.py for what is written and for how long.
+keyset-paged by entry id (`before`, and a `trail` for "Newer": webapp/web/trail.py).
+`export.csv` hands over every attempt the filters match. See webapp/web/sign_ins.py
+for what is written and for how long.
 """
 
 from __future__ import annotations
@@ -17,26 +17,18 @@ from flask import Blueprint, Response, abort, request
 from webapp.web.access import requires_role, sign_in_log
 from webapp.web.downloads import csv_download
 from webapp.web.filters import parse_time_range
-from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import render_view
 from webapp.web.sign_ins import RETENTION_DAYS, SignIn
+from webapp.web.trail import cursor_arg, parse_trail, trail_links
 
 bp = Blueprint("sign_ins", __name__, url_prefix="/sign-ins")
 
 PAGE_SIZE = 50
 MAX_TEXT = 100
-MAX_TRAIL = 30
 OUTCOME_FILTERS = ("signed-in", "refused")
 FILTERS = ("account", "outcome", "since", "until")
 EXPORT_PAGE = 500
 EXPORT_COLUMNS = ["id", "at", "account", "method", "outcome", "address", "browser"]
-
-
-def _cursor(text: str, what: str) -> int:
-    try:
-        return whole_number(text, what)
-    except BadNumber as exc:
-        abort(400, description=str(exc))
 
 
 def parse_query() -> dict[str, Any]:
@@ -48,14 +40,12 @@ def parse_query() -> dict[str, Any]:
         abort(400, description="The outcome filter is 'signed-in' or 'refused'.")
     since, until = parse_time_range(text["since"], text["until"])
     before_text = request.args.get("before", "").strip()
-    trail_text = request.args.get("trail", "").strip()
-    trail = [_cursor(t, "paging trail") for t in trail_text.split(",") if t]
     return {
         **text,
         "since_at": since,
         "until_at": until,
-        "before": _cursor(before_text, "paging position") if before_text else None,
-        "trail": trail[-MAX_TRAIL:],
+        "before": cursor_arg(before_text, "paging position") if before_text else None,
+        "trail": parse_trail(request.args.get("trail", "").strip()),
     }
 
 
@@ -69,30 +59,15 @@ def log_filters(query: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _link(query: dict[str, Any], before: int | None, trail: list[int]) -> dict[str, Any]:
-    args = {k: query[k] for k in FILTERS if query[k]}
-    if before is not None:
-        args["before"] = before
-    if trail:
-        args["trail"] = ",".join(str(t) for t in trail[-MAX_TRAIL:])
-    return args
-
-
 @bp.get("/")
 @requires_role("admin")
 def index() -> str:
     """Sign-in attempts, newest first, filtered and keyset-paged."""
     query = parse_query()
     found = sign_in_log().entries(**log_filters(query), before=query["before"], limit=PAGE_SIZE + 1)
-    entries, more = found[:PAGE_SIZE], len(found) > PAGE_SIZE
-    trail = query["trail"]
-    next_args = None
-    if more:
-        next_args = _link(query, entries[-1].id, [*trail, query["before"] or 0])  # 0: first page
-    prev_args = None
-    if query["before"] is not None:
-        back = trail[-1] if trail else 0
-        prev_args = _link(query, back or None, trail[:-1])
+    entries = found[:PAGE_SIZE]
+    older = entries[-1].id if len(found) > PAGE_SIZE else None
+    kept = {k: query[k] for k in FILTERS if query[k]}
     day_ago = datetime.now(UTC) - timedelta(days=1)
     return render_view(
         "sign_ins/page.html",
@@ -102,10 +77,7 @@ def index() -> str:
         last_day=sign_in_log().counts(day_ago),
         retention_days=RETENTION_DAYS,
         outcomes=OUTCOME_FILTERS,
-        next_args=next_args,
-        prev_args=prev_args,
-        first_args=_link(query, None, []) if query["before"] is not None else None,
-        export_args=_link(query, None, []),
+        **trail_links(kept, query["before"], query["trail"], older),
     )
 
 
