@@ -117,3 +117,30 @@ def test_payload_text_writes_values_as_each_stores_sql_does():
     assert payload_text(None, "sqlite") is None
     assert payload_text({"a": 1}, "sqlite") == '{"a":1}'
     assert payload_text({"a": 1}, "postgresql") == '{"a": 1}'
+
+
+def test_an_upcaster_that_fails_on_a_sealed_field_leaves_that_event_unmatched(domain):
+    from webapp.domain import UpcasterChain
+
+    def needs_plain_text(data):
+        return {**data, "amount": round(float(data["value"]) * 100)}
+
+    chain = UpcasterChain()
+    chain.register("MoneyDeposited", 1, needs_plain_text)
+
+    domain.router.dispatch(OpenAccount("10001", "u1", 0))
+    sealed = {"account_number": "10001", "value": {"sealed": "AES-GCM envelope"}}
+    plain = {"account_number": "10001", "value": "1.00"}
+    domain.store.append(
+        "account-10001",
+        [
+            NewEvent("MoneyDeposited", sealed, schema_version=1),
+            NewEvent("MoneyDeposited", plain, schema_version=1),
+        ],
+        1,
+    )
+
+    found = LogSearch(domain.store, chain, data_equals=("amount", "100")).forward(0, 10)
+
+    assert [e.stream_version for e in found.events] == [3]
+    assert found.exhausted
