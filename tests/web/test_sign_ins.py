@@ -194,6 +194,17 @@ def test_a_disabled_accounts_link_is_written_as_disabled(client, accounts, sign_
     assert outcomes(sign_ins) == [("ada", "login-link", "disabled")]
 
 
+def test_metrics_count_attempts_by_outcome(client, csrf, sam, auth_headers):
+    password_sign_in(client, csrf, "sam", "wrong password!")
+    password_sign_in(client, csrf, "sam", "wrong password!")
+    password_sign_in(client, csrf, "sam", PASSWORD)
+
+    scrape = client.get("/metrics", headers=auth_headers("viewer")).get_data(as_text=True)
+
+    assert 'eventscope_sign_ins_total{outcome="wrong-password"} 2.0' in scrape
+    assert 'eventscope_sign_ins_total{outcome="signed-in"} 1.0' in scrape
+
+
 # --- the page -----------------------------------------------------------------------------------
 
 

@@ -2,8 +2,9 @@
 
 Counted as they happen: command latency (histogram) and outcomes, events
 appended by commands dispatched here, requests answered 503 because the store did
-not answer. Read from the runtime at scrape time:
-store head and counts, projection lag, aggregates in memory, snapshot loads.
+not answer, sign-in attempts by outcome (alert on a burst of refusals). Read from
+the runtime at scrape time: store head and counts, projection lag, aggregates in
+memory, snapshot loads.
 
 Access: any account with a Bearer API token (`eventscope token create prom
 --role viewer`), or an admin's browser session.
@@ -55,6 +56,13 @@ class WebMetrics:
             "eventscope_store_unavailable",
             "Requests answered 503 because the store did not answer (unreachable, or a lock "
             "or statement timeout).",
+            registry=self.registry,
+        )
+        self.sign_ins = Counter(
+            "eventscope_sign_ins",
+            "Attempts to sign in to the dashboard through this process, by outcome (signed-in, "
+            "wrong-password, unknown-account, no-password, disabled, link-used, link-expired).",
+            ["outcome"],
             registry=self.registry,
         )
         self.registry.register(RuntimeCollector(runtime))

@@ -25,6 +25,7 @@ from webapp.web.access import (
 )
 from webapp.web.account_records import SignInAttempt
 from webapp.web.login_throttle import LoginThrottle, address_key, name_key
+from webapp.web.metrics import app_metrics
 
 bp = Blueprint("auth", __name__)
 
@@ -77,6 +78,7 @@ def login_link(token: str) -> Response:
 
 
 def _log_attempt(attempt: SignInAttempt, method: str) -> None:
+    app_metrics().sign_ins.labels(outcome=attempt.outcome).inc()
     sign_in_log().record(
         attempt, method=method, address=request.remote_addr, browser=request.user_agent.string
     )
