@@ -1,23 +1,35 @@
-"""`eventscope backup`: a consistent copy of a running SQLite deployment, keys kept apart."""
+"""`eventscope backup`: a consistent copy of a running deployment (SQLite or PostgreSQL),
+with the key store kept apart."""
 
 from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from webapp.bootstrap import build_runtime
 from webapp.cli import cli
 from webapp.config import Settings
 from webapp.store import NewEvent, open_store
-from webapp.store.backup import BackupError, back_up_sqlite, event_summary
+from webapp.store import backup as backup_module
+from webapp.store.backup import (
+    BackupError,
+    archived_tables,
+    back_up_postgresql,
+    back_up_sqlite,
+    event_summary,
+    postgres_source,
+)
 
 
 @pytest.fixture
@@ -109,11 +121,142 @@ def test_a_backup_never_overwrites_a_file(deployment):
     assert existing.read_bytes() == b"an older backup"
 
 
-def test_a_postgresql_store_is_pointed_to_pg_dump(postgresql_url):
-    result = CliRunner().invoke(cli, ["--db", postgresql_url, "backup", "copy.db"])
+@pytest.fixture
+def pg_deployment(postgresql_url: str, tmp_path: Path) -> dict:
+    """A PostgreSQL deployment (key store in the same schema) with one registered user."""
+    settings = Settings(
+        db_url=postgresql_url,
+        master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        secret_key="s" * 40,
+    )
+    runtime = build_runtime(settings)
+    runtime.router.dispatch_json(
+        "RegisterUser", {"user_id": "u-7", "name": "Ada Lovelace", "email": "ada@example.org"}
+    )
+    runtime.close()
+    for name in ("copies", "keys"):
+        (tmp_path / name).mkdir()
+    return {"settings": settings, "copies": tmp_path / "copies", "keys": tmp_path / "keys"}
 
-    assert result.exit_code == 1
-    assert "pg_dump" in result.output
+
+def restore(url: str, archive: Path, *, rows_only: bool = False) -> None:
+    """What an operator runs: pg_restore into the database the store lives in."""
+    source = postgres_source(url)
+    command = ["pg_restore", f"--dbname={source.database}", "--no-owner", str(archive)]
+    if rows_only:
+        command.insert(1, "--data-only")
+    subprocess.run(command, env={**os.environ, **source.environment}, check=True)
+
+
+def drop_schema(url: str) -> None:
+    engine = sa.create_engine(url.split("?")[0], isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA "{postgres_source(url).schema}" CASCADE')
+    engine.dispose()
+
+
+def subject_emails(settings: Settings) -> list[str | None]:
+    runtime = build_runtime(settings)
+    try:
+        export = runtime.privacy.export("u-7", actor="test", role="support")
+    finally:
+        runtime.close()
+    return [event["data"].get("email") for event in export["events"]]
+
+
+def test_a_postgresql_backup_and_its_keys_restore_to_a_deployment_that_reads_personal_data(
+    pg_deployment,
+):
+    settings, copies, keys = (
+        pg_deployment["settings"],
+        pg_deployment["copies"],
+        pg_deployment["keys"],
+    )
+
+    result = backup(settings, str(copies), "--keys-to", str(keys))
+
+    assert result.exit_code == 0, result.output
+    [store_copy] = copies.iterdir()
+    [key_copy] = keys.iterdir()
+    schema = postgres_source(settings.db_url).schema
+    assert re.fullmatch(rf"test-{schema}-\d{{8}}T\d{{6}}Z\.dump", store_copy.name)
+    assert re.fullmatch(rf"test-{schema}-keys-\d{{8}}T\d{{6}}Z\.dump", key_copy.name)
+    for copy in (store_copy, key_copy):
+        assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    in_store, in_keys = archived_tables(store_copy), archived_tables(key_copy)
+    assert in_store["events"] is True and in_store["streams"] is True
+    assert in_store["privacy_subjects"] is False and in_store["privacy_meta"] is False
+    assert set(in_keys) == {
+        "privacy_meta",
+        "privacy_subjects",
+        "privacy_subject_streams",
+        "privacy_subject_lookup",
+    }
+    assert "pg_restore --data-only" in result.output
+
+    drop_schema(settings.db_url)
+    restore(settings.db_url, store_copy)
+    restore(settings.db_url, key_copy, rows_only=True)
+
+    assert "ada@example.org" in subject_emails(settings)
+
+
+def test_a_postgresql_backup_without_its_keys_cannot_read_personal_data(pg_deployment):
+    settings, copies = pg_deployment["settings"], pg_deployment["copies"]
+
+    result = backup(settings, str(copies / "only-events.dump"))
+
+    assert result.exit_code == 0, result.output
+    assert "without the key store's rows" in result.output
+    assert "Key store: not copied" in result.output
+    drop_schema(settings.db_url)
+    restore(settings.db_url, copies / "only-events.dump")
+    assert "ada@example.org" not in subject_emails(settings)
+
+
+def test_a_postgresql_backup_never_overwrites_and_leaves_nothing_when_pg_dump_fails(
+    pg_deployment,
+):
+    settings, copies = pg_deployment["settings"], pg_deployment["copies"]
+    existing = copies / "taken.dump"
+    existing.write_bytes(b"an older backup")
+    wrong_database = settings.db_url.replace("/test?", "/no_such_database?")
+
+    taken = backup(settings, str(existing))
+    failed = CliRunner().invoke(cli, ["--db", wrong_database, "backup", str(copies / "new.dump")])
+
+    assert taken.exit_code == 1 and "already exists" in taken.output
+    assert existing.read_bytes() == b"an older backup"
+    assert failed.exit_code == 1 and "pg_dump of schema" in failed.output
+    assert sorted(p.name for p in copies.iterdir()) == ["taken.dump"]
+
+
+def test_without_pg_dump_the_backup_says_what_to_install(pg_deployment, monkeypatch):
+    monkeypatch.setattr(backup_module.shutil, "which", lambda name: None)
+    target = pg_deployment["copies"] / "copy.dump"
+
+    with pytest.raises(BackupError, match="pg_dump is not installed"):
+        back_up_postgresql(pg_deployment["settings"].db_url, target)
+
+    assert not target.exists()
+
+
+def test_a_postgresql_urls_schema_and_connection_go_to_pg_dump_without_the_password_in_argv():
+    source = postgres_source(
+        "postgresql+psycopg://app:s3cret@db.internal:6543/events"
+        "?options=-csearch_path%3Dtenant_a&sslmode=require"
+    )
+
+    assert source.schema == "tenant_a"
+    assert source.environment == {
+        "PGHOST": "db.internal",
+        "PGPORT": "6543",
+        "PGUSER": "app",
+        "PGPASSWORD": "s3cret",
+        "PGDATABASE": "events",
+        "PGSSLMODE": "require",
+    }
+    assert postgres_source("postgresql://localhost/events").schema == "public"
 
 
 def test_a_backup_taken_while_events_are_appended_is_one_consistent_snapshot(tmp_path):

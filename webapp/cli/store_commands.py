@@ -80,26 +80,22 @@ def register(cli: click.Group) -> None:
     )
     @click.pass_obj
     def backup(settings: Settings, destination: Path, keys_to: Path | None) -> None:
-        """Copy the SQLite store to DESTINATION (a new file, or a folder) while it runs.
+        """Copy the store to DESTINATION (a new file, or a folder) while it runs.
 
-        The copy is one consistent snapshot, readable by its owner only. Its personal data
-        stays encrypted: reading it needs the key store and the master key, which are
-        kept apart. --keys-to copies the key store too; the master key is never copied.
+        SQLite: one consistent snapshot of the database file. PostgreSQL: pg_dump of the
+        store's schema (custom format; restore with pg_restore). Either copy is readable
+        by its owner only, and its personal data stays encrypted: reading it needs the key
+        store and the master key, which are kept apart. --keys-to copies the key store too
+        (on PostgreSQL sharing the store's database: the key tables' rows, which the store
+        copy leaves out); the master key is never copied.
         """
         from webapp.privacy.database import default_keystore_url
-        from webapp.store.backup import BackupError, back_up_sqlite, backup_target, event_summary
+        from webapp.store.backup import BackupError
 
-        store = sqlite_path(settings.db_url)
-        if store is None:
-            msg = "backup copies SQLite stores; back up a PostgreSQL store with pg_dump"
-            raise click.ClickException(msg)
-        target = backup_target(destination, store)
-        keystore = None
+        keystore_url = settings.keystore_url or default_keystore_url(settings.db_url)
+        shared = keystore_url == settings.db_url  # PostgreSQL keeps keys beside the events
+        target = _backup_file(destination, settings.db_url)
         if keys_to is not None:
-            keystore = sqlite_path(settings.keystore_url or default_keystore_url(settings.db_url))
-            if keystore is None:
-                msg = "the key store is in PostgreSQL: back it up with pg_dump"
-                raise click.ClickException(msg)
             if not keys_to.is_dir():
                 msg = f"--keys-to: the folder {keys_to} does not exist"
                 raise click.ClickException(msg)
@@ -110,20 +106,61 @@ def register(cli: click.Group) -> None:
                 )
                 raise click.ClickException(msg)
         try:
-            copy = back_up_sqlite(store, target)
-            count, head = event_summary(copy.path)
-            click.echo(
-                f"Store: {count:,} events (head position {head:,}) copied to {copy.path} "
-                f"({copy.size:,} bytes)."
-            )
-            if keystore is not None:
-                keys = back_up_sqlite(keystore, backup_target(keys_to, keystore))
-                click.echo(f"Key store: copied to {keys.path} ({keys.size:,} bytes).")
+            click.echo(_copy_store(settings.db_url, target, leave_out_keys=shared))
+            if keys_to is not None:
+                keys_target = _backup_file(keys_to, keystore_url, suffix="keys")
+                click.echo(_copy_keys(keystore_url, keys_target, shared=shared))
         except BackupError as exc:
             raise click.ClickException(str(exc)) from None
-        if keystore is None:
+        if keys_to is None:
             click.echo(
                 "Key store: not copied (--keys-to FOLDER copies it). Without it and the "
                 "master key, the personal data in this copy cannot be read."
             )
         click.echo("The master key is never copied: keep its own backup.")
+
+
+def _backup_file(destination: Path, url: str, *, suffix: str = "") -> Path:
+    """The file a backup of `url` goes to: `destination`, or a new name inside that folder."""
+    from webapp.store.backup import backup_target, postgres_source
+
+    path = sqlite_path(url)
+    if path is None:
+        source = postgres_source(url)
+        name = "-".join(part for part in (source.database, source.schema, suffix) if part)
+        path = Path(f"{name}.dump")
+    return backup_target(destination, path)
+
+
+def _copy_store(url: str, target: Path, *, leave_out_keys: bool) -> str:
+    from webapp.privacy.tables import KEY_STORE_ROWS
+    from webapp.store.backup import back_up_postgresql, back_up_sqlite, event_summary
+
+    path = sqlite_path(url)
+    if path is not None:
+        copy = back_up_sqlite(path, target)
+        count, head = event_summary(copy.path)
+        return (
+            f"Store: {count:,} events (head position {head:,}) copied to {copy.path} "
+            f"({copy.size:,} bytes)."
+        )
+    left_out = KEY_STORE_ROWS if leave_out_keys else ()
+    copy = back_up_postgresql(url, target, without_rows_of=left_out)
+    note = ", without the key store's rows" if left_out else ""
+    return (
+        f"Store: dumped with pg_dump to {copy.path} ({copy.size:,} bytes{note}); "
+        "restore it with pg_restore."
+    )
+
+
+def _copy_keys(url: str, target: Path, *, shared: bool) -> str:
+    from webapp.privacy.tables import KEY_STORE_ROWS
+    from webapp.store.backup import back_up_postgresql, back_up_sqlite
+
+    path = sqlite_path(url)
+    if path is not None:
+        copy = back_up_sqlite(path, target)
+        return f"Key store: copied to {copy.path} ({copy.size:,} bytes)."
+    copy = back_up_postgresql(url, target, only_rows_of=KEY_STORE_ROWS if shared else None)
+    how = "pg_restore --data-only, after the store" if shared else "pg_restore"
+    return f"Key store: dumped to {copy.path} ({copy.size:,} bytes); restore it with {how}."

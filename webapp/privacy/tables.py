@@ -51,6 +51,10 @@ access_log = sa.Table(
 )
 
 TOUCHED_BY_FORGET = ["privacy_subjects", "privacy_subject_streams", "privacy_subject_lookup"]
+KEY_STORE_ROWS = ["privacy_meta", *TOUCHED_BY_FORGET]
+"""What a backup of the events leaves out when the key store shares their database: the
+wrapped keys and key check, the blind index and the subject links (`backup --keys-to`
+writes them to a file of their own)."""
 
 
 def insert_for(engine_or_conn: sa.Engine | sa.Connection):  # noqa: ANN201 - dialect insert

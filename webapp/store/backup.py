@@ -1,19 +1,35 @@
-"""Hot backups of SQLite databases (the store, the key store) while the service runs.
+"""Hot backups of the store (and the key store) while the service runs.
 
-Copying a database file in WAL mode with `cp` can catch it between a commit and a
-checkpoint: the copy may miss committed events or be corrupt. SQLite's online backup
-API copies one consistent snapshot instead; writers are not blocked meanwhile (WAL).
-The copy is created readable by its owner only, never over an existing file, and is
-checked (`PRAGMA quick_check`) before it is reported as done.
+SQLite: copying a database file in WAL mode with `cp` can catch it between a commit
+and a checkpoint: the copy may miss committed events or be corrupt. SQLite's online
+backup API copies one consistent snapshot instead; writers are not blocked meanwhile
+(WAL). The copy is checked with `PRAGMA quick_check`.
+
+PostgreSQL: `pg_dump` of the store's schema (its `search_path`, else `public`) in
+pg_dump's custom format, one consistent snapshot taken in a repeatable-read
+transaction; the archive is checked by listing it with `pg_restore --list`. Tables
+can be dumped without their rows, or only their rows: that is how the key store's
+tables are kept out of a store backup and written to a file of their own. The
+password travels in the child's environment, never on its command line.
+
+Either way the copy is created readable by its owner only, never over an existing
+file, and removed again if anything fails.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from webapp.store.engine import SQLITE_BUSY_TIMEOUT_MS
 
@@ -43,6 +59,14 @@ def back_up_sqlite(source: Path, target: Path) -> BackupCopy:
     if not source.is_file():
         msg = f"there is no database file at {source}"
         raise BackupError(msg)
+    with _new_file(target):
+        _copy(source, target)
+    return BackupCopy(target, target.stat().st_size)
+
+
+@contextmanager
+def _new_file(target: Path) -> Iterator[None]:
+    """Create `target` for its owner only (never over a file); remove it if the block fails."""
     if not target.parent.is_dir():
         msg = f"the folder {target.parent} does not exist"
         raise BackupError(msg)
@@ -53,11 +77,120 @@ def back_up_sqlite(source: Path, target: Path) -> BackupCopy:
         raise BackupError(msg) from None
     os.close(descriptor)
     try:
-        _copy(source, target)
+        yield
     except BaseException:
         target.unlink(missing_ok=True)
         raise
+
+
+@dataclass(frozen=True)
+class PostgresSource:
+    """Where pg_dump finds a store: libpq environment variables and the schema."""
+
+    environment: dict[str, str]
+    schema: str
+
+    @property
+    def database(self) -> str:
+        return self.environment.get("PGDATABASE", "")
+
+
+_SEARCH_PATH = re.compile(r"search_path\s*=\s*\"?([^\s,\"]+)")
+_LIBPQ_QUERY = {"host": "PGHOST", "port": "PGPORT", "sslmode": "PGSSLMODE"}
+
+
+def postgres_source(url: str) -> PostgresSource:
+    """The libpq settings and schema of a SQLAlchemy PostgreSQL URL (the schema is the first
+    entry of a `search_path` given in `options`, else `public`)."""
+    parsed = make_url(url)
+    environment = {
+        name: str(value)
+        for name, value in (
+            ("PGHOST", parsed.host),
+            ("PGPORT", parsed.port),
+            ("PGUSER", parsed.username),
+            ("PGPASSWORD", parsed.password),
+            ("PGDATABASE", parsed.database),
+        )
+        if value
+    }
+    for key, variable in _LIBPQ_QUERY.items():
+        value = parsed.query.get(key)
+        if value:
+            environment[variable] = str(value if isinstance(value, str) else value[0])
+    options = parsed.query.get("options") or ""
+    options = options if isinstance(options, str) else " ".join(options)
+    found = _SEARCH_PATH.search(options)
+    return PostgresSource(environment, found.group(1) if found else "public")
+
+
+def back_up_postgresql(
+    url: str,
+    target: Path,
+    *,
+    without_rows_of: Sequence[str] = (),
+    only_rows_of: Sequence[str] | None = None,
+) -> BackupCopy:
+    """Dump the store's schema at `url` into the new file `target` (pg_dump's custom format).
+
+    `without_rows_of`: tables dumped without their rows. `only_rows_of`: dump nothing but
+    these tables' rows (restore with `pg_restore --data-only` after the schema dump)."""
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        msg = "pg_dump is not installed (Debian: apt-get install postgresql-client)"
+        raise BackupError(msg)
+    source = postgres_source(url)
+    schema = source.schema
+    command = [pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--file={target}"]
+    if only_rows_of is not None:
+        command += ["--data-only", *(f"--table={schema}.{table}" for table in only_rows_of)]
+    else:
+        command += [f"--schema={schema}"]
+        command += [f"--exclude-table-data={schema}.{table}" for table in without_rows_of]
+    with _new_file(target):
+        _run(command, source, f"pg_dump of schema {schema} in database {source.database}")
+        _run(
+            [shutil.which("pg_restore") or "pg_restore", "--list", str(target)],
+            source,
+            "the check of the dump",
+        )
     return BackupCopy(target, target.stat().st_size)
+
+
+def _run(command: list[str], source: PostgresSource, what: str) -> str:
+    environment = {**os.environ, **source.environment}
+    try:
+        done = subprocess.run(  # noqa: S603 - a fixed program with arguments built here
+            command, env=environment, capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        msg = f"{what} could not start: {exc}"
+        raise BackupError(msg) from None
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        msg = f"{what} failed: {reason}"
+        raise BackupError(msg)
+    return done.stdout
+
+
+def archived_tables(archive: Path) -> dict[str, bool]:
+    """The tables a pg_dump archive holds, each with whether its rows are in it."""
+    listing = subprocess.run(  # noqa: S603
+        [shutil.which("pg_restore") or "pg_restore", "--list", str(archive)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    tables: dict[str, bool] = {}
+    for line in listing.splitlines():
+        if line.startswith(";"):
+            continue
+        words = line.split()
+        if "TABLE" in words and "DATA" not in words and len(words) >= 6:
+            tables.setdefault(words[-2], False)
+        if "TABLE" in words and "DATA" in words and len(words) >= 7:
+            tables[words[-2]] = True
+    return tables
 
 
 def _copy(source: Path, target: Path) -> None:
