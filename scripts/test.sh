@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh Debian machine, then run it.
 #   - Debian's chromium for the Playwright journeys (playwright cannot download browsers here)
+#   - pg_dump and pg_restore (postgresql-client) for the PostgreSQL backup tests
 #   - the PostgreSQL at 127.0.0.1:5432 (started if it is down)
 #   - eventscope with its `test` extra
 set -euo pipefail
@@ -8,9 +9,12 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if [ ! -x /usr/bin/chromium ]; then
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)  # `eventscope backup`
+if [ "${#missing[@]}" -gt 0 ]; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q; then
