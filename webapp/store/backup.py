@@ -148,17 +148,13 @@ def back_up_postgresql(
         command += [f"--schema={schema}"]
         command += [f"--exclude-table-data={schema}.{table}" for table in without_rows_of]
     with _new_file(target):
-        _run(command, source, f"pg_dump of schema {schema} in database {source.database}")
-        _run(
-            [shutil.which("pg_restore") or "pg_restore", "--list", str(target)],
-            source,
-            "the check of the dump",
-        )
+        _run(command, f"pg_dump of schema {schema} in database {source.database}", source)
+        archived_tables(target)  # the check: pg_restore can read the whole archive
     return BackupCopy(target, target.stat().st_size)
 
 
-def _run(command: list[str], source: PostgresSource, what: str) -> str:
-    environment = {**os.environ, **source.environment}
+def _run(command: list[str], what: str, source: PostgresSource | None = None) -> str:
+    environment = {**os.environ, **(source.environment if source else {})}
     try:
         done = subprocess.run(  # noqa: S603 - a fixed program with arguments built here
             command, env=environment, capture_output=True, text=True, check=False
@@ -175,12 +171,7 @@ def _run(command: list[str], source: PostgresSource, what: str) -> str:
 
 def archived_tables(archive: Path) -> dict[str, bool]:
     """The tables a pg_dump archive holds, each with whether its rows are in it."""
-    listing = subprocess.run(  # noqa: S603
-        [shutil.which("pg_restore") or "pg_restore", "--list", str(archive)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    listing = _run(["pg_restore", "--list", str(archive)], f"listing {archive} with pg_restore")
     tables: dict[str, bool] = {}
     for line in listing.splitlines():
         if line.startswith(";"):
