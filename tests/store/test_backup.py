@@ -32,13 +32,10 @@ from webapp.store.backup import (
 )
 
 
-@pytest.fixture
-def deployment(tmp_path: Path) -> dict:
-    """A SQLite deployment with one registered user, and two backup folders."""
-    folder = tmp_path / "live"
-    folder.mkdir()
+def deployed(db_url: str, tmp_path: Path) -> dict:
+    """A deployment at `db_url` with one registered user, and two backup folders."""
     settings = Settings(
-        db_url=f"sqlite:///{folder / 'eventscope.db'}",
+        db_url=db_url,
         master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
         secret_key="s" * 40,
     )
@@ -50,6 +47,14 @@ def deployment(tmp_path: Path) -> dict:
     for name in ("copies", "keys"):
         (tmp_path / name).mkdir()
     return {"settings": settings, "copies": tmp_path / "copies", "keys": tmp_path / "keys"}
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> dict:
+    """A SQLite deployment (the key store in a file beside the store)."""
+    folder = tmp_path / "live"
+    folder.mkdir()
+    return deployed(f"sqlite:///{folder / 'eventscope.db'}", tmp_path)
 
 
 def backup(settings: Settings, *args: str):
@@ -123,20 +128,8 @@ def test_a_backup_never_overwrites_a_file(deployment):
 
 @pytest.fixture
 def pg_deployment(postgresql_url: str, tmp_path: Path) -> dict:
-    """A PostgreSQL deployment (key store in the same schema) with one registered user."""
-    settings = Settings(
-        db_url=postgresql_url,
-        master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
-        secret_key="s" * 40,
-    )
-    runtime = build_runtime(settings)
-    runtime.router.dispatch_json(
-        "RegisterUser", {"user_id": "u-7", "name": "Ada Lovelace", "email": "ada@example.org"}
-    )
-    runtime.close()
-    for name in ("copies", "keys"):
-        (tmp_path / name).mkdir()
-    return {"settings": settings, "copies": tmp_path / "copies", "keys": tmp_path / "keys"}
+    """A PostgreSQL deployment (the key store's tables in the store's schema)."""
+    return deployed(postgresql_url, tmp_path)
 
 
 def restore(url: str, archive: Path, *, rows_only: bool = False) -> None:
