@@ -25,6 +25,8 @@ from webapp.web.account_records import SIGN_IN_OUTCOMES, SignInAttempt
 
 RETENTION_DAYS = 90
 METHODS: tuple[str, ...] = ("password", "login-link")
+OUTCOME_FILTERS: tuple[str, ...] = ("signed-in", "refused")
+"""What a reader may filter on: the attempts that signed in, or those refused."""
 MAX_NAME = 100
 MAX_ADDRESS = 64
 MAX_BROWSER = 200
@@ -148,6 +150,14 @@ class SignInLog:
         with reading(self.engine) as conn:
             total, ok = conn.execute(query).one()
         return SignInCounts(signed_in=int(ok or 0), refused=int(total or 0) - int(ok or 0))
+
+
+def refused_filter(outcome: str | None) -> bool | None:
+    """`entries(refused=...)` for an outcome filter ("" or None: every attempt)."""
+    if outcome and outcome not in OUTCOME_FILTERS:
+        msg = f"unknown outcome filter {outcome!r}"
+        raise ValueError(msg)
+    return None if not outcome else outcome == "refused"
 
 
 def _filters(

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from webapp.web.access import account_book, current_account, requires_role, sign_in_log
 from webapp.web.accounts import ROLES, AccountError, UnknownAccount, UnknownToken
+from webapp.web.sign_ins import refused_filter
 from webapp.web.views.api import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -91,15 +92,16 @@ def sign_ins() -> Response:
     (`signed-in` or `refused`), `since`/`until`; keyset-paged by entry id (`before` = the
     previous page's `next`)."""
     limit = limit_arg()
-    outcome = str_arg("outcome")
-    if outcome not in (None, "signed-in", "refused"):
+    try:
+        refused = refused_filter(str_arg("outcome"))
+    except ValueError:
         abort(400, description="'outcome' must be 'signed-in' or 'refused'")
     since, until = time_range_args()
     found = sign_in_log().entries(
         limit=limit + 1,
         before=int_arg("before", None, minimum=1),
         account=str_arg("account"),
-        refused=None if outcome is None else outcome == "refused",
+        refused=refused,
         since=since,
         until=until,
     )

@@ -18,14 +18,13 @@ from webapp.web.access import requires_role, sign_in_log
 from webapp.web.downloads import csv_download
 from webapp.web.filters import parse_time_range
 from webapp.web.pages import render_view
-from webapp.web.sign_ins import RETENTION_DAYS, SignIn
+from webapp.web.sign_ins import OUTCOME_FILTERS, RETENTION_DAYS, SignIn, refused_filter
 from webapp.web.trail import cursor_arg, parse_trail, trail_links
 
 bp = Blueprint("sign_ins", __name__, url_prefix="/sign-ins")
 
 PAGE_SIZE = 50
 MAX_TEXT = 100
-OUTCOME_FILTERS = ("signed-in", "refused")
 FILTERS = ("account", "outcome", "since", "until")
 EXPORT_PAGE = 500
 EXPORT_COLUMNS = ["id", "at", "account", "method", "outcome", "address", "browser"]
@@ -50,10 +49,9 @@ def parse_query() -> dict[str, Any]:
 
 
 def log_filters(query: dict[str, Any]) -> dict[str, Any]:
-    outcome = query["outcome"]
     return {
         "account": query["account"] or None,
-        "refused": None if not outcome else outcome == "refused",
+        "refused": refused_filter(query["outcome"]),
         "since": query["since_at"],
         "until": query["until_at"],
     }
