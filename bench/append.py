@@ -36,8 +36,9 @@ from _store_common import (  # noqa: E402
     timed,
 )
 
+from webapp.bootstrap import open_migrated_store
 from webapp.migrate import upgrade  # noqa: E402
-from webapp.store import NewEvent, open_store  # noqa: E402
+from webapp.store import NewEvent  # noqa: E402
 
 STREAMS = 100
 DATA = {"account_number": "ACC-000123", "amount": 1250, "currency": "EUR"}
@@ -98,7 +99,7 @@ def event_rows(
 
 
 def eventscope_run(url: str, events: list[NewEvent], batch: int) -> int:
-    store = open_store(url, migrate=True)
+    store = open_migrated_store(url)
     versions = [0] * STREAMS
 
     def run() -> int:

@@ -16,9 +16,9 @@ from _domain_common import sqlite_url
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from webapp.contexts import build_domain
-from webapp.contexts.bank import DepositMoney, OpenAccount
-from webapp.store import open_store
+from webapp.bootstrap import open_migrated_store
+from webapp.demo import build_demo_domain
+from webapp.demo.bank import DepositMoney, OpenAccount
 
 
 class Account(Aggregate):
@@ -47,8 +47,8 @@ class Bank(Application):
 
 
 def eventscope_rate(folder: Path, commands: int, accounts: int) -> tuple[float, dict]:
-    store = open_store(sqlite_url(folder, "d.db"), migrate=True)
-    registry, router = build_domain(store, start_reaper=False)
+    store = open_migrated_store(sqlite_url(folder, "d.db"))
+    registry, router = build_demo_domain(store, start_reaper=False)
     for a in range(accounts):
         router.dispatch(OpenAccount(f"{a}", "u1", 0))
     started = time.perf_counter()

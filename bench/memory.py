@@ -33,7 +33,8 @@ SCENARIOS = {
 def run_scenario(kind: str, n: int, every: int) -> dict:
     import gc
 
-    from webapp.contexts.bank import BankAccount, OpenAccount
+    from webapp.bootstrap import open_migrated_store
+    from webapp.demo.bank import BankAccount, OpenAccount
     from webapp.domain import (
         AggregateRegistry,
         KeepFor,
@@ -43,7 +44,6 @@ def run_scenario(kind: str, n: int, every: int) -> dict:
         StopAfterUse,
         build_router,
     )
-    from webapp.store import open_store
 
     lifespan = {
         "forever": KeepForever(),
@@ -52,7 +52,7 @@ def run_scenario(kind: str, n: int, every: int) -> dict:
         "stop": StopAfterUse(),
     }[kind]
     folder = Path(tempfile.mkdtemp(prefix="eventscope-memory-"))
-    store = open_store(sqlite_url(folder, "m.db"), migrate=True)
+    store = open_migrated_store(sqlite_url(folder, "m.db"))
     registry = AggregateRegistry(
         Repository(store), max_live=10_000 if kind == "capped" else 10**9, reap_interval=0.25
     )

@@ -23,9 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from webapp.bootstrap import open_migrated_store, open_privacy
 from webapp.config import Settings  # noqa: E402
-from webapp.privacy import Privacy  # noqa: E402
-from webapp.store import open_store  # noqa: E402
 from webapp.store.types import NewEvent, Snapshot  # noqa: E402
 
 FIELDS = {"ProfileUpdated": {"name": "person_id", "email": "person_id"}}
@@ -51,8 +50,8 @@ class Deployment:
         self.folder = Path(tempfile.mkdtemp(prefix=f"eventscope-bench-{name}-"))
         url = f"sqlite:///{self.folder / 'eventscope.db'}"
         key = base64.b64encode(os.urandom(32)).decode()
-        self.store = open_store(url, migrate=True)
-        self.privacy = Privacy.open(
+        self.store = open_migrated_store(url)
+        self.privacy = open_privacy(
             Settings(db_url=url, master_key=key), store=self.store, personal_fields=FIELDS.get
         )
 

@@ -25,9 +25,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from webapp.bootstrap import open_migrated_store
 from webapp.projections.group import ProjectionGroup  # noqa: E402
 from webapp.projections.service import build_projections  # noqa: E402
-from webapp.store import open_store  # noqa: E402
 from webapp.store.types import NewEvent  # noqa: E402
 
 PG_URL = os.environ.get("EVENTSCOPE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -118,7 +118,7 @@ def baseline_read(store, page: int) -> Clock:
 def run_backend(
     label: str, url: str, count: int, page: int, together_only: bool = False
 ) -> list[tuple[str, float, float]]:
-    store = open_store(url, migrate=True)
+    store = open_migrated_store(url)
     try:
         if store.head_position() >= count:  # a kept file from an earlier run (--sqlite-file)
             print(f"\n## {label}: reusing {store.head_position():,} events", flush=True)

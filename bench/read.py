@@ -30,10 +30,11 @@ from _store_common import (  # noqa: E402
     timed,
 )
 
-import webapp.contexts.bank  # noqa: E402,F401 - registers MoneyDeposited and its upcaster
+import webapp.demo.bank  # noqa: E402,F401 - registers MoneyDeposited and its upcaster
+from webapp.bootstrap import open_migrated_store
 from webapp.domain import DEFAULT_UPCASTERS, log_search  # noqa: E402
 from webapp.domain.log_search import LogSearch  # noqa: E402
-from webapp.store import EventStore, NewEvent, open_store  # noqa: E402
+from webapp.store import EventStore, NewEvent  # noqa: E402
 
 PAGE = 1000
 COLUMNS = (
@@ -125,7 +126,7 @@ def raw_pages(cursor, sql: str, first: object, next_key, decode: bool) -> int:
 def bench(
     url: str, raw_cursor, placeholder: str, decode: bool, count: int, title: str, rounds: int
 ) -> None:
-    store = open_store(url, migrate=True)
+    store = open_migrated_store(url)
     try:
         fill(store, count)
         if store.dialect == "postgresql":  # what autovacuum would soon do after a bulk load
@@ -205,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.backend in ("sqlite", "all"):
         with sqlite_database("NORMAL") as (url, path):
-            open_store(url, migrate=True).close()
+            open_migrated_store(url).close()
             conn = sqlite3.connect(path)
             try:
                 bench(url, conn.cursor(), "?", True, args.events, "SQLite", args.rounds)
@@ -213,7 +214,7 @@ def main() -> None:
                 conn.close()
     if args.backend in ("postgresql", "all"):
         with postgresql_schema(args.pg_url) as (url, _schema):
-            open_store(url, migrate=True).close()
+            open_migrated_store(url).close()
             conn = psycopg_connect(url, autocommit=True)
             try:
                 bench(url, conn.cursor(), "%s", False, args.events, "PostgreSQL", args.rounds)

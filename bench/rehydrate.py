@@ -14,11 +14,12 @@ from pathlib import Path
 
 from _domain_common import best_of, sqlite_url
 
+from webapp.bootstrap import open_migrated_store, open_privacy
 from webapp.config import Settings
-from webapp.contexts.bank import BankAccount
+from webapp.demo.bank import BankAccount
 from webapp.domain import Repository
 from webapp.domain.messages import from_data
-from webapp.store import NewEvent, open_store
+from webapp.store import NewEvent
 
 
 def build_history(store, stream_id: str, events: int, every: int) -> None:
@@ -81,7 +82,7 @@ def main() -> None:
     Every.snapshot_every = args.every
     folder = Path(tempfile.mkdtemp(prefix="eventscope-rehydrate-"))
     url = sqlite_url(folder, "store.db")
-    store = open_store(url, migrate=True)
+    store = open_migrated_store(url)
     stream = "account-1"
     build_history(store, stream, args.events, args.every)
 
@@ -89,10 +90,9 @@ def main() -> None:
     snap = Repository(store)
     replay_best, replay_median = best_of(lambda: full.load(Every, stream), repeat=7)
     # the production codec (field encryption) in front of the same replay
-    from webapp.privacy import Privacy
 
     key = base64.b64encode(os.urandom(32)).decode()
-    privacy = Privacy.open(Settings(db_url=url, master_key=key), store=store)
+    privacy = open_privacy(Settings(db_url=url, master_key=key), store=store)
     private = Repository(store, codec=privacy.codec, snapshots=False)
     private_best, private_median = best_of(lambda: private.load(Every, stream), repeat=7)
     snap_best, snap_median = best_of(lambda: snap.load(Every, stream), repeat=50)

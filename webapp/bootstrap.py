@@ -1,15 +1,33 @@
 """Composition root: build the store, privacy, domain and projections from settings.
 
-The web layer, the CLI and the tests call `build_runtime`; nothing is built at
-import time. Each layer adds its part in its own marked section below.
+The only module that knows every part and the demo domain: the web layer, the CLI and
+the tests call `build_runtime`, and nothing is built at import time. Migrations run
+here (or from `eventscope db upgrade`), never from the store or the key store.
+
+    runtime = build_runtime(Settings.from_env(), migrate=True)
+    runtime.router.dispatch(DepositMoney("A-1", 500))
+    runtime.close()
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from webapp import demo
 from webapp.config import Settings
+from webapp.database import create_store_engine
+from webapp.demo.seed import load_seed
+from webapp.domain import AggregateRegistry, CommandRouter, build_domain
+from webapp.migrate import upgrade_engine
+from webapp.privacy import Privacy, Vault
+from webapp.privacy.codec import PersonalFields, domain_personal_fields
+from webapp.privacy.database import BRANCH as PRIVACY_BRANCH
+from webapp.privacy.database import create_keystore_engine
+from webapp.privacy.vault import keystore_url_for
+from webapp.projections import Projections, Worker, build_projections, start_in_process
+from webapp.projections.lookups import ReadModels
+from webapp.store import EventStore, open_store
 
 
 @dataclass
@@ -17,57 +35,115 @@ class Runtime:
     """Everything a running eventscope process holds, wired together."""
 
     settings: Settings
-    store: Any = None  # webapp.store.EventStore
-    # --- privacy (issue 5) ---
-    privacy: Any = None
-    # --- domain (issue 3) ---
-    registry: Any = None
-    router: Any = None
-    # --- projections (issue 4) ---
-    projections: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    store: EventStore
+    privacy: Privacy
+    registry: AggregateRegistry
+    router: CommandRouter
+    projections: Projections
+    read_models: ReadModels
+    workers: list[Worker] = field(default_factory=list)
+
+    def start_background_work(self, echo: Callable[[str], object] = print) -> Worker:
+        """Run the projections and process managers in threads of this process."""
+        worker = start_in_process(self.projections)
+        self.workers.append(worker)
+        echo("Projections and process managers: running in this process.")
+        return worker
+
+    def load_seed_if_empty(self, echo: Callable[[str], object] = print) -> None:
+        """Load the demo's seed data into an empty store."""
+        held = self.store.count_events()
+        if held > 0:
+            echo(f"Store already holds {held:,} events; not seeding.")
+            return
+        echo("Loading the seed data ...")
+        load_seed(self.router)
+        echo(f"Loaded {self.store.count_events():,} events.")
 
     def close(self) -> None:
-        # --- close: layers add their shutdown here, newest first ---
-        worker = self.extras.pop("projection_worker", None)
-        if worker is not None:  # projections (issue 4): stop an in-process worker
-            worker.stop()
-        if self.registry is not None:  # domain (issue 3): stop the aggregate reaper
-            self.registry.stop()
-        if self.privacy is not None:  # privacy (issue 5): drop cached keys, close the key store
-            self.privacy.close()
-        if self.store is not None:
-            self.store.close()
+        """Stop the background work and release every connection, newest part first."""
+        while self.workers:
+            self.workers.pop().stop()
+        self.registry.stop()
+        self.privacy.close()
+        self.store.close()
 
 
 def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     """Open the store (migrating it if asked) and wire every layer on top of it."""
-    from webapp.store import open_store
-
-    runtime = Runtime(settings=settings)
-    runtime.store = open_store(
+    store = open_migrated_store(
         settings.db_url, max_payload_bytes=settings.max_payload_bytes, migrate=migrate
     )
-    # --- build: privacy (issue 5) ---
-    from webapp.privacy import Privacy
-
-    runtime.privacy = Privacy.open(settings, store=runtime.store, migrate=migrate)
-    runtime.privacy.bind_runtime(runtime)  # registry and projections are looked up at forget time
-    # --- build: domain (issue 3) ---
-    from webapp.contexts import build_domain
-
-    runtime.registry, runtime.router = build_domain(
-        runtime.store, codec=getattr(runtime.privacy, "codec", None)
+    try:
+        vault = open_vault(settings, migrate=migrate)
+    except Exception:
+        store.close()
+        raise
+    registry, router = build_domain(store, demo.routers(), codec=vault.codec)
+    projections = build_projections(
+        store,
+        demo.projections(),
+        demo.process_managers(
+            transfer_timeout=float(settings.extra.get("transfer_timeout", 60.0))  # type: ignore[arg-type]
+        ),
+        router=router,
+        decode=router.repository.decode,
+        upcasters=router.repository.upcasters,
     )
+    privacy = Privacy(vault, store=store, registry=registry, participants=[projections])
     # a forget run by another process reaches this one's keys and live aggregates
-    runtime.registry.add_tick_hook(runtime.privacy.check_forgets_elsewhere)
-    # --- build: projections (issue 4) ---
-    from webapp.projections import build_projections
-
-    runtime.projections = build_projections(
-        runtime.store,
-        router=runtime.router,
-        decode=runtime.router.repository.decode,
-        transfer_timeout=float(settings.extra.get("transfer_timeout", 60.0)),  # type: ignore[arg-type]
+    registry.add_tick_hook(privacy.check_forgets_elsewhere)
+    return Runtime(
+        settings=settings,
+        store=store,
+        privacy=privacy,
+        registry=registry,
+        router=router,
+        projections=projections,
+        read_models=ReadModels(projections, demo.read_models()),
     )
-    return runtime
+
+
+def open_migrated_store(
+    url: str, *, max_payload_bytes: int = 1_000_000, migrate: bool = True
+) -> EventStore:
+    """The event store at `url`, every layer's schema brought to its head first."""
+    engine = create_store_engine(url)
+    try:
+        if migrate:
+            upgrade_engine(engine)
+    except Exception:
+        engine.dispose()
+        raise
+    return open_store(engine, max_payload_bytes=max_payload_bytes)
+
+
+def open_vault(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    personal_fields: PersonalFields = domain_personal_fields,
+) -> Vault:
+    """The key store and codec. A key store in its own database is always brought to the
+    privacy branch's head; one inside the event store follows `migrate`."""
+    url = keystore_url_for(settings)
+    engine = create_keystore_engine(url)
+    try:
+        if migrate or url != settings.db_url:
+            upgrade_engine(engine, f"{PRIVACY_BRANCH}@head")
+        return Vault.open(settings, engine=engine, personal_fields=personal_fields)
+    except Exception:
+        engine.dispose()
+        raise
+
+
+def open_privacy(
+    settings: Settings,
+    *,
+    store: EventStore | None = None,
+    personal_fields: PersonalFields = domain_personal_fields,
+    migrate: bool = True,
+) -> Privacy:
+    """A Privacy service alone (no aggregates, no projections), for tools and tests."""
+    vault = open_vault(settings, migrate=migrate, personal_fields=personal_fields)
+    return Privacy(vault, store=store)

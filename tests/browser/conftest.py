@@ -129,7 +129,7 @@ class LiveServer:
 
 def _seed(runtime: Runtime) -> None:
     try:
-        from webapp.contexts.seed import load_seed
+        from webapp.demo.seed import load_seed
     except ImportError:
         return
     load_seed(runtime.router)

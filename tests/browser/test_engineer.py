@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
+from webapp.demo.queries import get_account_summary
+
 pytestmark = pytest.mark.browser
 
 
@@ -40,7 +42,7 @@ def test_an_engineer_rebuilds_a_projection_and_watches_it_complete(
     expect(row.get_by_test_id("rebuild-state")).to_have_text("—", timeout=10_000)
     expect(row).not_to_contain_text("is-lagging")
     screenshot(page, "engineer-3-rebuild-complete")
-    summary = runtime.projections.get_account_summary("AUD-1") or {}
+    summary = get_account_summary(runtime.projections, "AUD-1") or {}
     assert runtime.projections.status_of("account_summary")["rebuild"] is None
     assert summary == {} or summary["balance"] >= 0
     assert csp_violations == []

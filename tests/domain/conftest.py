@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from webapp.contexts import context_routers
+from webapp.bootstrap import open_migrated_store
+from webapp.demo import context_routers
 from webapp.domain import AggregateRegistry, CommandRouter, Repository, build_router
-from webapp.store import EventStore, open_store
+from webapp.store import EventStore
 
 
 @dataclass
@@ -29,7 +30,7 @@ def make_domain(store: EventStore, **registry_options: object) -> Domain:
 @pytest.fixture
 def store(db_url: str) -> Iterator[EventStore]:
     """A migrated, empty store on each backend."""
-    opened = open_store(db_url, migrate=True)
+    opened = open_migrated_store(db_url)
     try:
         yield opened
     finally:
@@ -38,7 +39,7 @@ def store(db_url: str) -> Iterator[EventStore]:
 
 @pytest.fixture
 def sqlite_store(sqlite_url: str) -> Iterator[EventStore]:
-    opened = open_store(sqlite_url, migrate=True)
+    opened = open_migrated_store(sqlite_url)
     try:
         yield opened
     finally:

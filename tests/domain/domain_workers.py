@@ -6,13 +6,13 @@ from __future__ import annotations
 def deposit_many(url: str, account_number: str, writer: int, count: int) -> list[int]:
     """Dispatch `count` deposits to one account through a router of this process's own;
     return the amounts whose dispatch succeeded."""
-    from webapp.contexts import build_domain
-    from webapp.contexts.bank import DepositMoney
+    from webapp.demo import build_demo_domain
+    from webapp.demo.bank import DepositMoney
     from webapp.domain import ConcurrencyError
     from webapp.store import open_store
 
     store = open_store(url)
-    registry, router = build_domain(store, start_reaper=False)
+    registry, router = build_demo_domain(store, start_reaper=False)
     accepted = []
     try:
         for n in range(count):

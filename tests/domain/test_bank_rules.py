@@ -7,7 +7,7 @@ from hypothesis import given as hypothesis_given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from webapp.contexts.bank import (
+from webapp.demo.bank import (
     BankAccount,
     BankAccountClosed,
     BankAccountOpened,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from webapp.contexts.bank import OpenAccount
+from webapp.demo.bank import OpenAccount
 
 HERE = Path(__file__).resolve().parent
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def test_concurrent_deposits_from_three_processes_all_count_once(db_url, domain,
 def test_threads_of_one_process_take_turns_on_an_aggregate(sqlite_domain) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from webapp.contexts.bank import DepositMoney
+    from webapp.demo.bank import DepositMoney
 
     router = sqlite_domain.router
     router.dispatch(OpenAccount("10001", "u1", 0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.contexts.identity import ChangeEmail, EmailChanged, RegisterUser, User, UserRegistered
+from webapp.demo.identity import ChangeEmail, EmailChanged, RegisterUser, User, UserRegistered
 from webapp.domain.testing import given
 
 REGISTERED = UserRegistered("u1", "Ada Achebe", "ada@example.org")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.contexts.bank import DepositMoney, OpenAccount
+from webapp.demo.bank import DepositMoney, OpenAccount
 from webapp.domain import DEFAULT_UPCASTERS
 from webapp.domain.log_search import LogSearch, payload_text
 from webapp.store import NewEvent

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from webapp.contexts.bank import (
+from webapp.demo.bank import (
     BankAccountClosed,
     BankAccountLifespan,
     CloseAccount,
@@ -110,7 +110,7 @@ def test_expired_aggregates_are_evicted_on_reap(clocked) -> None:
 
 
 def test_the_reaper_thread_evicts_without_a_request(sqlite_store) -> None:
-    from webapp.contexts.bank import BankAccount
+    from webapp.demo.bank import BankAccount
     from webapp.domain import Router, build_router
 
     built = make_domain(sqlite_store, reap_interval=0.02)
@@ -137,7 +137,7 @@ def test_the_reaper_thread_evicts_without_a_request(sqlite_store) -> None:
 
 
 def test_the_cap_evicts_least_recently_used_even_when_kept_forever(sqlite_store) -> None:
-    from webapp.contexts.bank import BankAccount
+    from webapp.demo.bank import BankAccount
     from webapp.domain import Router, build_router
 
     built = make_domain(sqlite_store, max_live=3)
@@ -178,7 +178,7 @@ def test_hits_loads_and_explicit_eviction(clocked) -> None:
 
 
 def test_a_forgotten_subjects_aggregates_leave_memory(clocked) -> None:
-    from webapp.contexts.identity import RegisterUser
+    from webapp.demo.identity import RegisterUser
 
     router, registry = clocked.router, clocked.registry
     router.dispatch(RegisterUser("u1", "Ada", "ada@example.org"))

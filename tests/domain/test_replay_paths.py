@@ -13,13 +13,13 @@ import os
 
 import pytest
 
+from webapp.bootstrap import open_privacy
 from webapp.config import Settings
-from webapp.contexts.bank import BankAccount
-from webapp.contexts.identity import User
+from webapp.demo.bank import BankAccount
+from webapp.demo.identity import User
 from webapp.domain import Repository
 from webapp.domain import repository as repository_module
 from webapp.domain.messages import from_data
-from webapp.privacy import Privacy
 from webapp.store import NewEvent
 
 
@@ -77,7 +77,7 @@ def test_pages_with_encrypted_fields_are_decoded_before_folding(
 ) -> None:
     monkeypatch.setattr(repository_module, "READ_PAGE", 2)
     key = base64.b64encode(os.urandom(32)).decode()
-    privacy = Privacy.open(Settings(db_url=sqlite_url, master_key=key), store=sqlite_store)
+    privacy = open_privacy(Settings(db_url=sqlite_url, master_key=key), store=sqlite_store)
     try:
         repository = Repository(sqlite_store, codec=privacy.codec, snapshots=False)
         registered = NewEvent(

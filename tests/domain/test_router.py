@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.contexts.bank import DepositMoney, OpenAccount, WithdrawMoney
-from webapp.contexts.identity import RegisterUser
+from webapp.demo.bank import DepositMoney, OpenAccount, WithdrawMoney
+from webapp.demo.identity import RegisterUser
 from webapp.domain import (
     CommandValidationError,
     ConcurrencyError,
@@ -189,8 +189,8 @@ def test_too_many_conflicts_end_in_a_clear_error(domain) -> None:
 
 
 def test_routing_tables_refuse_inconsistencies(domain) -> None:
-    from webapp.contexts.bank import BankAccount
-    from webapp.contexts.identity import User
+    from webapp.demo.bank import BankAccount
+    from webapp.demo.identity import User
 
     with pytest.raises(RoutingError):
         Router("x").route([DepositMoney], to=User, identity="user_id")

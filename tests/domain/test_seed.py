@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from webapp.cli import cli
-from webapp.contexts.seed import load_spec, plan
+from webapp.demo.seed import load_spec, plan
 from webapp.store import open_store
 
 pytestmark = pytest.mark.slow

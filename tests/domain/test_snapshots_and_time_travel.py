@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from webapp.contexts.bank import BankAccount, DepositMoney, OpenAccount, WithdrawMoney
+from webapp.demo.bank import BankAccount, DepositMoney, OpenAccount, WithdrawMoney
 from webapp.domain import DomainError, Repository, diff_states
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webapp.contexts.bank import DepositMoney, OpenAccount, deposit_value_to_cents
+from webapp.demo.bank import DepositMoney, OpenAccount, deposit_value_to_cents
 from webapp.domain import DEFAULT_UPCASTERS, UpcasterChain
 from webapp.store import NewEvent
 

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from webapp.bootstrap import open_migrated_store, open_privacy
 from webapp.config import Settings
 from webapp.privacy import Privacy
-from webapp.store import open_store
 from webapp.store.types import NewEvent
 
 PERSONAL_FIELDS = {
@@ -45,14 +45,14 @@ def settings(db_url: str, master_key: str) -> Settings:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator:
-    store = open_store(settings.db_url, migrate=True)
+    store = open_migrated_store(settings.db_url)
     yield store
     store.close()
 
 
 @pytest.fixture
 def privacy(settings: Settings, store) -> Iterator[Privacy]:
-    privacy = Privacy.open(settings, store=store, personal_fields=personal_fields)
+    privacy = open_privacy(settings, store=store, personal_fields=personal_fields)
     yield privacy
     privacy.close()
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from webapp.bootstrap import build_runtime
 from webapp.cli import cli
 from webapp.config import Settings
-from webapp.contexts.identity import ChangeEmail, RegisterUser
+from webapp.demo.identity import ChangeEmail, RegisterUser
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.privacy import FORGOTTEN, SubjectForgottenError, audit_stream, is_forgotten
+from webapp.privacy import FORGOTTEN, Privacy, SubjectForgottenError, audit_stream, is_forgotten
 from webapp.store.types import NewEvent, Snapshot
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -105,9 +105,9 @@ def test_a_forget_interrupted_after_the_shred_completes_when_run_again(writer, p
 
 
 @SQLITE_ONLY
-def test_participants_are_asked_to_scrub_and_to_export(writer, privacy):
+def test_participants_are_asked_to_scrub_and_to_export(writer, privacy, store):
     participant = RecordingParticipant()
-    privacy.register_participant(participant)
+    privacy = Privacy(privacy.vault, store=store, participants=[participant])
     writer.add_contact("p1", "Ada", "ada@example.org")
     assert privacy.export("p1", actor="sam", role="support")["read_models"] == {
         "contact_cards": [{"person_id": "p1", "name": "Ada"}]

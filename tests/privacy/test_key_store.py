@@ -10,8 +10,9 @@ import stat
 import pytest
 import sqlalchemy as sa
 
+from webapp.bootstrap import open_migrated_store, open_privacy
 from webapp.config import Settings
-from webapp.privacy import MasterKeyError, Privacy, SubjectForgottenError
+from webapp.privacy import MasterKeyError, SubjectForgottenError
 from webapp.privacy.master_key import load_master_key
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -44,7 +45,7 @@ def test_a_wrong_master_key_is_a_clear_error_at_start_up(settings, store, writer
     writer.add_contact("p1", "Ada", "ada@example.org")
     wrong = dataclasses.replace(settings, master_key=base64.b64encode(os.urandom(32)).decode())
     with pytest.raises(MasterKeyError, match="does not match this key store"):
-        Privacy.open(wrong, store=store, personal_fields=_personal)
+        open_privacy(wrong, store=store, personal_fields=_personal)
 
 
 @pytest.mark.parametrize("bad", ["not-base64!!", base64.b64encode(b"short").decode()])
@@ -56,7 +57,7 @@ def test_a_malformed_master_key_is_refused(tmp_path, bad):
 
 def test_a_new_sqlite_deployment_generates_a_private_key_file_beside_the_database(sqlite_url):
     settings = Settings(db_url=sqlite_url)
-    privacy = Privacy.open(settings, personal_fields=_personal)
+    privacy = open_privacy(settings, personal_fields=_personal)
     try:
         path = settings.data_dir / "master.key"
         assert privacy.master_key.generated
@@ -67,17 +68,17 @@ def test_a_new_sqlite_deployment_generates_a_private_key_file_beside_the_databas
         assert path.read_text().strip() == base64.b64encode(privacy.master_key.key).decode()
     finally:
         privacy.close()
-    again = Privacy.open(settings, personal_fields=_personal)
+    again = open_privacy(settings, personal_fields=_personal)
     assert not again.master_key.generated
     again.close()
 
 
 def test_an_existing_key_store_without_its_master_key_does_not_start(sqlite_url):
     settings = Settings(db_url=sqlite_url)
-    Privacy.open(settings, personal_fields=_personal).close()
+    open_privacy(settings, personal_fields=_personal).close()
     (settings.data_dir / "master.key").unlink()
     with pytest.raises(MasterKeyError, match="no master key configured"):
-        Privacy.open(settings, personal_fields=_personal)
+        open_privacy(settings, personal_fields=_personal)
 
 
 def test_a_configured_key_file_is_used(tmp_path, sqlite_url):
@@ -85,7 +86,7 @@ def test_a_configured_key_file_is_used(tmp_path, sqlite_url):
     key_file.parent.mkdir()
     key_file.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
     settings = Settings(db_url=sqlite_url, master_key_file=key_file)
-    privacy = Privacy.open(settings, personal_fields=_personal)
+    privacy = open_privacy(settings, personal_fields=_personal)
     assert privacy.master_key.path == key_file
     assert not (settings.data_dir / "master.key").exists()
     privacy.close()
@@ -103,14 +104,14 @@ def test_rotating_the_master_key_rewraps_keys_and_leaves_events_alone(
 
     assert [e.data for e in store.read_all()] == before
     rotated = dataclasses.replace(settings, master_key=base64.b64encode(new_key).decode())
-    reopened = Privacy.open(rotated, store=store, personal_fields=_personal)
+    reopened = open_privacy(rotated, store=store, personal_fields=_personal)
     try:
         assert reopened.codec.decode(store.read_stream("contact-p1")[0]).data["name"] == "Ada"
         assert reopened.lookup_email("bob@example.org", actor="sam", role="support") == ["p2"]
     finally:
         reopened.close()
     with pytest.raises(MasterKeyError):
-        Privacy.open(settings, store=store, personal_fields=_personal)
+        open_privacy(settings, store=store, personal_fields=_personal)
 
 
 @SQLITE_ONLY
@@ -135,15 +136,14 @@ def test_a_forgotten_subject_gets_no_new_key_silently(writer, privacy, store):
 
 
 def test_the_key_store_can_live_in_its_own_database(tmp_path, master_key):
-    from webapp.store import open_store
     from webapp.store.types import NewEvent
 
     db_url = f"sqlite:///{tmp_path / 'events' / 'eventscope.db'}"
     (tmp_path / "events").mkdir()
     keys_url = f"sqlite:///{tmp_path / 'vault' / 'keys.db'}"
     settings = Settings(db_url=db_url, keystore_url=keys_url, master_key=master_key)
-    store = open_store(db_url, migrate=True)
-    privacy = Privacy.open(settings, store=store, personal_fields=_personal)
+    store = open_migrated_store(db_url)
+    privacy = open_privacy(settings, store=store, personal_fields=_personal)
     try:
         event = NewEvent("ContactAdded", {"person_id": "p1", "name": "Ada", "email": "a@b.org"})
         store.append("contact-p1", [privacy.codec.encode("contact-p1", event)])

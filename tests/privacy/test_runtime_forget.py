@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from webapp.bootstrap import build_runtime
 from webapp.config import Settings
-from webapp.contexts.identity import ChangeEmail, RegisterUser
+from webapp.demo.identity import ChangeEmail, RegisterUser
+from webapp.demo.queries import get_user
 from webapp.privacy import FORGOTTEN, MASKED, SubjectForgottenError, display_name
 from webapp.privacy.database import secure_delete_enabled
 from webapp.projections import ProcessManager, Projections
@@ -66,7 +67,7 @@ def runtime(db_url: str, tmp_path: Path):
 def test_a_forgotten_user_shows_as_forgotten_everywhere(runtime):
     user_id = register_distinctive_user(runtime)
     catch_up(runtime)
-    assert runtime.projections.get_user(user_id)["name"] == NAME
+    assert get_user(runtime.projections, user_id)["name"] == NAME
     assert runtime.privacy.lookup_email(EMAIL, actor="sam", role="support") == [user_id]
     exported = runtime.privacy.export(user_id, actor="sam", role="support")
     assert {e["data"].get("email") for e in exported["events"]} == {EMAIL, NEW_EMAIL}
@@ -80,7 +81,7 @@ def test_a_forgotten_user_shows_as_forgotten_everywhere(runtime):
     assert state["name"] == FORGOTTEN
     assert display_name(state["name"]) == "Deleted Account"
     assert runtime.router.state_at(f"user-{user_id}", version=1).state["email"] == FORGOTTEN
-    row = runtime.projections.get_user(user_id)
+    row = get_user(runtime.projections, user_id)
     assert row["name"] is None
     assert row["email"] is None
     assert row["forgotten"] is True
@@ -125,7 +126,7 @@ def test_a_rebuilt_projection_holds_no_forgotten_data(runtime):
     catch_up(runtime)
     runtime.privacy.forget(user_id, reason="erasure request", actor="sam", role="support")
     runtime.projections.rebuild_now("user_directory")
-    row = runtime.projections.get_user(user_id)
+    row = get_user(runtime.projections, user_id)
     assert row["name"] is None
     assert row["forgotten"] is True
 
@@ -182,7 +183,7 @@ def scan(folder: Path, patterns: dict[str, bytes]) -> list[str]:
 
 @pytest.mark.slow
 def test_after_forget_no_file_of_a_sqlite_deployment_holds_the_user_or_their_key(tmp_path):
-    from webapp.contexts.seed import load_seed
+    from webapp.demo.seed import load_seed
 
     folder = tmp_path / "deployment"
     folder.mkdir()
@@ -274,7 +275,7 @@ def test_forget_under_load_writes_no_plaintext_after_it_returns(tmp_path, with_w
             patterns[email] = email.encode()
         runtime.privacy._scrub_files()  # readers may have kept the WAL alive; empty it to look
         assert scan(folder, patterns) == []
-        assert runtime.projections.get_user(user_id)["email"] is None
+        assert get_user(runtime.projections, user_id)["email"] is None
     finally:
         runtime.close()
 
@@ -323,7 +324,7 @@ def test_a_key_lookup_notices_a_forget_elsewhere_without_waiting_for_the_cache(r
 
 
 def test_the_export_holds_the_accounts_a_subject_owns_and_their_history(runtime):
-    from webapp.contexts.bank import DepositMoney, OpenAccount, WithdrawMoney
+    from webapp.demo.bank import DepositMoney, OpenAccount, WithdrawMoney
 
     user_id = register_distinctive_user(runtime)
     runtime.router.dispatch(OpenAccount("X-1", user_id, 500))

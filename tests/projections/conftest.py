@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from webapp.bootstrap import Runtime, build_runtime
+from webapp.bootstrap import Runtime, build_runtime, open_migrated_store
 from webapp.config import Settings
-from webapp.store import open_store
 from webapp.store.types import NewEvent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +37,7 @@ def runtime(db_url: str) -> Iterator[Runtime]:
 @pytest.fixture
 def store(db_url: str) -> Iterator[Any]:
     """A bare event store (no runtime) on a fresh, migrated database of this backend."""
-    opened = open_store(db_url, migrate=True)
+    opened = open_migrated_store(db_url)
     yield opened
     opened.close()
 

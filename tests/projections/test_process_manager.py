@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webapp.contexts.transfers import TimeOutTransfer as PingBack  # any registered command
+from webapp.demo.transfers import TimeOutTransfer as PingBack  # any registered command
 from webapp.domain import DomainError
 from webapp.projections import FailurePolicy, ProcessManager, Projections
 from webapp.projections.process_manager import ProcessManagerRunner, TimeoutRunner

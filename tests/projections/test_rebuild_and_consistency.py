@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from webapp.cli import cli
-from webapp.contexts.bank import DepositMoney, OpenAccount
+from webapp.demo.bank import DepositMoney, OpenAccount
+from webapp.demo.queries import get_account_summary, get_user, list_accounts, total_balance
 from webapp.projections import ConsistencyTimeout, dispatch_strong, start_in_process
 from webapp.projections import schema as engine_schema
 
@@ -40,13 +41,13 @@ def test_readers_see_the_old_complete_model_until_the_switch(sqlite_runtime):
     seed_bank_events(runtime.store, accounts=accounts, deposits=2)
     service = runtime.projections
     service.runner("account_summary").run_until_caught_up()
-    expected_total = service.total_balance()
+    expected_total = total_balance(service)
     seen: list[tuple[int, int]] = []
     stop = threading.Event()
 
     def read_continuously():
         while not stop.is_set():
-            rows = service.list_accounts(limit=10_000)
+            rows = list_accounts(service, limit=10_000)
             seen.append((len(rows), sum(r["balance"] for r in rows)))
 
     reader = threading.Thread(target=read_continuously)
@@ -93,7 +94,7 @@ def test_the_cli_rebuilds_with_a_progress_bar_and_prints_status(sqlite_url, sqli
     )
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "rebuilt up to position" in rebuilt.output
-    assert sqlite_runtime.projections.get_account_summary("S00003")["balance"] == 103
+    assert get_account_summary(sqlite_runtime.projections, "S00003")["balance"] == 103
 
     status = runner.invoke(cli, ["--db", sqlite_url, "projections", "status", "--json"], env=env)
     assert status.exit_code == 0, status.output
@@ -114,7 +115,7 @@ def test_strong_dispatch_returns_once_the_read_model_has_the_events(runtime):
             DepositMoney("X1", 5), consistency="strong", timeout=10.0
         )
         assert result.events[0].type == "MoneyDeposited"
-        assert runtime.projections.get_account_summary("X1")["balance"] == 15
+        assert get_account_summary(runtime.projections, "X1")["balance"] == 15
     finally:
         worker.stop()
 
@@ -133,7 +134,7 @@ def test_a_strong_dispatch_timeout_says_who_is_behind_and_loses_nothing(runtime)
     assert runtime.store.get_event(position).type == "MoneyDeposited"
     runtime.projections.runner("account_summary").run_until_caught_up()
     assert runtime.projections.wait_until_projected(position, ["account_summary"], 0.1)
-    assert runtime.projections.get_account_summary("X2")["balance"] == 17
+    assert get_account_summary(runtime.projections, "X2")["balance"] == 17
 
 
 def test_unknown_consistency_is_refused_before_dispatching(runtime):
@@ -144,16 +145,16 @@ def test_unknown_consistency_is_refused_before_dispatching(runtime):
 
 
 def test_forgetting_a_subject_scrubs_the_user_directory(runtime):
-    from webapp.contexts.identity import RegisterUser
+    from webapp.demo.identity import RegisterUser
 
     runtime.router.dispatch(RegisterUser("u-1", "Ada Lovelace", "ada@example.org"))
     runtime.projections.runner("user_directory").run_until_caught_up()
-    assert runtime.projections.get_user("u-1")["email"] == "ada@example.org"
+    assert get_user(runtime.projections, "u-1")["email"] == "ada@example.org"
     assert runtime.projections.export_subject("u-1")["user_directory"][0]["name"] == "Ada Lovelace"
 
     assert runtime.projections.forget_subject("u-1") == {"user_directory": 1}
 
-    user = runtime.projections.get_user("u-1")
+    user = get_user(runtime.projections, "u-1")
     assert (user["name"], user["email"], user["forgotten"]) == (None, None, True)
     with runtime.store.engine.connect().execution_options(eventscope_readonly=True) as conn:
         assert conn.execute(sa.select(engine_schema.registry)).first() is not None

@@ -6,10 +6,17 @@ import time
 
 import pytest
 
-from webapp.contexts.bank import CloseAccount, OpenAccount
-from webapp.contexts.transfers import TransferMoney
+from webapp.demo.bank import CloseAccount, OpenAccount
+from webapp.demo.queries import (
+    get_account_summary,
+    get_transfer,
+    list_accounts,
+    list_transfers,
+    total_balance,
+)
+from webapp.demo.transfer_process import TransferProcess
+from webapp.demo.transfers import TransferMoney
 from webapp.domain import CommandValidationError
-from webapp.projections.transfer_process import TransferProcess
 
 from .conftest import drive
 
@@ -52,8 +59,8 @@ def test_a_transfer_debits_the_source_and_credits_the_target(runtime):
         "TransferCreditStarted",
         "TransferCompleted",
     ]
-    assert runtime.projections.get_transfer("t1")["status"] == "completed"
-    assert runtime.projections.get_account_summary("B")["balance"] == 800
+    assert get_transfer(runtime.projections, "t1")["status"] == "completed"
+    assert get_account_summary(runtime.projections, "B")["balance"] == 800
     [instance] = runtime.projections.process_instances("transfer_money")
     assert instance["status"] == "finished"
     assert runtime.projections.pending_timeouts() == []  # settled: its timeout was cancelled
@@ -69,7 +76,7 @@ def test_a_closed_target_refunds_the_source(runtime):
     assert balance(runtime, "A") == 1000
     assert balance(runtime, "C") == 0
     assert events_of(runtime, "transfer-t2")[-2:] == ["TransferRefunded", "TransferFailed"]
-    summary = runtime.projections.get_transfer("t2")
+    summary = get_transfer(runtime.projections, "t2")
     assert (summary["status"], summary["refunded"]) == ("failed", 200)
     assert "account_closed" in summary["reason"]
     # the refund is caused by the transfer: same correlation id as its request
@@ -94,15 +101,15 @@ def test_a_source_closed_after_the_debit_still_gets_its_money_back(runtime):
     state = runtime.router.state_at("account-A").state
     assert (state["status"], state["balance"]) == ("closed", 1000)
     assert events_of(runtime, "account-A")[-2:] == ["BankAccountClosed", "MoneyRefunded"]
-    transfer = runtime.projections.get_transfer("t-gone")
+    transfer = get_transfer(runtime.projections, "t-gone")
     assert (transfer["status"], transfer["refunded"]) == ("failed", 300)
-    assert runtime.projections.get_account_summary("A")["balance"] == 1000
+    assert get_account_summary(runtime.projections, "A")["balance"] == 1000
     assert runtime.projections.process_instances(status="running") == []
     assert total(runtime) == sum(INITIAL.values())
 
 
 def test_a_refund_is_refused_from_outside_and_for_an_unknown_account(runtime):
-    from webapp.contexts.bank import RefundMoney
+    from webapp.demo.bank import RefundMoney
     from webapp.domain import DomainError
 
     open_accounts(runtime)
@@ -122,8 +129,8 @@ def test_short_funds_fail_the_transfer_without_moving_money(runtime):
 
     drive(runtime)
 
-    assert runtime.projections.get_transfer("t3")["status"] == "failed"
-    assert "insufficient_funds" in runtime.projections.get_transfer("t4")["reason"]
+    assert get_transfer(runtime.projections, "t3")["status"] == "failed"
+    assert "insufficient_funds" in get_transfer(runtime.projections, "t4")["reason"]
     assert (balance(runtime, "A"), balance(runtime, "B")) == (1000, 500)
 
 
@@ -236,32 +243,32 @@ def test_many_transfers_keep_the_sum_of_balances(runtime):
     drive(runtime, rounds=20)
 
     assert total(runtime) == sum(INITIAL.values())
-    assert runtime.projections.total_balance() == sum(INITIAL.values())
-    statuses = {t["status"] for t in runtime.projections.list_transfers()}
+    assert total_balance(runtime.projections) == sum(INITIAL.values())
+    statuses = {t["status"] for t in list_transfers(runtime.projections)}
     assert statuses <= {"completed", "failed"}
     assert runtime.projections.process_instances(status="running") == []
 
 
 @pytest.mark.slow
 def test_seeded_transfers_include_a_compensated_one(sqlite_runtime):
-    from webapp.contexts.seed import load_seed
-    from webapp.contexts.transfers import seed_transfers
+    from webapp.demo.seed import load_seed
+    from webapp.demo.transfers import seed_transfers
 
     runtime = sqlite_runtime
     load_seed(runtime.router)
     drive(runtime)
-    total_before = runtime.projections.total_balance()
+    total_before = total_balance(runtime.projections)
 
     ids = seed_transfers(runtime.router)
     assert seed_transfers(runtime.router) == ids  # idempotent
     drive(runtime, rounds=20)
 
-    outcomes = [runtime.projections.get_transfer(i) for i in ids]
+    outcomes = [get_transfer(runtime.projections, i) for i in ids]
     assert any(t["status"] == "completed" for t in outcomes)
     assert any(t["status"] == "failed" and t["refunded"] > 0 for t in outcomes)
-    assert runtime.projections.total_balance() == total_before
+    assert total_balance(runtime.projections) == total_before
     # the account summary agrees with every aggregate's own balance
-    for row in runtime.projections.list_accounts(limit=1000):
+    for row in list_accounts(runtime.projections, limit=1000):
         state = runtime.router.state_at(f"account-{row['account_number']}").state
         assert (row["balance"], row["status"]) == (state["balance"], state["status"])
 

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from webapp.bootstrap import build_runtime
+from webapp.demo.queries import get_account_summary, total_balance
 from webapp.projections import Worker
 from webapp.projections import schema as engine_schema
 
@@ -123,7 +124,7 @@ def test_concurrent_writers_while_following_live_equals_a_rebuild(db_url, runtim
         worker.stop()
     live = table_rows(runtime, "account_summary")
     assert len(live) == 20
-    assert runtime.projections.total_balance() == 2 * sum(range(10, 120))
+    assert total_balance(runtime.projections) == 2 * sum(range(10, 120))
     assert live == rebuilt_rows(runtime, "account_summary")
 
 
@@ -207,7 +208,7 @@ def test_two_workers_on_postgresql_each_unit_once_and_takeover(postgresql_url, t
                 lambda: checkpoint(runtime.store.engine, "account_summary") >= head,
                 what="the survivor to project new events",
             )
-            assert runtime.projections.get_account_summary("T00002")["balance"] == 101
+            assert get_account_summary(runtime.projections, "T00002")["balance"] == 101
         finally:
             stop(a)
             stop(b)

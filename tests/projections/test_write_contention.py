@@ -16,7 +16,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from webapp.contexts.bank import DepositMoney, OpenAccount
+from webapp.demo.bank import DepositMoney, OpenAccount
+from webapp.demo.queries import get_account_summary
 from webapp.projections import start_in_process
 from webapp.projections.leadership import LeaseRow
 from webapp.store import NestedWriteTransaction, NewEvent
@@ -167,6 +168,6 @@ def test_writers_stay_quick_while_the_in_process_worker_runs(sqlite_runtime, sql
         )
     finally:
         worker.stop()
-    summary = runtime.projections.get_account_summary("70001")
+    summary = get_account_summary(runtime.projections, "70001")
     assert summary is not None
     assert summary["balance"] == 50 * 100

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from webapp.store import EventStore, open_store
+from webapp.bootstrap import open_migrated_store
+from webapp.store import EventStore
 
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[EventStore]:
     """A migrated, empty store (SQLite file, then PostgreSQL schema)."""
-    opened = open_store(db_url, migrate=True)
+    opened = open_migrated_store(db_url)
     try:
         yield opened
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from webapp.bootstrap import open_migrated_store
 from webapp.store import NewEvent, WrongExpectedVersion, open_store
 
 
@@ -45,7 +46,7 @@ def append_batches(url: str, writer: int, batches: int, seed: int) -> None:
 def migrate_and_append(url: str, writer: int) -> int:
     """Open a possibly brand-new store with migrate=True (as every worker does at start)
     and append one event; return the stream version written."""
-    store = open_store(url, migrate=True)
+    store = open_migrated_store(url)
     try:
         return store.append(f"starter-{writer}", [NewEvent("Started", {"writer": writer})]).version
     finally:

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from webapp.bootstrap import open_migrated_store
 from webapp.store import (
     ANY,
     NO_STREAM,
@@ -15,7 +16,6 @@ from webapp.store import (
     InvalidAppend,
     NewEvent,
     WrongExpectedVersion,
-    open_store,
 )
 
 
@@ -172,7 +172,7 @@ BAD_APPENDS = {
 @pytest.mark.parametrize("case", BAD_APPENDS, ids=list(BAD_APPENDS))
 def test_bad_input_is_refused_and_appends_nothing(db_url: str, case: str) -> None:
     stream_id, events, expected = BAD_APPENDS[case]
-    store = open_store(db_url, migrate=True, max_payload_bytes=1_000)
+    store = open_migrated_store(db_url, max_payload_bytes=1_000)
     try:
         store.append("s", [NewEvent("Before", {"ok": True})])
 
@@ -187,7 +187,7 @@ def test_bad_input_is_refused_and_appends_nothing(db_url: str, case: str) -> Non
 
 
 def test_the_payload_limit_counts_data_and_metadata(db_url: str) -> None:
-    store = open_store(db_url, migrate=True, max_payload_bytes=100)
+    store = open_migrated_store(db_url, max_payload_bytes=100)
     try:
         store.append("s", [NewEvent("A", {"x": "y" * 40}, {"m": "z" * 40})])
         with pytest.raises(InvalidAppend, match="exceeds the limit of 100"):

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from webapp.bootstrap import build_runtime
+from webapp.bootstrap import build_runtime, open_migrated_store
 from webapp.cli import cli
 from webapp.config import Settings
 from webapp.store import NewEvent, open_store
@@ -254,7 +254,7 @@ def test_a_postgresql_urls_schema_and_connection_go_to_pg_dump_without_the_passw
 
 def test_a_backup_taken_while_events_are_appended_is_one_consistent_snapshot(tmp_path):
     live = tmp_path / "eventscope.db"
-    store = open_store(f"sqlite:///{live}", migrate=True)
+    store = open_migrated_store(f"sqlite:///{live}")
     stop = threading.Event()
 
     def keep_appending() -> None:

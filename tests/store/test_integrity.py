@@ -7,8 +7,9 @@ import sqlite3
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from webapp.bootstrap import open_migrated_store
 from webapp.cli import cli
-from webapp.store import EventStore, NewEvent, Snapshot, open_store
+from webapp.store import EventStore, NewEvent, Snapshot
 from webapp.store.integrity import check_store
 
 
@@ -73,7 +74,7 @@ def test_a_snapshot_ahead_of_its_stream_is_found(store: EventStore) -> None:
 
 
 def test_a_payload_that_is_not_json_is_found_on_sqlite(sqlite_url: str) -> None:
-    store = open_store(sqlite_url, migrate=True)
+    store = open_migrated_store(sqlite_url)
     try:
         given_two_accounts(store)
         run_sql(store, "UPDATE events SET data = '{broken' WHERE position = 4")
@@ -84,7 +85,7 @@ def test_a_payload_that_is_not_json_is_found_on_sqlite(sqlite_url: str) -> None:
 
 
 def test_the_command_says_ok_or_lists_the_problems_and_exits_1(sqlite_url: str) -> None:
-    store = open_store(sqlite_url, migrate=True)
+    store = open_migrated_store(sqlite_url)
     try:
         given_two_accounts(store)
         healthy = CliRunner().invoke(cli, ["--db", sqlite_url, "db", "check"])

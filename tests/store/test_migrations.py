@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 import webapp
+from webapp.bootstrap import open_migrated_store
 from webapp.migrate import current_heads, upgrade, version_locations
 from webapp.store import NewEvent, open_store
 
@@ -74,14 +75,14 @@ def test_upgrade_lands_in_the_schema_named_by_the_url(postgresql_url: str) -> No
 
 def test_opening_with_migrate_works_on_an_already_migrated_store(db_url: str) -> None:
     upgrade(db_url)
-    with open_store(db_url, migrate=True) as store:
+    with open_migrated_store(db_url) as store:
         store.append("s", [NewEvent("A", {})])
-    with open_store(db_url, migrate=True) as store:
+    with open_migrated_store(db_url) as store:
         assert store.count_events() == 1
 
 
 def test_sqlite_store_settings(sqlite_url: str) -> None:
-    with open_store(sqlite_url, migrate=True) as store, store.engine.connect() as conn:
+    with open_migrated_store(sqlite_url) as store, store.engine.connect() as conn:
         pragma = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
             for name in ("journal_mode", "synchronous", "secure_delete", "busy_timeout")
@@ -93,7 +94,7 @@ def test_sqlite_store_settings(sqlite_url: str) -> None:
 
 
 def test_a_sqlite_reader_marked_readonly_does_not_hold_the_write_lock(sqlite_url: str) -> None:
-    with open_store(sqlite_url, migrate=True) as store:
+    with open_migrated_store(sqlite_url) as store:
         store.append("s", [NewEvent("A", {})])
         reader = store.engine.connect().execution_options(eventscope_readonly=True)
         try:
@@ -108,13 +109,13 @@ def test_a_sqlite_reader_marked_readonly_does_not_hold_the_write_lock(sqlite_url
 
 
 def test_an_in_memory_sqlite_store_works_for_quick_experiments() -> None:
-    with open_store("sqlite://", migrate=True) as store:
+    with open_migrated_store("sqlite://") as store:
         store.append("s", [NewEvent("A", {})])
         assert [e.type for e in store.read_all()] == ["A"]
 
 
 def test_a_sqlite_url_may_ask_for_full_synchronous_commits(sqlite_url: str) -> None:
-    with open_store(f"{sqlite_url}?synchronous=FULL", migrate=True) as store:
+    with open_migrated_store(f"{sqlite_url}?synchronous=FULL") as store:
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         store.append("s", [NewEvent("A", {})])

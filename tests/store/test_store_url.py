@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from webapp.cli import cli
-from webapp.store.engine import parse_store_url
+from webapp.database.engine import parse_store_url
 
 
 @pytest.mark.parametrize(

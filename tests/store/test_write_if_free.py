@@ -10,13 +10,14 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from webapp.store import open_store, write_if_free
-from webapp.store.engine import SQLITE_BUSY_TIMEOUT_MS
+from webapp.bootstrap import open_migrated_store
+from webapp.database import write_if_free
+from webapp.database.engine import SQLITE_BUSY_TIMEOUT_MS
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
-    store = open_store(db_url, migrate=True)
+    store = open_migrated_store(db_url)
     with store.engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE touches (id INTEGER PRIMARY KEY, at INTEGER)")
         conn.exec_driver_sql("INSERT INTO touches (id, at) VALUES (1, 0)")
@@ -80,7 +81,7 @@ def test_other_failures_are_not_swallowed(engine):
 
 
 def test_the_connection_goes_back_to_the_pool_with_the_usual_busy_timeout(sqlite_url):
-    store = open_store(sqlite_url, migrate=True)
+    store = open_migrated_store(sqlite_url)
     try:
         write_if_free(store.engine, lambda conn: None)
         with store.engine.connect() as conn:

@@ -6,8 +6,8 @@ import hashlib
 
 from alembic import command
 
+from webapp.database.engine import create_store_engine
 from webapp.migrate import alembic_config, upgrade_engine
-from webapp.store.engine import create_store_engine
 from webapp.web.accounts import AccountBook
 
 BEFORE = "web_0003_login_throttle"

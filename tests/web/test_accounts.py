@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from webapp.store import open_store
+from webapp.bootstrap import open_migrated_store
 from webapp.web.accounts import AccountBook, AccountError
 
 
 @pytest.fixture
 def book(db_url):
-    store = open_store(db_url, migrate=True)  # runs every layer's migrations, "web" included
+    store = open_migrated_store(db_url)  # runs every layer's migrations, "web" included
     yield AccountBook(store.engine)
     store.close()
 

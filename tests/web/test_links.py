@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from webapp.bootstrap import build_runtime
 from webapp.config import Settings
-from webapp.contexts.seed import load_seed
+from webapp.demo.seed import load_seed
 from webapp.web import create_app
 from webapp.web.accounts import ROLES, AccountBook
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from webapp.demo.queries import get_account_summary
+
 
 def session_csrf(client) -> str:
     client.get("/projections/")
@@ -111,7 +113,7 @@ def test_a_confirmed_rebuild_is_requested_and_its_progress_shows(client, log_in,
     assert "requested" in row[: row.index("</tr>")] or "<progress" in row[: row.index("</tr>")]
     done_row = done[done.index('data-name="account_summary"') :]
     assert "<progress" not in done_row[: done_row.index("</tr>")]
-    assert runtime.projections.get_account_summary("A-100")["balance"] == 1200
+    assert get_account_summary(runtime.projections, "A-100")["balance"] == 1200
 
 
 def test_an_unknown_projection_is_a_404(client, log_in):

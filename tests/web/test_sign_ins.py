@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from webapp.bootstrap import open_migrated_store
 from webapp.cli import cli
-from webapp.store import open_store
 from webapp.web.account_records import SignInAttempt
 from webapp.web.accounts import AccountBook
 from webapp.web.sign_ins import SignInCounts, SignInLog, sign_ins_table
@@ -27,7 +27,7 @@ BROWSER = "Mozilla/5.0 (X11; Linux) Chromium/156"
 
 @pytest.fixture
 def log(db_url):
-    store = open_store(db_url, migrate=True)
+    store = open_migrated_store(db_url)
     yield SignInLog(store.engine)
     store.close()
 
@@ -367,7 +367,7 @@ def test_the_api_pages_through_the_log_for_admins_only(client, auth_headers, att
 
 
 def test_the_command_line_lists_attempts(sqlite_url):
-    store = open_store(sqlite_url, migrate=True)
+    store = open_migrated_store(sqlite_url)
     try:
         log = SignInLog(store.engine)
         log.record(attempt("ada", "signed-in"), method="password", address="10.0.0.1", browser="")
@@ -402,8 +402,8 @@ def test_the_command_line_lists_attempts(sqlite_url):
 def test_the_migration_adds_the_log_and_takes_it_away_again(db_url):
     from alembic import command
 
+    from webapp.database.engine import create_store_engine
     from webapp.migrate import alembic_config, upgrade_engine
-    from webapp.store.engine import create_store_engine
 
     engine = create_store_engine(db_url)
     upgrade_engine(engine, "web@web_0004_access_control")

@@ -29,7 +29,7 @@ def snapshotted(runtime, bank):
 @pytest.fixture
 def every_two(monkeypatch):
     """BankAccount snapshots every 2 events (so a 3-event stream qualifies)."""
-    from webapp.contexts.bank import BankAccount
+    from webapp.demo.bank import BankAccount
 
     monkeypatch.setattr(BankAccount, "snapshot_every", 2)
 

@@ -1,28 +1,26 @@
 """The `eventscope` command line (also `python -m webapp`).
 
-Each area adds its commands in its own module here through `register(cli)`;
+Each area adds its commands from its own module here through `register(cli)`;
 every command reads the store URL from `--db` (default env `EVENTSCOPE_DB`,
 else `sqlite:///eventscope.db` in the working directory) through `ctx.obj`.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import click
 
-from webapp.config import Settings, sqlite_path
-from webapp.store.engine import is_store_unavailable, parse_store_url, unavailable_reason
-
-COMMAND_MODULES = (
-    "webapp.cli.store_commands",
-    "webapp.cli.domain_commands",
-    "webapp.cli.projection_commands",
-    "webapp.cli.privacy_commands",
-    "webapp.cli.web_commands",
-    "webapp.cli.account_commands",
+from webapp.cli import (
+    account_commands,
+    domain_commands,
+    privacy_commands,
+    projection_commands,
+    store_commands,
+    web_commands,
 )
+from webapp.config import Settings, sqlite_path
+from webapp.database import is_store_unavailable, parse_store_url, unavailable_reason
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,14 +46,15 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
         raise click.ClickException(msg)
 
 
-for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as exc:  # an area that has not landed yet
-        if exc.name != _name:
-            raise
-        continue
-    _module.register(cli)
+for _commands in (
+    store_commands,
+    domain_commands,
+    projection_commands,
+    privacy_commands,
+    web_commands,
+    account_commands,
+):
+    _commands.register(cli)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ def register(cli: click.Group) -> None:
     def seed(settings: Settings, synthetic: int | None, per_stream: int) -> None:
         """Load seed_data/ into the store (migrating a new store first), or generate N events."""
         from webapp.bootstrap import build_runtime
-        from webapp.contexts.seed import generate_synthetic, load_seed, load_spec, plan
+        from webapp.demo.seed import generate_synthetic, load_seed, load_spec, plan
 
         runtime = build_runtime(settings, migrate=True)
         try:

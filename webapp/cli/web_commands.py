@@ -2,54 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from collections.abc import Callable
 
 import click
 
+from webapp.bootstrap import Runtime
 from webapp.cli.account_commands import login_url
 from webapp.cli.operator import operator_name
 from webapp.config import Settings
 
 
-def start_background_work(runtime: Any, echo: Any = click.echo) -> list[Any]:
-    """Start the projections' in-process worker, if the projections layer offers one."""
-    module = _optional("webapp.projections")
-    starter = getattr(module, "start_in_process", None) if module is not None else None
-    if starter is None or runtime.projections is None:
-        echo("Projections worker: not available yet (skipped).")
-        return []
-    handle = starter(runtime)
-    echo("Projections and process managers: running in this process.")
-    return [handle]
-
-
-def stop_background_work(handles: list[Any]) -> None:
-    for handle in handles:
-        stop = getattr(handle, "stop", None)
-        if stop is not None:
-            stop()
-
-
-def load_seed_if_empty(runtime: Any, echo: Any = click.echo) -> None:
-    if runtime.store.count_events() > 0:
-        echo(f"Store already holds {runtime.store.count_events():,} events; not seeding.")
-        return
-    module = _optional("webapp.contexts.seed")
-    loader = getattr(module, "load_seed", None) if module is not None else None
-    if loader is None or runtime.router is None:
-        echo("Seed data: the seed loader is not available yet (skipped).")
-        return
-    echo("Loading the seed data ...")
-    loader(runtime.router)
-    echo(f"Loaded {runtime.store.count_events():,} events.")
-
-
-def announce_master_key(runtime: Any, echo: Any = click.echo) -> None:
+def announce_master_key(runtime: Runtime, echo: Callable[[str], object] = click.echo) -> None:
     """Say where the master key that wraps every subject's data key comes from."""
-    master = getattr(runtime.privacy, "master_key", None)
-    if master is None:
-        return
+    master = runtime.privacy.master_key
     if master.generated:
         echo(
             f"Master key: generated at {master.source} (mode 0600). Keep it safe and back it "
@@ -57,15 +22,6 @@ def announce_master_key(runtime: Any, echo: Any = click.echo) -> None:
         )
     else:
         echo(f"Master key: from {master.source}.")
-
-
-def _optional(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
-            return None
-        raise
 
 
 def register(cli: click.Group) -> None:
@@ -88,7 +44,7 @@ def register(cli: click.Group) -> None:
             raise click.ClickException(str(exc)) from None
         runtime = build_runtime(settings, migrate=True)
         announce_master_key(runtime)
-        load_seed_if_empty(runtime)
+        runtime.load_seed_if_empty(click.echo)
         book = AccountBook(runtime.store.engine)
         try:
             book.ensure("admin", "admin", actor=operator_name())
@@ -99,7 +55,7 @@ def register(cli: click.Group) -> None:
         app = create_app(runtime=runtime)
         server = make_server(host, port, app, threaded=True)
         base_url = f"http://{host}:{server.port}"
-        handles = start_background_work(runtime)
+        runtime.start_background_work(click.echo)
         click.echo(f"eventscope dashboard: {base_url}/")
         link = login_url(base_url, login_token)
         click.echo(f"One-time login link (admin, valid 10 minutes): {link}")
@@ -110,7 +66,6 @@ def register(cli: click.Group) -> None:
             pass
         finally:
             server.server_close()
-            stop_background_work(handles)
             runtime.close()
 
     @cli.command()

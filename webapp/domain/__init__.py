@@ -14,6 +14,7 @@ Public entry points (everything else is an implementation detail):
 from __future__ import annotations
 
 from webapp.domain.aggregate import Aggregate, applies, handles
+from webapp.domain.assembly import build_domain
 from webapp.domain.catalog import build_catalog
 from webapp.domain.codec import IdentityCodec, PayloadCodec
 from webapp.domain.diff import FieldChange, diff_states
@@ -50,6 +51,7 @@ from webapp.domain.router import (
 from webapp.domain.upcasting import DEFAULT_UPCASTERS, UpcasterChain, upcaster
 
 __all__ = [
+    "build_domain",
     "DEFAULT_UPCASTERS",
     "INFINITY",
     "STOP",

@@ -58,7 +58,7 @@ def upgrade_engine(engine: sa.Engine, heads: str = "heads") -> list[str]:
 
 def upgrade(url: str, heads: str = "heads") -> list[str]:
     """Upgrade the store at `url` (every layer's chain) to `heads`; return current revisions."""
-    from webapp.store.engine import create_store_engine
+    from webapp.database.engine import create_store_engine
 
     engine = create_store_engine(url)
     try:
@@ -69,7 +69,7 @@ def upgrade(url: str, heads: str = "heads") -> list[str]:
 
 def current_heads(url: str) -> list[str]:
     """The revisions the database at `url` is at (empty for a new database)."""
-    from webapp.store.engine import create_store_engine
+    from webapp.database.engine import create_store_engine
 
     engine = create_store_engine(url)
     try:

@@ -13,7 +13,7 @@ config = context.config
 connection = config.attributes.get("connection")
 
 if connection is None:  # plain `alembic` command line use: connect from the URL
-    from webapp.store.engine import create_store_engine
+    from webapp.database.engine import create_store_engine
 
     engine = create_store_engine(config.get_main_option("sqlalchemy.url"))
     with engine.begin() as own_connection:

@@ -1,7 +1,8 @@
 """Privacy: per-subject field encryption, crypto-shredding, subject export and the PII access log.
 
-    privacy = Privacy.open(settings, store=store)      # usually via build_runtime
-    repository = Repository(store, codec=privacy.codec)  # the domain's PayloadCodec
+    vault = Vault.open(settings)                         # keys, codec, access log
+    repository = Repository(store, codec=vault.codec)    # the domain's PayloadCodec
+    privacy = Privacy(vault, store=store, registry=registry, participants=[projections])
     privacy.forget("42", reason="erasure request #7", actor="alice", role="support")
     privacy.export("42", actor="alice", role="support")
 
@@ -38,8 +39,10 @@ from webapp.privacy.markers import (
 from webapp.privacy.participants import ForgetParticipant
 from webapp.privacy.roles import Role, check_may_handle_subjects, sees_personal_data
 from webapp.privacy.service import ForgetResult, Privacy, SubjectStatus, audit_stream
+from webapp.privacy.vault import Vault
 
 __all__ = [
+    "Vault",
     "DELETED_ACCOUNT_NAME",
     "FORGOTTEN",
     "MASKED",

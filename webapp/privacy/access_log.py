@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from webapp.database import reading
 from webapp.privacy.tables import access_log
-from webapp.store import reading
 
 ACTIONS = ("view", "export", "forget", "reregister")
 MAX_WHAT = 500

@@ -14,6 +14,7 @@ import time
 from sqlalchemy.engine import Engine
 
 from webapp.config import sqlite_path
+from webapp.database import create_store_engine
 
 BRANCH = "privacy"
 KEYSTORE_FILENAME = "keystore.db"
@@ -28,19 +29,12 @@ def default_keystore_url(db_url: str) -> str:
 
 
 def create_keystore_engine(url: str) -> Engine:
-    from webapp.store.engine import create_store_engine
+    """An engine for the key store at `url`, its folder created for a SQLite file."""
 
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     return create_store_engine(url)
-
-
-def upgrade_schema(engine: Engine) -> None:
-    """Bring the privacy branch (only it) of the Alembic migrations to its head."""
-    from webapp.migrate import upgrade_engine
-
-    upgrade_engine(engine, f"{BRANCH}@head")
 
 
 def secure_delete_enabled(engine: Engine) -> bool:

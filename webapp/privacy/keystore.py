@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Connection, Engine
 
+from webapp.database import reading
 from webapp.privacy import crypto
 from webapp.privacy.errors import MasterKeyError, SubjectForgottenError
 from webapp.privacy.tables import insert_for, meta, subject_lookup, subject_streams, subjects
-from webapp.store import reading
 
 KEY_CHECK_PLAINTEXT = b"eventscope key store"
 WRAP_PURPOSE = "eventscope key-wrap v1"

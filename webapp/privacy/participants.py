@@ -1,7 +1,7 @@
 """What other layers plug into the privacy service so a forget and an export reach them.
 
-A projection (or anything else) holding a subject's personal data registers a
-participant::
+A projection (or anything else) holding a subject's personal data is passed to the
+privacy service as a participant when the composition root builds it::
 
     class CustomerListParticipant:
         name = "customer_list"
@@ -13,7 +13,7 @@ participant::
         def export_subject(self, subject_id: str) -> list[dict]:
             ...  # the subject's rows, personal fields decrypted
 
-    runtime.privacy.register_participant(CustomerListParticipant())
+    Privacy(vault, store=store, participants=[CustomerListParticipant()])
 """
 
 from __future__ import annotations

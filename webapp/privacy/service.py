@@ -1,6 +1,6 @@
 """The privacy service: forget (crypto-shredding), subject access export, lookup and the access log.
 
-Built once per process by `Privacy.open(settings, store=...)` (see webapp/bootstrap.py);
+Built once per process by the composition root (webapp/bootstrap.py) on a `Vault`;
 the web layer and the CLI call it, passing the actor and their role.
 """
 
@@ -11,31 +11,25 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
-from webapp.config import Settings
 from webapp.privacy import crypto
 from webapp.privacy.access_log import AccessLog, AccessPage
 from webapp.privacy.blind_index import BlindIndex
-from webapp.privacy.codec import PersonalFields, PrivacyCodec, domain_personal_fields
+from webapp.privacy.codec import PrivacyCodec
 from webapp.privacy.database import (
-    create_keystore_engine,
-    default_keystore_url,
     secure_delete_enabled,
     truncate_sqlite_wal,
-    upgrade_schema,
     vacuum_postgresql,
 )
-from webapp.privacy.errors import PrivacyError
 from webapp.privacy.events import SubjectForgotten, SubjectReregistered
-from webapp.privacy.keystore import KeyStore, SubjectKey, has_key_check
-from webapp.privacy.master_key import MasterKey, load_master_key
-from webapp.privacy.participants import ForgetParticipant
+from webapp.privacy.keystore import KeyStore, SubjectKey
+from webapp.privacy.master_key import MasterKey
+from webapp.privacy.participants import AggregateEvictor, ForgetParticipant
 from webapp.privacy.roles import (
     Role,
     check_may_handle_subjects,
@@ -43,6 +37,8 @@ from webapp.privacy.roles import (
     sees_personal_data,
 )
 from webapp.privacy.tables import TOUCHED_BY_FORGET
+from webapp.privacy.vault import Vault
+from webapp.store import EventStore
 from webapp.store.types import NewEvent, RecordedEvent
 
 logger = logging.getLogger(__name__)
@@ -135,101 +131,62 @@ def subject_status(subject_id: str, record: SubjectKey | None) -> SubjectStatus:
     )
 
 
-@dataclass
 class Privacy:
-    """Field encryption, crypto-shredding, subject export, e-mail lookup and the PII access log."""
+    """Field encryption, crypto-shredding, subject export, e-mail lookup and the PII access log.
 
-    keys: KeyStore
-    codec: PrivacyCodec
-    log: AccessLog
-    index: BlindIndex
-    master_key: MasterKey
-    keystore_url: str
-    store: Any = None  # webapp.store.EventStore
-    registry: Any = None  # webapp.domain AggregateRegistry (evict / peek)
-    participants: list[ForgetParticipant] = field(default_factory=list)
-    _forget_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _runtime: Any = field(default=None, repr=False)
-    _changes_handled: int = field(default=0, repr=False)
+    A forget reaches every part that holds a subject's data through what is passed in:
+    `registry` drops live aggregates (anything with `peek` and `evict`) and each of
+    `participants` scrubs and exports its rows (see `ForgetParticipant`).
+    """
 
-    # --- construction ---------------------------------------------------------
-
-    @classmethod
-    def open(
-        cls,
-        settings: Settings,
+    def __init__(
+        self,
+        vault: Vault,
         *,
-        store: Any = None,
-        migrate: bool = True,
-        personal_fields: PersonalFields = domain_personal_fields,
-        cache_seconds: float = 60.0,
-    ) -> Privacy:
-        """Open (and with `migrate`, create) the key store and check the master key.
+        store: EventStore | None = None,
+        registry: AggregateEvictor | None = None,
+        participants: Sequence[ForgetParticipant] = (),
+    ) -> None:
+        self.vault = vault
+        self.store = store
+        self.registry = registry
+        self.participants: list[ForgetParticipant] = list(participants)
+        self._forget_lock = threading.Lock()
+        self._changes_handled = 0
 
-        A key store in its own database is always brought to the privacy branch's head;
-        one inside the event store follows `migrate`. A brand-new key store with no master
-        key configured gets a generated key file
-        at `settings.data_dir / "master.key"` (mode 0600); `privacy.master_key.generated`
-        tells the caller to say where it is. A wrong master key raises MasterKeyError.
-        """
-        url = settings.keystore_url or default_keystore_url(settings.db_url)
-        engine = create_keystore_engine(url)
-        try:
-            if migrate or url != settings.db_url:  # a separate key store is ours to migrate
-                upgrade_schema(engine)
-            try:
-                initialised = has_key_check(engine)
-            except DBAPIError:
-                msg = "the key store has no privacy tables yet: run `eventscope db upgrade`"
-                raise PrivacyError(msg) from None
-            master = load_master_key(settings, generate=not initialised)
-            keys = KeyStore(engine, master.key, cache_seconds=cache_seconds)
-        except Exception:
-            engine.dispose()
-            raise
-        index = BlindIndex(keys.index_key)
-        codec = PrivacyCodec(keys, index, personal_fields)
-        return cls(
-            keys=keys,
-            codec=codec,
-            log=AccessLog(engine),
-            index=index,
-            master_key=master,
-            keystore_url=url,
-            store=store,
-        )
+    @property
+    def keys(self) -> KeyStore:
+        return self.vault.keys
+
+    @property
+    def codec(self) -> PrivacyCodec:
+        return self.vault.codec
+
+    @property
+    def log(self) -> AccessLog:
+        return self.vault.log
+
+    @property
+    def index(self) -> BlindIndex:
+        return self.vault.index
+
+    @property
+    def master_key(self) -> MasterKey:
+        return self.vault.master_key
+
+    @property
+    def keystore_url(self) -> str:
+        return self.vault.keystore_url
 
     @property
     def engine(self) -> Engine:
-        return self.keys.engine
-
-    def register_participant(self, participant: ForgetParticipant) -> None:
-        """Add a layer that holds personal data (a projection) to every forget and export."""
-        self.participants.append(participant)
-
-    def bind_runtime(self, runtime: Any) -> None:
-        """Find the aggregate registry and the projections on `runtime` when a forget runs.
-
-        `runtime.registry` must offer `peek`/`evict`; `runtime.projections` takes part in
-        forget and export when it offers `forget_subject(id)` / `export_subject(id)`.
-        """
-        self._runtime = runtime
+        return self.vault.engine
 
     def _current_participants(self) -> list[ForgetParticipant]:
-        found = list(self.participants)
-        projections = getattr(self._runtime, "projections", None)
-        if (
-            projections is not None
-            and hasattr(projections, "forget_subject")
-            and projections not in found
-        ):
-            found.append(projections)
-        return found
+        return self.participants
 
-    def _current_registry(self) -> Any:
-        if self.registry is not None:
-            return self.registry
-        return getattr(self._runtime, "registry", None)
+    def _current_registry(self) -> AggregateEvictor | None:
+        return self.registry
 
     def check_forgets_elsewhere(self) -> int:
         """After a forget committed by another process: drop this process's cached keys and
@@ -250,13 +207,8 @@ class Privacy:
             return 0
         return registry.evict_where(lambda e: not forgotten.isdisjoint(e.aggregate.subject_ids()))
 
-    def attach_registry(self, registry: Any) -> None:
-        """Let forget evict live aggregates (anything with `peek(stream_id)` and `evict(...)`)."""
-        self.registry = registry
-
     def close(self) -> None:
-        self.keys.evict()
-        self.engine.dispose()
+        self.vault.close()
 
     # --- reading ----------------------------------------------------------------
 

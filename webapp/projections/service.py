@@ -2,7 +2,7 @@
 
 projections.status()                          # every unit: state, position, lag, rate, errors
 projections.request_rebuild("account_summary")
-projections.get_account_summary("A1")         # the live generation's row
+projections.query("account_summary", fn)     # fn(conn, tables) on the live generation
 projections.wait_until_projected(position)    # strong consistency
 projections.process_instances() / pending_timeouts()
 """
@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from webapp.domain import DEFAULT_UPCASTERS, CommandRouter, UpcasterChain
 from webapp.projections import schema
 from webapp.projections.consistency import dispatch_strong, live_positions, wait_until_projected
 from webapp.projections.process_manager import ProcessManager, ProcessManagerRunner, TimeoutRunner
 from webapp.projections.projection import Projection, Tables
-from webapp.projections.read_models import accounts, activity, transfers, users
+from webapp.projections.read_models import activity, builtin_projections
 from webapp.projections.resume import pending_request, request_resume
 from webapp.projections.runner import (
     ProjectionRunner,
@@ -29,6 +30,7 @@ from webapp.projections.runner import (
     ensure_registered,
     request_rebuild,
 )
+from webapp.store import EventStore
 from webapp.store.types import RecordedEvent
 
 T = TypeVar("T")
@@ -189,24 +191,6 @@ class Projections:
         msg = f"projection {name!r} is not registered"
         raise UnknownProjection(msg)
 
-    def get_account_summary(self, account_number: str) -> dict[str, Any] | None:
-        return self.query(
-            "account_summary",
-            lambda c, t: accounts.get_account_summary(c, t, str(account_number)),
-        )
-
-    def list_accounts(self, **kwargs: Any) -> list[dict[str, Any]]:
-        return self.query("account_summary", lambda c, t: accounts.list_accounts(c, t, **kwargs))
-
-    def total_balance(self) -> int:
-        return self.query("account_summary", accounts.total_balance)
-
-    def get_user(self, user_id: str) -> dict[str, Any] | None:
-        return self.query("user_directory", lambda c, t: users.get_user(c, t, str(user_id)))
-
-    def list_users(self, **kwargs: Any) -> list[dict[str, Any]]:
-        return self.query("user_directory", lambda c, t: users.list_users(c, t, **kwargs))
-
     def daily_activity(self, since: str | None = None) -> list[dict[str, Any]]:
         return self.query("daily_activity", lambda c, t: activity.daily_activity(c, t, since=since))
 
@@ -215,14 +199,6 @@ class Projections:
 
     def stream_categories(self) -> list[dict[str, Any]]:
         return self.query("stream_catalog", activity.stream_categories)
-
-    def get_transfer(self, transfer_id: str) -> dict[str, Any] | None:
-        return self.query(
-            "transfer_summary", lambda c, t: transfers.get_transfer(c, t, str(transfer_id))
-        )
-
-    def list_transfers(self, **kwargs: Any) -> list[dict[str, Any]]:
-        return self.query("transfer_summary", lambda c, t: transfers.list_transfers(c, t, **kwargs))
 
     # --- personal data (privacy calls these) --------------------------------------------
 
@@ -605,31 +581,28 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def build_projections(
-    store: Any,
+    store: EventStore,
+    projections: Iterable[Projection],
+    process_managers: Iterable[ProcessManager] = (),
     *,
-    router: Any = None,
+    router: CommandRouter | None = None,
     decode: Callable[[RecordedEvent], RecordedEvent] | None = None,
-    transfer_timeout: float = 60.0,
+    upcasters: UpcasterChain = DEFAULT_UPCASTERS,
     ensure: bool = True,
 ) -> Projections:
-    """The demo's projections and the TransferMoney process manager over `store`."""
-    from webapp.domain import DEFAULT_UPCASTERS
-    from webapp.projections.read_models import demo_projections
-    from webapp.projections.transfer_process import TransferProcess
+    """The built-in read models, then `projections` and `process_managers`, over `store`.
 
-    if router is not None:
-        from webapp.contexts import transfers as transfers_context
-
-        if transfers_context.TransferMoney not in router._by_command:
-            router.include(transfers_context.router)
-    projections = Projections(
+    Process managers dispatch through `router`; `decode` decrypts personal fields for the
+    units that declare `needs_decoding`; every other unit sees events upcast by `upcasters`.
+    """
+    service = Projections(
         store,
-        demo_projections(),
-        [TransferProcess(timeout_seconds=transfer_timeout)] if router is not None else [],
+        [*builtin_projections(), *projections],
+        process_managers,
         router=router,
         decode=decode,
-        upcast=FastUpcaster(DEFAULT_UPCASTERS),
+        upcast=FastUpcaster(upcasters),
     )
     if ensure:
-        projections.ensure_ready()
-    return projections
+        service.ensure_ready()
+    return service

@@ -1,13 +1,13 @@
 """The event store: append-only streams over SQLAlchemy (SQLite or PostgreSQL).
 
 >>> from webapp.store import NewEvent, NO_STREAM, open_store
->>> store = open_store("sqlite:///events.db", migrate=True)            # doctest: +SKIP
+>>> store = open_store("sqlite:///events.db")                          # doctest: +SKIP
 >>> store.append("account-1", [NewEvent("MoneyDeposited", {"amount": 100})], NO_STREAM)
 """
 
 from __future__ import annotations
 
-from webapp.store.engine import NestedWriteTransaction, reading, write_if_free
+from webapp.database import NestedWriteTransaction
 from webapp.store.reader import EventReader
 from webapp.store.store import (
     EventStore,
@@ -51,6 +51,4 @@ __all__ = [
     "check_expected_version",
     "new_event_id",
     "open_store",
-    "reading",
-    "write_if_free",
 ]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from webapp.store.engine import SQLITE_BUSY_TIMEOUT_MS
+from webapp.database.engine import SQLITE_BUSY_TIMEOUT_MS
 
 
 class BackupError(Exception):

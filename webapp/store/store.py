@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from webapp.store.engine import create_store_engine, sqlite_database_key, sqlite_write_guard
+from webapp.database.engine import create_store_engine, sqlite_database_key, sqlite_write_guard
 from webapp.store.notify import PostgresListener, postgres_channel
 from webapp.store.types import (
     ANY,
@@ -244,7 +244,7 @@ def _check_stream_id(stream_id: object) -> None:
 class EventStore:
     """An append-only event store over one SQLAlchemy engine (SQLite or PostgreSQL).
 
-    >>> store = open_store("sqlite:///events.db", migrate=True)   # doctest: +SKIP
+    >>> store = open_store("sqlite:///events.db")   # doctest: +SKIP
     >>> store.append("account-1", [NewEvent("MoneyDeposited", {"amount": 100})], NO_STREAM)
     """
 
@@ -957,16 +957,12 @@ def _is_integrity_error(error: Exception) -> bool:
     return isinstance(error, psycopg.errors.IntegrityError)
 
 
-def open_store(
-    url: str, *, max_payload_bytes: int = 1_000_000, migrate: bool = False
-) -> EventStore:
-    """Open the event store at `url` (sqlite:///file.db or postgresql+psycopg://...).
+def open_store(url: str | sa.Engine, *, max_payload_bytes: int = 1_000_000) -> EventStore:
+    """Open the event store at `url` (sqlite:///file.db or postgresql+psycopg://...), or over
+    an engine made by `webapp.database.create_store_engine`.
 
-    With `migrate=True` every layer's Alembic chain is upgraded to its head first.
+    The schema must exist: migrations run from the composition root
+    (`webapp.bootstrap.open_migrated_store`, `eventscope db upgrade`).
     """
-    engine = create_store_engine(url)
-    if migrate:
-        from webapp.migrate import upgrade_engine
-
-        upgrade_engine(engine)
+    engine = url if isinstance(url, sa.Engine) else create_store_engine(url)
     return EventStore(engine, max_payload_bytes=max_payload_bytes)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.store import reading, write_if_free
+from webapp.database import reading, write_if_free
 from webapp.web.account_records import (
     CHANGE_ACTIONS,
     IDLE_DAYS,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -25,26 +24,44 @@ from webapp.web.filters import datetime_local
 from webapp.web.identifiers import IdentifierConverter, KeepEncodedSlashes, requested_page
 from webapp.web.login_throttle import LoginThrottle
 from webapp.web.sign_ins import SignInLog
-
-AREA_MODULES: tuple[str, ...] = (
-    "webapp.web.views.auth",
-    "webapp.web.views.api",
-    "webapp.web.views.overview",
-    "webapp.web.views.streams",
-    "webapp.web.views.timeline",
-    "webapp.web.views.aggregates",
-    "webapp.web.views.snapshots",
-    "webapp.web.views.subjects",
-    "webapp.web.views.projections",
-    "webapp.web.views.catalog",
-    "webapp.web.views.console",
-    "webapp.web.views.notes",
-    "webapp.web.views.access_log",
-    "webapp.web.views.accounts",
-    "webapp.web.views.api_accounts",
-    "webapp.web.views.sign_ins",
+from webapp.web.views import (
+    access_log,
+    accounts,
+    aggregates,
+    api,
+    api_accounts,
+    auth,
+    catalog,
+    console,
+    notes,
+    overview,
+    projections,
+    sign_ins,
+    snapshots,
+    streams,
+    subjects,
+    timeline,
 )
-"""Blueprint modules, each exposing `bp`; an area whose module does not exist yet is skipped."""
+
+AREAS = (
+    auth,
+    api,
+    overview,
+    streams,
+    timeline,
+    aggregates,
+    snapshots,
+    subjects,
+    projections,
+    catalog,
+    console,
+    notes,
+    access_log,
+    accounts,
+    api_accounts,
+    sign_ins,
+)
+"""Blueprint modules, each exposing `bp`."""
 
 
 def json_default(value: Any) -> Any:
@@ -146,10 +163,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     errors.init_app(app)
     pages.init_app(app)
     metrics.init_app(app)
-    for name in AREA_MODULES:
-        module = _optional_module(name)
-        if module is not None:
-            app.register_blueprint(module.bp)
+    for area in AREAS:
+        app.register_blueprint(area.bp)
     proxies = trusted_proxies()
     if proxies:
         # the client's address (login throttling), scheme and host as the proxies saw them
@@ -170,15 +185,6 @@ def trusted_proxies() -> int:
         msg = f"EVENTSCOPE_TRUSTED_PROXIES must be a whole number from 0 to 10, not {raw[:20]!r}"
         raise ValueError(msg)
     return int(raw)
-
-
-def _optional_module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
 
 
 def _env_flag(name: str) -> bool:

@@ -18,7 +18,7 @@ from flask import (
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.store.engine import is_store_unavailable, unavailable_reason
+from webapp.database.engine import is_store_unavailable, unavailable_reason
 from webapp.web.access import wants_json
 from webapp.web.metrics import EXTENSION_KEY as METRICS_KEY
 

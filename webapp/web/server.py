@@ -14,6 +14,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from webapp.bootstrap import build_runtime
 from webapp.config import Settings
 
 
@@ -32,13 +33,11 @@ class EventscopeServer(BaseApplication):
                 self.cfg.set(key.lower(), value)
 
     def load(self) -> Any:
-        from webapp.bootstrap import build_runtime
-        from webapp.cli.web_commands import start_background_work
         from webapp.web import create_app
 
         runtime = build_runtime(self.settings, migrate=False)
         if self.run_worker:
-            start_background_work(runtime)
+            runtime.start_background_work()
         return create_app(runtime=runtime)
 
 
@@ -74,7 +73,6 @@ def run_gunicorn(
     settings: Settings, *, host: str, port: int, workers: int, run_worker: bool
 ) -> None:
     """Migrate once in the master, then serve with gunicorn until stopped."""
-    from webapp.bootstrap import build_runtime
     from webapp.web.security import load_secret_key
 
     check_can_listen(host, port)

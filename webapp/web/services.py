@@ -329,8 +329,7 @@ def resume_projection(name: str, account: Account | None, skip_position: int | N
 
 def account_summary(account_number: str, account: Account | None) -> dict[str, Any]:
     """The account-summary read model row (balance, status, owner)."""
-    projections = require_part("projections", "The account summary read model")
-    row = projections.get_account_summary(account_number)
+    row = get_runtime().read_models.get("accounts", account_number)
     if row is None:
         abort(404, description=f"no account {account_number!r} in the account summary")
     return dict(row)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from webapp.store import reading
+from webapp.database import reading
 from webapp.web.account_records import SIGN_IN_OUTCOMES, SignInAttempt
 
 RETENTION_DAYS = 90

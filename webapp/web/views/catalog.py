@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, current_app
 
-from webapp.store import reading
+from webapp.database import reading
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import get_runtime

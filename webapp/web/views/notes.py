@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, redirect, request, url_for
 
-from webapp.store import reading
+from webapp.database import reading
 from webapp.web.access import current_account, requires_role, safe_next
 from webapp.web.context import get_runtime
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number

@@ -227,15 +227,17 @@ def _user_args() -> tuple[str | None, str | None]:
 @requires_role("viewer")
 def users() -> str:
     """The user_directory read model: names masked for viewers, logged for support/admin."""
-    projections = require_part("projections", "Projections")
+    read_models = get_runtime().read_models
+    if "users" not in read_models:
+        abort(404, description="This domain declares no user directory.")
     after, user = _user_args()
     if user is not None:
-        row = projections.get_user(user)
+        row = read_models.get("users", user)
         if row is None:
             abort(404, description=f"The user directory has no user {user!r}.")
         rows, more = [row], False
     else:
-        found = projections.list_users(after=after, limit=USERS_PAGE + 1)
+        found = read_models.page("users", after=after, limit=USERS_PAGE + 1)
         rows, more = found[:USERS_PAGE], len(found) > USERS_PAGE
     account = current_account()
     shown = [_user_view(row, account) for row in rows]

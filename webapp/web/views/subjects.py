@@ -163,7 +163,8 @@ def _read_model_rows(subject_id: str) -> tuple[dict[str, int], dict[str, Any] | 
     if projections is None:
         return {}, None
     counts = {name: len(rows) for name, rows in projections.export_subject(subject_id).items()}
-    row = projections.get_user(subject_id)
+    read_models = get_runtime().read_models
+    row = read_models.get("users", subject_id) if "users" in read_models else None
     user = None
     if row is not None:
         user = {"user_id": row["user_id"], "forgotten": bool(row["forgotten"])}

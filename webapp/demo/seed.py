@@ -20,14 +20,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from webapp.contexts.bank import (
+from webapp.demo.bank import (
     CloseAccount,
     DepositMoney,
     OpenAccount,
     WithdrawMoney,
 )
-from webapp.contexts.identity import ChangeEmail, RegisterUser
-from webapp.contexts.transfers import TransferMoney, seed_transfers
+from webapp.demo.identity import ChangeEmail, RegisterUser
+from webapp.demo.transfers import TransferMoney, seed_transfers
 from webapp.domain import CommandRouter, DomainError
 from webapp.store.types import NewEvent
 

@@ -1,7 +1,7 @@
 """The transfers context: a transfer between two bank accounts, run by a process manager.
 
 `TransferMoney` opens stream `transfer-<id>` with `TransferRequested`. The process
-manager (webapp.projections.transfer_process) then moves the money with the bank's
+manager (webapp.demo.transfer_process) then moves the money with the bank's
 own commands (WithdrawMoney, DepositMoney) and records each step here. The
 Transfer aggregate is the arbiter of the race between a timeout and the credit:
 once `TransferCreditStarted` is recorded the transfer can no longer time out, and

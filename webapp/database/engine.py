@@ -1,4 +1,4 @@
-"""SQLAlchemy engines tuned for the event store on SQLite and PostgreSQL.
+"""SQLAlchemy engines tuned for eventscope's tables on SQLite and PostgreSQL.
 
 SQLite: WAL journal, a busy timeout, `synchronous=NORMAL` by default (a commit survives
 a crash of the process; in WAL mode a power loss may lose the last commits but never
@@ -34,13 +34,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
-from webapp.store.types import StoreError
-
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_SYNCHRONOUS_CHOICES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
-class NestedWriteTransaction(StoreError):
+class NestedWriteTransaction(RuntimeError):
     """A thread began a second SQLite write transaction while holding the write lock."""
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from webapp.demo.read_models._rows import as_int, iso, load_rows
 from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name, upsert
-from webapp.projections.read_models._rows import as_int, iso, load_rows
 from webapp.store.types import RecordedEvent
 
 STATUS_OF = {

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from webapp.contexts.bank import DepositMoney, RefundMoney, WithdrawMoney
-from webapp.contexts.transfers import (
+from webapp.demo.bank import DepositMoney, RefundMoney, WithdrawMoney
+from webapp.demo.transfers import (
     CompleteTransfer,
     FailTransfer,
     RecordTransferDebit,

@@ -1,0 +1,68 @@
+"""The demo domain: a bank with identity, accounts and transfers, and its read side.
+
+Only the composition root (`webapp.bootstrap`) wires it in; no other layer imports it.
+To start a domain of your own, copy this package and change what it declares:
+
+- `routers()`: each bounded context's routing table (commands to aggregates);
+- `projections()` and `read_models()`: its read models and how the dashboard finds rows;
+- `process_managers(...)`: long-running processes (here: a transfer with compensation);
+- `seed`: the demo data `eventscope demo` loads into an empty store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.demo import bank, identity, transfers
+from webapp.demo.read_models import accounts, users
+from webapp.demo.read_models import transfers as transfer_rows
+from webapp.demo.read_models.accounts import AccountSummary
+from webapp.demo.read_models.transfers import TransferSummary
+from webapp.demo.read_models.users import UserDirectory
+from webapp.demo.transfer_process import TransferProcess
+from webapp.domain import AggregateRegistry, CommandRouter, PayloadCodec, Router, build_domain
+from webapp.projections import ProcessManager, Projection
+from webapp.projections.lookups import ReadModelLookup
+
+
+def context_routers() -> list[Router]:
+    """The routing tables of the identity and bank contexts."""
+    return [identity.router, bank.router]
+
+
+def routers() -> list[Router]:
+    """Every context's routing table, transfers included."""
+    return [*context_routers(), transfers.router]
+
+
+def projections() -> list[Projection]:
+    """The demo's read models: account balances, the people directory, transfers."""
+    return [AccountSummary(), UserDirectory(), TransferSummary()]
+
+
+def process_managers(*, transfer_timeout: float = 60.0) -> list[ProcessManager]:
+    """TransferMoney: debit, credit, and a refund when the credit fails or times out."""
+    return [TransferProcess(timeout_seconds=transfer_timeout)]
+
+
+def read_models() -> list[ReadModelLookup]:
+    """What the dashboard may look up: an account by number, a person by id, a transfer."""
+    return [
+        ReadModelLookup(
+            "accounts", AccountSummary.name, accounts.get_account_summary, accounts.list_accounts
+        ),
+        ReadModelLookup("users", UserDirectory.name, users.get_user, users.list_users),
+        ReadModelLookup(
+            "transfers",
+            TransferSummary.name,
+            transfer_rows.get_transfer,
+            transfer_rows.list_transfers,
+        ),
+    ]
+
+
+def build_demo_domain(
+    store: Any, *, codec: PayloadCodec | None = None, **options: Any
+) -> tuple[AggregateRegistry, CommandRouter]:
+    """The identity and bank contexts over `store` (for tests and benchmarks of the domain)."""
+    return build_domain(store, context_routers(), codec=codec, **options)

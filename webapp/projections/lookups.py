@@ -1,0 +1,75 @@
+"""Read models the dashboard shows by name, whatever domain defines them.
+
+A domain declares, for each read model a person may look into, how to find one row by
+its key and how to page through rows; the dashboard asks `ReadModels` by name and
+never imports the domain:
+
+    ReadModelLookup("accounts", "account_summary", get=get_account_summary)
+    read_models.get("accounts", "A-1")          # the row, or None
+    read_models.page("users", after="u-9", limit=50)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from webapp.projections.projection import Tables
+from webapp.projections.service import Projections
+
+Row = dict[str, Any]
+
+
+class UnknownReadModel(KeyError):
+    """No read model of that name is declared here."""
+
+
+@dataclass(frozen=True)
+class ReadModelLookup:
+    """How to read one projection's rows: `get(conn, tables, key)` and, if it can list,
+    `page(conn, tables, after=key_or_None, limit=n)` in key order."""
+
+    name: str
+    projection: str
+    get: Callable[[sa.Connection, Tables, str], Row | None]
+    page: Callable[..., list[Row]] | None = None
+
+
+class ReadModels:
+    """The declared lookups over the live generation of each projection."""
+
+    def __init__(self, projections: Projections, lookups: Iterable[ReadModelLookup]) -> None:
+        self.projections = projections
+        self._lookups = {lookup.name: lookup for lookup in lookups}
+
+    def names(self) -> list[str]:
+        return list(self._lookups)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._lookups
+
+    def lookup(self, name: str) -> ReadModelLookup:
+        try:
+            return self._lookups[name]
+        except KeyError:
+            msg = f"no read model {name!r} is declared here"
+            raise UnknownReadModel(msg) from None
+
+    def get(self, name: str, key: str) -> Row | None:
+        """The row of read model `name` with this key, or None."""
+        lookup = self.lookup(name)
+        return self.projections.query(lookup.projection, lambda c, t: lookup.get(c, t, str(key)))
+
+    def page(self, name: str, *, after: str | None = None, limit: int = 100) -> list[Row]:
+        """Rows of read model `name` in key order, after the key `after`."""
+        lookup = self.lookup(name)
+        if lookup.page is None:
+            msg = f"read model {name!r} cannot be listed"
+            raise UnknownReadModel(msg)
+        page = lookup.page
+        return self.projections.query(
+            lookup.projection, lambda c, t: page(c, t, after=after, limit=limit)
+        )
