@@ -24,4 +24,7 @@ fi
 
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
 
+# the layering of docs/architecture.md, checked by import-linter (pyproject.toml)
+lint-imports
+
 python3 -m pytest "$@"

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from webapp import demo
 from webapp.config import Settings
 from webapp.database import create_store_engine
-from webapp.demo.seed import load_seed
+from webapp.demo.seed import DemoSeeder
 from webapp.domain import AggregateRegistry, CommandRouter, build_domain
 from webapp.migrate import upgrade_engine
 from webapp.privacy import Privacy, Vault
@@ -28,6 +29,26 @@ from webapp.privacy.vault import keystore_url_for
 from webapp.projections import Projections, Worker, build_projections, start_in_process
 from webapp.projections.lookups import ReadModels
 from webapp.store import EventStore, open_store
+
+
+class SeedReport(Protocol):
+    def summary(self) -> str: ...
+
+
+class Seeder(Protocol):
+    """The domain's sample data: `eventscope demo` and `eventscope seed` load it."""
+
+    def planned_commands(self) -> int: ...
+
+    def load(self, progress: Callable[[int], None] | None = None) -> SeedReport: ...
+
+    def synthetic(
+        self,
+        count: int,
+        *,
+        events_per_stream: int = 200,
+        progress: Callable[[int], None] | None = None,
+    ) -> int: ...
 
 
 @dataclass
@@ -41,6 +62,7 @@ class Runtime:
     router: CommandRouter
     projections: Projections
     read_models: ReadModels
+    seeder: Seeder
     workers: list[Worker] = field(default_factory=list)
 
     def start_background_work(self, echo: Callable[[str], object] = print) -> Worker:
@@ -57,7 +79,7 @@ class Runtime:
             echo(f"Store already holds {held:,} events; not seeding.")
             return
         echo("Loading the seed data ...")
-        load_seed(self.router)
+        self.seeder.load()
         echo(f"Loaded {self.store.count_events():,} events.")
 
     def close(self) -> None:
@@ -101,6 +123,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         router=router,
         projections=projections,
         read_models=ReadModels(projections, demo.read_models()),
+        seeder=DemoSeeder(router),
     )
 
 

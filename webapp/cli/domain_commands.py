@@ -29,20 +29,17 @@ def register(cli: click.Group) -> None:
     def seed(settings: Settings, synthetic: int | None, per_stream: int) -> None:
         """Load seed_data/ into the store (migrating a new store first), or generate N events."""
         from webapp.bootstrap import build_runtime
-        from webapp.demo.seed import generate_synthetic, load_seed, load_spec, plan
 
         runtime = build_runtime(settings, migrate=True)
+        seeder = runtime.seeder
         try:
             if synthetic is not None:
                 with _progress(synthetic, "synthetic events") as bar:
-                    written = generate_synthetic(
-                        runtime.router, synthetic, events_per_stream=per_stream, progress=bar
-                    )
+                    written = seeder.synthetic(synthetic, events_per_stream=per_stream, progress=bar)
                 click.echo(f"appended {written} synthetic events")
                 return
-            spec = load_spec()
-            with _progress(len(plan(spec)), "seed commands") as bar:
-                report = load_seed(runtime.router, spec=spec, progress=bar)
+            with _progress(seeder.planned_commands(), "seed commands") as bar:
+                report = seeder.load(progress=bar)
             click.echo(report.summary())
         finally:
             runtime.close()

@@ -359,3 +359,26 @@ def _synthetic_event(
             "occurred_at": at.isoformat(),
         },
     )
+
+
+class DemoSeeder:
+    """The demo's data for `eventscope demo` and `eventscope seed`, over one router."""
+
+    def __init__(self, router: CommandRouter) -> None:
+        self.router = router
+
+    def planned_commands(self) -> int:
+        """How many commands loading the seed data dispatches (for a progress bar)."""
+        return len(plan(load_spec()))
+
+    def load(self, progress: Progress | None = None) -> SeedReport:
+        """Dispatch the demo history into an empty store (a store with events is skipped)."""
+        return load_seed(self.router, progress=progress)
+
+    def synthetic(
+        self, count: int, *, events_per_stream: int = 200, progress: Progress | None = None
+    ) -> int:
+        """Append `count` valid synthetic bank events; returns how many were appended."""
+        return generate_synthetic(
+            self.router, count, events_per_stream=events_per_stream, progress=progress
+        )
