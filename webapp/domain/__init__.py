@@ -40,14 +40,15 @@ from webapp.domain.messages import (
 from webapp.domain.middleware import AuditMiddleware, LoggingMiddleware, Middleware, Pipeline
 from webapp.domain.registry import AggregateRegistry, LiveAggregate
 from webapp.domain.repository import LoadReport, Repository
-from webapp.domain.router import (
-    CommandRouter,
+from webapp.domain.results import (
     DispatchResult,
     DryRunResult,
-    Router,
+    PlannedEvent,
     StateAt,
-    build_router,
+    TimelineStep,
 )
+from webapp.domain.router import CommandRouter, build_router
+from webapp.domain.routes import Route, Router
 from webapp.domain.upcasting import DEFAULT_UPCASTERS, UpcasterChain, upcaster
 
 __all__ = [
@@ -75,11 +76,14 @@ __all__ = [
     "Middleware",
     "PayloadCodec",
     "Pipeline",
+    "PlannedEvent",
     "Repository",
+    "Route",
     "Router",
     "RoutingError",
     "StateAt",
     "StopAfterUse",
+    "TimelineStep",
     "UnknownEvent",
     "UpcasterChain",
     "applies",

@@ -8,7 +8,8 @@ from webapp.domain.codec import IdentityCodec, PayloadCodec
 from webapp.domain.middleware import AuditMiddleware, LoggingMiddleware
 from webapp.domain.registry import AggregateRegistry
 from webapp.domain.repository import Repository
-from webapp.domain.router import CommandRouter, Router, build_router
+from webapp.domain.router import CommandRouter, build_router
+from webapp.domain.routes import Router
 from webapp.store import EventStore
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from webapp.domain.messages import (
     command_types,
@@ -14,10 +14,8 @@ from webapp.domain.messages import (
     schema_version_of,
     type_name_of,
 )
+from webapp.domain.router import CommandRouter
 from webapp.domain.upcasting import DEFAULT_UPCASTERS, UpcasterChain
-
-if TYPE_CHECKING:
-    from webapp.domain.router import CommandRouter
 
 
 def _doc(cls: type) -> str:
@@ -38,11 +36,8 @@ def describe_command(cls: type, router: CommandRouter | None = None) -> dict[str
         "prefix": None,
         "internal": is_internal_command(cls),
     }
-    if router is not None:
-        try:
-            route = router.route_for(cls)
-        except Exception:  # noqa: BLE001 - a registered but unrouted command
-            return info
+    if router is not None and router.is_routed(cls):
+        route = router.route_for(cls)
         info.update(
             emits=[type_name_of(e) for e in route.aggregate.emits_for(cls)],
             aggregate=route.aggregate.aggregate_type,

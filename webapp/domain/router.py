@@ -1,35 +1,26 @@
-"""Command routers: one declared per bounded context, combined into one that dispatches.
+"""The composite command router: every context's routes bound to an aggregate registry.
 
-A context declares its routes as a table, in Commanded's manner:
-
-    bank = Router("bank")
-    bank.route([OpenAccount, DepositMoney, WithdrawMoney, CloseAccount],
-               to=BankAccount, identity="account_number", prefix="account-",
-               lifespan=BankAccountLifespan())
-
-`build_router(registry, [identity, bank])` binds the declarations to an
-aggregate registry; its `dispatch(command, metadata=...)` runs the command
-against the live aggregate, appends the events (retrying on a concurrent
-writer), applies them, snapshots when due and lets the lifespan decide how long
-the aggregate stays in memory.
+`build_router(registry, [identity, bank])` binds the declarations (see
+`webapp.domain.routes`) to an aggregate registry; its `dispatch(command,
+metadata=...)` runs the command against the live aggregate, appends the events
+(retrying on a concurrent writer), applies them, snapshots when due and lets the
+lifespan decide how long the aggregate stays in memory. `dry_run` shows what a
+command would append; `state_at` and `timeline` read a stream's past.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import random
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from webapp.domain.aggregate import Aggregate
 from webapp.domain.diff import diff_states
 from webapp.domain.errors import CommandValidationError, ConcurrencyError, RoutingError
-from webapp.domain.lifespan import INFINITY, STOP, KeepForever, Lifespan, decide_after_success
+from webapp.domain.lifespan import INFINITY, STOP, decide_after_success
 from webapp.domain.messages import (
     check_command,
     from_data,
@@ -42,182 +33,9 @@ from webapp.domain.messages import (
 from webapp.domain.middleware import Middleware, Pipeline, ValidationMiddleware
 from webapp.domain.registry import AggregateRegistry
 from webapp.domain.repository import LoadReport
-from webapp.domain.snapshots import json_safe
-from webapp.store.types import RecordedEvent, WrongExpectedVersion
-
-
-@dataclass(frozen=True)
-class Route:
-    """One row of a router's table: these commands go to that aggregate."""
-
-    commands: tuple[type, ...]
-    aggregate: type[Aggregate]
-    identity: str
-    prefix: str
-    lifespan: Lifespan
-    context: str
-
-    def stream_id(self, command: Any) -> str:
-        value = getattr(command, self.identity, None)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            msg = f"{type_name_of(command)} needs a value for {self.identity!r}"
-            raise CommandValidationError("missing_field", msg, field=self.identity)
-        return f"{self.prefix}{value}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "context": self.context,
-            "commands": [type_name_of(c) for c in self.commands],
-            "aggregate": self.aggregate.aggregate_type,
-            "identity": self.identity,
-            "prefix": self.prefix,
-            "lifespan": type(self.lifespan).__name__,
-            "snapshot_every": self.aggregate.snapshot_every,
-            "snapshot_version": self.aggregate.snapshot_version,
-        }
-
-
-class Router:
-    """The routing declaration of one bounded context (no store, no state)."""
-
-    def __init__(self, name: str, *, middleware: Iterable[Middleware] = ()) -> None:
-        self.name = name
-        self.routes: list[Route] = []
-        self.middleware: list[Middleware] = list(middleware)
-
-    def route(
-        self,
-        commands: Sequence[type],
-        *,
-        to: type[Aggregate],
-        identity: str,
-        prefix: str = "",
-        lifespan: Lifespan | None = None,
-    ) -> Router:
-        for cmd in commands:
-            if cmd not in to._handlers:
-                msg = f"{to.__name__} has no handler for {cmd.__name__}"
-                raise RoutingError(msg)
-            if identity not in {f.name for f in dataclasses.fields(cmd)}:
-                msg = f"{cmd.__name__} has no identity field {identity!r}"
-                raise RoutingError(msg)
-        self.routes.append(
-            Route(tuple(commands), to, identity, prefix, lifespan or KeepForever(), self.name)
-        )
-        return self
-
-    def use(self, *middleware: Middleware) -> Router:
-        self.middleware.extend(middleware)
-        return self
-
-    def table(self) -> list[dict[str, Any]]:
-        return [r.to_dict() for r in self.routes]
-
-
-def _event_dict(ev: RecordedEvent) -> dict[str, Any]:
-    return {
-        "position": ev.position,
-        "event_id": str(ev.event_id),
-        "stream_id": ev.stream_id,
-        "stream_version": ev.stream_version,
-        "type": ev.type,
-        "schema_version": ev.schema_version,
-        "data": json_safe(ev.data),
-        "metadata": json_safe(ev.metadata),
-        "recorded_at": ev.recorded_at.isoformat() if ev.recorded_at else None,
-    }
-
-
-@dataclass(frozen=True)
-class DispatchResult:
-    stream_id: str
-    version: int
-    events: list[RecordedEvent]
-    state: dict[str, Any] | None = None
-    command_id: str = ""
-    correlation_id: str = ""
-    attempts: int = 1
-    load: LoadReport | None = None
-    duplicate: bool = False
-    """True when this command_id had already been dispatched: nothing new was appended."""
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "stream_id": self.stream_id,
-            "version": self.version,
-            "events": [_event_dict(e) for e in self.events],
-        }
-        if self.state is not None:
-            out["state"] = self.state
-        return out
-
-
-@dataclass(frozen=True)
-class PlannedEvent:
-    """An event a dry run would append."""
-
-    type: str
-    schema_version: int
-    stream_version: int
-    data: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "data": json_safe(self.data)}
-
-
-@dataclass(frozen=True)
-class DryRunResult:
-    stream_id: str
-    version_before: int
-    version: int
-    events: list[PlannedEvent]
-    state_before: dict[str, Any]
-    state: dict[str, Any]
-
-    @property
-    def changes(self) -> list[dict[str, Any]]:
-        return [c.to_dict() for c in diff_states(self.state_before, self.state)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stream_id": self.stream_id,
-            "version_before": self.version_before,
-            "version": self.version,
-            "events": [e.to_dict() for e in self.events],
-            "state_before": self.state_before,
-            "state": self.state,
-            "changes": self.changes,
-        }
-
-
-@dataclass(frozen=True)
-class StateAt:
-    stream_id: str
-    aggregate_type: str
-    version: int
-    state: dict[str, Any]
-    load: LoadReport
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stream_id": self.stream_id,
-            "version": self.version,
-            "state": self.state,
-            "aggregate_type": self.aggregate_type,
-            "load": self.load.to_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class TimelineStep:
-    event: RecordedEvent
-    original: RecordedEvent
-    state: dict[str, Any]
-    changes: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def upcast(self) -> bool:
-        return self.original.schema_version != self.event.schema_version
+from webapp.domain.results import DispatchResult, DryRunResult, PlannedEvent, StateAt, TimelineStep
+from webapp.domain.routes import Route, Router
+from webapp.store.types import WrongExpectedVersion
 
 
 class CommandRouter:
@@ -242,7 +60,7 @@ class CommandRouter:
             self.include(router)
 
     def include(self, router: Router) -> CommandRouter:
-        """Add a context's routes (e.g. the projections layer adds its transfer routes)."""
+        """Add a context's routes to those given at construction."""
         for route in router.routes:
             for cmd in route.commands:
                 if cmd in self._by_command:
@@ -516,11 +334,6 @@ class CommandRouter:
         """Loads from snapshot vs full replay, events replayed, stale snapshots, mean time."""
         return self.repository.stats.to_dict()
 
-    def catalog(self) -> dict[str, Any]:
-        from webapp.domain.catalog import build_catalog
-
-        return build_catalog(self)
-
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c9a52-3c1e-4d59-9a51-0b7f1d2e8c43")
 
@@ -540,7 +353,3 @@ def build_router(
 ) -> CommandRouter:
     """Bind context routers to a registry (the composite router for the whole app)."""
     return CommandRouter(registry, routers, middleware=middleware, max_retries=max_retries)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
