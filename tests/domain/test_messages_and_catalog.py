@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-import webapp.demo  # noqa: F401 - registers the demo types
 
+import webapp.demo  # noqa: F401 - registers the demo types
 from webapp.domain import (
     CommandValidationError,
     build_catalog,

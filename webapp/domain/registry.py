@@ -9,6 +9,7 @@ for the dashboard's chart.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict, deque
@@ -21,6 +22,8 @@ from webapp.domain.aggregate import Aggregate
 from webapp.domain.lifespan import INFINITY, STOP, Timeout
 from webapp.domain.repository import LoadReport, Repository
 from webapp.domain.snapshots import approx_size
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -269,9 +272,7 @@ class AggregateRegistry:
                 for hook in self._tick_hooks:
                     hook()
             except Exception:  # noqa: BLE001 - the reaper must outlive a bad tick
-                import logging
-
-                logging.getLogger(__name__).exception("aggregate reaper tick failed")
+                log.exception("aggregate reaper tick failed")
 
     # --- reporting --------------------------------------------------------------
 
