@@ -17,13 +17,12 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from webapp.domain import history
 from webapp.domain.aggregate import Aggregate
-from webapp.domain.diff import diff_states
 from webapp.domain.errors import CommandValidationError, ConcurrencyError, RoutingError
 from webapp.domain.lifespan import INFINITY, STOP, decide_after_success
 from webapp.domain.messages import (
     check_command,
-    from_data,
     is_internal_command,
     parse_command,
     schema_version_of,
@@ -32,7 +31,6 @@ from webapp.domain.messages import (
 )
 from webapp.domain.middleware import Middleware, Pipeline, ValidationMiddleware
 from webapp.domain.registry import AggregateRegistry
-from webapp.domain.repository import LoadReport
 from webapp.domain.results import DispatchResult, DryRunResult, PlannedEvent, StateAt, TimelineStep
 from webapp.domain.routes import Route, Router
 from webapp.store.types import WrongExpectedVersion
@@ -297,34 +295,18 @@ class CommandRouter:
     def state_at(self, stream_id: str, version: int | None = None) -> StateAt:
         """The aggregate's state at `version` (latest if None): the newest current snapshot
         at or below it, then the events up to it. Raises KeyError for an unrouted stream."""
-        aggregate_cls = self._aggregate_or_raise(stream_id)
-        if version is not None and version <= 0:
-            agg = aggregate_cls()
-            report = LoadReport(stream_id, aggregate_cls.aggregate_type, 0, None, 0, 0.0)
-            return StateAt(stream_id, aggregate_cls.aggregate_type, 0, agg.state(), report)
-        agg, at, report = self.repository.load(aggregate_cls, stream_id, max_version=version)
-        return StateAt(stream_id, aggregate_cls.aggregate_type, at, agg.state(), report)
+        return history.state_at(
+            self.repository, self._aggregate_or_raise(stream_id), stream_id, version
+        )
 
     def timeline(
         self, stream_id: str, from_version: int = 1, limit: int = 50
     ) -> list[TimelineStep]:
         """Events from `from_version` with the state after each and what each changed."""
         aggregate_cls = self._aggregate_or_raise(stream_id)
-        start = max(1, from_version)
-        if start > 1:
-            agg, _, _ = self.repository.load(aggregate_cls, stream_id, max_version=start - 1)
-        else:
-            agg = aggregate_cls()
-        before = agg.state()
-        steps = []
-        for recorded in self.repository._iter_stream(stream_id, start, start + limit - 1):
-            original, ev = self.repository.decode_with_original(recorded)
-            agg.apply(from_data(ev.type, ev.data))
-            after = agg.state()
-            changes = [c.to_dict() for c in diff_states(before, after)]
-            steps.append(TimelineStep(ev, original, after, changes))
-            before = after
-        return steps
+        return history.replay_from(
+            self.repository, aggregate_cls, stream_id, from_version, limit
+        ).steps
 
     def snapshot_health(self, stream_id: str) -> list[dict[str, Any]]:
         """The stream's stored snapshots, each marked current or stale for its aggregate type."""
