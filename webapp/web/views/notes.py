@@ -1,216 +1,50 @@
-"""Review notes: what domain experts say about an event type, a stream or one event.
+"""Review notes pages: sessions, the notes pinned to one thing, adding, deleting, export.
 
-Notes are kept in their own table (`web_review_notes`), apart from the event
-store: they are remarks about the history, not part of it. A review session
-groups notes by name and exports as Markdown. Other pages show the notes pinned
-to what they display by loading `/notes/for?kind=...&target=...` with htmx.
+Other pages show the notes pinned to what they display by loading
+`/notes/for?kind=...&target=...` with htmx. The notes themselves are kept by
+webapp/web/notes/.
 """
 
 from __future__ import annotations
 
-import re
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from webapp.database import reading
+from webapp.domain import event_class
 from webapp.web.access import current_account, requires_role, safe_next
 from webapp.web.context import get_runtime
+from webapp.web.notes import (
+    DEFAULT_SESSION,
+    KINDS,
+    MAX_BODY,
+    MAX_TARGET,
+    PAGE_SIZE,
+    Note,
+    NoteBook,
+    NoteRefused,
+    check_note,
+    check_target,
+    session_filename,
+    session_markdown,
+)
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 from webapp.web.pages import is_fragment_request, render_view
 
 bp = Blueprint("notes", __name__, url_prefix="/notes")
 
-KINDS: dict[str, str] = {"event_type": "event type", "stream": "stream", "event": "event"}
-MAX_BODY = 2000
-MAX_TARGET = 300
-MAX_SESSION = 100
-DEFAULT_SESSION = "general"
-PAGE_SIZE = 50
-SESSION_PATTERN = re.compile(r"^[\w .:@()/-]+$")
 
-_metadata = sa.MetaData()
-notes_table = sa.Table(
-    "web_review_notes",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("session_name", sa.String(MAX_SESSION), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("target", sa.String(MAX_TARGET), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("author", sa.String(100), nullable=False),
-    sa.Column("author_id", sa.Integer, nullable=True),
-    sa.Column("created_at", sa.Float, nullable=False),
-)
-"""Created by the Alembic revision web_0002_review_notes (never by create_all)."""
-
-
-class NoteRefused(ValueError):
-    """Bad note input; nothing was stored."""
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    id: int
-    session_name: str
-    kind: str
-    target: str
-    body: str
-    author: str
-    author_id: int | None
-    created_at: datetime
-
-    @property
-    def kind_label(self) -> str:
-        return KINDS.get(self.kind, self.kind)
-
-
-def _row_to_note(row: Any) -> Note:
-    return Note(
-        id=row.id,
-        session_name=row.session_name,
-        kind=row.kind,
-        target=row.target,
-        body=row.body,
-        author=row.author,
-        author_id=row.author_id,
-        created_at=datetime.fromtimestamp(row.created_at, UTC),
-    )
-
-
-class NoteBook:
-    """Review notes in the store's database (SQLAlchemy Core, indexed reads only)."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-
-    def add(
-        self,
-        *,
-        kind: str,
-        target: str,
-        body: str,
-        session_name: str,
-        author: str,
-        author_id: int | None,
-    ) -> Note:
-        kind, target, body, session_name = check_note(kind, target, body, session_name)
-        values = {
-            "session_name": session_name,
-            "kind": kind,
-            "target": target,
-            "body": body,
-            "author": author,
-            "author_id": author_id,
-            "created_at": time.time(),
-        }
-        with self.engine.begin() as conn:
-            note_id = conn.execute(notes_table.insert().values(**values)).inserted_primary_key[0]
-        return Note(
-            id=int(note_id),
-            **{**values, "created_at": datetime.fromtimestamp(values["created_at"], UTC)},
-        )  # type: ignore[arg-type]
-
-    def get(self, note_id: int) -> Note | None:
-        with reading(self.engine) as conn:
-            row = conn.execute(sa.select(notes_table).where(notes_table.c.id == note_id)).first()
-        return _row_to_note(row) if row is not None else None
-
-    def delete(self, note_id: int) -> bool:
-        with self.engine.begin() as conn:
-            return (
-                conn.execute(notes_table.delete().where(notes_table.c.id == note_id)).rowcount > 0
-            )
-
-    def pinned_to(self, kind: str, target: str, *, limit: int = PAGE_SIZE) -> list[Note]:
-        query = (
-            sa.select(notes_table)
-            .where(notes_table.c.kind == kind, notes_table.c.target == target)
-            .order_by(notes_table.c.id)
-            .limit(limit)
-        )
-        with reading(self.engine) as conn:
-            return [_row_to_note(r) for r in conn.execute(query)]
-
-    def in_session(
-        self, session_name: str, *, after: int = 0, limit: int | None = PAGE_SIZE
-    ) -> list[Note]:
-        query = (
-            sa.select(notes_table)
-            .where(notes_table.c.session_name == session_name, notes_table.c.id > after)
-            .order_by(notes_table.c.id)
-        )
-        if limit is not None:
-            query = query.limit(limit)
-        with reading(self.engine) as conn:
-            return [_row_to_note(r) for r in conn.execute(query)]
-
-    def recent(self, *, before: int | None = None, limit: int = PAGE_SIZE) -> list[Note]:
-        query = sa.select(notes_table).order_by(notes_table.c.id.desc()).limit(limit)
-        if before is not None:
-            query = query.where(notes_table.c.id < before)
-        with reading(self.engine) as conn:
-            return [_row_to_note(r) for r in conn.execute(query)]
-
-    def sessions(self, *, limit: int = 100) -> list[dict[str, Any]]:
-        query = (
-            sa.select(
-                notes_table.c.session_name,
-                sa.func.count().label("notes"),
-                sa.func.max(notes_table.c.created_at).label("last_at"),
-            )
-            .group_by(notes_table.c.session_name)
-            .order_by(sa.func.max(notes_table.c.id).desc())
-            .limit(limit)
-        )
-        with reading(self.engine) as conn:
-            return [
-                {
-                    "name": r.session_name,
-                    "notes": int(r.notes),
-                    "last_at": datetime.fromtimestamp(r.last_at, UTC),
-                }
-                for r in conn.execute(query)
-            ]
-
-
-def check_note(kind: Any, target: Any, body: Any, session_name: Any) -> tuple[str, str, str, str]:
-    """The cleaned (kind, target, body, session) or NoteRefused with a reason a person can read."""
-    kind = str(kind or "").strip()
-    if kind not in KINDS:
-        msg = f"a note is pinned to one of: {', '.join(KINDS)}"
-        raise NoteRefused(msg)
-    target = check_target(kind, target)
-    body = str(body or "").replace("\r\n", "\n").strip()
-    if not body:
-        msg = "the note is empty"
-        raise NoteRefused(msg)
-    if len(body) > MAX_BODY:
-        msg = f"a note holds at most {MAX_BODY} characters (this one has {len(body)})"
-        raise NoteRefused(msg)
-    session_name = str(session_name or "").strip() or DEFAULT_SESSION
-    if len(session_name) > MAX_SESSION or not SESSION_PATTERN.match(session_name):
-        msg = f"a session name has at most {MAX_SESSION} letters, digits, spaces or . : @ ( ) / - _"
-        raise NoteRefused(msg)
-    return kind, target, body, session_name
-
-
-def check_target(kind: str, target: Any) -> str:
-    target = str(target or "").strip()
-    if not target or len(target) > MAX_TARGET:
-        msg = f"a note needs a target of 1 to {MAX_TARGET} characters"
-        raise NoteRefused(msg)
-    if kind == "event":
-        try:
-            target = str(whole_number(target, "event position", low=1))
-        except BadNumber:
-            msg = "an event is named by its global position (a positive whole number)"
-            raise NoteRefused(msg) from None
-    return target
+def note_book() -> NoteBook:
+    return NoteBook(get_runtime().store.engine)
 
 
 def target_exists(kind: str, target: str) -> bool:
@@ -220,21 +54,13 @@ def target_exists(kind: str, target: str) -> bool:
         return store.stream_info(target) is not None
     if kind == "event":
         return store.get_event(int(target)) is not None
-    from webapp.domain import event_class
-
     if event_class(target) is not None:
         return True
     return bool(store.read_all_backward(None, limit=1, types=[target]))
 
 
-def note_book() -> NoteBook:
-    return NoteBook(get_runtime().store.engine)
-
-
 def target_url(kind: str, target: str) -> str | None:
     """Where the thing a note is pinned to is shown, if that page exists."""
-    from flask import current_app
-
     views = current_app.view_functions
     if kind == "event_type" and "catalog.index" in views:
         return url_for("catalog.index", _anchor=f"type-{target}")
@@ -250,9 +76,6 @@ def _may_delete(note: Note) -> bool:
     return account is not None and note.author_id == account.id
 
 
-# --- views ------------------------------------------------------------------------------
-
-
 @bp.get("/")
 @requires_role("viewer")
 def index() -> str:
@@ -263,18 +86,15 @@ def index() -> str:
     if session_name:
         after = _int_arg("after") or 0
         notes = book.in_session(session_name, after=after, limit=PAGE_SIZE + 1)
-        next_cursor = notes[PAGE_SIZE - 1].id if len(notes) > PAGE_SIZE else None
-        notes = notes[:PAGE_SIZE]
     else:
         notes = book.recent(before=before, limit=PAGE_SIZE + 1)
-        next_cursor = notes[PAGE_SIZE - 1].id if len(notes) > PAGE_SIZE else None
-        notes = notes[:PAGE_SIZE]
+    next_cursor = notes[PAGE_SIZE - 1].id if len(notes) > PAGE_SIZE else None
     return render_view(
         "notes/page.html",
         "notes/_list.html",
         sessions=book.sessions(),
         session_name=session_name,
-        notes=notes,
+        notes=notes[:PAGE_SIZE],
         next_cursor=next_cursor,
         kinds=KINDS,
         target_url=target_url,
@@ -291,7 +111,8 @@ def pinned() -> str:
     kind = request.args.get("kind", "")
     try:
         if kind not in KINDS:
-            raise NoteRefused(f"kind must be one of: {', '.join(KINDS)}")
+            msg = f"kind must be one of: {', '.join(KINDS)}"
+            raise NoteRefused(msg)
         target = check_target(kind, request.args.get("target"))
     except NoteRefused as exc:
         abort(400, description=str(exc))
@@ -299,8 +120,6 @@ def pinned() -> str:
 
 
 def _pinned_response(kind: str, target: str, *, error: str | None = None, draft: str = "") -> str:
-    from flask import render_template
-
     context = _pinned_context(kind, target, error=error, draft=draft)
     if is_fragment_request() or request.args.get("fragment") == "1":
         return render_template("notes/_pinned_block.html", **context)
@@ -383,41 +202,12 @@ def export_markdown(session_name: str) -> Response:
     notes = note_book().in_session(session_name, limit=None)
     if not notes:
         abort(404, description=f"no review session {session_name!r}")
-    body = session_markdown(session_name, notes)
-    filename = re.sub(r"[^\w.-]+", "_", session_name).strip("_") or "session"
+    filename = session_filename(session_name)
     return Response(
-        body,
+        session_markdown(session_name, notes),
         mimetype="text/markdown",
-        headers={"Content-Disposition": f'attachment; filename="review-{filename}.md"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def session_markdown(session_name: str, notes: list[Note]) -> str:
-    """The notes grouped by what they are pinned to, oldest first."""
-    lines = [f"# Review session: {_md_inline(session_name)}", ""]
-    authors = sorted({n.author for n in notes})
-    lines.append(f"{len(notes)} note(s) by {', '.join(_md_inline(a) for a in authors)}.")
-    groups: dict[tuple[str, str], list[Note]] = {}
-    for note in notes:
-        groups.setdefault((note.kind, note.target), []).append(note)
-    for (kind, target), pinned_notes in groups.items():
-        lines += ["", f"## {KINDS.get(kind, kind).capitalize()} `{target.replace('`', '')}`", ""]
-        for note in pinned_notes:
-            stamp = note.created_at.strftime("%Y-%m-%d %H:%M UTC")
-            lines.append(f"- **{_md_inline(note.author)}**, {stamp}:")
-            lines.extend(
-                f"  > {_md_text(line)}" if line else "  >" for line in note.body.split("\n")
-            )
-    return "\n".join(lines) + "\n"
-
-
-def _md_inline(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>#])", r"\\\1", text)
-
-
-def _md_text(text: str) -> str:
-    """Note text kept readable, but no Markdown renderer turns it into HTML tags."""
-    return text.replace("<", "\\<")
 
 
 def _int_arg(name: str) -> int | None:
