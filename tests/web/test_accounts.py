@@ -229,12 +229,12 @@ def test_setting_the_same_role_again_records_nothing(book):
 
 
 def test_a_token_records_its_last_use_at_most_once_a_minute(book, monkeypatch):
-    import webapp.web.accounts as accounts_module
+    import webapp.web.api_tokens as tokens_module
 
     book.ensure("ada", "viewer")
     token = book.create_token("ada")
     clock = [1_000_000.0]
-    monkeypatch.setattr(accounts_module.time, "time", lambda: clock[0])
+    monkeypatch.setattr(tokens_module.time, "time", lambda: clock[0])
 
     book.account_for_token(token)
     first_use = book.tokens()[0].last_used_at
@@ -269,7 +269,7 @@ def test_summaries_show_each_account_at_a_glance(book):
 
 
 def test_an_expiring_token_works_until_its_time_and_is_refused_after(book, monkeypatch):
-    import webapp.web.accounts as accounts_module
+    import webapp.web.api_tokens as tokens_module
 
     book.ensure("ada", "viewer")
     token = book.create_token("ada", expires_in=timedelta(days=30), actor="root")
@@ -281,7 +281,7 @@ def test_an_expiring_token_works_until_its_time_and_is_refused_after(book, monke
     assert "expires" in book.changes(limit=2)[1].detail
 
     later = time.time() + timedelta(days=31).total_seconds()
-    monkeypatch.setattr(accounts_module.time, "time", lambda: later)
+    monkeypatch.setattr(tokens_module.time, "time", lambda: later)
 
     assert book.account_for_token(token) is None
     assert book.account_for_token(lasting).name == "ada"

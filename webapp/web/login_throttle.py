@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from webapp.database import reading
+
 _metadata = sa.MetaData()
 failures_table = sa.Table(
     "web_login_failures",
@@ -52,6 +54,8 @@ def address_key(address: str | None) -> str:
 
 
 class LoginThrottle:
+    """Failed logins per account name and per address, in the store's database."""
+
     def __init__(
         self,
         engine: sa.Engine,
@@ -66,7 +70,7 @@ class LoginThrottle:
     def retry_after(self, keys: Sequence[str]) -> int:
         """Whole seconds until every one of `keys` may try again (0: they may now)."""
         now = self.clock()
-        with self.engine.connect().execution_options(eventscope_readonly=True) as conn:
+        with reading(self.engine) as conn:
             latest = conn.execute(
                 sa.select(sa.func.max(failures_table.c.locked_until)).where(
                     failures_table.c.key.in_(list(keys))
