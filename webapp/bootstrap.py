@@ -26,7 +26,13 @@ from webapp.privacy.codec import PersonalFields, domain_personal_fields
 from webapp.privacy.database import BRANCH as PRIVACY_BRANCH
 from webapp.privacy.database import create_keystore_engine
 from webapp.privacy.vault import keystore_url_for
-from webapp.projections import Projections, Worker, build_projections, start_in_process
+from webapp.projections import (
+    Projections,
+    ProjectionsParticipant,
+    Worker,
+    build_projections,
+    start_in_process,
+)
 from webapp.projections.lookups import ReadModels
 from webapp.store import EventStore, open_store
 
@@ -112,7 +118,9 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         decode=router.repository.decode,
         upcasters=router.repository.upcasters,
     )
-    privacy = Privacy(vault, store=store, registry=registry, participants=[projections])
+    privacy = Privacy(
+        vault, store=store, registry=registry, participants=[ProjectionsParticipant(projections)]
+    )
     # a forget run by another process reaches this one's keys and live aggregates
     registry.add_tick_hook(privacy.check_forgets_elsewhere)
     return Runtime(

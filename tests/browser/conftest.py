@@ -120,10 +120,12 @@ class LiveServer:
         if self.worker is None:
             from webapp.projections import start_in_process
 
-            self.worker = start_in_process(self.runtime)
+            self.worker = start_in_process(self.runtime.projections)
         from webapp.projections import wait_until_projected
 
-        wait_until_projected(self.runtime, self.runtime.store.head_position(), timeout=timeout)
+        wait_until_projected(
+            self.runtime.projections, self.runtime.store.head_position(), timeout=timeout
+        )
         return self.worker
 
 

@@ -250,7 +250,7 @@ def test_forget_under_load_writes_no_plaintext_after_it_returns(tmp_path, with_w
         if with_worker:
             from webapp.projections.worker import start_in_process
 
-            worker = start_in_process(runtime)
+            worker = start_in_process(runtime.projections)
         threads = [threading.Thread(target=change_emails, args=(w,)) for w in range(3)]
         for thread in threads:
             thread.start()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from webapp.demo.transfers import TimeOutTransfer as PingBack  # any registered command
 from webapp.domain import DomainError
 from webapp.projections import FailurePolicy, ProcessManager, Projections
-from webapp.projections.process_manager import ProcessManagerRunner, TimeoutRunner
+from webapp.projections.process_runner import ProcessManagerRunner
+from webapp.projections.timeouts import TimeoutRunner
 from webapp.store.types import NewEvent
 
 

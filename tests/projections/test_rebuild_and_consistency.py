@@ -108,7 +108,7 @@ def test_the_cli_rebuilds_with_a_progress_bar_and_prints_status(sqlite_url, sqli
 
 
 def test_strong_dispatch_returns_once_the_read_model_has_the_events(runtime):
-    worker = start_in_process(runtime, idle_wait=0.1)
+    worker = start_in_process(runtime.projections, idle_wait=0.1)
     try:
         runtime.router.dispatch(OpenAccount("X1", "owner", 10))
         result = runtime.projections.dispatch(
@@ -124,7 +124,7 @@ def test_a_strong_dispatch_timeout_says_who_is_behind_and_loses_nothing(runtime)
     runtime.router.dispatch(OpenAccount("X2", "owner", 10))
 
     with pytest.raises(ConsistencyTimeout) as caught:
-        dispatch_strong(runtime.router, runtime, DepositMoney("X2", 7), timeout=0.2)
+        dispatch_strong(runtime.router, runtime.projections, DepositMoney("X2", 7), timeout=0.2)
 
     message = str(caught.value)
     position = caught.value.result.events[-1].position

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from webapp.projections import FailurePolicy, Projections, ResumeRefused, UnknownProjection, Worker
-from webapp.projections.process_manager import ProcessManagerRunner
+from webapp.projections.process_runner import ProcessManagerRunner
 
 from .conftest import wait_for
 from .test_engine import Ledger, add, entries

@@ -126,7 +126,7 @@ def test_writers_stay_quick_while_the_in_process_worker_runs(sqlite_runtime, sql
     router = runtime.router
     router.dispatch(OpenAccount("70001", "owner-1"))
     seed_bank_events(runtime.store, accounts=20, deposits=4)
-    worker = start_in_process(runtime, idle_wait=0.2)
+    worker = start_in_process(runtime.projections, idle_wait=0.2)
     try:
         wait_for(lambda: all(worker.active.values()), what="the worker to take every unit")
         durations: list[float] = []

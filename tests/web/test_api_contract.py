@@ -510,7 +510,7 @@ def test_strong_consistency_returns_once_the_read_model_has_the_new_events(
 ):
     from webapp.projections import start_in_process
 
-    worker = start_in_process(runtime)
+    worker = start_in_process(runtime.projections)
     try:
         response = client.post(
             "/api/commands",

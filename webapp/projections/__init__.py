@@ -6,6 +6,7 @@ Public API (the web layer and the CLI use only these):
         Projection, FailurePolicy, Projections, build_projections,
         ProcessManager, ProcessContext, Worker, start_in_process,
         wait_until_projected, dispatch_strong, ConsistencyTimeout,
+        ProjectionsParticipant,
     )
 
 `runtime.projections` is a `Projections`: `status()`, `status_of(name)`,
@@ -21,6 +22,16 @@ Public API (the web layer and the CLI use only these):
 `dispatch(command, metadata, consistency="strong")`) and personal data
 (`forget_subject(id)`, `export_subject(id)`, `related_streams(id)`). Operating them:
 docs/projections.md.
+
+`ProjectionsParticipant(projections)` is the projections' part in a forget and a
+subject access export, handed to the privacy layer by the composition root.
+
+Modules, one idea each: `projection` (the read-model contract), `generations` (live and
+rebuilt generations, the registry), `unit` (what every runner shares), `runner` (one
+projection's catch-up and live loop), `group` (one read of the log for many),
+`process_manager` (the process contract), `process_runner`, `timeouts`, `leadership`,
+`worker`, `service` (the facade), `status`, `process_views`, `operations` (rebuild,
+resume), `resume` (resume requests), `consistency`, `personal_data`, `lookups`.
 """
 
 from __future__ import annotations
@@ -30,14 +41,11 @@ from webapp.projections.consistency import (
     dispatch_strong,
     wait_until_projected,
 )
+from webapp.projections.errors import ResumeRefused, UnknownProjection
+from webapp.projections.personal_data import ProjectionsParticipant
 from webapp.projections.process_manager import ProcessContext, ProcessManager
 from webapp.projections.projection import FailurePolicy, Projection, table_name, upsert
-from webapp.projections.service import (
-    Projections,
-    ResumeRefused,
-    UnknownProjection,
-    build_projections,
-)
+from webapp.projections.service import Projections, build_projections
 from webapp.projections.worker import Worker, start_in_process
 
 __all__ = [
@@ -47,6 +55,7 @@ __all__ = [
     "ProcessManager",
     "Projection",
     "Projections",
+    "ProjectionsParticipant",
     "ResumeRefused",
     "UnknownProjection",
     "Worker",

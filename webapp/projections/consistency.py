@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from webapp.domain import CommandRouter, DispatchResult
 from webapp.projections import schema
+
+if TYPE_CHECKING:
+    from webapp.projections.service import Projections
 
 
 class ConsistencyTimeout(TimeoutError):
     """Projections did not reach a position in time; nothing was lost, they are just behind."""
 
     def __init__(
-        self, position: int, behind: Mapping[str, int], timeout: float, result: Any = None
+        self,
+        position: int,
+        behind: Mapping[str, int],
+        timeout: float,
+        result: DispatchResult | None = None,
     ) -> None:
         self.position = position
         self.behind = dict(behind)
@@ -50,12 +58,8 @@ def live_positions(engine: sa.Engine, names: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def _projections_of(target: Any) -> Any:
-    return getattr(target, "projections", None) if hasattr(target, "settings") else target
-
-
 def wait_until_projected(
-    runtime_or_projections: Any,
+    projections: Projections,
     position: int,
     names: Iterable[str] | None = None,
     timeout: float = 5.0,
@@ -63,7 +67,6 @@ def wait_until_projected(
     poll: float = 0.01,
 ) -> dict[str, int]:
     """Block until every named projection (default: all) is at `position` or beyond."""
-    projections = _projections_of(runtime_or_projections)
     names = list(names) if names is not None else projections.names()
     deadline = time.monotonic() + timeout
     delay = poll
@@ -79,16 +82,15 @@ def wait_until_projected(
 
 
 def dispatch_strong(
-    router: Any,
-    projections: Any,
+    router: CommandRouter,
+    projections: Projections,
     command: Any,
     metadata: Mapping[str, Any] | None = None,
     timeout: float = 5.0,
     *,
     names: Iterable[str] | None = None,
-) -> Any:
+) -> DispatchResult:
     """Dispatch, then wait until the projections that handle the new events have seen them."""
-    projections = _projections_of(projections)
     result = router.dispatch(command, metadata=metadata)
     if not result.events:
         return result

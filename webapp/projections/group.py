@@ -12,10 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from webapp.projections.runner import ProjectionRunner
+from webapp.store import EventStore
+from webapp.store.types import RecordedEvent
 
 
 class ProjectionGroup:
-    def __init__(self, store, runners: Sequence[ProjectionRunner], *, page_size: int = 2000):
+    """The projection runners one worker leads, fed page by page from one read of the log."""
+
+    def __init__(
+        self, store: EventStore, runners: Sequence[ProjectionRunner], *, page_size: int = 2000
+    ) -> None:
         self.store = store
         self.runners = list(runners)
         self.page_size = page_size
@@ -33,7 +39,7 @@ class ProjectionGroup:
             moved = True
         for runner in active:
             runner.progress.head = head
-            runner._update_progress(head)
+            runner.update_progress(head)
         return moved
 
     def _feed(self, behind: list[ProjectionRunner], head: int) -> None:
@@ -41,7 +47,7 @@ class ProjectionGroup:
         if any(r.types is None for r in behind):
             types = None
         else:
-            types = sorted(set().union(*(r.types for r in behind)))
+            types = sorted({t for r in behind for t in r.types or ()})
         page = self.store.read_all(after=start, limit=self.page_size, types=types)
         # A short page has seen everything up to `head`: every projection may move there.
         # (A full page ends at its last event; events appended since `head` was read may be in it.)
@@ -50,7 +56,7 @@ class ProjectionGroup:
         else:
             end = max(head, page[-1].position) if page else head
         # Prepare (upcast) the page once for the projections that read every type.
-        shared: dict[int, list] = {}
+        shared: dict[int, list[RecordedEvent]] = {}
         for runner in behind:
             if runner.type_set is None and runner.prepare is not None:
                 key = id(runner.prepare)
@@ -69,6 +75,7 @@ class ProjectionGroup:
                     if e.position > position and (wanted is None or e.type in wanted)
                 ]
             else:
+                assert runner.prepare is not None
                 events = [
                     runner.prepare(e)
                     for e in page

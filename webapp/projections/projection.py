@@ -133,3 +133,12 @@ def upsert(
             updates[column] = stmt.excluded[column]
     stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
     conn.execute(stmt, rows)
+
+
+def insert_ignore(conn: sa.Connection, table: sa.Table, values: Mapping[str, Any]) -> None:
+    """Insert one row unless a row with the same key is there already."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(table).values(**values).on_conflict_do_nothing())

@@ -7,6 +7,8 @@ live generation keeps serving readers.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -110,3 +112,10 @@ process_timeouts = sa.Table(
     sa.Column("fired_at", sa.Float, nullable=True),
     sa.UniqueConstraint("process", "instance_id", "name", name="uq_process_timeouts_key"),
 )
+
+
+def iso(epoch: float | None) -> str | None:
+    """An epoch-seconds column (every time in these tables) as an ISO 8601 UTC string."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat()

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+import time
+from collections.abc import Callable
 
 from webapp.projections.group import ProjectionGroup
-from webapp.projections.leadership import leadership_for, new_worker_id
-from webapp.projections.runner import LostLeadership
+from webapp.projections.leadership import Leadership, leadership_for, new_worker_id
+from webapp.projections.process_runner import ProcessManagerRunner
+from webapp.projections.runner import ProjectionRunner
+from webapp.projections.service import Projections
+from webapp.projections.timeouts import TimeoutRunner
+from webapp.projections.unit import LostLeadership
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +30,7 @@ class Worker:
 
     def __init__(
         self,
-        projections: Any,
+        projections: Projections,
         *,
         worker_id: str | None = None,
         idle_wait: float = 0.5,
@@ -37,14 +42,16 @@ class Worker:
         self.idle_wait = idle_wait
         self.acquire_every = acquire_every
         units = projections.units(self.worker_id, names=names)
-        self.projection_runners = [u for u in units if u.kind == "projection"]
-        self.units = [u for u in units if u.kind != "projection"]
+        self.projection_runners = [u for u in units if isinstance(u, ProjectionRunner)]
+        self.units: list[ProcessManagerRunner | TimeoutRunner] = [
+            u for u in units if not isinstance(u, ProjectionRunner)
+        ]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.active: dict[str, bool] = {u.name: False for u in units}
 
     def start(self) -> Worker:
-        targets: list[tuple[str, Any, tuple]] = []
+        targets: list[tuple[str, Callable[..., None], tuple[object, ...]]] = []
         if self.projection_runners:
             targets.append(("projections", self._run_projections, ()))
         targets += [(f"unit-{u.name}", self._run_unit, (u,)) for u in self.units]
@@ -73,14 +80,17 @@ class Worker:
     def _run_projections(self) -> None:
         engine = self.projections.engine
         runners = self.projection_runners
+        leaderships: dict[str, Leadership] = {}
         for runner in runners:
-            runner.leadership = leadership_for(engine, runner.name, self.worker_id)
+            runner.leadership = leaderships[runner.name] = leadership_for(
+                engine, runner.name, self.worker_id
+            )
         group = ProjectionGroup(self.projections.store, runners, page_size=runners[0].batch_size)
         held: dict[str, bool] = {r.name: False for r in runners}
         next_try = 0.0
         try:
             while not self._stop.is_set():
-                now = _monotonic()
+                now = time.monotonic()
                 if now >= next_try:
                     next_try = now + self.acquire_every
                     for runner in runners:
@@ -88,7 +98,7 @@ class Worker:
                             held[runner.name] = self._acquire(runner)
                 mine = [r for r in runners if held[r.name]]
                 for runner in mine:
-                    if not runner.leadership.still_held():
+                    if not leaderships[runner.name].still_held():
                         self._lose(runner, held)
                 for runner in runners:
                     if held[runner.name] and runner.stopped:
@@ -122,12 +132,14 @@ class Worker:
                     if not runner.stopped:
                         runner.progress.state = "idle"
                     runner.write_status(force=True)
-                runner.leadership.release()
+                leaderships[runner.name].release()
                 self.active[runner.name] = False
 
-    def _acquire(self, runner: Any) -> bool:
+    def _acquire(self, runner: ProjectionRunner) -> bool:
+        leadership = runner.leadership
+        assert leadership is not None
         try:
-            got = runner.leadership.try_acquire()
+            got = leadership.try_acquire()
         except Exception:  # noqa: BLE001 - database away: try again shortly
             log.warning("cannot try leadership of %s", runner.name, exc_info=True)
             return False
@@ -136,21 +148,22 @@ class Worker:
                 runner.load()
             except Exception:  # noqa: BLE001
                 log.exception("cannot load projection %s", runner.name)
-                runner.leadership.release()
+                leadership.release()
                 return False
             log.info("worker %s runs %s", self.worker_id, runner.name)
         self.active[runner.name] = got
         return got
 
-    def _lose(self, runner: Any, held: dict[str, bool]) -> None:
+    def _lose(self, runner: ProjectionRunner, held: dict[str, bool]) -> None:
         log.warning("worker %s lost %s", self.worker_id, runner.name)
         held[runner.name] = False
         self.active[runner.name] = False
-        runner.leadership.release()
+        if runner.leadership is not None:
+            runner.leadership.release()
 
     # --- process managers and the timer: a thread each ---------------------------------
 
-    def _run_unit(self, unit: Any) -> None:
+    def _run_unit(self, unit: ProcessManagerRunner | TimeoutRunner) -> None:
         engine = self.projections.engine
         leadership = leadership_for(engine, unit.name, self.worker_id)
         unit.leadership = leadership
@@ -179,7 +192,7 @@ class Worker:
             self.active[unit.name] = False
             leadership.release()
 
-    def _drive(self, unit: Any, leadership: Any) -> None:
+    def _drive(self, unit: ProcessManagerRunner | TimeoutRunner, leadership: Leadership) -> None:
         unit.load()
         store = self.projections.store
         while not self._stop.is_set():
@@ -191,7 +204,7 @@ class Worker:
                 if not unit.resume_if_requested():
                     self._stop.wait(self.acquire_every)
             elif not moved:
-                if unit.kind == "timer":
+                if isinstance(unit, TimeoutRunner):
                     self._stop.wait(0.2)
                 else:
                     store.wait_for_events(after=unit.position or 0, timeout=self.idle_wait)
@@ -200,13 +213,19 @@ class Worker:
         unit.write_status(force=True)
 
 
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
-
-
-def start_in_process(runtime_or_projections: Any, **kwargs: Any) -> Worker:
+def start_in_process(
+    projections: Projections,
+    *,
+    worker_id: str | None = None,
+    idle_wait: float = 0.5,
+    acquire_every: float = 1.0,
+    names: list[str] | None = None,
+) -> Worker:
     """Run the worker in threads of this process (`eventscope demo/serve`); `.stop()` ends it."""
-    projections = getattr(runtime_or_projections, "projections", runtime_or_projections)
-    return Worker(projections, **kwargs).start()
+    return Worker(
+        projections,
+        worker_id=worker_id,
+        idle_wait=idle_wait,
+        acquire_every=acquire_every,
+        names=names,
+    ).start()

@@ -1,0 +1,256 @@
+"""A projection's generations: the live one readers see, and the one a rebuild fills.
+
+Each generation has its own read-model tables (`rm_account_summary_v3`) and its own
+checkpoint. The registry row (`projection_registry`) names the live generation and,
+while a rebuild runs, the one being filled beside it. A rebuild starts when its
+request is seen, fills generation N+1 batch by batch, and switches the registry row
+once N+1 has caught up with N; the old tables are then dropped, so readers only ever
+see a complete generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from webapp.projections import schema
+from webapp.projections.leadership import lock_key
+from webapp.projections.projection import Projection, insert_ignore
+
+log = logging.getLogger(__name__)
+
+Fence = Callable[[sa.Connection], None]
+"""Raises unless the caller still holds the projection's leadership (checked in `conn`)."""
+
+REQUEST_POLL_SECONDS = 0.25
+
+
+class TableSet:
+    """Per-generation table objects of one projection (pure metadata, no DB access)."""
+
+    def __init__(self, projection: Projection) -> None:
+        self.projection = projection
+        self._cache: dict[int, tuple[sa.MetaData, dict[str, sa.Table]]] = {}
+        self._lock = threading.Lock()
+
+    def tables(self, generation: int) -> dict[str, sa.Table]:
+        return self._entry(generation)[1]
+
+    def metadata(self, generation: int) -> sa.MetaData:
+        return self._entry(generation)[0]
+
+    def _entry(self, generation: int) -> tuple[sa.MetaData, dict[str, sa.Table]]:
+        with self._lock:
+            entry = self._cache.get(generation)
+            if entry is None:
+                md = sa.MetaData()
+                entry = (md, self.projection.define_tables(md, generation))
+                self._cache[generation] = entry
+            return entry
+
+    def forget(self, generation: int) -> None:
+        with self._lock:
+            self._cache.pop(generation, None)
+
+
+def registered_generation(conn: sa.Connection, name: str) -> int | None:
+    """The live generation of `name`, or None if it is not registered."""
+    row = conn.execute(
+        sa.select(schema.registry.c.live_generation).where(schema.registry.c.name == name)
+    ).first()
+    return None if row is None else int(row[0])
+
+
+def registered_generations(engine: sa.Engine, name: str) -> list[int]:
+    """The live generation of `name` and the one being rebuilt, if any (none if unregistered)."""
+    with engine.connect().execution_options(eventscope_readonly=True) as conn:
+        row = conn.execute(sa.select(schema.registry).where(schema.registry.c.name == name)).first()
+    if row is None:
+        return []
+    return [g for g in (row.live_generation, row.rebuild_generation) if g is not None]
+
+
+def ensure_registered(engine: sa.Engine, projection: Projection, table_set: TableSet) -> int:
+    """Create the registry row, generation 1's tables and checkpoint if missing.
+
+    Returns the live generation.
+    """
+    name = projection.name
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # two processes starting on a new database
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key(f"register:{name}"))))
+        generation = registered_generation(conn, name)
+        if generation is not None:
+            return generation
+        table_set.metadata(1).create_all(conn, checkfirst=True)
+        now = time.time()
+        insert_ignore(
+            conn,
+            schema.checkpoints,
+            {"name": name, "generation": 1, "position": 0, "updated_at": now},
+        )
+        insert_ignore(
+            conn,
+            schema.registry,
+            {
+                "name": name,
+                "live_generation": 1,
+                "updated_at": now,
+                "model_version": projection.version,
+            },
+        )
+        return registered_generation(conn, name) or 1
+
+
+def request_rebuild(engine: sa.Engine, name: str) -> None:
+    """Ask the worker that runs `name` to rebuild it (a no-op if one is already under way)."""
+    with engine.begin() as conn:
+        done = conn.execute(
+            schema.registry.update()
+            .where(schema.registry.c.name == name)
+            .values(rebuild_requested_at=time.time())
+        ).rowcount
+    if done != 1:
+        msg = f"unknown projection {name!r} (or it has never been started)"
+        raise KeyError(msg)
+
+
+class Generations:
+    """One projection's generations as its runner holds them: the live one, the one a
+    rebuild fills (None when no rebuild runs), and each one's checkpoint position."""
+
+    def __init__(self, engine: sa.Engine, projection: Projection, tables: TableSet) -> None:
+        self.engine = engine
+        self.projection = projection
+        self.name = projection.name
+        self.tables = tables
+        self.live: int | None = None
+        self.rebuild: int | None = None
+        self.positions: dict[int, int] = {}
+        self._checked_at = 0.0
+
+    def load(self) -> None:
+        """Read (or create) the registry row and the checkpoints.
+
+        A model built by handlers older than `projection.version` gets a rebuild
+        requested: reads stay on the old generation until the new one switches in.
+        """
+        ensure_registered(self.engine, self.projection, self.tables)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(schema.registry).where(schema.registry.c.name == self.name)
+            ).one()
+            self.live = row.live_generation
+            self.rebuild = row.rebuild_generation
+            outdated = (row.model_version or 1) < self.projection.version
+            if outdated and row.rebuild_generation is None and row.rebuild_requested_at is None:
+                conn.execute(
+                    schema.registry.update()
+                    .where(schema.registry.c.name == self.name)
+                    .values(rebuild_requested_at=time.time())
+                )
+                self.check_request_soon()
+            self.tables.metadata(self.live).create_all(conn, checkfirst=True)
+            self.positions = {
+                int(r.generation): int(r.position)
+                for r in conn.execute(
+                    sa.select(schema.checkpoints).where(schema.checkpoints.c.name == self.name)
+                )
+            }
+        self.positions.setdefault(self.live, 0)
+        if self.rebuild is not None:
+            self.positions.setdefault(self.rebuild, 0)
+
+    @property
+    def live_position(self) -> int:
+        return self.positions.get(self.live or 0, 0)
+
+    def request(self) -> None:
+        """Ask for a rebuild of this projection and look for the request at once."""
+        request_rebuild(self.engine, self.name)
+        self.check_request_soon()
+
+    def check_request_soon(self) -> None:
+        """Make the next `rebuild_requested()` read the registry whatever the time."""
+        self._checked_at = 0.0
+
+    def rebuild_requested(self) -> bool:
+        """True if no rebuild runs and one was asked for (the registry is read at most
+        every REQUEST_POLL_SECONDS)."""
+        now = time.monotonic()
+        if self.rebuild is not None or now - self._checked_at < REQUEST_POLL_SECONDS:
+            return False
+        self._checked_at = now
+        with self.engine.connect().execution_options(eventscope_readonly=True) as conn:
+            requested = conn.execute(
+                sa.select(schema.registry.c.rebuild_requested_at).where(
+                    schema.registry.c.name == self.name
+                )
+            ).scalar()
+        return requested is not None
+
+    def start_rebuild(self, fence: Fence) -> int:
+        """Create the next generation's tables and checkpoint and register it as the one
+        being rebuilt; returns it."""
+        generation = max(self.positions) + 1
+        metadata = self.tables.metadata(generation)
+        with self.engine.begin() as conn:
+            fence(conn)
+            metadata.drop_all(conn, checkfirst=True)  # leftovers of an abandoned attempt
+            metadata.create_all(conn)
+            conn.execute(
+                schema.checkpoints.delete().where(
+                    schema.checkpoints.c.name == self.name,
+                    schema.checkpoints.c.generation == generation,
+                )
+            )
+            conn.execute(
+                schema.checkpoints.insert().values(
+                    name=self.name, generation=generation, position=0, updated_at=time.time()
+                )
+            )
+            conn.execute(
+                schema.registry.update()
+                .where(schema.registry.c.name == self.name)
+                .values(
+                    rebuild_generation=generation,
+                    rebuild_requested_at=None,
+                    updated_at=time.time(),
+                )
+            )
+        self.rebuild = generation
+        self.positions[generation] = 0
+        log.info("projection %s: rebuilding into generation %d", self.name, generation)
+        return generation
+
+    def switch(self, fence: Fence) -> None:
+        """Make the rebuilt generation live and drop the old one's tables and checkpoint."""
+        old, new = self.live, self.rebuild
+        assert old is not None and new is not None
+        with self.engine.begin() as conn:
+            fence(conn)
+            conn.execute(
+                schema.registry.update()
+                .where(schema.registry.c.name == self.name)
+                .values(
+                    live_generation=new,
+                    rebuild_generation=None,
+                    updated_at=time.time(),
+                    model_version=self.projection.version,
+                )
+            )
+            conn.execute(
+                schema.checkpoints.delete().where(
+                    schema.checkpoints.c.name == self.name,
+                    schema.checkpoints.c.generation == old,
+                )
+            )
+            self.tables.metadata(old).drop_all(conn, checkfirst=True)
+        self.live, self.rebuild = new, None
+        self.positions.pop(old, None)
+        self.tables.forget(old)
+        log.info("projection %s: generation %d is live (was %d)", self.name, new, old)

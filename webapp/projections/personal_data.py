@@ -1,0 +1,136 @@
+"""The projections' part in forgetting a data subject and in a subject access export.
+
+`ProjectionsParticipant` fits the privacy layer's `ForgetParticipant` contract
+structurally; the composition root hands it to privacy:
+
+    Privacy(vault, store=store, registry=registry,
+            participants=[ProjectionsParticipant(projections)])
+
+A projection takes part through its flags and hooks (`holds_personal_data`,
+`refers_to_subjects`, `forget_subject`, `export_subject`, `subject_positions`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+
+from webapp.projections.consistency import ConsistencyTimeout
+from webapp.projections.generations import registered_generations
+from webapp.projections.projection import Projection, Tables
+
+if TYPE_CHECKING:
+    from webapp.projections.service import Projections
+
+T = TypeVar("T")
+
+SETTLE_STEP_SECONDS = 0.2
+
+
+class ProjectionsParticipant:
+    """Scrubs, exports and waits for the read models of the projections holding
+    personal data, or data about a subject."""
+
+    name = "projections"
+
+    def __init__(self, projections: Projections) -> None:
+        self.projections = projections
+
+    def forget_subject(self, subject_id: str) -> dict[str, int]:
+        """Scrub the subject's personal data from every projection holding any, in each of
+        its generations (live and being rebuilt); rows touched by projection."""
+        done: dict[str, int] = {}
+        engine = self.projections.engine
+        for projection in self._holding_personal_data():
+            table_set = self.projections.table_set(projection.name)
+            generations = registered_generations(engine, projection.name)
+            count = 0
+            with engine.begin() as conn:
+                for generation in generations:
+                    tables = table_set.tables(generation)
+                    count += projection.forget_subject(conn, tables, subject_id)
+            done[projection.name] = count
+        return done
+
+    def export_subject(self, subject_id: str) -> dict[str, list[dict[str, Any]]]:
+        """What each projection holding personal data, or data about the subject, keeps
+        on them, by projection name."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for projection in self._registered():
+            if projection.holds_personal_data or projection.refers_to_subjects:
+                out[projection.name] = self.projections.query(
+                    projection.name, _about(projection.export_subject, subject_id)
+                )
+        return out
+
+    def related_streams(self, subject_id: str) -> list[str]:
+        """Streams about the subject without their personal fields (accounts they own)."""
+        positions: set[int] = set()
+        for projection in self._registered():
+            if projection.refers_to_subjects:
+                positions.update(
+                    self.projections.query(
+                        projection.name,
+                        _about(projection.subject_positions, subject_id),
+                    )
+                )
+        store = self.projections.store
+        events = (store.get_event(p) for p in sorted(positions))
+        return sorted({e.stream_id for e in events if e is not None})
+
+    def personal_tables(self) -> list[str]:
+        """The tables of the live and rebuilding generations of each projection holding
+        personal data."""
+        engine = self.projections.engine
+        tables: list[str] = []
+        for projection in self._holding_personal_data():
+            table_set = self.projections.table_set(projection.name)
+            for generation in registered_generations(engine, projection.name):
+                tables += [table.name for table in table_set.tables(generation).values()]
+        return tables
+
+    def settle(self, head: int, *, patience: float = 1.0) -> bool:
+        """Let a running worker finish the batches it decoded before a subject's key went.
+
+        Waits, at most `patience` seconds and only while they make progress, until the
+        projections holding personal data have reached `head`. True if they reached it
+        or moved meanwhile (rows may have been written since the last scrub); False if
+        none holds personal data, the log is empty, or nobody is working on them.
+        """
+        names = [p.name for p in self._holding_personal_data()]
+        if head == 0 or not names:
+            return False
+        moved = False
+        previous: dict[str, int] | None = None
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            try:
+                self.projections.wait_until_projected(head, names, SETTLE_STEP_SECONDS)
+            except ConsistencyTimeout as exc:
+                if exc.behind == previous:
+                    return moved
+                moved = moved or previous is not None
+                previous = exc.behind
+            else:
+                return True
+        return moved
+
+    def _registered(self) -> list[Projection]:
+        return [self.projections.get(name) for name in self.projections.names()]
+
+    def _holding_personal_data(self) -> list[Projection]:
+        return [p for p in self._registered() if p.holds_personal_data]
+
+
+def _about(
+    hook: Callable[[sa.Connection, Tables, str], T], subject_id: str
+) -> Callable[[sa.Connection, Tables], T]:
+    """A projection's subject hook as a reader for `Projections.query`."""
+
+    def read(conn: sa.Connection, tables: Tables) -> T:
+        return hook(conn, tables, subject_id)
+
+    return read
