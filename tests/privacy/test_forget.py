@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
+
 import pytest
 
-from webapp.privacy import FORGOTTEN, Privacy, SubjectForgottenError, audit_stream, is_forgotten
+from webapp.privacy import (
+    FORGOTTEN,
+    AggregateEvictor,
+    ForgetParticipant,
+    Privacy,
+    SubjectForgottenError,
+    audit_stream,
+    is_forgotten,
+)
 from webapp.store.types import NewEvent, Snapshot
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -15,16 +26,70 @@ class RecordingParticipant:
     """A read model holding personal data, as a projection would register it."""
 
     name = "contact_cards"
-    tables: list[str] = []
 
-    def __init__(self) -> None:
+    def __init__(self, *, tables: tuple[str, ...] = (), writes_while_settling: bool = False):
         self.rows = {"p1": {"person_id": "p1", "name": "Ada"}}
+        self.tables = list(tables)
+        self.writes_while_settling = writes_while_settling
+        self.forgets: list[str] = []
+        self.settled: list[int] = []
 
     def forget_subject(self, subject_id: str) -> None:
+        self.forgets.append(subject_id)
         self.rows.pop(subject_id, None)
 
-    def export_subject(self, subject_id: str) -> list[dict]:
-        return [self.rows[subject_id]] if subject_id in self.rows else []
+    def export_subject(self, subject_id: str) -> dict[str, list[dict]]:
+        return {self.name: [self.rows[subject_id]] if subject_id in self.rows else []}
+
+    def related_streams(self, subject_id: str) -> list[str]:
+        return ["ledger-p1", "contact-p1"] if subject_id == "p1" else []
+
+    def personal_tables(self) -> list[str]:
+        return self.tables
+
+    def settle(self, head: int, *, patience: float = 1.0) -> bool:
+        self.settled.append(head)
+        if self.writes_while_settling:  # a worker wrote the row it had decoded before
+            self.rows["p1"] = {"person_id": "p1", "name": "Ada"}
+        return self.writes_while_settling
+
+
+class LiveContact:
+    def __init__(self, subject_id: str) -> None:
+        self.subject_id = subject_id
+
+    def subject_ids(self) -> set[str]:
+        return {self.subject_id}
+
+
+@dataclass(eq=False)
+class LiveEntry:
+    aggregate: LiveContact
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class RecordingRegistry:
+    """Live aggregates by stream, as the domain's registry holds them."""
+
+    def __init__(self, **live: str) -> None:
+        self.live = {stream: LiveEntry(LiveContact(subject)) for stream, subject in live.items()}
+        self.evicted: list[str] = []
+
+    def peek(self, stream_id: str) -> LiveEntry | None:
+        return self.live.get(stream_id)
+
+    def evict(self, stream_id: str) -> bool:
+        entry = self.live.pop(stream_id, None)
+        if entry is not None:
+            self.evicted.append(stream_id)
+        return entry is not None
+
+    def live_subject_ids(self) -> set[str]:
+        return {s for e in self.live.values() for s in e.aggregate.subject_ids()}
+
+    def evict_where(self, predicate) -> int:
+        chosen = [stream for stream, entry in self.live.items() if predicate(entry)]
+        return sum(self.evict(stream) for stream in chosen)
 
 
 def test_forgotten_fields_read_as_the_forgotten_marker(writer, privacy, store):
@@ -107,6 +172,7 @@ def test_a_forget_interrupted_after_the_shred_completes_when_run_again(writer, p
 @SQLITE_ONLY
 def test_participants_are_asked_to_scrub_and_to_export(writer, privacy, store):
     participant = RecordingParticipant()
+    assert isinstance(participant, ForgetParticipant)
     privacy = Privacy(privacy.vault, store=store, participants=[participant])
     writer.add_contact("p1", "Ada", "ada@example.org")
     assert privacy.export("p1", actor="sam", role="support")["read_models"] == {
@@ -114,6 +180,84 @@ def test_participants_are_asked_to_scrub_and_to_export(writer, privacy, store):
     }
     privacy.forget("p1", reason="request", actor="sam", role="support")
     assert participant.rows == {}
+    assert participant.settled == [store.head_position()]
+
+
+@SQLITE_ONLY
+def test_a_participant_that_wrote_while_settling_is_scrubbed_again(writer, privacy, store):
+    participant = RecordingParticipant(writes_while_settling=True)
+    privacy = Privacy(privacy.vault, store=store, participants=[participant])
+    writer.add_contact("p1", "Ada", "ada@example.org")
+
+    privacy.forget("p1", reason="request", actor="sam", role="support")
+
+    assert participant.forgets == ["p1", "p1"]
+    assert participant.rows == {}
+
+
+@SQLITE_ONLY
+def test_the_export_holds_the_streams_participants_relate_to_the_subject(writer, privacy, store):
+    participant = RecordingParticipant()
+    privacy = Privacy(privacy.vault, store=store, participants=[participant])
+    writer.add_contact("p1", "Ada", "ada@example.org")
+    writer.append(
+        "ledger-p1", NewEvent("Credited", {"amount": 5}), NewEvent("Debited", {"amount": 2})
+    )
+    participant.rows.clear()
+
+    document = privacy.export("p1", actor="sam", role="support")
+
+    [related] = document["related_streams"]  # contact-p1 is among the subject's own events
+    assert related["stream_id"] == "ledger-p1"
+    assert [(e["type"], e["data"]) for e in related["events"]] == [
+        ("Credited", {"amount": 5}),
+        ("Debited", {"amount": 2}),
+    ]
+    assert document["read_models"] == {}  # a read model holding nothing on them is left out
+
+
+def test_a_participants_personal_tables_are_vacuumed_on_postgresql(writer, privacy, store, backend):
+    kept = RecordingParticipant(tables=("events",))
+    privacy_kept = Privacy(privacy.vault, store=store, participants=[kept])
+    writer.add_contact("p1", "Ada", "ada@example.org")
+    assert privacy_kept.forget("p1", reason="request", actor="sam", role="support").files_scrubbed
+
+    missing = RecordingParticipant(tables=("no_such_table",))
+    privacy_missing = Privacy(privacy.vault, store=store, participants=[missing])
+    writer.add_contact("p2", "Bob", "bob@example.org")
+    result = privacy_missing.forget("p2", reason="request", actor="sam", role="support")
+    # PostgreSQL reports the table it could not VACUUM; SQLite empties its files instead
+    assert result.files_scrubbed is (backend == "sqlite")
+
+
+@SQLITE_ONLY
+def test_live_aggregates_holding_the_subject_are_dropped(writer, privacy, store):
+    registry = RecordingRegistry(**{"contact-p1": "p1", "contact-p2": "p2"})
+    assert isinstance(registry, AggregateEvictor)
+    privacy = Privacy(privacy.vault, store=store, registry=registry)
+    writer.add_contact("p1", "Ada", "ada@example.org")
+    writer.add_contact("p2", "Bob", "bob@example.org")
+
+    result = privacy.forget("p1", reason="request", actor="sam", role="support")
+
+    assert result.aggregates_evicted == 1
+    assert registry.evicted == ["contact-p1"]
+    assert privacy.check_forgets_elsewhere() == 0  # this process's own forget: nothing left
+    assert registry.evicted == ["contact-p1"]
+
+
+@SQLITE_ONLY
+def test_a_forget_elsewhere_drops_the_live_aggregates_holding_the_subject(writer, privacy, store):
+    registry = RecordingRegistry(**{"contact-p1": "p1", "contact-p2": "p2"})
+    here = Privacy(privacy.vault, store=store, registry=registry)
+    writer.add_contact("p1", "Ada", "ada@example.org")
+    assert here.check_forgets_elsewhere() == 0
+
+    privacy.forget("p1", reason="request", actor="sam", role="support")  # knows no aggregates
+
+    assert here.check_forgets_elsewhere() == 1
+    assert registry.evicted == ["contact-p1"]
+    assert here.check_forgets_elsewhere() == 0
 
 
 def test_reregistration_is_explicit_audited_and_leaves_old_data_forgotten(writer, privacy, store):

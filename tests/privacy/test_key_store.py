@@ -117,13 +117,13 @@ def test_rotating_the_master_key_rewraps_keys_and_leaves_events_alone(
 @SQLITE_ONLY
 def test_cached_keys_expire_and_are_evicted_on_forget(writer, privacy):
     writer.add_contact("p1", "Ada", "ada@example.org")
-    assert privacy.keys._cached("p1") is not None
+    assert privacy.keys.cache.get("p1") is not None
     privacy.forget("p1", reason="request", actor="sam", role="support")
-    assert privacy.keys._cached("p1") is None or privacy.keys._cached("p1").key is None
+    assert privacy.keys.cache.get("p1") is None or privacy.keys.cache.get("p1").key is None
 
-    privacy.keys.cache_seconds = 0.0
+    privacy.keys.cache.seconds = 0.0
     writer.add_contact("p2", "Bob", "bob@example.org")
-    assert privacy.keys._cached("p2") is None
+    assert privacy.keys.cache.get("p2") is None
 
 
 def test_a_forgotten_subject_gets_no_new_key_silently(writer, privacy, store):

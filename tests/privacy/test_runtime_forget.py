@@ -273,7 +273,8 @@ def test_forget_under_load_writes_no_plaintext_after_it_returns(tmp_path, with_w
         assert late == []
         for email in attempted:
             patterns[email] = email.encode()
-        runtime.privacy._scrub_files()  # readers may have kept the WAL alive; empty it to look
+        # readers may have kept the WAL alive; empty it to look
+        runtime.privacy.forgetting.scrub_files()
         assert scan(folder, patterns) == []
         assert get_user(runtime.projections, user_id)["email"] is None
     finally:
@@ -315,10 +316,10 @@ def test_a_key_lookup_notices_a_forget_elsewhere_without_waiting_for_the_cache(r
         other.privacy.forget(user_id, reason="erasure request", actor="sam", role="support")
         assert keys.key_for_reading(user_id).key is not None  # within the check interval
 
-        keys._mark_checked_at -= keys.check_seconds  # a second later
+        keys.cache.checked_at -= keys.cache.check_seconds  # a second later
 
         assert keys.key_for_reading(user_id).key is None
-        assert keys.cache_seconds == 60.0  # long before the cached key would have expired
+        assert keys.cache.seconds == 60.0  # long before the cached key would have expired
     finally:
         other.close()
 

@@ -2,7 +2,7 @@
 
     vault = Vault.open(settings)                         # keys, codec, access log
     repository = Repository(store, codec=vault.codec)    # the domain's PayloadCodec
-    privacy = Privacy(vault, store=store, registry=registry, participants=[projections])
+    privacy = Privacy(vault, store=store, registry=registry, participants=[read_side])
     privacy.forget("42", reason="erasure request #7", actor="alice", role="support")
     privacy.export("42", actor="alice", role="support")
 
@@ -12,6 +12,7 @@ See docs/privacy.md for the model and its guarantees.
 from __future__ import annotations
 
 from webapp.privacy.access_log import AccessEntry, AccessPage
+from webapp.privacy.audit import audit_stream
 from webapp.privacy.blind_index import normalise_email
 from webapp.privacy.codec import PrivacyCodec
 from webapp.privacy.errors import (
@@ -36,20 +37,23 @@ from webapp.privacy.markers import (
     is_placeholder,
     is_unreadable,
 )
-from webapp.privacy.participants import ForgetParticipant
+from webapp.privacy.participants import AggregateEvictor, ForgetParticipant
 from webapp.privacy.roles import Role, check_may_handle_subjects, sees_personal_data
-from webapp.privacy.service import ForgetResult, Privacy, SubjectStatus, audit_stream
+from webapp.privacy.service import Privacy
+from webapp.privacy.subjects import MAX_REASON, ForgetResult, SubjectStatus, subject_status
 from webapp.privacy.vault import Vault
 
 __all__ = [
     "Vault",
     "DELETED_ACCOUNT_NAME",
     "FORGOTTEN",
+    "MAX_REASON",
     "MASKED",
     "WITHHELD",
     "AccessDenied",
     "AccessEntry",
     "AccessPage",
+    "AggregateEvictor",
     "ForgetParticipant",
     "ForgetResult",
     "Forgotten",
@@ -73,4 +77,5 @@ __all__ = [
     "is_unreadable",
     "normalise_email",
     "sees_personal_data",
+    "subject_status",
 ]

@@ -9,12 +9,16 @@ VACUUMed (see docs/privacy.md for what that does and does not erase).
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable, Iterable
 
 from sqlalchemy.engine import Engine
 
 from webapp.config import sqlite_path
 from webapp.database import create_store_engine
+
+logger = logging.getLogger(__name__)
 
 BRANCH = "privacy"
 KEYSTORE_FILENAME = "keystore.db"
@@ -71,3 +75,23 @@ def vacuum_postgresql(engine: Engine, tables: list[str]) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in tables:
             conn.exec_driver_sql(f'VACUUM "{table}"')
+
+
+def scrub_freed_space(engine: Engine, tables: Callable[[], Iterable[str]]) -> bool:
+    """Make the bytes of deleted rows unrecoverable from the database's files; True on success.
+
+    SQLite: VACUUM when `secure_delete` is off (freed pages may keep old bytes), then empty
+    the write-ahead log. PostgreSQL: VACUUM `tables()`, best effort (a failure is logged).
+    """
+    if engine.dialect.name == "sqlite":
+        if not secure_delete_enabled(engine):
+            logger.warning("secure_delete is off on %s: vacuuming the file", engine.url)
+            with engine.connect() as conn:
+                conn.connection.dbapi_connection.execute("VACUUM")
+        return truncate_sqlite_wal(engine)
+    try:
+        vacuum_postgresql(engine, list(tables()))
+    except Exception:  # noqa: BLE001 - VACUUM is best effort; report it
+        logger.warning("VACUUM after forget failed", exc_info=True)
+        return False
+    return True

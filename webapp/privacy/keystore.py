@@ -1,21 +1,14 @@
 """One data key per subject, stored wrapped by the master key.
 
-Keys are created on first use, cached for a bounded time, and shredded on
-forget: the subject's row keeps only the fact, time and reason of the forget
-(no key bytes), so a forgotten subject never silently receives a new key.
-
-Every forget (and re-registration) also writes a fresh random "forget mark" in
-the same transaction. Each process compares the mark with the one it last saw
-at most once per `check_seconds` while it uses cached keys, and drops its whole
-cache when it changed: a forget run by another process stops this one from
-decrypting within about a second, not at the end of the cache lifetime.
+Keys are created on first use, cached for a bounded time (see `key_cache`), and shredded
+on forget: the subject's row keeps only the fact, time and reason of the forget (no key
+bytes), so a forgotten subject never silently receives a new key. The key store also
+records which streams hold a subject's data and which blind-index lookups find them.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import threading
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -27,11 +20,9 @@ from sqlalchemy.engine import Connection, Engine
 from webapp.database import reading
 from webapp.privacy import crypto
 from webapp.privacy.errors import MasterKeyError, SubjectForgottenError
-from webapp.privacy.tables import insert_for, meta, subject_lookup, subject_streams, subjects
-
-KEY_CHECK_PLAINTEXT = b"eventscope key store"
-WRAP_PURPOSE = "eventscope key-wrap v1"
-FORGET_MARK = "forget_mark"
+from webapp.privacy.key_cache import KeyCache, write_forget_mark
+from webapp.privacy.key_wrap import KeyWrap, check_master_key, has_key_check, rewrap_keys
+from webapp.privacy.tables import insert_for, subject_lookup, subject_streams, subjects
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,56 +75,20 @@ class KeyStore:
         check_seconds: float = 1.0,
     ) -> None:
         self.engine = engine
-        self._kek = crypto.derive_key(master_key, WRAP_PURPOSE)
-        self.cache_seconds = cache_seconds
-        self.cache_size = cache_size
-        self.check_seconds = check_seconds
-        self._cache: dict[str, tuple[SubjectKey, float]] = {}
-        self._lock = threading.Lock()
-        self._known_links: set[tuple[str, str]] = set()
-        self._known_lookups: set[tuple[str, str]] = set()
-        self.index_key = self._check_master_key()
-        self._forget_mark = self._read_forget_mark()
-        self._mark_checked_at = time.monotonic()
-        self.changes_seen = 0
-        """How many times a new forget mark was found (see `changed_elsewhere`)."""
-
-    # --- start-up ---------------------------------------------------------
+        self._wrap = KeyWrap(master_key)
+        self.index_key = check_master_key(engine, self._wrap)
+        self.cache = KeyCache(
+            engine, seconds=cache_seconds, size=cache_size, check_seconds=check_seconds
+        )
 
     def is_initialised(self) -> bool:
         return has_key_check(self.engine)
-
-    def _check_master_key(self) -> bytes:
-        """Verify the master key against the stored check value (creating it for a new store)."""
-        with self.engine.begin() as conn:
-            rows = {r.name: r.value for r in conn.execute(sa.select(meta.c.name, meta.c.value))}
-            if "key_check" not in rows:
-                index_key = crypto.new_key()
-                rows = {
-                    "key_check": crypto.wrap(self._kek, KEY_CHECK_PLAINTEXT, "key-check"),
-                    "index_key": crypto.wrap(self._kek, index_key, "blind-index"),
-                }
-                insert = insert_for(conn)
-                conn.execute(
-                    insert(meta).on_conflict_do_nothing(),
-                    [{"name": k, "value": v} for k, v in rows.items()],
-                )
-                rows = {r.name: r.value for r in conn.execute(sa.select(meta.c.name, meta.c.value))}
-        try:
-            crypto.unwrap(self._kek, rows["key_check"], "key-check")
-            return crypto.unwrap(self._kek, rows["index_key"], "blind-index")
-        except crypto.DecryptionFailed:
-            msg = (
-                "the master key does not match this key store (it was created with another "
-                "master key); check EVENTSCOPE_MASTER_KEY / the master key file"
-            )
-            raise MasterKeyError(msg) from None
 
     # --- keys -------------------------------------------------------------
 
     def key_for_writing(self, subject_id: str) -> SubjectKey:
         """The subject's key, created on first use; SubjectForgottenError once forgotten."""
-        record = self._cached(subject_id)
+        record = self.cache.get(subject_id)
         if record is None or record.key is None:
             record = self._load(subject_id, create=True)
         if record.key is None:
@@ -142,7 +97,7 @@ class KeyStore:
 
     def key_for_reading(self, subject_id: str) -> SubjectKey | None:
         """The subject's key record (key None once forgotten), or None for an unknown subject."""
-        record = self._cached(subject_id)
+        record = self.cache.get(subject_id)
         if record is None:
             record = self._load(subject_id, create=False)
         return record
@@ -151,55 +106,14 @@ class KeyStore:
         """The subject's record straight from the database (not the cache)."""
         return self._load(subject_id, create=False)
 
-    def _cached(self, subject_id: str) -> SubjectKey | None:
-        if time.monotonic() - self._mark_checked_at >= self.check_seconds:
-            self.changed_elsewhere()
-        with self._lock:
-            entry = self._cache.get(subject_id)
-            if entry is None:
-                return None
-            if entry[1] < time.monotonic():
-                del self._cache[subject_id]
-                return None
-            return entry[0]
-
-    def _remember(self, record: SubjectKey) -> None:
-        with self._lock:
-            if len(self._cache) >= self.cache_size:
-                now = time.monotonic()
-                for sid in [s for s, (_, exp) in self._cache.items() if exp < now]:
-                    del self._cache[sid]
-                if len(self._cache) >= self.cache_size:
-                    self._cache.pop(next(iter(self._cache)))
-            self._cache[record.subject_id] = (record, time.monotonic() + self.cache_seconds)
-
     def changed_elsewhere(self) -> bool:
         """True (and the key cache dropped) if a forget was committed since the last check."""
-        self._mark_checked_at = time.monotonic()
-        mark = self._read_forget_mark()
-        if mark == self._forget_mark:
-            return False
-        self._forget_mark = mark
-        self.changes_seen += 1
-        self.evict()
-        return True
+        return self.cache.changed_elsewhere()
 
-    def _read_forget_mark(self) -> bytes | None:
-        with reading(self.engine) as conn:
-            return conn.execute(
-                sa.select(meta.c.value).where(meta.c.name == FORGET_MARK)
-            ).scalar_one_or_none()
-
-    def _write_forget_mark(self, conn: Connection) -> None:
-        """A new random mark, in the forget's own transaction. This process keeps the
-        old one, so its next check also catches a forget committed just before this one."""
-        insert = insert_for(conn)
-        mark = os.urandom(16)
-        conn.execute(
-            insert(meta)
-            .values(name=FORGET_MARK, value=mark)
-            .on_conflict_do_update(index_elements=["name"], set_={"value": mark})
-        )
+    @property
+    def changes_seen(self) -> int:
+        """How many times a forget committed elsewhere was noticed."""
+        return self.cache.changes_seen
 
     def forgotten_among(self, subject_ids: set[str]) -> set[str]:
         """Which of `subject_ids` are forgotten (read from the database, not the cache)."""
@@ -219,22 +133,14 @@ class KeyStore:
 
     def evict(self, subject_id: str | None = None) -> None:
         """Drop a subject's cached key (or every cached key)."""
-        with self._lock:
-            if subject_id is None:
-                self._cache.clear()
-                self._known_links.clear()
-                self._known_lookups.clear()
-                return
-            self._cache.pop(subject_id, None)
-            self._known_links = {x for x in self._known_links if x[0] != subject_id}
-            self._known_lookups = {x for x in self._known_lookups if x[1] != subject_id}
+        self.cache.drop(subject_id)
 
     def _load(self, subject_id: str, *, create: bool) -> SubjectKey | None:
         if create:
             with self.engine.begin() as conn:
                 row = self._select(conn, subject_id)
                 if row is None:
-                    wrapped = crypto.wrap(self._kek, crypto.new_key(), subject_id)
+                    wrapped = self._wrap.wrap(crypto.new_key(), subject_id)
                     insert = insert_for(conn)
                     conn.execute(
                         insert(subjects)
@@ -253,7 +159,7 @@ class KeyStore:
         if row is None:
             return None
         record = self._record(row)
-        self._remember(record)
+        self.cache.put(record)
         return record
 
     def _select(self, conn: Connection, subject_id: str):  # noqa: ANN202 - Row
@@ -263,7 +169,7 @@ class KeyStore:
         key = None
         if row.wrapped_key is not None:
             try:
-                key = crypto.unwrap(self._kek, row.wrapped_key, row.subject_id)
+                key = self._wrap.unwrap(row.wrapped_key, row.subject_id)
             except crypto.DecryptionFailed as exc:
                 raise MasterKeyError(str(exc)) from None
         return SubjectKey(
@@ -286,9 +192,7 @@ class KeyStore:
         Written only for pairs this process has not recorded yet, and refused for a
         forgotten subject (the same transaction checks it).
         """
-        known_links, known_lookups = self._known_links, self._known_lookups
-        links = {(subject_id, s) for s in stream_ids if (subject_id, s) not in known_links}
-        hmacs = {(h, subject_id) for h in lookups if (h, subject_id) not in known_lookups}
+        links, hmacs = self.cache.unwritten(subject_id, stream_ids, lookups)
         if not links and not hmacs:
             return
         with self.engine.begin() as conn:
@@ -309,9 +213,7 @@ class KeyStore:
                     insert(subject_lookup).on_conflict_do_nothing(),
                     [{"hmac": h, "subject_id": s} for h, s in hmacs],
                 )
-        with self._lock:
-            self._known_links |= links
-            self._known_lookups |= hmacs
+        self.cache.written(links, hmacs)
 
     def streams_of(self, subject_id: str) -> list[str]:
         with reading(self.engine) as conn:
@@ -375,7 +277,7 @@ class KeyStore:
                     )
                 )
             conn.execute(sa.delete(subject_lookup).where(subject_lookup.c.subject_id == subject_id))
-            self._write_forget_mark(conn)
+            write_forget_mark(conn)
             after = self._record(self._select(conn, subject_id))
         self.evict(subject_id)
         return Shredded(first_time, had_key, after)
@@ -401,42 +303,23 @@ class KeyStore:
                 sa.update(subjects)
                 .where(subjects.c.subject_id == subject_id)
                 .values(
-                    wrapped_key=crypto.wrap(self._kek, crypto.new_key(), subject_id),
+                    wrapped_key=self._wrap.wrap(crypto.new_key(), subject_id),
                     key_epoch=row.key_epoch + 1,
                     forgotten_at=None,
                     forgotten_reason=None,
                     forgotten_by=None,
                 )
             )
-            self._write_forget_mark(conn)
+            write_forget_mark(conn)
             record = self._record(self._select(conn, subject_id))
         self.evict(subject_id)
         return record
 
     def rotate_master_key(self, new_master_key: bytes) -> int:
         """Re-wrap every data key (and the index key) under a new master key; events untouched."""
-        new_kek = crypto.derive_key(new_master_key, WRAP_PURPOSE)
-        count = 0
-        with self.engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(subjects.c.subject_id, subjects.c.wrapped_key).where(
-                    subjects.c.wrapped_key.is_not(None)
-                )
-            ).all()
-            for subject_id, wrapped in rows:
-                key = crypto.unwrap(self._kek, wrapped, subject_id)
-                conn.execute(
-                    sa.update(subjects)
-                    .where(subjects.c.subject_id == subject_id)
-                    .values(wrapped_key=crypto.wrap(new_kek, key, subject_id))
-                )
-                count += 1
-            for name, value in (
-                ("key_check", crypto.wrap(new_kek, KEY_CHECK_PLAINTEXT, "key-check")),
-                ("index_key", crypto.wrap(new_kek, self.index_key, "blind-index")),
-            ):
-                conn.execute(sa.update(meta).where(meta.c.name == name).values(value=value))
-        self._kek = new_kek
+        new_wrap = KeyWrap(new_master_key)
+        count = rewrap_keys(self.engine, self._wrap, new_wrap, self.index_key)
+        self._wrap = new_wrap
         self.evict()
         return count
 
@@ -445,11 +328,3 @@ class KeyStore:
             return conn.execute(
                 sa.select(sa.func.count()).where(subjects.c.wrapped_key.is_not(None))
             ).scalar_one()
-
-
-def has_key_check(engine: Engine) -> bool:
-    with reading(engine) as conn:
-        return (
-            conn.execute(sa.select(meta.c.name).where(meta.c.name == "key_check")).first()
-            is not None
-        )

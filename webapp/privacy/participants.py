@@ -26,6 +26,8 @@ them up. A read side holding a subject's personal data is a participant::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -52,8 +54,31 @@ class ForgetParticipant(Protocol):
         ...
 
     def settle(self, head: int, *, patience: float = 1.0) -> bool:
-        """Wait (at most `patience` seconds, while it makes progress) until rows being
-        written in the background reflect the log up to `head`; True if they moved."""
+        """Wait until rows being written in the background reflect the log up to `head`.
+
+        A worker may have decoded a batch before the subject's key was shredded and still
+        be writing it; privacy calls `forget_subject` again when this returns True (the
+        rows moved meanwhile). Waits at most `patience` seconds, and gives up sooner when
+        the rows stop moving (rows behind `head` that nobody moves are not in flight).
+        """
+        ...
+
+
+class HoldsSubjects(Protocol):
+    def subject_ids(self) -> set[str]:
+        """The data subjects whose personal data this aggregate may hold in memory."""
+        ...
+
+
+class LiveEntry(Protocol):
+    """An aggregate held in memory (the domain's LiveAggregate fits)."""
+
+    @property
+    def aggregate(self) -> HoldsSubjects: ...
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]:
+        """Held while a command runs on the aggregate."""
         ...
 
 
@@ -61,10 +86,34 @@ class ForgetParticipant(Protocol):
 class AggregateEvictor(Protocol):
     """Drops live aggregates from memory (the domain's AggregateRegistry fits)."""
 
-    def peek(self, stream_id: str) -> Any: ...
+    def peek(self, stream_id: str) -> LiveEntry | None:
+        """The aggregate if it is in memory (never loads it)."""
+        ...
 
-    def evict(self, stream_id: str) -> bool: ...
+    def evict(self, stream_id: str) -> bool:
+        """Drop one aggregate from memory; True if it was there."""
+        ...
 
-    def live_subject_ids(self) -> set[str]: ...
+    def live_subject_ids(self) -> set[str]:
+        """Every subject whose personal data some live aggregate holds."""
+        ...
 
-    def evict_where(self, predicate: Any) -> int: ...
+    def evict_where(self, predicate: Callable[[LiveEntry], bool]) -> int:
+        """Drop every live aggregate `predicate` chooses; how many."""
+        ...
+
+
+class NoLiveAggregates:
+    """The evictor of a privacy service built without a domain: nothing is held in memory."""
+
+    def peek(self, stream_id: str) -> LiveEntry | None:
+        return None
+
+    def evict(self, stream_id: str) -> bool:
+        return False
+
+    def live_subject_ids(self) -> set[str]:
+        return set()
+
+    def evict_where(self, predicate: Callable[[LiveEntry], bool]) -> int:
+        return 0

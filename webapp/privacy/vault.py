@@ -18,7 +18,8 @@ from webapp.privacy.blind_index import BlindIndex
 from webapp.privacy.codec import PersonalFields, PrivacyCodec, domain_personal_fields
 from webapp.privacy.database import create_keystore_engine, default_keystore_url
 from webapp.privacy.errors import PrivacyError
-from webapp.privacy.keystore import KeyStore, has_key_check
+from webapp.privacy.key_wrap import has_key_check
+from webapp.privacy.keystore import KeyStore
 from webapp.privacy.master_key import MasterKey, load_master_key
 
 

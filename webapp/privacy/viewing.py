@@ -1,0 +1,93 @@
+"""Showing events to a person: personal fields in clear or masked by role, and what is logged.
+
+Viewers see personal fields masked; support and admin see them in clear, and every subject
+whose plaintext is shown to them gets an entry in the access log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from webapp.privacy.access_log import AccessLog
+from webapp.privacy.codec import PrivacyCodec
+from webapp.privacy.roles import Role, sees_personal_data
+from webapp.store.types import NewEvent, RecordedEvent
+
+
+def decode(
+    codec: PrivacyCodec, event: RecordedEvent, *, role: str | Role | None = None
+) -> RecordedEvent:
+    """The event with personal fields decrypted, or masked when `role` may not see them.
+
+    Does not log: callers showing decrypted data to a person use `view_events`.
+    """
+    if role is None or sees_personal_data(role):
+        return codec.decode(event)
+    data = codec.decode_data(str(event.event_id), event.data, reveal=False)
+    return _with_data(event, data)
+
+
+def view_events(
+    codec: PrivacyCodec,
+    log: AccessLog,
+    events: Iterable[RecordedEvent],
+    *,
+    actor: str,
+    role: str | Role,
+    where: str,
+) -> list[RecordedEvent]:
+    """Decode events for a person: masked for viewers; for support/admin, in clear and logged
+    (one access-log entry per subject whose plaintext is returned)."""
+    reveal = sees_personal_data(role)
+    revealed: set[str] = set()
+    out = []
+    for event in events:
+        data = codec.decode_data(str(event.event_id), event.data, reveal=reveal, revealed=revealed)
+        out.append(_with_data(event, data))
+    if revealed:
+        log.record(actor, "view", sorted(revealed), where)
+    return out
+
+
+class RoleCodec:
+    """A PayloadCodec for display: encode is the privacy codec's, decode suits the role.
+
+    With an `actor` who may see personal data, each subject revealed through this codec
+    is logged once, however many events it decodes.
+    """
+
+    def __init__(
+        self,
+        codec: PrivacyCodec,
+        log: AccessLog,
+        role: str | Role,
+        actor: str | None,
+        where: str,
+    ) -> None:
+        self.codec = codec
+        self.log = log
+        self.role = role
+        self.actor = actor
+        self.where = where
+        self._logged: set[str] = set()
+
+    def encode(self, stream_id: str, event: NewEvent) -> NewEvent:
+        return self.codec.encode(stream_id, event)
+
+    def decode(self, event: RecordedEvent) -> RecordedEvent:
+        if self.actor is None or not sees_personal_data(self.role):
+            return decode(self.codec, event, role=self.role)
+        revealed: set[str] = set()
+        data = self.codec.decode_data(str(event.event_id), event.data, revealed=revealed)
+        fresh = revealed - self._logged
+        if fresh:
+            self.log.record(self.actor, "view", sorted(fresh), self.where)
+            self._logged |= fresh
+        return _with_data(event, data)
+
+
+def _with_data(event: RecordedEvent, data: dict[str, Any]) -> RecordedEvent:
+    """The event itself when decoding left its data untouched, else a copy with `data`."""
+    return event if data is event.data else dataclasses.replace(event, data=data)
