@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from webapp.domain import event_class
 from webapp.privacy import crypto
 from webapp.privacy.blind_index import BlindIndex, is_lookup_field
 from webapp.privacy.errors import MissingSubject
@@ -30,20 +31,12 @@ PersonalFields = Callable[[str], "Mapping[str, str] | None"]
 
 def domain_personal_fields(type_name: str) -> Mapping[str, str] | None:
     """Personal fields as the domain's event registry declares them."""
-    cls = _domain_event_class(type_name)
+    cls = event_class(type_name)
     return getattr(cls, "__personal_data__", None) if cls is not None else None
 
 
-def _domain_event_class(type_name: str) -> type | None:
-    try:
-        from webapp.domain import event_class
-    except ImportError:
-        return None
-    return event_class(type_name)
-
-
 def _declared_lookups(type_name: str) -> tuple[str, ...]:
-    cls = _domain_event_class(type_name)
+    cls = event_class(type_name)
     return tuple(getattr(cls, "__blind_index__", ())) if cls is not None else ()
 
 
