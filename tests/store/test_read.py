@@ -7,12 +7,27 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webapp.store import EventReader, EventStore, NewEvent
+from webapp.store import (
+    EventReader,
+    EventStore,
+    NewEvent,
+    PostgresEventStore,
+    SQLiteEventStore,
+    StoreError,
+)
 
 
 def test_the_store_is_an_event_reader(store: EventStore) -> None:
     assert isinstance(store, EventReader)
     assert store.dialect in {"sqlite", "postgresql"}
+
+
+def test_each_backend_has_its_own_store_class(store: EventStore) -> None:
+    backends = {"sqlite": SQLiteEventStore, "postgresql": PostgresEventStore}
+    assert type(store) is backends[store.dialect]
+    other = PostgresEventStore if store.dialect == "sqlite" else SQLiteEventStore
+    with pytest.raises(StoreError, match=f"serves {other.dialect}"):
+        other(store.engine)
 
 
 @pytest.fixture
@@ -99,6 +114,12 @@ def test_read_all_filters(mixed: EventStore, filters: dict, expected: list[str])
     assert [e.stream_id for e in mixed.read_all(**filters)] == expected
     backward = mixed.read_all_backward(**filters)
     assert [e.stream_id for e in backward] == list(reversed(expected))
+
+
+@pytest.mark.parametrize("method", ["read_all", "read_all_backward"])
+def test_a_filter_the_log_does_not_have_is_refused(mixed: EventStore, method: str) -> None:
+    with pytest.raises(TypeError, match=f"{method}\\(\\) got an unexpected keyword argument 'typ'"):
+        getattr(mixed, method)(typ="MoneyDeposited")
 
 
 @pytest.fixture

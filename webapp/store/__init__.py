@@ -8,13 +8,12 @@
 from __future__ import annotations
 
 from webapp.database import NestedWriteTransaction
+from webapp.store.backends import open_store
+from webapp.store.event_store import EventStore
+from webapp.store.filters import LogFilters, check_data_field_name
+from webapp.store.postgres import PostgresEventStore
 from webapp.store.reader import EventReader
-from webapp.store.store import (
-    EventStore,
-    check_data_field_name,
-    check_expected_version,
-    open_store,
-)
+from webapp.store.sqlite import SQLiteEventStore
 from webapp.store.types import (
     ANY,
     NO_STREAM,
@@ -30,6 +29,7 @@ from webapp.store.types import (
     WrongExpectedVersion,
     new_event_id,
 )
+from webapp.store.validation import check_expected_version
 
 __all__ = [
     "ANY",
@@ -40,9 +40,12 @@ __all__ = [
     "EventStore",
     "ExpectedVersion",
     "InvalidAppend",
+    "LogFilters",
     "NestedWriteTransaction",
     "NewEvent",
+    "PostgresEventStore",
     "RecordedEvent",
+    "SQLiteEventStore",
     "Snapshot",
     "StoreError",
     "StreamInfo",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from webapp.store.store import EventStore
+from webapp.store.event_store import EventStore
 
 MAX_PROBLEMS = 100
 """Each check reports at most this many problems."""

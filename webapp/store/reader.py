@@ -11,10 +11,11 @@ so the dashboard can browse them the same way.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Unpack, runtime_checkable
 
+from webapp.store.filters import LogFilters
 from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
 
 
@@ -36,37 +37,13 @@ class EventReader(Protocol):
         ...
 
     def read_all(
-        self,
-        after: int = 0,
-        *,
-        limit: int = 1000,
-        types: Sequence[str] | str | None = None,
-        stream_prefix: str | None = None,
-        correlation_id: str | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        data_equals: tuple[str, str] | None = None,
-        older_schemas: Mapping[str, int] | None = None,
+        self, after: int = 0, *, limit: int = 1000, **filters: Unpack[LogFilters]
     ) -> list[RecordedEvent]:
-        """Global log events with position > `after`, ascending; `data_equals=(field, text)`
-        keeps events whose data's top-level `field` reads as `text`, and also, whatever
-        their data, events of the types in `older_schemas` stored below the version given."""
+        """Global log events with position > `after`, ascending, kept by `filters`."""
         ...
 
     def read_all_backward(
-        self,
-        before: int | None = None,
-        *,
-        limit: int = 1000,
-        types: Sequence[str] | str | None = None,
-        stream_prefix: str | None = None,
-        correlation_id: str | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        data_equals: tuple[str, str] | None = None,
-        older_schemas: Mapping[str, int] | None = None,
+        self, before: int | None = None, *, limit: int = 1000, **filters: Unpack[LogFilters]
     ) -> list[RecordedEvent]:
         """Global log events with position < `before` (None: from the head), descending."""
         ...

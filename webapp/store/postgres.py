@@ -1,0 +1,161 @@
+"""PostgresEventStore: PostgreSQL's locked, notifying append path, its SQL and LISTEN waits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from webapp.store.event_store import Conflict, EventStore, as_utc
+from webapp.store.notify import PostgresListener, postgres_channel
+from webapp.store.sql import INSERT_COLUMNS
+from webapp.store.types import ExpectedVersion, RecordedEvent, Snapshot, StreamInfo
+from webapp.store.validation import EventRow, version_matches
+
+# Taken by every PostgreSQL append before it draws positions: positions are then handed
+# out in commit order, so a follower never finds a new event below one it has seen.
+# Two-key form: (eventscope's constant, the store's schema), so stores in different
+# schemas of one database do not queue on each other.
+APPEND_LOCK_KEY = 0x65760002
+
+LOCK_UPSERT_STREAM = (
+    "WITH appending AS "
+    f"(SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}, hashtext(current_schema()))) "
+    "INSERT INTO streams (stream_id, version, created_at, updated_at) "
+    "SELECT %s, %s, %s, %s FROM appending "
+    "ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + excluded.version, "
+    "updated_at = excluded.updated_at RETURNING version"
+)
+# Events are inserted, listeners notified and positions returned (in stream-version
+# order) by one statement; the channel name is the first parameter. A batch travels
+# as one array per column through unnest: one plan and eleven parameters whatever
+# its size, and rows come out of unnest (and draw positions) in array order.
+_INSERT_TAIL = (
+    "RETURNING position, stream_version), "
+    "told AS (SELECT pg_notify((SELECT name FROM channel), max(position)::text) FROM inserted) "
+    "SELECT position FROM inserted, told ORDER BY stream_version"
+)
+INSERT_ONE = (
+    "WITH channel AS (SELECT %s::text AS name), "
+    f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) " + _INSERT_TAIL
+)
+INSERT_MANY = (
+    "WITH channel AS (SELECT %s::text AS name), "
+    f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
+    "SELECT %s, v, e, t, s, d::jsonb, m::jsonb, c, a, %s FROM unnest("
+    "%b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[]) AS batch (v, e, t, s, d, m, c, a) " + _INSERT_TAIL
+)
+FIELD_EQUALS = "data ->> ? = ?"
+
+
+class PostgresEventStore(EventStore):
+    """The event store in a PostgreSQL schema: appends serialised by an advisory lock, each
+    one notifying listeners; waits for new events on LISTEN."""
+
+    dialect = "postgresql"
+
+    def __init__(self, engine: sa.Engine, *, max_payload_bytes: int = 1_000_000) -> None:
+        super().__init__(engine, max_payload_bytes=max_payload_bytes)
+        self._listener: PostgresListener | None = None
+        self._channel: str | None = None
+
+    def _append_rows(
+        self, stream_id: str, rows: list[EventRow], expected: ExpectedVersion, now: datetime
+    ) -> tuple[int, list[int]]:
+        count = len(rows)
+        channel = self._notify_channel()
+        fairy = self.engine.raw_connection()
+        try:
+            conn = fairy.driver_connection
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(LOCK_UPSERT_STREAM, (stream_id, count, now, now))
+                    (version,) = cur.fetchone()
+                    base = version - count
+                    if not version_matches(expected, base):
+                        raise Conflict(base)
+                    if count == 1:
+                        (r,) = rows
+                        params: list[Any] = [channel, stream_id, base + 1, *r, now]
+                        cur.execute(INSERT_ONE, params)
+                    else:
+                        columns = [list(column) for column in zip(*rows, strict=True)]
+                        versions = list(range(base + 1, base + count + 1))
+                        cur.execute(INSERT_MANY, [channel, stream_id, now, versions, *columns])
+                    positions = [p for (p,) in cur.fetchall()]
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        finally:
+            fairy.close()
+        return base, positions
+
+    def wait_for_events(self, after: int, timeout: float) -> int:
+        """Block until the head is above `after` or `timeout` seconds pass; return the head.
+
+        Every append notifies the store's channel; one listener per store hears it."""
+        return self._postgres_listener().wait(after, timeout)
+
+    def _notify_channel(self) -> str:
+        if self._channel is None:
+            with self.engine.connect() as conn:
+                database, schema = conn.exec_driver_sql(
+                    "SELECT current_database(), current_schema()"
+                ).one()
+            self._channel = postgres_channel(database, schema or "public")
+        return self._channel
+
+    def _postgres_listener(self) -> PostgresListener:
+        with self._write_lock:
+            if self._listener is None:
+                self._check_open()
+                self._listener = PostgresListener(
+                    self.engine, self._notify_channel(), self.head_position
+                )
+            return self._listener
+
+    def _detach(self) -> Any:
+        listener, self._listener = self._listener, None
+        return listener
+
+    def _is_integrity_error(self, error: Exception) -> bool:
+        import psycopg
+
+        return isinstance(error, psycopg.errors.IntegrityError)
+
+    def _sql(self, query: str) -> str:
+        return query.replace("?", "%s")
+
+    def _event_id_params(self, ids: list[uuid.UUID]) -> list[Any]:
+        return ids
+
+    def _time_param(self, dt: datetime) -> Any:
+        return as_utc(dt)
+
+    def _field_equals(self, name: str, value: str) -> tuple[str, list[Any]]:
+        return FIELD_EQUALS, [name, value]
+
+    def _query_events(self, query: str, params: Sequence[Any]) -> list[RecordedEvent]:
+        return [RecordedEvent(*row) for row in self._fetch(query, params)]
+
+    def _stream_events(
+        self, stream_id: str, query: str, params: Sequence[Any]
+    ) -> list[RecordedEvent]:
+        return [RecordedEvent(*row) for row in self._fetch(query, params)]
+
+    def _payload_rows(
+        self, rows: list[tuple[Any, ...]]
+    ) -> list[tuple[int, str, int, dict[str, Any]]]:
+        return rows
+
+    def _query_streams(self, query: str, params: Sequence[Any]) -> list[StreamInfo]:
+        return [StreamInfo(*row) for row in self._fetch(query, params)]
+
+    def _query_snapshots(self, query: str, params: Sequence[Any]) -> list[Snapshot]:
+        return [Snapshot(*row) for row in self._fetch(query, params)]

@@ -1,0 +1,160 @@
+"""SQLiteEventStore: SQLite's append path over one kept connection, its SQL and row decoding."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from webapp.database.engine import sqlite_database_key, sqlite_write_guard
+from webapp.store.event_store import Conflict, EventStore, as_utc
+from webapp.store.json_codec import load_object, uuid_from_hex
+from webapp.store.sql import INSERT_COLUMNS
+from webapp.store.types import ExpectedVersion, RecordedEvent, Snapshot, StreamInfo
+from webapp.store.validation import EventRow, version_matches
+
+POLL_INTERVAL = 0.05
+"""Seconds between looks at the head while waiting for events (SQLite cannot notify)."""
+
+# A stream read knows its stream id: one text column fewer to fetch per row.
+STREAM_EVENT_COLUMNS = (
+    "position, stream_version, event_id, type, schema_version, data, metadata, recorded_at"
+)
+UPSERT_STREAM = (
+    "INSERT INTO streams (stream_id, version, created_at, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + excluded.version, "
+    "updated_at = excluded.updated_at RETURNING version"
+)
+INSERT_EVENT = f"INSERT INTO events ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+FIELD_EQUALS = "CAST(json_extract(data, ?) AS TEXT) = ?"
+
+_from_iso = datetime.fromisoformat
+
+
+def sqlite_time(dt: datetime) -> str:
+    """SQLite keeps times as fixed-width UTC text, so text order is time order."""
+    return as_utc(dt).isoformat(" ", "microseconds")
+
+
+class SQLiteEventStore(EventStore):
+    """The event store in a SQLite file: appends through one connection kept for writing,
+    serialised by a process-wide guard; times as UTC text, ids as hex, JSON as text."""
+
+    dialect = "sqlite"
+    _stream_columns = STREAM_EVENT_COLUMNS
+
+    def __init__(self, engine: sa.Engine, *, max_payload_bytes: int = 1_000_000) -> None:
+        super().__init__(engine, max_payload_bytes=max_payload_bytes)
+        self._sqlite_key = sqlite_database_key(engine.url)
+        self._writer: Any = None  # one pooled connection kept for appends
+        self._writer_pid = 0
+
+    def _append_rows(
+        self, stream_id: str, rows: list[EventRow], expected: ExpectedVersion, now: datetime
+    ) -> tuple[int, list[int]]:
+        count = len(rows)
+        stamp = now.isoformat(" ", "microseconds")
+        with self._write_lock, sqlite_write_guard(self._sqlite_key):
+            conn = self._sqlite_writer()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                (version,) = conn.execute(
+                    UPSERT_STREAM, (stream_id, count, stamp, stamp)
+                ).fetchone()
+                base = version - count
+                if not version_matches(expected, base):
+                    raise Conflict(base)
+                if count == 1:
+                    eid, etype, sv, data, meta, corr, actor = rows[0]
+                    last = conn.execute(
+                        INSERT_EVENT,
+                        (stream_id, base + 1, eid.hex, etype, sv, data, meta, corr, actor, stamp),
+                    ).lastrowid
+                else:
+                    conn.executemany(
+                        INSERT_EVENT,
+                        [
+                            (stream_id, base + i, eid.hex, *rest, stamp)
+                            for i, (eid, *rest) in enumerate(rows, 1)
+                        ],
+                    )
+                    (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return base, list(range(last - count + 1, last + 1))
+
+    def _sqlite_writer(self) -> Any:
+        if self._writer is None or self._writer_pid != os.getpid():
+            self._check_open()
+            if self._writer is not None:  # inherited across fork: leave the parent's alone
+                self.engine.dispose(close=False)
+            self._writer = self.engine.raw_connection()
+            self._writer_pid = os.getpid()
+        return self._writer.driver_connection
+
+    def _detach(self) -> Any:
+        writer, self._writer = self._writer, None
+        return writer
+
+    def wait_for_events(self, after: int, timeout: float) -> int:
+        """Block until the head is above `after` or `timeout` seconds pass; return the head.
+
+        SQLite has no notifications: the head is read every `POLL_INTERVAL` seconds."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            head = self.head_position()
+            remaining = deadline - time.monotonic()
+            if head > after or remaining <= 0:
+                return head
+            time.sleep(min(POLL_INTERVAL, remaining))
+
+    def _is_integrity_error(self, error: Exception) -> bool:
+        return isinstance(error, sqlite3.IntegrityError)
+
+    def _event_id_params(self, ids: list[uuid.UUID]) -> list[Any]:
+        return [i.hex for i in ids]
+
+    def _time_param(self, dt: datetime) -> Any:
+        return sqlite_time(dt)
+
+    def _field_equals(self, name: str, value: str) -> tuple[str, list[Any]]:
+        return FIELD_EQUALS, [f'$."{name}"', value]
+
+    def _query_events(self, query: str, params: Sequence[Any]) -> list[RecordedEvent]:
+        new, from_hex, load, from_iso = RecordedEvent, uuid_from_hex, load_object, _from_iso
+        return [
+            new(p, s, v, from_hex(e), t, sv, load(d), load(m), from_iso(r))
+            for p, s, v, e, t, sv, d, m, r in self._fetch(query, params)
+        ]
+
+    def _stream_events(
+        self, stream_id: str, query: str, params: Sequence[Any]
+    ) -> list[RecordedEvent]:
+        new, from_hex, load, from_iso = RecordedEvent, uuid_from_hex, load_object, _from_iso
+        return [
+            new(p, stream_id, v, from_hex(e), t, sv, load(d), load(m), from_iso(r))
+            for p, v, e, t, sv, d, m, r in self._fetch(query, params)
+        ]
+
+    def _payload_rows(
+        self, rows: list[tuple[Any, ...]]
+    ) -> list[tuple[int, str, int, dict[str, Any]]]:
+        load = load_object
+        return [(v, t, sv, load(d)) for v, t, sv, d in rows]
+
+    def _query_streams(self, query: str, params: Sequence[Any]) -> list[StreamInfo]:
+        rows = self._fetch(query, params)
+        return [StreamInfo(s, v, _from_iso(c), _from_iso(u)) for s, v, c, u in rows]
+
+    def _query_snapshots(self, query: str, params: Sequence[Any]) -> list[Snapshot]:
+        rows = self._fetch(query, params)
+        return [Snapshot(s, v, sv, t, load_object(d), _from_iso(at)) for s, v, sv, t, d, at in rows]
