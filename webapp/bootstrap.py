@@ -34,6 +34,7 @@ from webapp.projections import (
     start_in_process,
 )
 from webapp.projections.lookups import ReadModels
+from webapp.sources import EventscopeSource, EventSource, Subscription
 from webapp.store import EventStore, open_store
 
 
@@ -63,6 +64,8 @@ class Runtime:
 
     settings: Settings
     store: EventStore
+    source: EventSource
+    """What the dashboard reads: the store, behind the read-only source port."""
     privacy: Privacy
     registry: AggregateRegistry
     router: CommandRouter
@@ -126,6 +129,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     return Runtime(
         settings=settings,
         store=store,
+        source=EventscopeSource(store, subscriptions=checkpoints_of(projections)),
         privacy=privacy,
         registry=registry,
         router=router,
@@ -133,6 +137,19 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         read_models=ReadModels(projections, demo.read_models()),
         seeder=DemoSeeder(router),
     )
+
+
+def checkpoints_of(projections: Projections) -> Callable[[], list[Subscription]]:
+    """The projections' and process managers' checkpoints, as the source's subscriptions."""
+
+    def checkpoints() -> list[Subscription]:
+        return [
+            Subscription(item["name"], int(item["position"]), int(item["lag_events"]))
+            for item in projections.status()
+            if item["kind"] != "timer"
+        ]
+
+    return checkpoints
 
 
 def open_migrated_store(

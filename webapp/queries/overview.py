@@ -1,0 +1,73 @@
+"""The home page's figures: how much is stored, what happened last, how the machinery is doing.
+
+Every figure is read with a bounded query; one that fails is left out (None) rather
+than taking the page down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from webapp.queries.context import Parts, Viewer
+from webapp.queries.personal import reveal
+from webapp.queries.projections import projection_statuses
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+RECENT_EVENTS = 12
+CHART_DAYS = 60
+FORGOTTEN_COUNT_CAP = 1000
+AUDIT_STREAM_PREFIX = "privacy-"
+"""The audit streams privacy keeps, one per forgotten subject."""
+
+
+def _safely(what: str, compute: Callable[[], T]) -> T | None:
+    """`compute()`, or None if the part behind it fails (the overview shows what it can)."""
+    try:
+        return compute()
+    except Exception:  # noqa: BLE001 - one missing figure must not take the page down
+        log.warning("overview: %s unavailable", what, exc_info=True)
+        return None
+
+
+def event_rate(days: list[dict[str, Any]], limit: int = CHART_DAYS) -> list[dict[str, Any]]:
+    """Events per day (the newest `limit` days) with each bar's height as a share of the max."""
+    totals: dict[str, int] = defaultdict(int)
+    for row in days:
+        totals[str(row["day"])] += int(row["count"])
+    recent = sorted(totals.items())[-limit:]
+    peak = max((count for _, count in recent), default=0) or 1
+    return [{"day": day, "count": count, "share": count / peak} for day, count in recent]
+
+
+def subject_counts(parts: Parts) -> dict[str, Any]:
+    """Data subjects with a live key and subjects forgotten (their audit streams)."""
+    with_key = parts.privacy.keys.count_keys()
+    audit = parts.source.list_streams(AUDIT_STREAM_PREFIX, limit=FORGOTTEN_COUNT_CAP + 1)
+    forgotten = min(len(audit), FORGOTTEN_COUNT_CAP)
+    return {
+        "subjects": with_key + forgotten,
+        "forgotten": forgotten,
+        "forgotten_capped": len(audit) > FORGOTTEN_COUNT_CAP,
+    }
+
+
+def overview_figures(parts: Parts, viewer: Viewer) -> dict[str, Any]:
+    """Counts, the newest events (decoded for `viewer`) and machinery status."""
+    source = parts.source
+    recent = source.read_all_backward(None, limit=RECENT_EVENTS)
+    projections = parts.projections
+    return {
+        "stream_count": source.count_streams(),
+        "event_count": source.count_events(),
+        "head_position": source.head_position(),
+        "recent_events": reveal(parts, recent, viewer, where="overview"),
+        "subjects": _safely("subject counts", lambda: subject_counts(parts)),
+        "projections": _safely("projections", lambda: projection_statuses(parts)),
+        "rate": _safely("event rate", lambda: event_rate(projections.daily_activity())),
+        "registry": _safely("registry", parts.registry.stats),
+    }

@@ -1,0 +1,42 @@
+"""Personal data as a viewer may see it: one rule for every page that shows events.
+
+Viewers see personal fields masked; support and admin see them in clear, and each
+subject whose plaintext is shown gets an access-log entry saying where; a forgotten
+subject's fields read as a placeholder for everyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from webapp.privacy import is_forgotten, is_masked, is_unreadable
+from webapp.queries.context import Parts, Viewer
+from webapp.sources import RecordedEvent
+
+
+def reveal(
+    parts: Parts, events: Iterable[RecordedEvent], viewer: Viewer, *, where: str
+) -> list[RecordedEvent]:
+    """`events` with personal fields decoded for `viewer` (logged when shown in clear)."""
+    return parts.privacy.view_events(events, actor=viewer.actor, role=viewer.role, where=where)
+
+
+def record_view(parts: Parts, viewer: Viewer, subjects: str | Sequence[str], what: str) -> None:
+    """Log that `viewer` was shown personal data of `subjects` outside an event (a read-model
+    row, a dry run's state); `what` says where, without the data."""
+    shown = subjects if isinstance(subjects, str) else list(subjects)
+    parts.privacy.record_access(viewer.actor, "view", shown, what)
+
+
+def privacy_flags(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, "forgotten" | "masked" | "unreadable") for each top-level placeholder value."""
+    flags = []
+    for key, value in data.items():
+        if is_forgotten(value):
+            flags.append((key, "forgotten"))
+        elif is_masked(value):
+            flags.append((key, "masked"))
+        elif is_unreadable(value):
+            flags.append((key, "unreadable"))
+    return flags

@@ -1,0 +1,108 @@
+"""Projections and process managers as engineers see them, and the read models people look into.
+
+statuses = projection_statuses(parts)     # name, kind, state, position, lag, errors
+page = user_directory(parts, viewer, after=None, user=None, limit=50)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.privacy import DELETED_ACCOUNT_NAME, MASKED
+from webapp.queries.context import Parts, Viewer
+from webapp.queries.personal import record_view
+
+
+def projection_statuses(parts: Parts) -> list[dict[str, Any]]:
+    """Each projection, process manager and timer: name, kind, state, position, lag, errors."""
+    statuses = []
+    for status in parts.projections.status():
+        item = dict(status)
+        item.setdefault("lag", item.get("lag_events"))
+        statuses.append(item)
+    return statuses
+
+
+def projections_overview(parts: Parts, *, errors_shown: int) -> dict[str, Any]:
+    """Statuses split into projections and the rest, whether any rebuilds, the newest errors."""
+    statuses = projection_statuses(parts)
+    return {
+        "statuses": [s for s in statuses if s["kind"] == "projection"],
+        "processes": [s for s in statuses if s["kind"] != "projection"],
+        "any_rebuilding": any(s.get("rebuild") for s in statuses),
+        "errors": parts.projections.errors(limit=errors_shown),
+    }
+
+
+def status_of(parts: Parts, name: str) -> dict[str, Any]:
+    """One unit's status (raises UnknownProjection for a name no unit has)."""
+    return parts.projections.status_of(name)
+
+
+def pending_resume(parts: Parts, name: str) -> dict[str, Any] | None:
+    """The resume request unit `name`'s worker has not carried out yet, if any."""
+    return parts.projections.pending_resume(name)
+
+
+def process_names(parts: Parts) -> list[str]:
+    return parts.projections.process_names()
+
+
+def process_instances(parts: Parts, *, limit: int, **filters: Any) -> list[dict[str, Any]]:
+    """Process-manager instances, most recently active first; filters: process, status,
+    instance_id, before (a keyset cursor)."""
+    return parts.projections.process_instances(**filters, limit=limit)
+
+
+def pending_timeouts(parts: Parts, *, limit: int) -> list[dict[str, Any]]:
+    return parts.projections.pending_timeouts(limit=limit)
+
+
+def has_read_model(parts: Parts, name: str) -> bool:
+    """Whether the domain declares a read model of that name."""
+    return name in parts.read_models
+
+
+def account_summary(parts: Parts, account_number: str) -> dict[str, Any] | None:
+    """The account-summary read model row (balance, status, owner), or None."""
+    row = parts.read_models.get("accounts", account_number)
+    return None if row is None else dict(row)
+
+
+@dataclass(frozen=True)
+class DirectoryPage:
+    rows: list[dict[str, Any]]
+    """Each row with `name` and `email` as the viewer may see them, and `revealed`."""
+    next_after: str | None
+
+
+def user_directory(
+    parts: Parts, viewer: Viewer, *, after: str | None, user: str | None, limit: int
+) -> DirectoryPage | None:
+    """One page of the user directory read model (or the row of `user`; None if there is no
+    such row): names masked for viewers, shown and logged for support and admin."""
+    read_models = parts.read_models
+    if user is not None:
+        row = read_models.get("users", user)
+        if row is None:
+            return None
+        rows, more = [row], False
+    else:
+        found = read_models.page("users", after=after, limit=limit + 1)
+        rows, more = found[:limit], len(found) > limit
+    shown = [_as_seen_by(row, viewer) for row in rows]
+    revealed = [r["user_id"] for r in shown if r["revealed"]]
+    if revealed:
+        record_view(parts, viewer, revealed, "projections: user directory")
+    return DirectoryPage(shown, rows[-1]["user_id"] if more and rows else None)
+
+
+def _as_seen_by(row: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
+    if row["forgotten"]:
+        name, email, revealed = DELETED_ACCOUNT_NAME, "[forgotten]", False
+    elif viewer.sees_personal_data:
+        name, email, revealed = row["name"], row["email"], True
+    else:
+        name, email, revealed = str(MASKED), str(MASKED), False
+    return {**row, "name": name, "email": email, "revealed": revealed}
