@@ -349,24 +349,6 @@ def test_the_chain_masks_personal_data_for_viewers(client, log_in, bank):
     assert "Ada Lovelace" not in page
 
 
-def test_build_chain_survives_a_causation_cycle():
-    import uuid
-    from datetime import UTC, datetime
-
-    from webapp.store.types import RecordedEvent
-
-    a, b = uuid.uuid4(), uuid.uuid4()
-    events = [
-        RecordedEvent(1, "s", 1, a, "A", 1, {}, {"causation_id": str(b)}, datetime.now(UTC)),
-        RecordedEvent(2, "s", 2, b, "B", 1, {}, {"causation_id": str(a)}, datetime.now(UTC)),
-    ]
-
-    roots = timeline.build_chain(events, events[0])
-
-    assert len(roots) == 1
-    assert {roots[0].label, roots[0].children[0].label} == {"A", "B"}
-
-
 def test_an_htmx_search_with_a_bad_filter_gets_the_message_in_place_of_the_results(
     client, log_in, bank
 ):

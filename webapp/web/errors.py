@@ -45,17 +45,6 @@ STORE_UNAVAILABLE = (
 STORE_RETRY_SECONDS = 5
 
 
-class NotAvailableYet(HTTPException):
-    """A part of eventscope this route needs has not been installed or wired in yet."""
-
-    code = 503
-    description = "This part of eventscope is not available yet."
-
-
-def not_available(what: str) -> NotAvailableYet:
-    return NotAvailableYet(description=f"{what} is not available yet.")
-
-
 class RequestRefused(HTTPException):
     """A refusal with a status of our choosing and extra JSON fields (e.g. a domain error code)."""
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from flask import abort
 
-from webapp.store import check_data_field_name
+from webapp.queries import check_data_field_name
 
 
 def parse_time(name: str, text: str) -> datetime | None:

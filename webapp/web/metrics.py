@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from webapp.bootstrap import Runtime
 from webapp.web.access import ROLE_ATTRIBUTE, current_account
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ EXTENSION_KEY = "eventscope_metrics"
 class WebMetrics:
     """The metrics one app instance records; `observe_command` is called per dispatch."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.command_seconds = Histogram(
             "eventscope_command_duration_seconds",
@@ -77,26 +78,24 @@ class WebMetrics:
 class RuntimeCollector(Collector):
     """Gauges read from the runtime each time Prometheus scrapes."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     def describe(self) -> list[Any]:
         return []
 
     def collect(self) -> Iterator[Any]:
-        store = self.runtime.store
+        source = self.runtime.source
         yield _gauge(
-            "eventscope_store_head_position", "Position of the newest event.", store.head_position
+            "eventscope_store_head_position", "Position of the newest event.", source.head_position
         )
-        yield _gauge("eventscope_store_events", "Events in the store.", store.count_events)
-        yield _gauge("eventscope_store_streams", "Streams in the store.", store.count_streams)
+        yield _gauge("eventscope_store_events", "Events in the store.", source.count_events)
+        yield _gauge("eventscope_store_streams", "Streams in the store.", source.count_streams)
         yield from self._registry_metrics()
         yield from self._projection_metrics()
 
     def _registry_metrics(self) -> Iterator[Any]:
         registry = self.runtime.registry
-        if registry is None:
-            return
         stats = _call(registry.stats)
         if stats is not None:
             yield _value(
@@ -117,28 +116,24 @@ class RuntimeCollector(Collector):
                 "Aggregates evicted from memory (lifespan expiry, stop or cap).",
                 stats.evictions,
             )
-        loads = getattr(getattr(registry, "repository", None), "stats", None)
-        if loads is not None:
-            family = CounterMetricFamily(
-                "eventscope_aggregate_loads",
-                "Aggregates loaded from the store, by source (snapshot or full replay).",
-                labels=["source"],
-            )
-            family.add_metric(["snapshot"], float(loads.from_snapshot))
-            family.add_metric(["replay"], float(loads.full_replay))
-            yield family
-            yield _value(
-                CounterMetricFamily,
-                "eventscope_snapshot_loads",
-                "Aggregates rehydrated starting from a snapshot.",
-                loads.from_snapshot,
-            )
+        loads = registry.repository.stats
+        family = CounterMetricFamily(
+            "eventscope_aggregate_loads",
+            "Aggregates loaded from the store, by source (snapshot or full replay).",
+            labels=["source"],
+        )
+        family.add_metric(["snapshot"], float(loads.from_snapshot))
+        family.add_metric(["replay"], float(loads.full_replay))
+        yield family
+        yield _value(
+            CounterMetricFamily,
+            "eventscope_snapshot_loads",
+            "Aggregates rehydrated starting from a snapshot.",
+            loads.from_snapshot,
+        )
 
     def _projection_metrics(self) -> Iterator[Any]:
-        projections = self.runtime.projections
-        if projections is None:
-            return
-        statuses = _call(getattr(projections, "status", None))
+        statuses = _call(self.runtime.projections.status)
         if not statuses:
             return
         lag = GaugeMetricFamily(
@@ -157,8 +152,7 @@ class RuntimeCollector(Collector):
             "Events a projection or process manager recorded as failed (skipped or stopped at).",
             labels=["projection"],
         )
-        for status in statuses:
-            values = status if isinstance(status, dict) else getattr(status, "__dict__", {})
+        for values in statuses:
             name = values.get("name")
             if name is None:
                 continue
@@ -173,8 +167,6 @@ class RuntimeCollector(Collector):
 
 
 def _call(function: Any) -> Any:
-    if function is None:
-        return None
     try:
         return function()
     except Exception:  # noqa: BLE001 - a scrape must not fail because one source did

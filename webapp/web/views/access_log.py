@@ -13,9 +13,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
-from webapp.privacy.access_log import ACTIONS, AccessEntry
+from webapp.privacy import AccessEntry
+from webapp.privacy.access_log import ACTIONS
+from webapp.queries.audit import access_log_page
 from webapp.web.access import requires_role
-from webapp.web.context import require_part
+from webapp.web.context import get_runtime
 from webapp.web.downloads import csv_download
 from webapp.web.filters import parse_time_range
 from webapp.web.pages import render_view
@@ -64,8 +66,9 @@ def parse_query() -> dict[str, Any]:
 def index() -> str:
     """Access-log entries, newest first, filtered and keyset-paged."""
     query = parse_query()
-    privacy = require_part("privacy", "The access log (the privacy layer)")
-    page = privacy.access_log(**_store_filters(query), before=query["before"], limit=PAGE_SIZE)
+    page = access_log_page(
+        get_runtime(), **_store_filters(query), before=query["before"], limit=PAGE_SIZE
+    )
     return render_view(
         "access_log/page.html",
         "access_log/_entries.html",
@@ -95,16 +98,16 @@ def _store_filters(query: dict[str, Any]) -> dict[str, Any]:
 def export_csv() -> Response:
     """Every entry the filters match, newest first, as CSV (it holds no personal data)."""
     query = parse_query()
-    privacy = require_part("privacy", "The access log (the privacy layer)")
+    runtime = get_runtime()
     filters = _store_filters(query)
-    newest = privacy.access_log(**filters, limit=1).entries
+    newest = access_log_page(runtime, **filters, limit=1).entries
 
     def entries() -> Iterator[AccessEntry]:
         if not newest:
             return
         before: int | None = newest[0].id + 1  # entries logged during the download stay out
         while before is not None:
-            page = privacy.access_log(**filters, before=before, limit=EXPORT_PAGE)
+            page = access_log_page(runtime, **filters, before=before, limit=EXPORT_PAGE)
             yield from page.entries
             before = page.next
 

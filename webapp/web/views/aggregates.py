@@ -15,8 +15,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from webapp.queries.aggregates import live_aggregates
 from webapp.web.access import requires_role
-from webapp.web.context import require_part
+from webapp.web.context import get_runtime
 from webapp.web.pages import render_view
 
 bp = Blueprint("aggregates", __name__, url_prefix="/aggregates")
@@ -116,18 +117,13 @@ def line_chart(
     return Chart(title, unit, points, y_ticks, x_labels, fmt(samples[-1][1]))
 
 
-def _history_samples(registry: Any) -> list[dict[str, Any]]:
-    return list(registry.history())
-
-
 def registry_view() -> dict[str, Any]:
     """Everything the page shows, read from the registry without loading anything."""
-    registry = require_part("registry", "The aggregate registry")
+    registry = live_aggregates(get_runtime(), limit=SHOWN)
     now = time.time()
-    stats = registry.stats()
-    live = registry.live(limit=SHOWN)
+    stats = registry.stats
     rows = []
-    for info in live:
+    for info in registry.live:
         last_used = info.last_used.timestamp()
         deadline = info.deadline.timestamp() if info.deadline is not None else None
         rows.append(
@@ -137,7 +133,7 @@ def registry_view() -> dict[str, Any]:
                 "expires_in": None if deadline is None else deadline - now,
             }
         )
-    history = _history_samples(registry)
+    history = registry.history
     points = [(datetime.fromisoformat(s["time"]).timestamp(), s) for s in history]
     size_chart = line_chart(
         [(t, float(s["size"])) for t, s in points], title="Aggregates in memory", unit="live"
@@ -156,6 +152,7 @@ def registry_view() -> dict[str, Any]:
         "size_chart": size_chart,
         "memory_chart": memory_chart,
         "samples": len(history),
+        "history": history,
         "reaper_running": registry.running,
         "reap_interval": registry.reap_interval,
         "human_bytes": human_bytes,
@@ -174,10 +171,9 @@ def index() -> str | Response:
 
 
 def registry_json(view: dict[str, Any]) -> Response:
-    registry = require_part("registry", "The aggregate registry")
     return jsonify(
         stats=view["stats"].to_dict(),
         reaper_running=view["reaper_running"],
         live=[row["info"].to_dict() for row in view["rows"]],
-        history=_history_samples(registry),
+        history=view["history"],
     )

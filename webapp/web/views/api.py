@@ -17,9 +17,13 @@ from werkzeug.wrappers import Response
 
 from webapp.privacy.access_log import ACTIONS
 from webapp.privacy.access_log import MAX_PAGE as MAX_ACCESS_LOG_PAGE
+from webapp.queries import log as log_queries
+from webapp.queries import streams as stream_queries
+from webapp.queries.projections import projection_statuses
+from webapp.queries.state import MissingVersion, state_at
 from webapp.web import services
 from webapp.web.access import current_account, public, requires_role
-from webapp.web.context import get_runtime
+from webapp.web.context import current_viewer, get_runtime
 from webapp.web.filters import parse_data_filter, parse_time_range
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 
@@ -150,9 +154,8 @@ def dispatch_command() -> tuple[Response, int]:
         abort(400, description="'data' must be a JSON object")
     if consistency not in ("eventual", "strong"):
         abort(400, description="'consistency' must be 'eventual' or 'strong'")
-    account = current_account()
-    outcome = services.dispatch(name, data, account=account, consistency=consistency)
-    events = services.reveal(outcome.events, account, purpose="api: command reply")
+    outcome = services.dispatch(name, data, account=current_account(), consistency=consistency)
+    events = services.reveal(outcome.events, where="api: command reply")
     return jsonify(
         stream_id=outcome.stream_id,
         version=outcome.version,
@@ -167,8 +170,9 @@ def list_streams() -> Response:
     prefix = str_arg("prefix") or ""
     after = str_arg("after")
     limit = limit_arg()
-    rows = get_runtime().store.list_streams(prefix, after=after, limit=limit + 1)
-    page, more = rows[:limit], len(rows) > limit
+    page, more = stream_queries.find_streams(
+        get_runtime(), prefix, sort="id", after=after, limit=limit
+    )
     return jsonify(
         streams=[services.stream_json(info) for info in page],
         next=page[-1].stream_id if more else None,
@@ -181,16 +185,13 @@ def stream_events(stream_id: str) -> Response:
     """One stream's events from `from_version`, personal data shown as the role allows."""
     from_version = int_arg("from_version", 1, minimum=1)
     limit = limit_arg()
-    store = get_runtime().store
-    if store.stream_info(stream_id) is None:
+    runtime = get_runtime()
+    if stream_queries.stream_info(runtime, stream_id) is None:
         abort(404, description=f"no stream {stream_id!r}")
-    rows = store.read_stream(stream_id, from_version, limit=limit + 1)
-    page, more = rows[:limit], len(rows) > limit
-    events = services.reveal(page, current_account(), purpose="api: stream events")
-    return jsonify(
-        events=[services.event_json(event) for event in events],
-        next=page[-1].stream_version + 1 if more else None,
+    events, next_version = stream_queries.read_events(
+        runtime, stream_id, from_version, limit, current_viewer(), where="api: stream events"
     )
+    return jsonify(events=[services.event_json(event) for event in events], next=next_version)
 
 
 @bp.get("/streams/<id:stream_id>/state")
@@ -198,7 +199,8 @@ def stream_events(stream_id: str) -> Response:
 def stream_state(stream_id: str) -> Response:
     """The aggregate's state at `version` (default: the latest)."""
     version = int_arg("version", None, minimum=1)
-    info = get_runtime().store.stream_info(stream_id)
+    runtime = get_runtime()
+    info = stream_queries.stream_info(runtime, stream_id)
     if info is None:
         abort(404, description=f"no stream {stream_id!r}")
     if version is not None and version > info.version:
@@ -206,7 +208,12 @@ def stream_state(stream_id: str) -> Response:
             400, description=f"stream {stream_id!r} has {info.version} events; no version {version}"
         )
     version = version or info.version
-    found = services.state_at(stream_id, version, current_account())
+    try:
+        found = state_at(runtime, stream_id, version, current_viewer())
+    except MissingVersion as missing:
+        abort(404, description=str(missing))
+    if found is None:
+        abort(404, description=f"no aggregate type is known for stream {stream_id!r}")
     return jsonify(stream_id=stream_id, version=found.version, state=found.state)
 
 
@@ -223,7 +230,8 @@ def global_events() -> Response:
     types = str_args("type")
     since, until = time_range_args()
     limit = limit_arg()
-    search = services.log_search(
+    search = log_queries.log_search(
+        get_runtime(),
         types=types or None,
         correlation_id=str_arg("correlation_id"),
         stream_prefix=str_arg("stream_prefix"),
@@ -232,13 +240,8 @@ def global_events() -> Response:
         until=until,
         data_equals=parse_data_filter(str_arg("data") or ""),
     )
-    found = search.forward(after, limit + 1)
-    page = found.events[:limit]
-    if len(found.events) > limit:
-        after_page = page[-1].position
-    else:  # a payload search cut short goes on from where it stopped
-        after_page = None if found.exhausted else found.scanned_to
-    events = services.reveal(page, current_account(), purpose="api: global log")
+    page, after_page = log_queries.read_forward(search, after, limit)
+    events = services.reveal(page, where="api: global log")
     return jsonify(events=[services.event_json(event) for event in events], next=after_page)
 
 
@@ -252,7 +255,7 @@ def find_subjects() -> Response:
         abort(400, description="The query parameter 'email' must be an e-mail address.")
     if len(email) > MAX_EMAIL:
         abort(400, description=f"The query parameter 'email' is limited to {MAX_EMAIL} characters.")
-    return jsonify(subjects=services.find_subjects_by_email(email, current_account()))
+    return jsonify(subjects=services.find_subjects_by_email(email))
 
 
 @bp.get("/subjects/<id:subject_id>")
@@ -320,7 +323,7 @@ def access_log() -> Response:
 @requires_role("viewer")
 def projections() -> Response:
     """Each projection's name, state, position and lag."""
-    return jsonify(projections=services.projection_statuses())
+    return jsonify(projections=projection_statuses(get_runtime()))
 
 
 @bp.post("/projections/<name>/rebuild")
@@ -349,4 +352,4 @@ def resume_projection(name: str) -> tuple[Response, int]:
 @requires_role("viewer")
 def read_account(account_number: str) -> Response:
     """The account-summary read model row (balance, status, owner)."""
-    return jsonify(services.account_summary(account_number, current_account()))
+    return jsonify(services.account_summary(account_number))

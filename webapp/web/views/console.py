@@ -12,9 +12,18 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 
+from webapp.domain import (
+    CommandValidationError,
+    ConcurrencyError,
+    DomainError,
+    event_class,
+    event_types,
+    personal_data_of,
+)
+from webapp.queries.personal import record_view
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
-from webapp.web.context import get_runtime, require_part
+from webapp.web.context import current_viewer, get_runtime
 from webapp.web.errors import RequestRefused
 from webapp.web.pages import render_view
 from webapp.web.views.catalog import cached, domain_catalog, hand_sent_commands
@@ -27,7 +36,7 @@ MAX_FIELD_CHARS = 2000
 
 @bp.get("/")
 @requires_role("admin")
-def index() -> str:
+def index() -> tuple[str, int]:
     """Pick a command; its form is generated from the command's declared fields."""
     commands = command_catalogue()
     name = request.args.get("command") or (commands[0]["name"] if commands else "")
@@ -91,7 +100,6 @@ def _render(
 
 def command_catalogue() -> list[dict[str, Any]]:
     """Every routed command with its fields; fields that end up as personal data are marked."""
-    require_part("router", "The command router")
     return cached("console_commands", _build_command_catalogue)
 
 
@@ -168,9 +176,7 @@ def dry_run(name: str, data: dict[str, Any]) -> Any:
     The state shown comes decrypted from the domain (admins see personal data), so
     the subjects it reveals are written to the access log.
     """
-    from webapp.domain.errors import CommandValidationError, ConcurrencyError, DomainError
-
-    router = require_part("router", "The command router")
+    router = get_runtime().router
     try:
         result = router.dry_run(router.parse(name, data))
     except CommandValidationError as exc:
@@ -189,27 +195,20 @@ def dry_run(name: str, data: dict[str, Any]) -> Any:
 def dispatch(name: str, data: dict[str, Any]) -> dict[str, Any]:
     """Dispatch through the web layer's service (metrics, refusals); the events as stored,
     revealed for the admin (and logged)."""
-    account = current_account()
-    result = services.dispatch(name, data, account=account)
-    events = services.reveal(result.events, account, purpose=f"console dispatch of {name}")
+    result = services.dispatch(name, data, account=current_account())
+    events = services.reveal(result.events, where=f"console dispatch of {name}")
     return {"stream_id": result.stream_id, "version": result.version, "events": events}
 
 
 def _log_revealed_subjects(result: Any, what: str) -> None:
-    privacy = get_runtime().privacy
-    if privacy is None:
-        return
     subjects = personal_subjects(result)
     if subjects:
-        account = current_account()
-        privacy.record_access(account.name if account else "anonymous", "view", subjects, what)
+        record_view(get_runtime(), current_viewer(), subjects, what)
 
 
 def personal_subjects(result: Any) -> list[str]:
     """Subjects whose personal data a dry run shows: from the planned events' declared personal
     fields, and from states holding a personal field beside its subject id."""
-    from webapp.domain import event_class, event_types, personal_data_of
-
     subjects: set[str] = set()
     for planned in result.events:
         cls = event_class(planned.type)

@@ -12,10 +12,11 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 
-from webapp.privacy.markers import DELETED_ACCOUNT_NAME, MASKED
+from webapp.projections import UnknownProjection
+from webapp.queries import projections as projection_queries
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
-from webapp.web.context import get_runtime, require_part
+from webapp.web.context import current_viewer, get_runtime
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import decode_cursor, encode_cursor, render_view
 
@@ -31,33 +32,26 @@ MAX_TEXT = 200
 
 
 def _known(name: str) -> dict[str, Any]:
-    for item in services.projection_statuses():
+    for item in projection_queries.projection_statuses(get_runtime()):
         if item["name"] == name and item["kind"] == "projection":
             return item
     abort(404, description=f"There is no projection named {name!r}.")
 
 
 def _overview() -> dict[str, Any]:
-    statuses = services.projection_statuses()
-    projections = require_part("projections", "Projections")
-    return {
-        "statuses": [s for s in statuses if s["kind"] == "projection"],
-        "processes": [s for s in statuses if s["kind"] != "projection"],
-        "any_rebuilding": any(s.get("rebuild") for s in statuses),
-        "errors": projections.errors(limit=ERRORS_SHOWN),
-    }
+    return projection_queries.projections_overview(get_runtime(), errors_shown=ERRORS_SHOWN)
 
 
 @bp.get("/")
 @requires_role("viewer")
 def index() -> str:
     """Every projection's status; process-manager instances and their pending timeouts."""
-    projections = require_part("projections", "Projections")
+    runtime = get_runtime()
     return render_view(
         "projections/page.html",
         "projections/_status.html",
-        instances=projections.process_instances(limit=INSTANCES_SHOWN),
-        timeouts=projections.pending_timeouts(limit=TIMEOUTS_SHOWN),
+        instances=projection_queries.process_instances(runtime, limit=INSTANCES_SHOWN),
+        timeouts=projection_queries.pending_timeouts(runtime, limit=TIMEOUTS_SHOWN),
         **_overview(),
     )
 
@@ -97,21 +91,18 @@ def rebuild(name: str) -> Any:
 
 
 def _unit_status(name: str) -> dict[str, Any]:
-    from webapp.projections import UnknownProjection
-
     try:
-        return require_part("projections", "Projections").status_of(name)
+        return projection_queries.status_of(get_runtime(), name)
     except UnknownProjection:
         abort(404, description=f"There is no projection or process manager named {name!r}.")
 
 
 def _resume_page(item: dict[str, Any], error: str | None = None) -> str:
-    projections = require_part("projections", "Projections")
     return render_view(
         "projections/resume_page.html",
         "projections/_resume.html",
         item=item,
-        pending=projections.pending_resume(item["name"]),
+        pending=projection_queries.pending_resume(get_runtime(), item["name"]),
         error=error,
     )
 
@@ -153,12 +144,12 @@ def resume(name: str) -> Any:
 
 
 def _instance_filters() -> dict[str, Any]:
-    projections = require_part("projections", "Projections")
+    process_names = projection_queries.process_names(get_runtime())
     process = request.args.get("process", "").strip() or None
     status = request.args.get("status", "").strip() or None
     instance = request.args.get("instance", "").strip() or None
-    if process is not None and process not in projections.process_names():
-        known = ", ".join(projections.process_names()) or "none"
+    if process is not None and process not in process_names:
+        known = ", ".join(process_names) or "none"
         abort(400, description=f"There is no process manager {process[:60]!r} (known: {known}).")
     if status is not None and status not in INSTANCE_STATUSES:
         abort(
@@ -189,9 +180,9 @@ def _instance_filters() -> dict[str, Any]:
 @requires_role("viewer")
 def processes() -> str:
     """Every process-manager instance, most recently active first: by process, status or id."""
-    projections = require_part("projections", "Projections")
+    runtime = get_runtime()
     filters = _instance_filters()
-    found = projections.process_instances(**filters, limit=INSTANCES_PAGE + 1)
+    found = projection_queries.process_instances(runtime, **filters, limit=INSTANCES_PAGE + 1)
     rows, more = found[:INSTANCES_PAGE], len(found) > INSTANCES_PAGE
     query = {
         "process": filters["process"],
@@ -206,7 +197,7 @@ def processes() -> str:
         query=query,
         paged=filters["before"] is not None,
         next_before=encode_cursor(rows[-1]["cursor"]) if more and rows else None,
-        process_names=projections.process_names(),
+        process_names=projection_queries.process_names(runtime),
         statuses=INSTANCE_STATUSES,
     )
 
@@ -227,40 +218,20 @@ def _user_args() -> tuple[str | None, str | None]:
 @requires_role("viewer")
 def users() -> str:
     """The user_directory read model: names masked for viewers, logged for support/admin."""
-    read_models = get_runtime().read_models
-    if "users" not in read_models:
+    runtime = get_runtime()
+    if not projection_queries.has_read_model(runtime, "users"):
         abort(404, description="This domain declares no user directory.")
     after, user = _user_args()
-    if user is not None:
-        row = read_models.get("users", user)
-        if row is None:
-            abort(404, description=f"The user directory has no user {user!r}.")
-        rows, more = [row], False
-    else:
-        found = read_models.page("users", after=after, limit=USERS_PAGE + 1)
-        rows, more = found[:USERS_PAGE], len(found) > USERS_PAGE
-    account = current_account()
-    shown = [_user_view(row, account) for row in rows]
-    revealed = [r["user_id"] for r in shown if r["revealed"]]
-    privacy = get_runtime().privacy
-    if revealed and privacy is not None:
-        privacy.record_access(account.name, "view", revealed, "projections: user directory")
+    page = projection_queries.user_directory(
+        runtime, current_viewer(), after=after, user=user, limit=USERS_PAGE
+    )
+    if page is None:
+        abort(404, description=f"The user directory has no user {user!r}.")
     return render_view(
         "projections/users_page.html",
         "projections/_users.html",
-        rows=shown,
+        rows=page.rows,
         user=user,
         after=after,
-        next_after=rows[-1]["user_id"] if more and rows else None,
+        next_after=page.next_after,
     )
-
-
-def _user_view(row: dict[str, Any], account: Any) -> dict[str, Any]:
-    sees = account is not None and account.has_role("support")
-    if row["forgotten"]:
-        name, email, revealed = DELETED_ACCOUNT_NAME, "[forgotten]", False
-    elif sees:
-        name, email, revealed = row["name"], row["email"], True
-    else:
-        name, email, revealed = str(MASKED), str(MASKED), False
-    return {**row, "name": name, "email": email, "revealed": revealed}
