@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlalchemy.engine import Engine
+
 from webapp import demo
 from webapp.config import Settings
 from webapp.database import create_store_engine
@@ -64,6 +66,8 @@ class Runtime:
 
     settings: Settings
     store: EventStore
+    database: Engine
+    """eventscope's own tables beside the events: accounts, sessions, notes, sign-ins."""
     source: EventSource
     """What the dashboard reads: the store, behind the read-only source port."""
     privacy: Privacy
@@ -129,6 +133,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     return Runtime(
         settings=settings,
         store=store,
+        database=store.engine,
         source=EventscopeSource(store, subscriptions=checkpoints_of(projections)),
         privacy=privacy,
         registry=registry,

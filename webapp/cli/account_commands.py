@@ -28,7 +28,7 @@ def _account_book(settings: Settings) -> Iterator[Any]:
 
     runtime = build_runtime(settings, migrate=True)
     try:
-        yield AccountBook(runtime.store.engine)
+        yield AccountBook(runtime.database)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

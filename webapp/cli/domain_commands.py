@@ -35,7 +35,9 @@ def register(cli: click.Group) -> None:
         try:
             if synthetic is not None:
                 with _progress(synthetic, "synthetic events") as bar:
-                    written = seeder.synthetic(synthetic, events_per_stream=per_stream, progress=bar)
+                    written = seeder.synthetic(
+                        synthetic, events_per_stream=per_stream, progress=bar
+                    )
                 click.echo(f"appended {written} synthetic events")
                 return
             with _progress(seeder.planned_commands(), "seed commands") as bar:

@@ -45,7 +45,7 @@ def register(cli: click.Group) -> None:
         runtime = build_runtime(settings, migrate=True)
         announce_master_key(runtime)
         runtime.load_seed_if_empty(click.echo)
-        book = AccountBook(runtime.store.engine)
+        book = AccountBook(runtime.database)
         try:
             book.ensure("admin", "admin", actor=operator_name())
             login_token = book.create_login_token("admin", actor=operator_name())

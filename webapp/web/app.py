@@ -141,9 +141,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             runtime.settings.secret_key, runtime.settings.data_dir
         )
     app.extensions[EXTENSION_KEY] = runtime
-    app.extensions["eventscope_accounts"] = AccountBook(runtime.store.engine)
-    app.extensions["eventscope_login_throttle"] = LoginThrottle(runtime.store.engine)
-    app.extensions["eventscope_sign_ins"] = SignInLog(runtime.store.engine)
+    app.extensions["eventscope_accounts"] = AccountBook(runtime.database)
+    app.extensions["eventscope_login_throttle"] = LoginThrottle(runtime.database)
+    app.extensions["eventscope_sign_ins"] = SignInLog(runtime.database)
 
     app.jinja_env.autoescape = True
     app.jinja_env.filters["pretty_json"] = pretty_json

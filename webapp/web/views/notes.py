@@ -20,7 +20,7 @@ from flask import (
     url_for,
 )
 
-from webapp.domain import event_class
+from webapp.queries import targets
 from webapp.web.access import current_account, requires_role, safe_next
 from webapp.web.context import get_runtime
 from webapp.web.notes import (
@@ -44,19 +44,12 @@ bp = Blueprint("notes", __name__, url_prefix="/notes")
 
 
 def note_book() -> NoteBook:
-    return NoteBook(get_runtime().store.engine)
+    return NoteBook(get_runtime().database)
 
 
 def target_exists(kind: str, target: str) -> bool:
     """True if the event type, stream or event a note would be pinned to is known."""
-    store = get_runtime().store
-    if kind == "stream":
-        return store.stream_info(target) is not None
-    if kind == "event":
-        return store.get_event(int(target)) is not None
-    if event_class(target) is not None:
-        return True
-    return bool(store.read_all_backward(None, limit=1, types=[target]))
+    return targets.target_exists(get_runtime(), kind, target)
 
 
 def target_url(kind: str, target: str) -> str | None:

@@ -1,0 +1,19 @@
+"""Whether the thing a review note is pinned to exists: an event type, a stream or an event."""
+
+from __future__ import annotations
+
+from webapp.domain import event_class
+from webapp.queries.context import Parts
+
+
+def target_exists(parts: Parts, kind: str, target: str) -> bool:
+    """True if the stream, the event at that position, or the event type is known: a type
+    counts when the domain declares it or the log holds an event of it."""
+    source = parts.source
+    if kind == "stream":
+        return source.stream_info(target) is not None
+    if kind == "event":
+        return source.get_event(int(target)) is not None
+    if event_class(target) is not None:
+        return True
+    return bool(source.read_all_backward(None, limit=1, types=[target]))
