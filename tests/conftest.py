@@ -8,10 +8,14 @@ run; on a developer machine without one, PostgreSQL cases are skipped.
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +89,38 @@ def db_url(request) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgresql_url")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a freshly migrated, empty deployment (store, key store, key files).
+
+    Migrating every layer takes seconds; copying the result takes milliseconds, so
+    each test that needs a whole runtime starts from a copy of this folder.
+    """
+    from webapp.bootstrap import build_runtime
+    from webapp.config import Settings
+
+    folder = tmp_path_factory.mktemp("deployment-template")
+    build_runtime(Settings(db_url=f"sqlite:///{folder / 'eventscope.db'}")).close()
+    return folder
+
+
+@pytest.fixture
+def fresh_sqlite_runtime(sqlite_url: str, migrated_template: Path) -> Iterator[Any]:
+    """A fully wired runtime on a fresh, migrated, empty SQLite store of this test's own."""
+    from webapp.bootstrap import build_runtime
+    from webapp.config import Settings, sqlite_path
+
+    target = sqlite_path(sqlite_url)
+    assert target is not None
+    for item in migrated_template.iterdir():
+        shutil.copy2(item, target.parent / item.name.replace("eventscope.db", target.name))
+    built = build_runtime(
+        Settings(db_url=sqlite_url, secret_key=secrets.token_urlsafe(32)), migrate=False
+    )
+    yield built
+    built.close()
 
 
 @pytest.fixture

@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from webapp.bootstrap import Runtime, build_runtime
-from webapp.config import Settings, sqlite_path
-
-
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A freshly migrated, empty deployment folder; each test starts from a copy of it."""
-    folder = tmp_path_factory.mktemp("queries-template")
-    build_runtime(Settings(db_url=f"sqlite:///{folder / 'eventscope.db'}")).close()
-    return folder
+from webapp.bootstrap import Runtime
 
 
 @pytest.fixture
-def runtime(sqlite_url: str, migrated_template: Path) -> Iterator[Runtime]:
-    target = sqlite_path(sqlite_url)
-    assert target is not None
-    for item in migrated_template.iterdir():
-        shutil.copy2(item, target.parent / item.name.replace("eventscope.db", target.name))
-    built = build_runtime(
-        Settings(db_url=sqlite_url, secret_key=secrets.token_urlsafe(32)), migrate=False
-    )
-    yield built
-    built.close()
+def runtime(fresh_sqlite_runtime: Runtime) -> Runtime:
+    """A fully wired runtime on a fresh, migrated, empty SQLite store of this test's own."""
+    return fresh_sqlite_runtime
 
 
 def dispatch(runtime: Runtime, command: str, **data: Any):

@@ -5,43 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from webapp.bootstrap import Runtime, build_runtime
-from webapp.config import Settings, sqlite_path
+from webapp.config import Settings
 from webapp.web import create_app
 from webapp.web.accounts import ROLES, AccountBook
 
 
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding a freshly migrated, empty deployment (store, key store, key files).
-
-    Migrating every layer takes seconds; copying the result takes milliseconds, so
-    each test starts from a copy of this folder.
-    """
-    folder = tmp_path_factory.mktemp("web-template")
-    build_runtime(Settings(db_url=f"sqlite:///{folder / 'eventscope.db'}")).close()
-    return folder
-
-
 @pytest.fixture
-def runtime(sqlite_url: str, migrated_template: Path) -> Iterator[Runtime]:
+def runtime(fresh_sqlite_runtime: Runtime) -> Runtime:
     """A fully wired runtime on a fresh, migrated, empty SQLite store of this test's own."""
-    target = sqlite_path(sqlite_url)
-    assert target is not None
-    for item in migrated_template.iterdir():
-        shutil.copy2(item, target.parent / item.name.replace("eventscope.db", target.name))
-    built = build_runtime(
-        Settings(db_url=sqlite_url, secret_key=secrets.token_urlsafe(32)), migrate=False
-    )
-    yield built
-    built.close()
+    return fresh_sqlite_runtime
 
 
 @pytest.fixture

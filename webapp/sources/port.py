@@ -10,14 +10,12 @@ alike. What a source cannot answer, its `capabilities` say, and pages leave it o
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol, Unpack, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from webapp.store.filters import LogFilters
-from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
+from webapp.store.reader import EventReader
+from webapp.store.types import RecordedEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,108 +51,27 @@ class Subscription:
 
 
 @runtime_checkable
-class EventSource(Protocol):
+class EventSource(EventReader, Protocol):
     """Read access to streams, the global log ($all), snapshots and checkpoints.
 
-    Positions are global and ascending; stream versions start at 1. Every listing is
-    keyset-paged and bounded by `limit`. The global-log filters are the store's own
-    declaration (`LogFilters`: types, stream prefix, correlation id, actor, time range,
-    a payload field), all matched together.
+    The store's own read side (`EventReader`: streams, the log, snapshots, counts, the
+    head) and what a dashboard asks beyond it. Positions are global and ascending;
+    stream versions start at 1. Every listing is keyset-paged and bounded by `limit`.
+    The global-log filters are the store's own declaration (`LogFilters`: types, stream
+    prefix, correlation id, actor, time range, a payload field), all matched together.
     """
-
-    dialect: str
-    """How the source's SQL writes a payload value as text ("sqlite" or "postgresql")."""
 
     @property
     def capabilities(self) -> Capabilities: ...
-
-    # --- streams
-
-    def list_streams(
-        self, prefix: str = "", *, after: str | None = None, limit: int = 100
-    ) -> list[StreamInfo]:
-        """Streams by id, keyset-paged with `after` = the last id seen."""
-        ...
-
-    def list_streams_by_activity(
-        self, *, prefix: str = "", before: tuple[datetime, str] | None = None, limit: int = 100
-    ) -> list[StreamInfo]:
-        """Streams newest-updated first, keyset-paged by (updated_at, stream_id)."""
-        ...
-
-    def stream_info(self, stream_id: str) -> StreamInfo | None: ...
-
-    def read_stream(
-        self,
-        stream_id: str,
-        from_version: int | None = 1,
-        *,
-        limit: int | None = None,
-        backward: bool = False,
-    ) -> list[RecordedEvent]:
-        """A stream's events from `from_version` (backward: down from it; None = the last)."""
-        ...
-
-    # --- the global log
-
-    def read_all(
-        self, after: int = 0, *, limit: int = 1000, **filters: Unpack[LogFilters]
-    ) -> list[RecordedEvent]:
-        """Events with position > `after`, oldest first, kept by `filters`."""
-        ...
-
-    def read_all_backward(
-        self, before: int | None = None, *, limit: int = 1000, **filters: Unpack[LogFilters]
-    ) -> list[RecordedEvent]:
-        """Events with position < `before` (None: from the head), newest first."""
-        ...
-
-    def get_event(self, position: int) -> RecordedEvent | None: ...
-
-    def get_event_by_id(self, event_id: uuid.UUID | str) -> RecordedEvent | None: ...
 
     def read_correlated(self, correlation_id: str, *, limit: int) -> list[RecordedEvent]:
         """The events of one correlation, oldest first (at most `limit`)."""
         ...
 
-    # --- counts and the head
-
-    def head_position(self) -> int:
-        """The highest position in the global log (0 when empty)."""
-        ...
-
-    def count_events(self) -> int: ...
-
-    def count_streams(self) -> int: ...
-
     def count_by_type(self, type_names: Sequence[str]) -> dict[str, int]:
         """Events of each type (a scan per type where `cheap_type_filter` is False)."""
         ...
 
-    def wait_for_events(self, after: int, timeout: float) -> int:
-        """Block until the head is above `after` or `timeout` seconds pass; return the head."""
-        ...
-
-    # --- snapshots
-
-    def read_snapshot(self, stream_id: str, *, max_version: int | None = None) -> Snapshot | None:
-        """The newest snapshot of the stream at or below `max_version` (None: any)."""
-        ...
-
-    def list_snapshots(self, stream_id: str) -> list[Snapshot]:
-        """Every snapshot of the stream, oldest first."""
-        ...
-
-    def read_latest_snapshots(self, stream_ids: Sequence[str]) -> dict[str, Snapshot]:
-        """The newest snapshot of each stream that has one, by stream id."""
-        ...
-
-    # --- checkpoints
-
     def subscriptions(self) -> list[Subscription]:
         """Every reader with a checkpoint, and how far behind the head it is."""
-        ...
-
-    def close(self) -> None:
-        """Release what the source holds of its own."""
         ...

@@ -1,8 +1,7 @@
 """The read side of an event store, as a Protocol.
 
-EventStore satisfies it; read-only adapters over stores written by other tools
-(Commanded's EventStore schema, the `eventsourcing` library's tables) implement it
-so the dashboard can browse them the same way.
+EventStore satisfies it; the dashboard's source port (`webapp.sources.EventSource`)
+extends it with what pages ask beyond it, for eventscope's store and other tools' alike.
 
 >>> def timeline(reader: EventReader, stream_id: str) -> list[str]:
 ...     return [e.type for e in reader.read_stream(stream_id)]

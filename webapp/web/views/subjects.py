@@ -23,6 +23,7 @@ from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import current_viewer, get_runtime
 from webapp.web.pages import has_endpoint, is_fragment_request, render_view
+from webapp.web.rendering import json_default
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
 
@@ -143,8 +144,6 @@ def export(subject_id: str) -> Response:
     """The subject access export as a JSON download (logged by the privacy layer)."""
     _subject_or_404(subject_id)
     document = services.export_subject(subject_id, current_account())
-    from webapp.web.app import json_default
-
     body = json.dumps(document, indent=2, ensure_ascii=False, default=json_default)
     filename = f"subject-{SAFE_FILENAME.sub('_', subject_id)[:80]}-export.json"
     response = Response(body, mimetype="application/json")
