@@ -1,12 +1,16 @@
 """Composition root: build the store, privacy, domain and projections from settings.
 
-The only module that knows every part and the demo domain: the web layer, the CLI and
-the tests call `build_runtime`, and nothing is built at import time. Migrations run
-here (or from `eventscope db upgrade`), never from the store or the key store.
+The only module that knows every part and which domain runs (the demo unless told
+otherwise): the web layer, the CLI and the tests call `build_runtime`, and nothing is
+built at import time. Migrations run here (or from `eventscope db upgrade`), never from
+the store or the key store.
 
     runtime = build_runtime(Settings.from_env(), migrate=True)
     runtime.router.dispatch(DepositMoney("A-1", 500))
     runtime.close()
+
+A domain of your own is a package shaped like `webapp.demo` (see `DomainPackage`):
+`build_runtime(settings, domain=my_domain)`.
 """
 
 from __future__ import annotations
@@ -20,8 +24,7 @@ from sqlalchemy.engine import Engine
 from webapp import demo
 from webapp.config import Settings
 from webapp.database import create_store_engine
-from webapp.demo.seed import DemoSeeder
-from webapp.domain import AggregateRegistry, CommandRouter, build_domain
+from webapp.domain import AggregateRegistry, CommandRouter, Router, build_domain
 from webapp.migrate import upgrade_engine
 from webapp.privacy import Privacy, Vault
 from webapp.privacy.codec import PersonalFields, domain_personal_fields
@@ -29,13 +32,15 @@ from webapp.privacy.database import BRANCH as PRIVACY_BRANCH
 from webapp.privacy.database import create_keystore_engine
 from webapp.privacy.vault import keystore_url_for
 from webapp.projections import (
+    ProcessManager,
+    Projection,
     Projections,
     ProjectionsParticipant,
     Worker,
     build_projections,
     start_in_process,
 )
-from webapp.projections.lookups import ReadModels
+from webapp.projections.lookups import ReadModelLookup, ReadModels
 from webapp.sources import EventscopeSource, EventSource, Subscription
 from webapp.store import EventStore, open_store
 
@@ -58,6 +63,22 @@ class Seeder(Protocol):
         events_per_stream: int = 200,
         progress: Callable[[int], None] | None = None,
     ) -> int: ...
+
+
+class DomainPackage(Protocol):
+    """What a domain declares for the composition root to wire (a module such as
+    `webapp.demo` fits): its contexts' routing tables, read models, process managers,
+    the read models the dashboard may look up by name, and its sample data."""
+
+    def routers(self) -> list[Router]: ...
+
+    def projections(self) -> list[Projection]: ...
+
+    def process_managers(self, settings: Settings) -> list[ProcessManager]: ...
+
+    def read_models(self) -> list[ReadModelLookup]: ...
+
+    def seeder(self, router: CommandRouter) -> Seeder: ...
 
 
 @dataclass
@@ -86,7 +107,7 @@ class Runtime:
         return worker
 
     def load_seed_if_empty(self, echo: Callable[[str], object] = print) -> None:
-        """Load the demo's seed data into an empty store."""
+        """Load the domain's sample data into an empty store."""
         held = self.store.count_events()
         if held > 0:
             echo(f"Store already holds {held:,} events; not seeding.")
@@ -104,8 +125,10 @@ class Runtime:
         self.store.close()
 
 
-def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
-    """Open the store (migrating it if asked) and wire every layer on top of it."""
+def build_runtime(
+    settings: Settings, *, migrate: bool = True, domain: DomainPackage = demo
+) -> Runtime:
+    """Open the store (migrating it if asked) and wire every layer and `domain` on top of it."""
     store = open_migrated_store(
         settings.db_url, max_payload_bytes=settings.max_payload_bytes, migrate=migrate
     )
@@ -114,13 +137,11 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     except Exception:
         store.close()
         raise
-    registry, router = build_domain(store, demo.routers(), codec=vault.codec)
+    registry, router = build_domain(store, domain.routers(), codec=vault.codec)
     projections = build_projections(
         store,
-        demo.projections(),
-        demo.process_managers(
-            transfer_timeout=float(settings.extra.get("transfer_timeout", 60.0))  # type: ignore[arg-type]
-        ),
+        domain.projections(),
+        domain.process_managers(settings),
         router=router,
         decode=router.repository.decode,
         upcasters=router.repository.upcasters,
@@ -139,8 +160,8 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         registry=registry,
         router=router,
         projections=projections,
-        read_models=ReadModels(projections, demo.read_models()),
-        seeder=DemoSeeder(router),
+        read_models=ReadModels(projections, domain.read_models()),
+        seeder=domain.seeder(router),
     )
 
 

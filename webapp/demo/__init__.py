@@ -5,21 +5,24 @@ To start a domain of your own, copy this package and change what it declares:
 
 - `routers()`: each bounded context's routing table (commands to aggregates);
 - `projections()` and `read_models()`: its read models and how the dashboard finds rows;
-- `process_managers(...)`: long-running processes (here: a transfer with compensation);
-- `seed`: the demo data `eventscope demo` loads into an empty store.
+- `process_managers(settings)`: long-running processes (here: a transfer with
+  compensation);
+- `seeder(router)`: the demo data `eventscope demo` loads into an empty store.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from webapp.config import Settings
 from webapp.demo import bank, identity, transfers
 from webapp.demo.read_models import accounts, users
 from webapp.demo.read_models import transfers as transfer_rows
 from webapp.demo.read_models.accounts import AccountSummary
 from webapp.demo.read_models.transfers import TransferSummary
 from webapp.demo.read_models.users import UserDirectory
-from webapp.demo.transfer_process import TransferProcess
+from webapp.demo.seed import DemoSeeder
+from webapp.demo.transfer_process import DEFAULT_TIMEOUT_SECONDS, TransferProcess
 from webapp.domain import AggregateRegistry, CommandRouter, PayloadCodec, Router, build_domain
 from webapp.projections import ProcessManager, Projection
 from webapp.projections.lookups import ReadModelLookup
@@ -40,9 +43,11 @@ def projections() -> list[Projection]:
     return [AccountSummary(), UserDirectory(), TransferSummary()]
 
 
-def process_managers(*, transfer_timeout: float = 60.0) -> list[ProcessManager]:
-    """TransferMoney: debit, credit, and a refund when the credit fails or times out."""
-    return [TransferProcess(timeout_seconds=transfer_timeout)]
+def process_managers(settings: Settings) -> list[ProcessManager]:
+    """TransferMoney: debit, credit, and a refund when the credit fails or times out
+    (after `transfer_timeout` seconds, 60 unless the settings say otherwise)."""
+    timeout = settings.extra.get("transfer_timeout", DEFAULT_TIMEOUT_SECONDS)
+    return [TransferProcess(timeout_seconds=float(timeout))]  # type: ignore[arg-type]
 
 
 def read_models() -> list[ReadModelLookup]:
@@ -59,6 +64,11 @@ def read_models() -> list[ReadModelLookup]:
             transfer_rows.list_transfers,
         ),
     ]
+
+
+def seeder(router: CommandRouter) -> DemoSeeder:
+    """The demo history (`seed_data/`) and synthetic bank events, dispatched through `router`."""
+    return DemoSeeder(router)
 
 
 def build_demo_domain(
