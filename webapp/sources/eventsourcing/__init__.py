@@ -1,0 +1,14 @@
+"""Stores written by the Python `eventsourcing` library, read through the source port.
+
+from webapp.sources.eventsourcing import EventsourcingSQLiteSource
+source = EventsourcingSQLiteSource("bank.db", cipher_key=None, compressor=None)
+source.read_all_backward(None, limit=10)       # the ten newest events
+"""
+
+from __future__ import annotations
+
+from webapp.sources.eventsourcing.payloads import PayloadDecoder
+from webapp.sources.eventsourcing.sqlite import EventsourcingSQLiteSource
+from webapp.sources.eventsourcing.tables import ForeignStoreError
+
+__all__ = ["EventsourcingSQLiteSource", "ForeignStoreError", "PayloadDecoder"]
