@@ -86,6 +86,17 @@ def _detected_compressor(data: bytes) -> str | None:
     return None
 
 
+def _looks_encrypted(data: bytes) -> bool:
+    """Long enough for nonce and tag, not text and not compressed: most likely ciphertext."""
+    if len(data) < TAG_END or _detected_compressor(data) is not None:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def unwrap(value: Any) -> Any:
     """The library's `{"_type_", "_data_"}` wrappers as plain JSON values (unknown ones kept)."""
     if isinstance(value, list):
@@ -126,7 +137,7 @@ class PayloadDecoder:
         except _Undecodable as exc:
             plain_failure = str(exc)
         if self._key is None:
-            if _detected_compressor(data) is None and not data.lstrip().startswith(b"{"):
+            if _looks_encrypted(data):
                 return Decoded(None, {"encrypted": True, "bytes": len(data)})
             return Decoded(None, {"undecodable": plain_failure})
         if len(data) < TAG_END:
