@@ -368,6 +368,10 @@ def test_a_corrupt_payload_is_shown_marked_while_the_rest_reads(store, source) -
 def test_waiting_wakes_on_the_stores_notification(store, source) -> None:
     assert source.wait_for_events(5, 0.05) == 5
     assert source.wait_for_events(4, 5) == 5
+    started = time.monotonic()
+    assert source.wait_for_events(5, 0.3) == 5  # nothing came: the timeout ends it
+    assert time.monotonic() - started >= 0.25
+    assert source._poll(5, time.monotonic() + 0.1) == 5  # the fallback without LISTEN
 
     def append_later() -> None:
         time.sleep(0.3)

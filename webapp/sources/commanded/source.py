@@ -551,7 +551,11 @@ class CommandedSource:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
-                    for _ in driver.notifies(timeout=remaining, stop_after=1):
+                    try:
+                        waiting = driver.notifies(timeout=remaining, stop_after=1)
+                    except TypeError:  # psycopg before 3.2 cannot wait with a timeout
+                        return self._poll(after, deadline)
+                    for _ in waiting:
                         pass
                     head = self.head_position()
             finally:
