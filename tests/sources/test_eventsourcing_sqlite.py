@@ -10,14 +10,23 @@ import stat
 import uuid
 import zlib
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from eventsourcing.cryptography import AESCipher
 
-from tests.sources.eventsourcing_stores import OPENED_ON, VARIANTS, Written, write_store
+from tests.sources.eventsourcing_stores import (
+    OPENED_ON,
+    VARIANTS,
+    Bank,
+    Written,
+    environment,
+    write_store,
+)
 from webapp.sources import Capabilities, EventSource, Subscription
 from webapp.sources.eventsourcing import EventsourcingSQLiteSource, ForeignStoreError
+from webapp.sources.eventsourcing import sqlite as sqlite_source
 from webapp.sources.eventsourcing.payloads import PayloadDecoder
 from webapp.sources.eventsourcing.sqlite import EPOCH
 
@@ -372,3 +381,47 @@ def test_a_read_only_open_without_immutable_would_leave_side_files(plain) -> Non
     conn.execute("SELECT count(*) FROM stored_events").fetchall()
     conn.close()
     assert {p.name for p in plain.path.parent.iterdir()} > {"plain.db"}
+
+
+def test_a_filtered_read_stops_at_its_scan_budget(source, monkeypatch) -> None:
+    monkeypatch.setattr(sqlite_source, "SCAN_BUDGET", 3)
+    assert source.read_all(0, types="Completed") == []
+    assert [e.position for e in source.read_all(3, types="Completed")] == []
+    assert [e.position for e in source.read_all(6, types="Completed")] == [7]
+    assert [e.position for e in source.read_all(0, types="Deposited")] == [2]
+    assert [e.position for e in source.read_all_backward(None, types="Opened")] == []
+    assert [e.position for e in source.read_all_backward(5, types="Opened")] == [3]
+    assert len(source.read_all(0)) == 7, "an unfiltered read has no budget"
+
+
+def test_an_activity_cursor_naming_no_stream_compares_times(source, written) -> None:
+    newest = source.list_streams_by_activity(limit=1)[0]
+    page = source.list_streams_by_activity(before=(newest.updated_at, ""), limit=5)
+    assert [s.stream_id for s in page] == [written.bob.hex, written.ann.hex]
+    page = source.list_streams_by_activity(before=(newest.updated_at, "~"), limit=2)
+    assert [s.stream_id for s in page] == [written.transfer.hex, written.bob.hex]
+    naive = (newest.updated_at.replace(tzinfo=None), "")  # naive times are UTC
+    assert [s.stream_id for s in source.list_streams_by_activity(before=naive)] == [
+        written.bob.hex,
+        written.ann.hex,
+    ]
+
+
+def test_a_version_1_row_reads_as_stored_and_the_library_upcasts_it(plain, tmp_path) -> None:
+    """The adapter shows the stored schema version; upcasting is the reader's business."""
+    old = tmp_path / "old.db"
+    shutil.copy(plain.path, old)
+    with sqlite3.connect(old) as conn:
+        (state,) = conn.execute("SELECT state FROM stored_events WHERE rowid = 2").fetchone()
+        v1 = state.replace(b',"currency":"EUR"', b"").replace(b',"class_version":2', b"")
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = 2", [v1])
+    conn.close()
+    source = EventsourcingSQLiteSource(old)
+    deposit = source.get_event(2)
+    assert (deposit.schema_version, deposit.data) == (1, {"amount": "10.50"})
+    source.close()
+    app = Bank(env=environment(old, "plain", None))
+    assert app.repository.get(plain.ann).balance == Decimal("10.75")
+    deposited = list(app.repository.event_store.get(plain.ann))[1]
+    assert (deposited.amount, deposited.currency) == (Decimal("10.50"), "EUR")
+    app.close()

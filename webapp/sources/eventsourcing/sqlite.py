@@ -205,28 +205,36 @@ class EventsourcingSQLiteSource:
         timestamps' order when one application writes the file. Cost: one pass over the
         primary-key index grouping every event by stream (O(events), no payload read),
         then two payload decodes per stream listed. The cursor's stream is found by id and
-        the page continues below its newest rowid.
+        the page continues below its newest rowid; a cursor naming no stream is compared by
+        (updated_at, stream_id), decoding up to `SCAN_BUDGET` streams to fill the page.
         """
         where, params = self._prefix_where(prefix)
-        having, having_params = "", []
+        having, having_params, cursor = "", [], None
         if before is not None:
             cursor_row = self._scalar(
                 f"SELECT MAX(rowid) FROM {self._events} WHERE originator_id = ?", [before[1]]
             )
-            if cursor_row is not None:
+            if cursor_row is None:
+                cursor = (_utc(before[0]), before[1])
+            else:
                 having, having_params = "HAVING MAX(rowid) < ?", [cursor_row]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._rows(
             f"SELECT originator_id, MIN(originator_version), MAX(originator_version) "
             f"FROM {self._events} {clause} GROUP BY originator_id {having} "
             "ORDER BY MAX(rowid) DESC LIMIT ?",
-            [*params, *having_params, max(0, limit)],
+            [*params, *having_params, max(0, limit) if cursor is None else SCAN_BUDGET],
         )
-        infos = [self._info(str(oid), first, last) for oid, first, last in rows]
-        if before is not None:
-            cursor = (_utc(before[0]), before[1])
-            infos = [info for info in infos if (info.updated_at, info.stream_id) != cursor]
-        return infos
+        if cursor is None:
+            return [self._info(str(oid), first, last) for oid, first, last in rows]
+        found: list[StreamInfo] = []
+        for oid, first, last in rows:
+            info = self._info(str(oid), first, last)
+            if (info.updated_at, info.stream_id) < cursor:
+                found.append(info)
+                if len(found) >= limit:
+                    break
+        return found
 
     def stream_info(self, stream_id: str) -> StreamInfo | None:
         rows = self._rows(
