@@ -195,6 +195,8 @@ def test_the_filters_it_can_serve(source, written) -> None:
     assert [e.position for e in source.read_all(2, types=["Opened", "Completed"])] == [3, 7]
     assert source.read_all(0, types=[]) == []
     assert source.read_all(0, types="Account") == []
+    assert source.read_all(0, types="opened") == [], "types match case-sensitively"
+    assert [e.position for e in source.read_all(0, types="Transfer.Completed")] == [7]
     assert [e.position for e in source.read_all_backward(None, limit=2, types="Deposited")] == [
         6,
         4,
@@ -425,3 +427,13 @@ def test_a_version_1_row_reads_as_stored_and_the_library_upcasts_it(plain, tmp_p
     deposited = list(app.repository.event_store.get(plain.ann))[1]
     assert (deposited.amount, deposited.currency) == (Decimal("10.50"), "EUR")
     app.close()
+
+
+def test_a_path_with_uri_characters_opens(plain, tmp_path) -> None:
+    odd = tmp_path / "a folder #1 ?x=y%20" / "bank store.db"
+    odd.parent.mkdir()
+    shutil.copy(plain.path, odd)
+    source = EventsourcingSQLiteSource(odd)
+    assert source.head_position() == 7
+    source.close()
+    assert os.listdir(odd.parent) == ["bank store.db"]

@@ -254,7 +254,8 @@ class EventsourcingSQLiteSource:
         limit: int | None = None,
         backward: bool = False,
     ) -> list[RecordedEvent]:
-        where, params = ["originator_id = ?"], [stream_id]
+        where = ["originator_id = ?"]
+        params: list[Any] = [stream_id]
         if from_version is not None:
             where.append("originator_version <= ?" if backward else "originator_version >= ?")
             params.append(from_version)
@@ -290,11 +291,8 @@ class EventsourcingSQLiteSource:
             else:
                 tests = []
                 for name in names:
-                    tests.append(
-                        "(topic = ? OR topic LIKE ? ESCAPE '\\' OR topic LIKE ? ESCAPE '\\')"
-                    )
-                    escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                    params += [name, f"%.{escaped}", f"%:{escaped}"]
+                    tests.append("(topic = ? OR substr(topic, ?) IN (?, ?))")
+                    params += [name, -(len(name) + 1), f".{name}", f":{name}"]
                 where.append(f"({' OR '.join(tests)})")
         return where, params
 
@@ -459,7 +457,8 @@ class EventsourcingSQLiteSource:
         ]
 
     def read_snapshot(self, stream_id: str, *, max_version: int | None = None) -> Snapshot | None:
-        where, params = "originator_id = ?", [stream_id]
+        where = "originator_id = ?"
+        params: list[Any] = [stream_id]
         if max_version is not None:
             where += " AND originator_version <= ?"
             params.append(max_version)
