@@ -30,6 +30,7 @@ stores none, so the adapter derives a stable one."""
 
 HOUSEKEEPING: Final = ("timestamp", "class_version", "originator_topic")
 _UNSERVED: Final = ("correlation_id", "actor", "data_equals", "older_schemas")
+_BATCH: Final = 500
 _COLUMNS: Final = "rowid, originator_id, originator_version, topic, state"
 
 
@@ -331,18 +332,28 @@ class EventsourcingSQLiteSource:
         since: datetime | None,
         until: datetime | None,
     ) -> list[RecordedEvent]:
+        """Events in the scan window whose decoded time is in range (unknown times left out),
+        fetched in batches so the window is never held in memory at once."""
         found: list[RecordedEvent] = []
-        for row in self._rows(sql, params):
-            event = self._event(row)
-            if event.metadata.get("time_unknown"):
-                continue
-            if since is not None and event.recorded_at < _utc(since):
-                continue
-            if until is not None and event.recorded_at >= _utc(until):
-                continue
-            found.append(event)
-            if len(found) >= limit:
-                break
+        if limit <= 0:
+            return found
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            try:
+                while batch := cursor.fetchmany(_BATCH):
+                    for row in batch:
+                        event = self._event(row)
+                        if event.metadata.get("time_unknown"):
+                            continue
+                        if since is not None and event.recorded_at < _utc(since):
+                            continue
+                        if until is not None and event.recorded_at >= _utc(until):
+                            continue
+                        found.append(event)
+                        if len(found) >= limit:
+                            return found
+            finally:
+                cursor.close()
         return found
 
     def read_all(
