@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import bz2
 import hashlib
 import os
 import shutil
@@ -14,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.cryptography import AESCipher
 
 from tests.sources.eventsourcing_stores import (
@@ -437,3 +440,19 @@ def test_a_path_with_uri_characters_opens(plain, tmp_path) -> None:
     assert source.head_position() == 7
     source.close()
     assert os.listdir(odd.parent) == ["bank store.db"]
+
+
+def test_the_decoder_reads_bz2_and_the_aes_gcm_layout() -> None:
+    state = b'{"timestamp":{"_type_":"datetime_iso","_data_":"2024-05-01T09:30:00+00:00"}}'
+    assert PayloadDecoder(compressor="bz2").decode(bz2.compress(state)).state == {
+        "timestamp": "2024-05-01T09:30:00+00:00"
+    }
+    key = AESCipher.create_key(num_bytes=16)
+    nonce = os.urandom(12)
+    sealed = AESGCM(base64.b64decode(key)).encrypt(nonce, zlib.compress(state), None)
+    blob = nonce + sealed[-16:] + sealed[:-16]
+    assert PayloadDecoder(cipher_key=key).decode(blob).state == {
+        "timestamp": "2024-05-01T09:30:00+00:00"
+    }
+    assert PayloadDecoder().decode(blob).marker == {"encrypted": True, "bytes": len(blob)}
+    assert PayloadDecoder(cipher_key=key).decode(b"short").marker["undecodable"]

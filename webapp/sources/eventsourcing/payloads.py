@@ -86,14 +86,23 @@ def _detected_compressor(data: bytes) -> str | None:
     return None
 
 
+def _decompresses(data: bytes) -> bool:
+    try:
+        zlib.decompress(data) if _looks_zlib(data) else bz2.decompress(data)
+    except (zlib.error, OSError, ValueError, EOFError):
+        return False
+    return True
+
+
 def _looks_encrypted(data: bytes) -> bool:
-    """Long enough for nonce and tag, not text and not compressed: most likely ciphertext."""
-    if len(data) < TAG_END or _detected_compressor(data) is not None:
+    """Long enough for nonce and tag, not text, not compressed data: most likely ciphertext
+    (random bytes look like a zlib header one time in ~500, so that alone says nothing)."""
+    if len(data) < TAG_END:
         return False
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        return True
+        return _detected_compressor(data) is None or not _decompresses(data)
     return False
 
 
