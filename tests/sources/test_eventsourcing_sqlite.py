@@ -456,3 +456,22 @@ def test_the_decoder_reads_bz2_and_the_aes_gcm_layout() -> None:
     }
     assert PayloadDecoder().decode(blob).marker == {"encrypted": True, "bytes": len(blob)}
     assert PayloadDecoder(cipher_key=key).decode(b"short").marker["undecodable"]
+
+
+def test_commits_still_in_a_live_writers_wal_are_not_shown_and_it_says_so(plain) -> None:
+    app = Bank(env=environment(plain.path, "plain", None))
+    account = app.repository.get(plain.ann)
+    account.deposit(Decimal("1"))
+    app.save(account)
+    try:
+        source = EventsourcingSQLiteSource(plain.path)
+        assert source.wal_pending is True
+        assert source.head_position() == 7, "the eighth event is in the WAL only"
+        source.close()
+    finally:
+        app.close()
+    source = EventsourcingSQLiteSource(plain.path)
+    assert source.wal_pending is False
+    assert source.head_position() == 8
+    assert source.get_event(8).data == {"amount": "1", "currency": "EUR"}
+    source.close()

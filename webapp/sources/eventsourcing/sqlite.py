@@ -85,7 +85,9 @@ class EventsourcingSQLiteSource:
     so it reads from a read-only folder and a copy stays byte-identical. SQLite then
     assumes the file never changes: do not use it while the library (a writer) is live on
     the file, since the WAL is ignored and pages may be read torn. What it shows is the file
-    as it was when closed by its writer; reopen the source to see later writes.
+    as it was when closed by its writer; reopen the source to see later writes. A non-empty
+    `-wal` file beside it (`wal_pending`) means a writer is live or did not close cleanly:
+    commits in that WAL are not shown.
 
     Costs: reads by position, by stream and the stream listings use the primary-key index
     and the rowid. A filtered global-log read examines at most `SCAN_BUDGET` rows past
@@ -113,6 +115,15 @@ class EventsourcingSQLiteSource:
     @property
     def capabilities(self) -> Capabilities:
         return self._capabilities
+
+    @property
+    def wal_pending(self) -> bool:
+        """A non-empty `-wal` file lies beside the store: its commits are not read here."""
+        wal = self.path.with_name(f"{self.path.name}-wal")
+        try:
+            return wal.stat().st_size > 0
+        except OSError:
+            return False
 
     # --- SQL and rows
 
