@@ -28,6 +28,7 @@ from tests.sources.eventsourcing_stores import (
     write_store,
 )
 from webapp.sources import Capabilities, EventSource, Subscription
+from webapp.sources.errors import ForeignStoreError as AnySourcesError
 from webapp.sources.eventsourcing import EventsourcingSQLiteSource, ForeignStoreError
 from webapp.sources.eventsourcing import sqlite as sqlite_source
 from webapp.sources.eventsourcing.payloads import PayloadDecoder
@@ -475,3 +476,8 @@ def test_commits_still_in_a_live_writers_wal_are_not_shown_and_it_says_so(plain)
     assert source.head_position() == 8
     assert source.get_event(8).data == {"amount": "1", "currency": "EUR"}
     source.close()
+
+
+def test_its_refusal_is_every_sources_foreign_store_error(tmp_path) -> None:
+    with pytest.raises(AnySourcesError):
+        EventsourcingSQLiteSource(tmp_path / "missing.db")
