@@ -7,8 +7,8 @@ source.read_all_backward(None, limit=10)       # the ten newest events
 
 from __future__ import annotations
 
+from webapp.sources.errors import ForeignStoreError
 from webapp.sources.eventsourcing.payloads import PayloadDecoder
 from webapp.sources.eventsourcing.sqlite import EventsourcingSQLiteSource
-from webapp.sources.eventsourcing.tables import ForeignStoreError
 
 __all__ = ["EventsourcingSQLiteSource", "ForeignStoreError", "PayloadDecoder"]

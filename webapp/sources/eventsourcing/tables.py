@@ -5,15 +5,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from webapp.sources import errors
+from webapp.sources.errors import ForeignStoreError
 
 RECORD_COLUMNS = frozenset({"originator_id", "originator_version", "topic", "state"})
 TRACKING_COLUMNS = frozenset({"application_name", "notification_id"})
-
-
-class ForeignStoreError(errors.ForeignStoreError):
-    """A file that is not an `eventsourcing` SQLite store, or cannot be opened as one (every
-    source's `webapp.sources.errors.ForeignStoreError` catches it too)."""
 
 
 @dataclass(frozen=True, slots=True)
