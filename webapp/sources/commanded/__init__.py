@@ -3,8 +3,10 @@
     from webapp.sources.commanded import CommandedSource
     source = CommandedSource("postgresql+psycopg://reader@db/bank", schema="public")
 
-`source.py` maps its tables onto the port, `payloads.py` decodes its data and metadata
-cells, `etf.py` reads Erlang's External Term Format (the default serializer's).
+`source.py` is the source, made of the reads in `events.py`, `streams.py`,
+`checkpoints.py` and `live.py` over the tables and transaction of `schema.py`;
+`payloads.py` decodes data and metadata cells, `etf.py` reads Erlang's External Term
+Format (the default serializer's).
 """
 
 from __future__ import annotations
