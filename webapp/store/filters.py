@@ -73,14 +73,14 @@ def prefix_upper_bound(prefix: str) -> str | None:
     return None
 
 
-def prefix_clause(prefix: str) -> tuple[list[str], list[Any]]:
-    """`stream_id` starting with `prefix`, as an index range (nothing for "")."""
+def prefix_clause(prefix: str, column: str = "stream_id") -> tuple[list[str], list[Any]]:
+    """`column` starting with `prefix`, as an index range (nothing for "")."""
     if not prefix:
         return [], []
-    where, params = ["stream_id >= ?"], [prefix]
+    where, params = [f"{column} >= ?"], [prefix]
     upper = prefix_upper_bound(prefix)
     if upper is not None:
-        where.append("stream_id < ?")
+        where.append(f"{column} < ?")
         params.append(upper)
     return where, params
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 from webapp.database import create_store_engine, parse_store_url
 from webapp.sources.errors import ForeignStoreError
 from webapp.sources.port import Capabilities
+from webapp.store.event_store import as_utc
 from webapp.store.types import RecordedEvent, StreamInfo
 
 TABLES: Final = ("streams", "events", "stream_events", "snapshots", "subscriptions")
@@ -81,8 +82,8 @@ def aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def utc(moment: datetime) -> datetime:
-    return aware(moment).astimezone(UTC)
+utc = as_utc
+"""`moment` in UTC (a naive time is taken as UTC), as the store reads its own times."""
 
 
 def stream_info_of(row: Any) -> StreamInfo:

@@ -7,20 +7,13 @@ from typing import Any
 
 from webapp.sources.eventsourcing.files import Database
 from webapp.sources.eventsourcing.rows import EVENT_COLUMNS, RowMapper, utc
-from webapp.store.filters import prefix_upper_bound
+from webapp.store.filters import prefix_clause
 from webapp.store.types import RecordedEvent, StreamInfo
 
 
 def prefix_where(prefix: str) -> tuple[list[str], list[Any]]:
     """SQL conditions (and their parameters) keeping the stream ids that start with `prefix`."""
-    if not prefix:
-        return [], []
-    where, params = ["originator_id >= ?"], [prefix]
-    upper = prefix_upper_bound(prefix)
-    if upper is not None:
-        where.append("originator_id < ?")
-        params.append(upper)
-    return where, params
+    return prefix_clause(prefix, "originator_id")
 
 
 class Streams:
