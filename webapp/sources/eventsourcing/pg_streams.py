@@ -1,0 +1,142 @@
+"""Streams in PostgreSQL: listed by id or by activity, a stream's info and its events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from webapp.sources.eventsourcing.pg_database import ReadOnlyDatabase, Session
+from webapp.sources.eventsourcing.pg_log import EVENT_COLUMNS, event_of
+from webapp.sources.eventsourcing.pg_tables import StreamKeys, stream_id_of
+from webapp.sources.eventsourcing.rows import RowMapper, utc
+from webapp.store.types import RecordedEvent, StreamInfo
+
+
+class PgStreams:
+    """The events table grouped by `originator_id`, read over its primary-key index."""
+
+    def __init__(
+        self, db: ReadOnlyDatabase, events: str, keys: StreamKeys, rows: RowMapper
+    ) -> None:
+        self._db = db
+        self._events = events
+        self._keys = keys
+        self._rows = rows
+
+    def _time_of(self, session: Session, key: Any, version: int) -> datetime:
+        blob = session.scalar(
+            f"SELECT state FROM {self._events} WHERE originator_id = ? AND originator_version = ?",
+            [key, version],
+        )
+        return self._rows.recorded_at(blob)
+
+    def _info(self, session: Session, key: Any, first: int, last: int) -> StreamInfo:
+        return StreamInfo(
+            stream_id=stream_id_of(key),
+            version=int(last),
+            created_at=self._time_of(session, key, first),
+            updated_at=self._time_of(session, key, last),
+        )
+
+    def by_id(self, prefix: str, after: str | None, limit: int) -> list[StreamInfo]:
+        """Streams in id order after `after`; two payload decodes per stream listed."""
+        where, params = self._keys.prefix_where(prefix)
+        if after is not None:
+            condition, after_params = self._keys.after_where(after)
+            where.append(condition)
+            params += after_params
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._db.read() as session:
+            rows = session.rows(
+                f"SELECT originator_id, MIN(originator_version), MAX(originator_version) "
+                f"FROM {self._events} {clause} GROUP BY originator_id "
+                "ORDER BY originator_id LIMIT ?",
+                [*params, max(0, limit)],
+            )
+            return [self._info(session, key, first, last) for key, first, last in rows]
+
+    def by_activity(
+        self, prefix: str, before: tuple[datetime, str] | None, limit: int, *, budget: int
+    ) -> list[StreamInfo]:
+        """Streams by their newest notification id, descending, below the cursor `before`.
+
+        A cursor naming a stream continues below that stream's newest notification id;
+        one naming none is compared by (updated_at, stream_id), decoding up to `budget`
+        streams."""
+        where, params = self._keys.prefix_where(prefix)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._db.read() as session:
+            having, having_params, cursor = "", [], None
+            if before is not None:
+                key = self._keys.key(before[1])
+                cursor_row = None
+                if key is not None:
+                    cursor_row = session.scalar(
+                        f"SELECT MAX(notification_id) FROM {self._events} WHERE originator_id = ?",
+                        [key],
+                    )
+                if cursor_row is None:
+                    cursor = (utc(before[0]), before[1])
+                else:
+                    having, having_params = "HAVING MAX(notification_id) < ?", [cursor_row]
+            rows = session.rows(
+                f"SELECT originator_id, MIN(originator_version), MAX(originator_version) "
+                f"FROM {self._events} {clause} GROUP BY originator_id {having} "
+                "ORDER BY MAX(notification_id) DESC LIMIT ?",
+                [*params, *having_params, max(0, limit) if cursor is None else budget],
+            )
+            if cursor is None:
+                return [self._info(session, key, first, last) for key, first, last in rows]
+            found: list[StreamInfo] = []
+            for key, first, last in rows:
+                info = self._info(session, key, first, last)
+                if (info.updated_at, info.stream_id) < cursor:
+                    found.append(info)
+                    if len(found) >= limit:
+                        break
+            return found
+
+    def info(self, stream_id: str) -> StreamInfo | None:
+        """The stream's version and first and last times; None when it has no events."""
+        key = self._keys.key(stream_id)
+        if key is None:
+            return None
+        with self._db.read() as session:
+            rows = session.rows(
+                f"SELECT MIN(originator_version), MAX(originator_version) FROM {self._events} "
+                "WHERE originator_id = ?",
+                [key],
+            )
+            if not rows or rows[0][1] is None:
+                return None
+            return self._info(session, key, rows[0][0], rows[0][1])
+
+    def read(
+        self, stream_id: str, from_version: int | None, limit: int | None, backward: bool
+    ) -> list[RecordedEvent]:
+        """The stream's events from `from_version` (up to it when `backward`)."""
+        key = self._keys.key(stream_id)
+        if key is None:
+            return []
+        where = ["originator_id = ?"]
+        params: list[Any] = [key]
+        if from_version is not None:
+            where.append("originator_version <= ?" if backward else "originator_version >= ?")
+            params.append(from_version)
+        order = "DESC" if backward else "ASC"
+        sql = (
+            f"SELECT {EVENT_COLUMNS} FROM {self._events} WHERE {' AND '.join(where)} "
+            f"ORDER BY originator_version {order}"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(0, limit))
+        with self._db.read() as session:
+            return [event_of(self._rows, row) for row in session.rows(sql, params)]
+
+    def count(self) -> int:
+        """The number of distinct stream ids."""
+        with self._db.read() as session:
+            return int(
+                session.scalar(f"SELECT COUNT(DISTINCT originator_id) FROM {self._events}") or 0
+            )
