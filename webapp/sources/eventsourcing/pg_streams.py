@@ -23,37 +23,52 @@ class PgStreams:
         self._keys = keys
         self._rows = rows
 
-    def _time_of(self, session: Session, key: Any, version: int) -> datetime:
-        blob = session.scalar(
-            f"SELECT state FROM {self._events} WHERE originator_id = ? AND originator_version = ?",
-            [key, version],
+    def _page(
+        self,
+        session: Session,
+        where: list[str],
+        params: list[Any],
+        *,
+        having: str = "",
+        order: str = "originator_id",
+        limit: int,
+    ) -> list[StreamInfo]:
+        """Streams grouped from the events `where` keeps, in `order` (a column of the
+        grouping: `originator_id` or `newest DESC`), each with the states of its first and
+        last events fetched in the same statement over the primary key."""
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = session.rows(
+            "SELECT g.originator_id, g.first, g.last, f.state, l.state FROM ("
+            " SELECT originator_id, MIN(originator_version) AS first,"
+            " MAX(originator_version) AS last, MAX(notification_id) AS newest"
+            f" FROM {self._events} {clause} GROUP BY originator_id {having}"
+            f" ORDER BY {order} LIMIT ?) g"
+            f" JOIN {self._events} f"
+            " ON f.originator_id = g.originator_id AND f.originator_version = g.first"
+            f" JOIN {self._events} l"
+            " ON l.originator_id = g.originator_id AND l.originator_version = g.last"
+            f" ORDER BY g.{order}",
+            [*params, max(0, limit)],
         )
-        return self._rows.recorded_at(blob)
-
-    def _info(self, session: Session, key: Any, first: int, last: int) -> StreamInfo:
-        return StreamInfo(
-            stream_id=stream_id_of(key),
-            version=int(last),
-            created_at=self._time_of(session, key, first),
-            updated_at=self._time_of(session, key, last),
-        )
+        return [
+            StreamInfo(
+                stream_id=stream_id_of(key),
+                version=int(last),
+                created_at=self._rows.recorded_at(first_state),
+                updated_at=self._rows.recorded_at(last_state),
+            )
+            for key, _first, last, first_state, last_state in rows
+        ]
 
     def by_id(self, prefix: str, after: str | None, limit: int) -> list[StreamInfo]:
-        """Streams in id order after `after`; two payload decodes per stream listed."""
+        """Streams in id order after `after`, in one statement; two payload decodes each."""
         where, params = self._keys.prefix_where(prefix)
         if after is not None:
             condition, after_params = self._keys.after_where(after)
             where.append(condition)
             params += after_params
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._db.read() as session:
-            rows = session.rows(
-                f"SELECT originator_id, MIN(originator_version), MAX(originator_version) "
-                f"FROM {self._events} {clause} GROUP BY originator_id "
-                "ORDER BY originator_id LIMIT ?",
-                [*params, max(0, limit)],
-            )
-            return [self._info(session, key, first, last) for key, first, last in rows]
+            return self._page(session, where, params, limit=limit)
 
     def by_activity(
         self, prefix: str, before: tuple[datetime, str] | None, limit: int, *, budget: int
@@ -64,9 +79,8 @@ class PgStreams:
         one naming none is compared by (updated_at, stream_id), decoding up to `budget`
         streams."""
         where, params = self._keys.prefix_where(prefix)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._db.read() as session:
-            having, having_params, cursor = "", [], None
+            having, cursor = "", None
             if before is not None:
                 key = self._keys.key(before[1])
                 cursor_row = None
@@ -78,18 +92,14 @@ class PgStreams:
                 if cursor_row is None:
                     cursor = (utc(before[0]), before[1])
                 else:
-                    having, having_params = "HAVING MAX(notification_id) < ?", [cursor_row]
-            rows = session.rows(
-                f"SELECT originator_id, MIN(originator_version), MAX(originator_version) "
-                f"FROM {self._events} {clause} GROUP BY originator_id {having} "
-                "ORDER BY MAX(notification_id) DESC LIMIT ?",
-                [*params, *having_params, max(0, limit) if cursor is None else budget],
-            )
+                    having = "HAVING MAX(notification_id) < ?"
+                    params.append(cursor_row)
             if cursor is None:
-                return [self._info(session, key, first, last) for key, first, last in rows]
+                return self._page(
+                    session, where, params, having=having, order="newest DESC", limit=limit
+                )
             found: list[StreamInfo] = []
-            for key, first, last in rows:
-                info = self._info(session, key, first, last)
+            for info in self._page(session, where, params, order="newest DESC", limit=budget):
                 if (info.updated_at, info.stream_id) < cursor:
                     found.append(info)
                     if len(found) >= limit:
@@ -102,14 +112,8 @@ class PgStreams:
         if key is None:
             return None
         with self._db.read() as session:
-            rows = session.rows(
-                f"SELECT MIN(originator_version), MAX(originator_version) FROM {self._events} "
-                "WHERE originator_id = ?",
-                [key],
-            )
-            if not rows or rows[0][1] is None:
-                return None
-            return self._info(session, key, rows[0][0], rows[0][1])
+            found = self._page(session, ["originator_id = ?"], [key], limit=1)
+        return found[0] if found else None
 
     def read(
         self, stream_id: str, from_version: int | None, limit: int | None, backward: bool
