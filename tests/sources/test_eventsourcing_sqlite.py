@@ -400,6 +400,24 @@ def test_a_filtered_read_stops_at_its_scan_budget(source, monkeypatch) -> None:
     assert len(source.read_all(0)) == 7, "an unfiltered read has no budget"
 
 
+@pytest.mark.parametrize("budget", [1, 2, 100])
+def test_streams_by_activity_are_the_same_pages_whatever_the_scan_budget(
+    source, written, monkeypatch, budget
+) -> None:
+    """The newest rows are walked down at most `SCAN_BUDGET` rowids; a walk that ends
+    short of a page groups the whole table instead."""
+    monkeypatch.setattr(sqlite_source, "SCAN_BUDGET", budget)
+    order = [written.transfer.hex, written.bob.hex, written.ann.hex]
+    assert source.list_streams_by_activity() == [source.stream_info(oid) for oid in order]
+    paged, cursor = [], None
+    while page := source.list_streams_by_activity(before=cursor, limit=1):
+        paged += page
+        cursor = (page[-1].updated_at, page[-1].stream_id)
+    assert [s.stream_id for s in paged] == order
+    bob = written.bob.hex
+    assert [s.stream_id for s in source.list_streams_by_activity(prefix=bob[:8])] == [bob]
+
+
 def test_an_activity_cursor_naming_no_stream_compares_times(source, written) -> None:
     newest = source.list_streams_by_activity(limit=1)[0]
     page = source.list_streams_by_activity(before=(newest.updated_at, ""), limit=5)

@@ -62,7 +62,7 @@ class Streams:
         none is compared by (updated_at, stream_id), decoding up to `budget` streams.
         """
         where, params = prefix_where(prefix)
-        having, having_params, cursor = "", [], None
+        having, having_params, cursor, below = "", [], None, None
         if before is not None:
             cursor_row = self._db.scalar(
                 f"SELECT MAX(rowid) FROM {self._events} WHERE originator_id = ?", [before[1]]
@@ -70,7 +70,11 @@ class Streams:
             if cursor_row is None:
                 cursor = (utc(before[0]), before[1])
             else:
-                having, having_params = "HAVING MAX(rowid) < ?", [cursor_row]
+                having, having_params, below = "HAVING MAX(rowid) < ?", [cursor_row], cursor_row
+        if cursor is None:
+            recent = self._newest_rows(where, params, below, max(0, limit), budget)
+            if recent is not None:
+                return [self._info(str(oid), first, last) for oid, first, last in recent]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._db.rows(
             f"SELECT originator_id, MIN(originator_version), MAX(originator_version) "
@@ -88,6 +92,32 @@ class Streams:
                 if len(found) >= limit:
                     break
         return found
+
+    def _newest_rows(
+        self, where: list[str], params: list[Any], below: int | None, limit: int, budget: int
+    ) -> list[tuple[Any, int, int]] | None:
+        """(id, first version, last version) of the streams whose newest rows come first
+        below rowid `below` (None: the head), walking at most `budget` rowids down.
+
+        A stream's newest row is the one holding its highest version (its versions are
+        appended in order), so each stream is met once. None when the walk ends short of
+        `limit` streams before reaching the first row: the caller groups the whole table.
+        """
+        top = int(self._db.scalar(f"SELECT MAX(rowid) FROM {self._events}") or 0) + 1
+        bound = top if below is None else min(below, top)
+        floor = bound - budget
+        conditions = ["e.rowid < ?", "e.rowid >= ?", *where]
+        versions = f"originator_version) FROM {self._events} WHERE originator_id = e.originator_id"
+        rows = self._db.rows(
+            f"SELECT e.originator_id, (SELECT MIN({versions}), e.originator_version"
+            f" FROM {self._events} e WHERE {' AND '.join(conditions)}"
+            f" AND e.originator_version = (SELECT MAX({versions})"
+            " ORDER BY e.rowid DESC LIMIT ?",
+            [bound, floor, *params, limit],
+        )
+        if len(rows) < limit and floor > 1:
+            return None
+        return rows
 
     def info(self, stream_id: str) -> StreamInfo | None:
         """The stream's version and first and last times; None when it has no events."""
