@@ -495,6 +495,38 @@ def test_a_filtered_read_stops_at_its_scan_budget(plain, postgresql_url) -> None
         source.close()
 
 
+def test_a_page_says_where_a_filtered_read_stopped(plain, postgresql_url) -> None:
+    source = EventsourcingPostgresSource(postgresql_url, scan_budget=3)
+    try:
+        forward, after = [], 0
+        while True:
+            page = source.read_all_page(after, types="Completed")
+            forward.append(([e.position for e in page.events], page.exhausted))
+            if page.exhausted:
+                break
+            after = page.resume_after
+        assert forward == [([], False), ([], False), ([7], True)]
+        backward, before = [], None
+        while True:
+            page = source.read_all_backward_page(before, types="Opened")
+            backward.append(([e.position for e in page.events], page.resume_before))
+            if page.exhausted:
+                break
+            before = page.resume_before
+        assert backward == [([], 5), ([3], 2), ([1], None)]
+        full = source.read_all_page(0, limit=2, types="Deposited")
+        assert ([e.position for e in full.events], full.resume_after) == ([2], 3)
+        limited = source.read_all_page(0, limit=2)
+        assert ([e.position for e in limited.events], limited.exhausted) == ([1, 2], False)
+        assert limited.resume_after == 2
+        last = source.read_all_page(5, limit=5)
+        assert ([e.position for e in last.events], last.exhausted) == ([6, 7], True)
+        newest = source.read_all_backward_page(None, limit=1, types="Completed")
+        assert ([e.position for e in newest.events], newest.resume_before) == ([7], 7)
+    finally:
+        source.close()
+
+
 def test_an_activity_cursor_naming_no_stream_compares_times(source, written) -> None:
     newest = source.list_streams_by_activity(limit=1)[0]
     page = source.list_streams_by_activity(before=(newest.updated_at, ""), limit=5)

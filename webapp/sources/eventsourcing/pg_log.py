@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -19,6 +20,18 @@ EVENT_COLUMNS: Final = "notification_id, originator_id, originator_version, topi
 """The columns of an events row, in the order `RowMapper.event` takes them."""
 
 BATCH: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LogWindow:
+    """A read of the global log within the scan budget: what it found and where it stopped
+    (the fields of the port's `LogPage`). `exhausted` True: nothing more in that direction;
+    otherwise read on with `after=resume_after` (forward) or `before=resume_before`."""
+
+    events: list[RecordedEvent]
+    exhausted: bool
+    resume_after: int | None = None
+    resume_before: int | None = None
 
 
 def event_of(rows: RowMapper, row: tuple[Any, ...]) -> RecordedEvent:
@@ -61,11 +74,12 @@ class PgLog:
         backward: bool,
         budget: int,
         filters: LogFilters,
-    ) -> list[RecordedEvent]:
-        """Events past `bound` (below it when `backward`; None: from the head). A filtered
-        read looks only at notification ids within `budget` of the bound, so its page may
-        be short, even empty, before the head: go on from `bound + budget` (or below
-        `bound - budget`)."""
+    ) -> LogWindow:
+        """Events past `bound` (below it when `backward`; None: from the head), and where
+        the read stopped. A filtered read looks only at notification ids within `budget` of
+        the bound, so its page may be short, even empty, before the head: go on from
+        `bound + budget` (or below `bound - budget`), as `resume_after` (`resume_before`)
+        says."""
         check_filters(method, filters)
         where, params = self._keys.prefix_where(filters.get("stream_prefix") or "")
         type_where, type_params = types_where(filters.get("types"))
@@ -73,32 +87,47 @@ class PgLog:
         params += type_params
         since, until = filters.get("since"), filters.get("until")
         filtered = bool(where) or since is not None or until is not None
-        if limit <= 0:
-            return []
         with self._db.read() as session:
-            if backward and bound is None:
-                bound = self._head(session) + 1
-            assert bound is not None
+            head = self._head(session)
+            if bound is None:
+                bound = head + 1
+            if limit <= 0:
+                return LogWindow([], exhausted=False, resume_after=bound, resume_before=bound)
+            edge = bound - budget if backward else bound + budget
             if backward:
                 where.insert(0, "notification_id < ?")
                 params.insert(0, bound)
                 if filtered:
                     where.append("notification_id >= ?")
-                    params.append(bound - budget)
+                    params.append(edge)
             else:
                 where.insert(0, "notification_id > ?")
                 params.insert(0, bound)
                 if filtered:
                     where.append("notification_id <= ?")
-                    params.append(bound + budget)
+                    params.append(edge)
             sql = (
                 f"SELECT {EVENT_COLUMNS} FROM {self._events} WHERE {' AND '.join(where)} "
                 f"ORDER BY notification_id {'DESC' if backward else 'ASC'}"
             )
             if since is None and until is None:
                 rows = session.rows(f"{sql} LIMIT ?", [*params, limit])
-                return [event_of(self._rows, row) for row in rows]
-            return self._timed(session, sql, params, limit, since, until)
+                events = [event_of(self._rows, row) for row in rows]
+            else:
+                events = self._timed(session, sql, params, limit, since, until)
+        if len(events) >= limit:
+            resume = events[-1].position
+            return LogWindow(
+                events,
+                exhausted=False,
+                resume_after=None if backward else resume,
+                resume_before=resume if backward else None,
+            )
+        if not filtered or (edge <= 1 if backward else edge >= head):
+            return LogWindow(events, exhausted=True)
+        if backward:
+            return LogWindow(events, exhausted=False, resume_before=edge)
+        return LogWindow(events, exhausted=False, resume_after=edge)
 
     def _timed(
         self,

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from webapp.sources.eventsourcing.payloads import PayloadDecoder
 from webapp.sources.eventsourcing.pg_checkpoints import PgCheckpoints
 from webapp.sources.eventsourcing.pg_database import ReadOnlyDatabase
-from webapp.sources.eventsourcing.pg_log import PgLog
+from webapp.sources.eventsourcing.pg_log import LogWindow, PgLog
 from webapp.sources.eventsourcing.pg_streams import PgStreams
 from webapp.sources.eventsourcing.pg_tables import PgTables, StreamKeys, discover
 from webapp.sources.eventsourcing.rows import RowMapper
@@ -149,6 +149,17 @@ class EventsourcingPostgresSource:
     ) -> list[RecordedEvent]:
         """Events after `after` by notification id; `types`, `stream_prefix`, `since`, `until`
         served within `scan_budget` ids; `correlation_id`, `actor`, `data_equals` refused."""
+        return self.read_all_page(after, limit=limit, **filters).events
+
+    def read_all_backward(
+        self, before: int | None = None, *, limit: int = 1000, **filters: Unpack[LogFilters]
+    ) -> list[RecordedEvent]:
+        return self.read_all_backward_page(before, limit=limit, **filters).events
+
+    def read_all_page(
+        self, after: int = 0, *, limit: int = 1000, **filters: Unpack[LogFilters]
+    ) -> LogWindow:
+        """`read_all`, saying where it stopped: `exhausted`, or go on from `resume_after`."""
         return self._log.read(
             "read_all",
             int(after),
@@ -158,9 +169,11 @@ class EventsourcingPostgresSource:
             filters=filters,
         )
 
-    def read_all_backward(
+    def read_all_backward_page(
         self, before: int | None = None, *, limit: int = 1000, **filters: Unpack[LogFilters]
-    ) -> list[RecordedEvent]:
+    ) -> LogWindow:
+        """`read_all_backward`, saying where it stopped: `exhausted`, or go on below
+        `resume_before`."""
         return self._log.read(
             "read_all_backward",
             None if before is None else int(before),
