@@ -26,7 +26,7 @@ _HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 @dataclass(frozen=True, slots=True)
 class PgTables:
-    """One application's tables (quoted names are `events_sql` and friends)."""
+    """One application's tables in `schema`, by their (unquoted) names."""
 
     schema: str
     app: str

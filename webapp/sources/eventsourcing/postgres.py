@@ -52,7 +52,8 @@ class EventsourcingPostgresSource:
     Notification ids come from a sequence and may have gaps: the head is the highest one,
     not the count. A filtered global-log read looks only at notification ids within
     `scan_budget` of its bound and may return a short page, even an empty one, before the
-    head: continue from `after + scan_budget` (backward: below `before - scan_budget`).
+    head: continue from `after + scan_budget` (backward: below `before - scan_budget`);
+    `read_all_page` and `read_all_backward_page` return that place with the events.
     Reads by position, by stream and the id listing use the library's primary key
     (originator_id, originator_version) and its unique `notification_id` index; the
     activity listing, `count_streams` and `count_by_type` scan the table (no payloads).
