@@ -114,8 +114,10 @@ class ReadOnlyDatabase:
     def read(self) -> Iterator[Session]:
         """A `READ ONLY` transaction with the statement timeout set: where every read runs."""
         with self.engine.connect() as conn, conn.begin():
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {self.statement_timeout_ms}")
+            conn.exec_driver_sql(
+                "SET TRANSACTION READ ONLY; "
+                f"SET LOCAL statement_timeout = {self.statement_timeout_ms}"
+            )
             yield Session(conn)
 
     def quote(self, name: str) -> str:

@@ -88,7 +88,7 @@ class PgLog:
         since, until = filters.get("since"), filters.get("until")
         filtered = bool(where) or since is not None or until is not None
         with self._db.read() as session:
-            head = self._head(session)
+            head = self._head(session) if bound is None or (filtered and not backward) else 0
             if bound is None:
                 bound = head + 1
             if limit <= 0:
