@@ -526,12 +526,18 @@ def build_commanded(engine: Any, shape: Shape, column: str) -> None:
             [position // 2],
         )
         raw.commit()
-        for table in ("streams", "events", "stream_events"):
-            cur.execute(f"ANALYZE {s}.{table}")
-        raw.commit()
     finally:
         raw.close()
+    vacuum(engine, [f"{s}.{table}" for table in ("streams", "events", "stream_events")])
     print(f"built {COMMANDED_SCHEMA} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def vacuum(engine: Any, tables: list[str]) -> None:
+    """VACUUM ANALYZE freshly loaded tables, as autovacuum would have long since done for a
+    store that grew over time (statistics, visibility map, hint bits)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
 
 
 def copy_rows(cur: Any, table: str, rows: io.StringIO) -> None:
@@ -571,7 +577,13 @@ def commanded_bare(engine: Any) -> dict[str, Callable[..., list[Any]]]:
             )
         ),
         "streams by activity": lambda limit: rows(
-            f"{streams} ORDER BY updated_at DESC, s.stream_uuid DESC LIMIT %s", limit
+            "SELECT s.stream_uuid, s.stream_version, s.created_at,"
+            f" (SELECT e.created_at FROM {s}.stream_events l"
+            f" JOIN {s}.events e ON e.event_id = l.event_id"
+            " WHERE l.stream_id = s.stream_id AND l.stream_version = s.stream_version)"
+            f" AS updated_at FROM {s}.streams s WHERE s.stream_id <> 0"
+            " ORDER BY updated_at DESC NULLS LAST, s.stream_uuid DESC LIMIT %s",
+            limit,
         ),
         "stream page": lambda stream_id, version, limit: rows(
             f"SELECT a.stream_version AS position, {event_columns}"
@@ -698,11 +710,10 @@ def build_eventsourcing_postgresql(engine: Any, shape: Shape) -> None:
 
     try:
         write_library_events(app, shape, insert)
-        cur.execute(f"ANALYZE {table}")
-        raw.commit()
     finally:
         raw.close()
         app.close()
+    vacuum(engine, [table])
     finish_with_library(env, shape)
     print(f"built {ES_PG_SCHEMA} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
@@ -896,12 +907,20 @@ def measure(bench: Bench, shape: Shape, runs: int, page: int) -> list[Row]:
         lambda: bare["filtered"](head, bench.scan_budget, page),
     )
     count, scanned_to = found[-1]
+    examined = head - scanned_to + 1
+    stopped = (
+        "the whole log"
+        if scanned_to <= 1
+        else f"{examined:,} positions, {'within' if examined <= bench.scan_budget else 'BEYOND'}"
+        " the budget"
+    )
     results.append(
         Row(
-            f"$all by type {RARE_TYPE}, backward from the head",
+            f"$all by type {RARE_TYPE} (no index), backward from the head",
             ours_ms,
             bare_ms,
-            f"{count} events, scanned to {scanned_to:,} (budget {bench.scan_budget:,})",
+            f"{count} of {page} found; scanned down to {scanned_to:,} from {head:,}:"
+            f" {stopped} ({bench.scan_budget:,})",
         )
     )
     return results
@@ -925,10 +944,11 @@ def print_table(bench: Bench, shape: Shape, args: argparse.Namespace, rows: list
     print("| page | via source ms | bare SQL ms | ratio | <= 50 ms |")
     print("|---|---:|---:|---:|:---:|")
     for row in rows:
-        ok = "yes" if row.source_ms <= TARGET_MS else "NO"
         ratio = f"{row.source_ms / row.bare_ms:.1f}x" if row.bare_ms else "-"
-        page = f"{row.page} ({row.note})" if row.note else row.page
-        print(f"| {page} | {row.source_ms:.2f} | {row.bare_ms:.2f} | {ratio} | {ok} |", flush=True)
+        # the filtered read is bounded by its scan budget, not held to the target
+        ok = row.note or ("yes" if row.source_ms <= TARGET_MS else "NO")
+        line = f"| {row.page} | {row.source_ms:.2f} | {row.bare_ms:.2f} | {ratio} | {ok} |"
+        print(line, flush=True)
 
 
 def parse_args() -> argparse.Namespace:
