@@ -165,6 +165,60 @@ def build_runtime(
     )
 
 
+@dataclass
+class BrowseRuntime:
+    """A running explorer over a store another tool wrote: the source, read-only, and
+    eventscope's own database for accounts, sessions, notes and the access log.
+
+    No domain runs: `router`, `registry`, `projections`, `read_models` and `seeder` are
+    None, and pages that need them are not offered (the source's capabilities say what
+    it can answer)."""
+
+    settings: Settings
+    database: Engine
+    source: EventSource
+    privacy: Privacy
+    """Only its access log is used: who was shown which stream's payloads, and where."""
+    source_name: str = ""
+    """The source URL without a password, for the page header."""
+    store: EventStore | None = None
+    registry: AggregateRegistry | None = None
+    router: CommandRouter | None = None
+    projections: Projections | None = None
+    read_models: ReadModels | None = None
+    seeder: Seeder | None = None
+    workers: list[Worker] = field(default_factory=list)
+
+    def start_background_work(self, echo: Callable[[str], object] = print) -> None:
+        """Nothing runs beside a foreign store: it is only read."""
+
+    def close(self) -> None:
+        self.source.close()
+        self.privacy.close()
+        self.database.dispose()
+
+
+def build_browse_runtime(
+    settings: Settings, source: EventSource, *, source_name: str = "", migrate: bool = True
+) -> BrowseRuntime:
+    """eventscope's own database (`settings.db_url`, migrated) wired beside `source`."""
+    engine = create_store_engine(settings.db_url)
+    try:
+        if migrate:
+            upgrade_engine(engine)
+        privacy = open_privacy(settings, migrate=migrate)
+    except Exception:
+        engine.dispose()
+        raise
+    return BrowseRuntime(
+        settings=settings,
+        database=engine,
+        source=source,
+        privacy=privacy,
+        source_name=source_name,
+    )
+
+
 def checkpoints_of(projections: Projections) -> Callable[[], list[Subscription]]:
     """The projections' and process managers' checkpoints, as the source's subscriptions."""
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from webapp.bootstrap import Runtime, build_runtime
+from webapp.bootstrap import BrowseRuntime, Runtime, build_runtime
 from webapp.config import Settings
 from webapp.web import create_app
 from webapp.web.accounts import ROLES, AccountBook
@@ -60,7 +60,8 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @dataclass
 class LiveServer:
     url: str
-    runtime: Runtime
+    runtime: Any
+    """A `Runtime`, or a `BrowseRuntime` over another tool's store."""
     accounts: AccountBook
     worker: Any = None
 
@@ -152,8 +153,8 @@ def serving(settings: Settings, fill: Callable[[Runtime], None]) -> Iterator[Liv
 
 
 @contextmanager
-def _served(runtime: Runtime) -> Iterator[LiveServer]:
-    accounts = AccountBook(runtime.store.engine)
+def _served(runtime: Runtime | BrowseRuntime) -> Iterator[LiveServer]:
+    accounts = AccountBook(runtime.database)
     for role in ROLES:
         accounts.ensure(role, role)
     app = create_app({"TESTING": False}, runtime=runtime)

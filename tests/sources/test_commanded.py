@@ -140,6 +140,7 @@ def test_it_is_a_read_only_event_source_of_what_the_store_can_answer(source) -> 
         notifies_live=True,
         has_actor=False,
         writable=False,
+        payload_search=True,
     )
     assert source.schema_version == (1, 3, 2)
 

@@ -40,6 +40,7 @@ def test_it_is_an_event_source_with_what_eventscope_can_answer(source, backend) 
         notifies_live=backend == "postgresql",
         has_actor=True,
         writable=True,
+        payload_search=True,
     )
     assert source.dialect == backend
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from webapp.domain.upcasting import UpcasterChain
-from webapp.store.reader import EventReader
+from webapp.store.reader import EventReader, PagedLog
 from webapp.store.types import RecordedEvent
 
 CHUNK = 500
@@ -98,6 +98,8 @@ class LogSearch:
         return self.reader.read_all(cursor or 0, limit=limit, **self.filters, **extra)
 
     def _scan(self, cursor: int | None, limit: int, backward: bool) -> LogSlice:
+        if self._paged() and not self.upcast_types:
+            return self._budgeted(cursor, limit, backward)
         if not self.upcast_types:
             found = self._read(cursor, limit, backward)
             last = found[-1].position if found else None
@@ -121,6 +123,21 @@ class LogSearch:
             if len(chunk) < CHUNK:
                 return LogSlice(matches, exhausted=True, scanned_to=scanned_to)
             cursor = chunk[-1].position
+
+    def _paged(self) -> bool:
+        """A filtered read of a source that scans within a budget (other tools' stores)."""
+        return any(v is not None for v in self.filters.values()) and isinstance(
+            self.reader, PagedLog
+        )
+
+    def _budgeted(self, cursor: int | None, limit: int, backward: bool) -> LogSlice:
+        """One budgeted read: a short page before the end says where the scan stopped."""
+        reader: Any = self.reader
+        if backward:
+            page = reader.read_all_backward_page(cursor, limit=limit, **self.filters)
+            return LogSlice(page.events, page.exhausted, page.resume_before)
+        page = reader.read_all_page(cursor or 0, limit=limit, **self.filters)
+        return LogSlice(page.events, page.exhausted, page.resume_after)
 
     def _is_old(self, event: RecordedEvent) -> bool:
         current = self.upcast_types.get(event.type)

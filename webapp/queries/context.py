@@ -10,9 +10,10 @@ The composition root's `Runtime` has these parts; tests may pass anything that h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from webapp.domain import AggregateRegistry, CommandRouter
+from webapp.domain.upcasting import UpcasterChain
 from webapp.privacy import Privacy, sees_personal_data
 from webapp.projections import Projections
 from webapp.projections.lookups import ReadModels
@@ -21,7 +22,11 @@ from webapp.sources import EventSource
 
 class Parts(Protocol):
     """The running parts the queries read: events through the source, personal data through
-    privacy, aggregates through the router and registry, read models through projections."""
+    privacy, aggregates through the router and registry, read models through projections.
+
+    Over a store another tool wrote no domain runs: router, registry, projections and
+    read models are None (`runs_domain` is False) and the queries read the source alone.
+    """
 
     @property
     def source(self) -> EventSource: ...
@@ -30,16 +35,33 @@ class Parts(Protocol):
     def privacy(self) -> Privacy: ...
 
     @property
-    def router(self) -> CommandRouter: ...
+    def router(self) -> CommandRouter | None: ...
 
     @property
-    def registry(self) -> AggregateRegistry: ...
+    def registry(self) -> AggregateRegistry | None: ...
 
     @property
-    def projections(self) -> Projections: ...
+    def projections(self) -> Projections | None: ...
 
     @property
-    def read_models(self) -> ReadModels: ...
+    def read_models(self) -> ReadModels | None: ...
+
+
+def runs_domain(parts: Parts) -> bool:
+    """True when eventscope's domain runs over the source (its own store)."""
+    return parts.router is not None
+
+
+def aggregate_class(parts: Parts, stream_id: str) -> Any:
+    """The aggregate class that owns `stream_id` (None: no domain, or no route matches)."""
+    router = parts.router
+    return None if router is None else router.aggregate_for_stream(stream_id)
+
+
+def upcasters_of(parts: Parts) -> UpcasterChain:
+    """The domain's upcasters; none for another tool's store (events read as stored)."""
+    router = parts.router
+    return UpcasterChain() if router is None else router.repository.upcasters
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webapp.domain.log_search import LogSearch, LogSlice
-from webapp.queries.context import Parts
+from webapp.queries.context import Parts, upcasters_of
 from webapp.sources import RecordedEvent
 
 
 def log_search(parts: Parts, **filters: Any) -> LogSearch:
     """The global log with these filters, read through the source."""
-    return LogSearch(parts.source, parts.router.repository.upcasters, **filters)
+    return LogSearch(parts.source, upcasters_of(parts), **filters)
 
 
 def head_position(parts: Parts) -> int:
@@ -33,7 +33,17 @@ def head_position(parts: Parts) -> int:
 
 def upcast_types(parts: Parts) -> dict[str, int]:
     """{type: current schema} of the event types an upcaster lifts from an older schema."""
-    return parts.router.repository.upcasters.lifted_types()
+    return upcasters_of(parts).lifted_types()
+
+
+RECENT_TYPES_SAMPLE = 500
+
+
+def recent_types(parts: Parts) -> list[str]:
+    """The event types among the newest events (the type filter's suggestions when no domain
+    declares them)."""
+    newest = parts.source.read_all_backward(None, limit=RECENT_TYPES_SAMPLE)
+    return sorted({event.type for event in newest})
 
 
 @dataclass(frozen=True)

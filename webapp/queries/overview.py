@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from webapp.queries.context import Parts, Viewer
 from webapp.queries.personal import reveal
 from webapp.queries.projections import projection_statuses
+from webapp.sources import Subscription
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -56,11 +57,28 @@ def subject_counts(parts: Parts) -> dict[str, Any]:
     }
 
 
+def subscriptions(parts: Parts) -> list[Subscription]:
+    """The source's readers with a checkpoint, the furthest behind first."""
+    return sorted(parts.source.subscriptions(), key=lambda sub: (-sub.lag, sub.name))
+
+
 def overview_figures(parts: Parts, viewer: Viewer) -> dict[str, Any]:
     """Counts, the newest events (decoded for `viewer`) and machinery status."""
     source = parts.source
     recent = source.read_all_backward(None, limit=RECENT_EVENTS)
-    projections = parts.projections
+    projections, registry = parts.projections, parts.registry
+    if projections is None or registry is None:  # another tool's store: the source alone
+        return {
+            "stream_count": source.count_streams(),
+            "event_count": source.count_events(),
+            "head_position": source.head_position(),
+            "recent_events": reveal(parts, recent, viewer, where="overview"),
+            "subjects": None,
+            "projections": None,
+            "rate": None,
+            "registry": None,
+            "subscriptions": _safely("subscriptions", lambda: subscriptions(parts)),
+        }
     return {
         "stream_count": source.count_streams(),
         "event_count": source.count_events(),
@@ -69,5 +87,5 @@ def overview_figures(parts: Parts, viewer: Viewer) -> dict[str, Any]:
         "subjects": _safely("subject counts", lambda: subject_counts(parts)),
         "projections": _safely("projections", lambda: projection_statuses(parts)),
         "rate": _safely("event rate", lambda: event_rate(projections.daily_activity())),
-        "registry": _safely("registry", parts.registry.stats),
+        "registry": _safely("registry", registry.stats),
     }

@@ -11,15 +11,36 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from webapp.privacy import is_forgotten, is_masked, is_unreadable
-from webapp.queries.context import Parts, Viewer
+from webapp.queries.context import Parts, Viewer, runs_domain
 from webapp.sources import RecordedEvent
 
 
 def reveal(
     parts: Parts, events: Iterable[RecordedEvent], viewer: Viewer, *, where: str
 ) -> list[RecordedEvent]:
-    """`events` with personal fields decoded for `viewer` (logged when shown in clear)."""
+    """`events` with personal fields decoded for `viewer` (logged when shown in clear).
+
+    Another tool's store marks no field as personal and encrypts none that eventscope can
+    open: its payloads are shown as stored, to every role, and each showing is logged."""
+    if not runs_domain(parts):
+        shown = list(events)
+        record_payload_view(parts, viewer, [event.stream_id for event in shown], where)
+        return shown
     return parts.privacy.view_events(events, actor=viewer.actor, role=viewer.role, where=where)
+
+
+FOREIGN_VIEW = "payloads of another tool's store, as stored"
+MAX_LOGGED_STREAMS = 100
+
+
+def record_payload_view(
+    parts: Parts, viewer: Viewer, stream_ids: Sequence[str], where: str
+) -> None:
+    """Log that `viewer` was shown the payloads of these streams of another tool's store
+    (one access-log entry per stream, at most MAX_LOGGED_STREAMS per showing)."""
+    unique = list(dict.fromkeys(stream_ids))[:MAX_LOGGED_STREAMS]
+    if unique:
+        parts.privacy.record_access(viewer.actor, "view", unique, f"{where} ({FOREIGN_VIEW})")
 
 
 def record_view(parts: Parts, viewer: Viewer, subjects: str | Sequence[str], what: str) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from webapp.queries.context import Parts
+from webapp.queries.context import Parts, aggregate_class
 from webapp.queries.streams import snapshot_is_current, snapshot_size
 from webapp.sources import Snapshot, StreamInfo
 
@@ -70,6 +70,8 @@ def snapshot_row(snapshot: Snapshot, aggregate_cls: Any, info: StreamInfo | None
 def snapshot_policies(parts: Parts) -> list[dict[str, Any]]:
     """Per aggregate type: prefix, snapshot_every and the current snapshot (shape) version."""
     seen: dict[str, dict[str, Any]] = {}
+    if parts.router is None:
+        return [foreign_policy()] if parts.source.capabilities.has_snapshots else []
     for route in parts.router.routes():
         aggregate = route.aggregate
         seen.setdefault(
@@ -85,9 +87,22 @@ def snapshot_policies(parts: Parts) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def foreign_policy() -> dict[str, Any]:
+    """Another tool's store as one policy: every stream may have snapshots (no aggregate code
+    says which, nor when they are taken)."""
+    return {
+        "aggregate_type": "",
+        "prefix": "",
+        "snapshot_every": 0,
+        "snapshot_version": None,
+        "cls": None,
+        "foreign": True,
+    }
+
+
 def load_stats(parts: Parts) -> dict[str, Any]:
     """Loads from snapshot vs full replay, events replayed, stale snapshots, mean time."""
-    return parts.router.load_stats()
+    return {} if parts.router is None else parts.router.load_stats()
 
 
 def streams_with_snapshots(
@@ -143,7 +158,7 @@ def stream_snapshots(
 ) -> StreamSnapshots:
     """Up to `page_size` snapshots of one stream at or below version `ceiling`, newest first."""
     stream_id = info.stream_id
-    aggregate_cls = parts.router.aggregate_for_stream(stream_id)
+    aggregate_cls = aggregate_class(parts, stream_id)
     rows: list[SnapshotRow] = []
     while ceiling >= 1 and len(rows) < page_size:
         snapshot = parts.source.read_snapshot(stream_id, max_version=ceiling)

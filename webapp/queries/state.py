@@ -73,6 +73,8 @@ def state_at(parts: Parts, stream_id: str, version: int, viewer: Viewer) -> Vers
         msg = f"Stream versions start at 1, not {version}."
         raise MissingVersion(msg)
     router = parts.router
+    if router is None:
+        return None
     aggregate_cls = router.aggregate_for_stream(stream_id)
     if aggregate_cls is None:
         return None

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from webapp.queries.context import Parts, Viewer
+from webapp.queries.context import Parts, Viewer, aggregate_class, runs_domain, upcasters_of
+from webapp.queries.foreign import stream_kind
 from webapp.queries.personal import privacy_flags, reveal
 from webapp.sources import RecordedEvent, Snapshot, StreamInfo
 
@@ -25,14 +26,19 @@ SORTS = ("activity", "id")
 def aggregate_prefixes(parts: Parts) -> dict[str, str]:
     """Aggregate type -> stream id prefix, from the router's routes."""
     prefixes: dict[str, str] = {}
+    if parts.router is None:
+        return prefixes
     for route in parts.router.routes():
         prefixes.setdefault(route.aggregate.aggregate_type, route.prefix)
     return prefixes
 
 
 def stream_type(parts: Parts, stream_id: str) -> str | None:
-    """The aggregate type a stream belongs to, by its id prefix ("account-7" -> "BankAccount")."""
-    aggregate_cls = parts.router.aggregate_for_stream(stream_id)
+    """The aggregate type a stream belongs to, by its id prefix ("account-7" -> "BankAccount");
+    over another tool's store, as its events' topics or its id's naming say."""
+    if not runs_domain(parts):
+        return stream_kind(parts.source, stream_id)
+    aggregate_cls = aggregate_class(parts, stream_id)
     if aggregate_cls is not None:
         return getattr(aggregate_cls, "aggregate_type", aggregate_cls.__name__)
     prefix, sep, _ = stream_id.partition("-")
@@ -60,6 +66,13 @@ def find_streams(
             before = (datetime.fromisoformat(after[0]), after[1])
         rows = source.list_streams_by_activity(prefix=prefix, before=before, limit=limit + 1)
     return rows[:limit], len(rows) > limit
+
+
+def deleted_streams(parts: Parts, stream_ids: list[str]) -> dict[str, datetime]:
+    """When each of these streams was soft-deleted, for a source that soft-deletes (Commanded's
+    EventStore); empty for the others."""
+    deleted = getattr(parts.source, "deleted_streams", None)
+    return deleted(stream_ids) if deleted is not None and stream_ids else {}
 
 
 def stream_cursor(info: StreamInfo, sort: str) -> Any:
@@ -122,7 +135,7 @@ def timeline_rows(
 ) -> list[TimelineRow]:
     """Events decoded for `viewer` (logged if that shows personal data), each beside its
     form as stored when an upcaster has lifted it to today's schema."""
-    upcast_with_original = parts.router.repository.upcasters.upcast_with_original
+    upcast_with_original = upcasters_of(parts).upcast_with_original
     rows = []
     for event in reveal(parts, events, viewer, where=where):
         original, current = upcast_with_original(event)
@@ -172,7 +185,7 @@ def snapshot_markers(
 ) -> dict[int, SnapshotMarker]:
     """Snapshots taken at versions low..high, walked newest first (one read per snapshot)."""
     source = parts.source
-    aggregate_cls = parts.router.aggregate_for_stream(stream_id)
+    aggregate_cls = aggregate_class(parts, stream_id)
     markers: dict[int, SnapshotMarker] = {}
     ceiling = high
     while ceiling >= low:

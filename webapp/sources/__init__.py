@@ -11,7 +11,7 @@ The value types a source hands out are the store's own, re-exported here.
 from __future__ import annotations
 
 from webapp.sources.eventscope import EventscopeSource
-from webapp.sources.port import Capabilities, EventSource, Subscription
+from webapp.sources.port import Capabilities, EventSource, LogPage, PagedLog, Subscription
 from webapp.store.types import (
     InvalidAppend,
     RecordedEvent,
@@ -26,6 +26,8 @@ __all__ = [
     "EventSource",
     "EventscopeSource",
     "InvalidAppend",
+    "LogPage",
+    "PagedLog",
     "RecordedEvent",
     "Snapshot",
     "StoreError",

@@ -47,6 +47,7 @@ class EventscopeSource:
             notifies_live=store.dialect == "postgresql",
             has_actor=True,
             writable=True,
+            payload_search=True,
         )
 
     @property

@@ -6,6 +6,9 @@ alike. What a source cannot answer, its `capabilities` say, and pages leave it o
 
 >>> def newest_types(source: EventSource, count: int = 5) -> list[str]:
 ...     return [event.type for event in source.read_all_backward(None, limit=count)]
+
+`LogPage` and `PagedLog` (a filtered read that stops at a scan budget and says where)
+are the store's read-side declarations, re-exported here.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from webapp.store.reader import EventReader
+from webapp.store.reader import EventReader, LogPage, PagedLog
 from webapp.store.types import RecordedEvent
 
 
@@ -36,6 +39,8 @@ class Capabilities:
     """Events record who caused them (the timeline's actor filter)."""
     writable: bool = False
     """Commands may be dispatched to this store (the console, the command API)."""
+    payload_search: bool = False
+    """The global log can be filtered by a payload field (`data_equals`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +80,6 @@ class EventSource(EventReader, Protocol):
     def subscriptions(self) -> list[Subscription]:
         """Every reader with a checkpoint, and how far behind the head it is."""
         ...
+
+
+__all__ = ["Capabilities", "EventSource", "LogPage", "PagedLog", "Subscription"]

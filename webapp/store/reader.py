@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, Unpack, runtime_checkable
 
@@ -86,3 +87,32 @@ class EventReader(Protocol):
     def list_snapshots(self, stream_id: str) -> list[Snapshot]: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """A filtered read of the global log within a scan budget: what it found and where it
+    stopped.
+
+    `exhausted` True: nothing more matches in that direction. Otherwise read on with
+    `after=resume_after` (forward) or `before=resume_before` (backward). Sources whose
+    filters scan rather than seek offer `read_all_page` / `read_all_backward_page`
+    returning this (see `PagedLog`)."""
+
+    events: list[RecordedEvent]
+    exhausted: bool
+    resume_after: int | None = None
+    resume_before: int | None = None
+
+
+@runtime_checkable
+class PagedLog(Protocol):
+    """A source whose filtered reads of the global log stop at a scan budget and say where."""
+
+    def read_all_page(
+        self, after: int = 0, *, limit: int = 1000, **filters: Unpack[LogFilters]
+    ) -> LogPage: ...
+
+    def read_all_backward_page(
+        self, before: int | None = None, *, limit: int = 1000, **filters: Unpack[LogFilters]
+    ) -> LogPage: ...

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp.bootstrap import Runtime, build_runtime
+from webapp.bootstrap import BrowseRuntime, Runtime, build_runtime
 from webapp.config import Settings
 from webapp.resources import resource_dir
 from webapp.web import access, errors, metrics, pages, security
@@ -41,6 +41,7 @@ from webapp.web.views import (
     snapshots,
     streams,
     subjects,
+    subscriptions,
     timeline,
 )
 
@@ -64,8 +65,22 @@ AREAS = (
 )
 """Blueprint modules, each exposing `bp`."""
 
+DOMAIN_AREAS = (aggregates, subjects, projections, console)
+"""Areas that act through eventscope's own domain: absent over another tool's store."""
+BROWSE_AREAS = (subscriptions,)
+"""Areas only a foreign store needs (eventscope's own checkpoints are on the projections page)."""
 
-def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
+
+def areas_for(runtime: Runtime | BrowseRuntime) -> list[Any]:
+    """The blueprint modules this runtime can serve."""
+    if isinstance(runtime, BrowseRuntime):
+        return [area for area in AREAS if area not in DOMAIN_AREAS] + list(BROWSE_AREAS)
+    return list(AREAS)
+
+
+def create_app(
+    config: dict[str, Any] | None = None, runtime: Runtime | BrowseRuntime | None = None
+) -> Flask:
     """Build the dashboard over `runtime` (built from settings when not given).
 
     `config` is Flask configuration plus: `SETTINGS` (a Settings) or `DB_URL`,
@@ -123,7 +138,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     errors.init_app(app)
     pages.init_app(app)
     metrics.init_app(app)
-    for area in AREAS:
+    for area in areas_for(runtime):
         app.register_blueprint(area.bp)
     proxies = trusted_proxies()
     if proxies:

@@ -2,19 +2,47 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
-from webapp.bootstrap import Runtime
+from flask import abort, current_app
+
+from webapp.bootstrap import BrowseRuntime, Runtime
 from webapp.queries import Viewer
 from webapp.web.access import current_account
 
 EXTENSION_KEY = "eventscope"
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 def get_runtime() -> Runtime:
     """The Runtime built by `build_runtime`, stored on the app by `create_app`; the queries
-    read from it as their parts."""
+    read from it as their parts. Over another tool's store it is a `BrowseRuntime`, whose
+    domain parts are None (see `runs_domain`)."""
     return current_app.extensions[EXTENSION_KEY]
+
+
+def runs_domain() -> bool:
+    """True over eventscope's own store (commands, aggregates, projections, privacy);
+    False when browsing a store another tool wrote."""
+    return not isinstance(current_app.extensions[EXTENSION_KEY], BrowseRuntime)
+
+
+def needs_domain(view: F) -> F:
+    """A route that acts through eventscope's domain: 404 over another tool's store."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not runs_domain():
+            abort(
+                404, description="Not available: this is a read-only view of another tool's store."
+            )
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def current_viewer() -> Viewer:

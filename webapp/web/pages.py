@@ -20,7 +20,9 @@ from typing import Any
 
 from flask import Flask, abort, current_app, render_template, request
 
+from webapp.sources import Capabilities
 from webapp.web.access import current_account
+from webapp.web.context import get_runtime, runs_domain
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Snapshots", "snapshots.index", "viewer"),
     NavItem("Subjects", "subjects.index", "support"),
     NavItem("Projections", "projections.index", "viewer"),
+    NavItem("Subscriptions", "subscriptions.index", "viewer"),
     NavItem("Catalog", "catalog.index", "viewer"),
     NavItem("Console", "console.index", "admin"),
     NavItem("Notes", "notes.index", "viewer"),
@@ -86,7 +89,21 @@ def has_endpoint(endpoint: str) -> bool:
     return endpoint in current_app.view_functions
 
 
+def source_capabilities() -> Capabilities:
+    """What the store being shown can answer (templates offer only those filters and panels)."""
+    return get_runtime().source.capabilities
+
+
+def browsing() -> str | None:
+    """The foreign store being browsed (its URL without a password), None over eventscope's own."""
+    if runs_domain():
+        return None
+    return getattr(get_runtime(), "source_name", "") or "another tool's store"
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["source_capabilities"] = source_capabilities
+    app.jinja_env.globals["browsing"] = browsing
     app.jinja_env.globals["visible_nav"] = visible_nav
     app.jinja_env.globals["has_endpoint"] = has_endpoint
     app.jinja_env.globals["is_fragment_request"] = is_fragment_request

@@ -13,13 +13,13 @@ from webapp.sources.commanded.schema import (
     ALL_STREAM_ID,
     ELIXIR_PREFIX,
     EventStoreTables,
-    LogPage,
     as_uuid,
     aware,
     display_type,
     stored_type_names,
     utc,
 )
+from webapp.sources.port import LogPage
 from webapp.store.filters import LogFilters, check_data_field_name, check_filter_names
 from webapp.store.types import RecordedEvent
 

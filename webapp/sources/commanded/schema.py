@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Self
 
@@ -17,7 +16,7 @@ from webapp.database import create_store_engine, parse_store_url
 from webapp.sources.errors import ForeignStoreError
 from webapp.sources.port import Capabilities
 from webapp.store.event_store import as_utc
-from webapp.store.types import RecordedEvent, StreamInfo
+from webapp.store.types import StreamInfo
 
 TABLES: Final = ("streams", "events", "stream_events", "snapshots", "subscriptions")
 SCHEMA_VERSIONS: Final = ((1, 2, 0), (1, 4, 99))
@@ -37,20 +36,8 @@ CAPABILITIES: Final = Capabilities(
     notifies_live=True,
     has_actor=False,
     writable=False,
+    payload_search=True,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class LogPage:
-    """A filtered read of `$all` within the scan budget: what it found and where it stopped.
-
-    `exhausted` True: nothing more matches in that direction. Otherwise read on with
-    `after=resume_after` (forward) or `before=resume_before` (backward)."""
-
-    events: list[RecordedEvent]
-    exhausted: bool
-    resume_after: int | None = None
-    resume_before: int | None = None
 
 
 def display_type(event_type: str) -> str:

@@ -43,10 +43,10 @@ from webapp.sources.commanded.schema import (
     POLL_SECONDS,
     SCHEMA_VERSIONS,
     TABLES,
-    LogPage,
     display_type,
 )
 from webapp.sources.commanded.streams import StreamReads
+from webapp.sources.port import LogPage
 
 __all__ = [
     "ALL_STREAM_ID",

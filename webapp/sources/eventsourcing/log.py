@@ -17,6 +17,7 @@ from webapp.sources.eventsourcing.rows import (
 )
 from webapp.sources.eventsourcing.streams import prefix_where
 from webapp.store.filters import LogFilters, check_filter_names
+from webapp.store.reader import LogPage
 from webapp.store.types import RecordedEvent
 
 SCAN_BUDGET: Final = 100_000
@@ -99,6 +100,34 @@ class Log:
             rows = self._db.rows(f"{sql} LIMIT ?", [*params, limit])
             return [self._rows.event(row) for row in rows]
         return self._timed(sql, params, limit, since, until)
+
+    def page(
+        self,
+        method: str,
+        bound: int,
+        limit: int,
+        *,
+        backward: bool,
+        budget: int,
+        filters: LogFilters,
+        head: int,
+    ) -> LogPage:
+        """`read`, saying where it stopped: a filtered read examines the `budget` rowids past
+        `bound`, and a short page before the end of the log goes on from there."""
+        events = self.read(method, bound, limit, backward=backward, budget=budget, filters=filters)
+        filtered = any(value is not None for value in filters.values())
+        if events and len(events) >= limit:
+            edge = events[-1].position
+            if backward:
+                return LogPage(events, exhausted=False, resume_before=edge)
+            return LogPage(events, exhausted=False, resume_after=edge)
+        if not filtered:
+            return LogPage(events, exhausted=True)
+        if backward:
+            low = bound - budget
+            return LogPage(events, exhausted=low <= 1, resume_before=max(low, 1))
+        high = bound + budget
+        return LogPage(events, exhausted=high >= head, resume_after=min(high, head))
 
     def _timed(
         self,

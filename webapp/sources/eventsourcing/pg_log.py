@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -14,24 +13,13 @@ from webapp.sources.eventsourcing.pg_database import ReadOnlyDatabase, Session
 from webapp.sources.eventsourcing.pg_tables import StreamKeys, stream_id_of
 from webapp.sources.eventsourcing.rows import RowMapper, derived_event_id, type_name, utc
 from webapp.store.filters import LogFilters
+from webapp.store.reader import LogPage
 from webapp.store.types import RecordedEvent
 
 EVENT_COLUMNS: Final = "notification_id, originator_id, originator_version, topic, state"
 """The columns of an events row, in the order `RowMapper.event` takes them."""
 
 BATCH: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class LogWindow:
-    """A read of the global log within the scan budget: what it found and where it stopped
-    (the fields of the port's `LogPage`). `exhausted` True: nothing more in that direction;
-    otherwise read on with `after=resume_after` (forward) or `before=resume_before`."""
-
-    events: list[RecordedEvent]
-    exhausted: bool
-    resume_after: int | None = None
-    resume_before: int | None = None
 
 
 def event_of(rows: RowMapper, row: tuple[Any, ...]) -> RecordedEvent:
@@ -74,7 +62,7 @@ class PgLog:
         backward: bool,
         budget: int,
         filters: LogFilters,
-    ) -> LogWindow:
+    ) -> LogPage:
         """Events past `bound` (below it when `backward`; None: from the head), and where
         the read stopped. A filtered read looks only at notification ids within `budget` of
         the bound, so its page may be short, even empty, before the head: go on from
@@ -92,7 +80,7 @@ class PgLog:
             if bound is None:
                 bound = head + 1
             if limit <= 0:
-                return LogWindow([], exhausted=False, resume_after=bound, resume_before=bound)
+                return LogPage([], exhausted=False, resume_after=bound, resume_before=bound)
             edge = bound - budget if backward else bound + budget
             if backward:
                 where.insert(0, "notification_id < ?")
@@ -117,17 +105,17 @@ class PgLog:
                 events = self._timed(session, sql, params, limit, since, until)
         if len(events) >= limit:
             resume = events[-1].position
-            return LogWindow(
+            return LogPage(
                 events,
                 exhausted=False,
                 resume_after=None if backward else resume,
                 resume_before=resume if backward else None,
             )
         if not filtered or (edge <= 1 if backward else edge >= head):
-            return LogWindow(events, exhausted=True)
+            return LogPage(events, exhausted=True)
         if backward:
-            return LogWindow(events, exhausted=False, resume_before=edge)
-        return LogWindow(events, exhausted=False, resume_after=edge)
+            return LogPage(events, exhausted=False, resume_before=edge)
+        return LogPage(events, exhausted=False, resume_after=edge)
 
     def _timed(
         self,

@@ -16,12 +16,13 @@ from sqlalchemy.engine import URL
 from webapp.sources.eventsourcing.payloads import PayloadDecoder
 from webapp.sources.eventsourcing.pg_checkpoints import PgCheckpoints
 from webapp.sources.eventsourcing.pg_database import ReadOnlyDatabase
-from webapp.sources.eventsourcing.pg_log import LogWindow, PgLog
+from webapp.sources.eventsourcing.pg_log import PgLog
 from webapp.sources.eventsourcing.pg_streams import PgStreams
 from webapp.sources.eventsourcing.pg_tables import PgTables, StreamKeys, discover
 from webapp.sources.eventsourcing.rows import RowMapper
 from webapp.sources.port import Capabilities, Subscription
 from webapp.store.filters import LogFilters
+from webapp.store.reader import LogPage
 from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
 
 DEFAULT_SCAN_BUDGET: Final = 10_000
@@ -159,7 +160,7 @@ class EventsourcingPostgresSource:
 
     def read_all_page(
         self, after: int = 0, *, limit: int = 1000, **filters: Unpack[LogFilters]
-    ) -> LogWindow:
+    ) -> LogPage:
         """`read_all`, saying where it stopped: `exhausted`, or go on from `resume_after`."""
         return self._log.read(
             "read_all",
@@ -172,7 +173,7 @@ class EventsourcingPostgresSource:
 
     def read_all_backward_page(
         self, before: int | None = None, *, limit: int = 1000, **filters: Unpack[LogFilters]
-    ) -> LogWindow:
+    ) -> LogPage:
         """`read_all_backward`, saying where it stopped: `exhausted`, or go on below
         `resume_before`."""
         return self._log.read(

@@ -27,6 +27,7 @@ from webapp.sources.eventsourcing.streams import Streams
 from webapp.sources.eventsourcing.tables import Tables, discover, quoted
 from webapp.sources.port import Capabilities, Subscription
 from webapp.store.filters import LogFilters
+from webapp.store.reader import LogPage
 from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
 
 __all__ = [
@@ -153,6 +154,36 @@ class EventsourcingSQLiteSource:
             backward=True,
             budget=SCAN_BUDGET,
             filters=filters,
+        )
+
+    def read_all_page(
+        self, after: int = 0, *, limit: int = 1000, **filters: Unpack[LogFilters]
+    ) -> LogPage:
+        """`read_all`, saying where it stopped: `exhausted`, or go on from `resume_after`."""
+        return self._log.page(
+            "read_all_page",
+            int(after),
+            max(0, limit),
+            backward=False,
+            budget=SCAN_BUDGET,
+            filters=filters,
+            head=self.head_position(),
+        )
+
+    def read_all_backward_page(
+        self, before: int | None = None, *, limit: int = 1000, **filters: Unpack[LogFilters]
+    ) -> LogPage:
+        """`read_all_backward`, saying where it stopped: `exhausted`, or go on below
+        `resume_before`."""
+        head = self.head_position()
+        return self._log.page(
+            "read_all_backward_page",
+            head + 1 if before is None else int(before),
+            max(0, limit),
+            backward=True,
+            budget=SCAN_BUDGET,
+            filters=filters,
+            head=head,
         )
 
     def get_event(self, position: int) -> RecordedEvent | None:

@@ -17,13 +17,15 @@ from werkzeug.wrappers import Response
 
 from webapp.privacy.access_log import ACTIONS
 from webapp.privacy.access_log import MAX_PAGE as MAX_ACCESS_LOG_PAGE
+from webapp.queries import foreign
 from webapp.queries import log as log_queries
 from webapp.queries import streams as stream_queries
+from webapp.queries.personal import record_payload_view
 from webapp.queries.projections import projection_statuses
 from webapp.queries.state import MissingVersion, state_at
 from webapp.web import services
 from webapp.web.access import current_account, public, requires_role
-from webapp.web.context import current_viewer, get_runtime
+from webapp.web.context import current_viewer, get_runtime, needs_domain, runs_domain
 from webapp.web.filters import parse_data_filter, parse_time_range
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 
@@ -142,6 +144,7 @@ def ready() -> Response:
 
 @bp.post("/commands")
 @requires_role("admin")
+@needs_domain
 def dispatch_command() -> tuple[Response, int]:
     """Dispatch a command; on any refusal nothing is appended."""
     body = json_body()
@@ -208,6 +211,14 @@ def stream_state(stream_id: str) -> Response:
             400, description=f"stream {stream_id!r} has {info.version} events; no version {version}"
         )
     version = version or info.version
+    if not runs_domain():
+        # no aggregate code for another tool's store: each field as its events last set it
+        fields = foreign.fields_as_last_set(runtime.source, stream_id, version)
+        if fields is None:
+            abort(404, description=f"no stream {stream_id!r}")
+        where = f"api: fields of {stream_id} at {version}"
+        record_payload_view(runtime, current_viewer(), [stream_id], where)
+        return jsonify(fields.as_json())
     try:
         found = state_at(runtime, stream_id, version, current_viewer())
     except MissingVersion as missing:
@@ -240,13 +251,17 @@ def global_events() -> Response:
         until=until,
         data_equals=parse_data_filter(str_arg("data") or ""),
     )
-    page, after_page = log_queries.read_forward(search, after, limit)
+    try:
+        page, after_page = log_queries.read_forward(search, after, limit)
+    except ValueError as refused:  # a filter this source cannot serve
+        abort(400, description=str(refused))
     events = services.reveal(page, where="api: global log")
     return jsonify(events=[services.event_json(event) for event in events], next=after_page)
 
 
 @bp.get("/subjects")
 @requires_role("support")
+@needs_domain
 def find_subjects() -> Response:
     """The subjects who used the e-mail address `email` (an exact match through the blind
     index; logged). Forgotten subjects are not found: their lookup entries are gone."""
@@ -260,6 +275,7 @@ def find_subjects() -> Response:
 
 @bp.get("/subjects/<id:subject_id>")
 @requires_role("support")
+@needs_domain
 def subject_status(subject_id: str) -> Response:
     """The subject's state (active or forgotten) and the facts of their forget."""
     return jsonify(services.subject_status(subject_id))
@@ -267,6 +283,7 @@ def subject_status(subject_id: str) -> Response:
 
 @bp.get("/subjects/<id:subject_id>/export")
 @requires_role("support")
+@needs_domain
 def export_subject(subject_id: str) -> Response:
     """Everything held on a data subject, decrypted (logged in the access log)."""
     return jsonify(services.export_subject(subject_id, current_account()))
@@ -284,6 +301,7 @@ def required_reason() -> str:
 
 @bp.post("/subjects/<id:subject_id>/forget")
 @requires_role("support")
+@needs_domain
 def forget_subject(subject_id: str) -> Response:
     """Crypto-shred a data subject; `reason` is required."""
     return jsonify(services.forget_subject(subject_id, required_reason(), current_account()))
@@ -291,6 +309,7 @@ def forget_subject(subject_id: str) -> Response:
 
 @bp.post("/subjects/<id:subject_id>/reregister")
 @requires_role("admin")
+@needs_domain
 def reregister_subject(subject_id: str) -> Response:
     """Let a forgotten subject hold personal data again under a new key; `reason` is required.
     Their data from before the forget stays unreadable."""
@@ -321,6 +340,7 @@ def access_log() -> Response:
 
 @bp.get("/projections")
 @requires_role("viewer")
+@needs_domain
 def projections() -> Response:
     """Each projection's name, state, position and lag."""
     return jsonify(projections=projection_statuses(get_runtime()))
@@ -328,6 +348,7 @@ def projections() -> Response:
 
 @bp.post("/projections/<name>/rebuild")
 @requires_role("admin")
+@needs_domain
 def rebuild_projection(name: str) -> tuple[Response, int]:
     """Start rebuilding one projection from position 0."""
     return jsonify(services.rebuild_projection(name)), 202
@@ -335,6 +356,7 @@ def rebuild_projection(name: str) -> tuple[Response, int]:
 
 @bp.post("/projections/<name>/resume")
 @requires_role("admin")
+@needs_domain
 def resume_projection(name: str) -> tuple[Response, int]:
     """Resume a stopped projection or process manager: retry the event it stopped at, or
     skip it with `{"skip_position": N}` (N must be that event's position)."""
@@ -350,6 +372,7 @@ def resume_projection(name: str) -> tuple[Response, int]:
 
 @bp.get("/read/accounts/<id:account_number>")
 @requires_role("viewer")
+@needs_domain
 def read_account(account_number: str) -> Response:
     """The account-summary read model row (balance, status, owner)."""
     return jsonify(services.account_summary(account_number))

@@ -8,9 +8,12 @@ from typing import Any, TypeVar
 from flask import Blueprint, abort, current_app
 
 from webapp.queries import catalog as catalog_queries
+from webapp.queries import foreign
 from webapp.queries.catalog import Consumer, Counts, hand_sent_commands
+from webapp.queries.foreign import InferredCatalog
+from webapp.queries.personal import record_payload_view
 from webapp.web.access import requires_role
-from webapp.web.context import current_viewer, get_runtime
+from webapp.web.context import current_viewer, get_runtime, runs_domain
 from webapp.web.domain_map import build_domain_map
 from webapp.web.pages import render_view
 
@@ -22,6 +25,10 @@ bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 @requires_role("viewer")
 def index() -> str:
     """Every event type with fields, versions, emitters, consumers, count, an example; the map."""
+    if not runs_domain():
+        return render_view(
+            "catalog/inferred_page.html", "catalog/_inferred.html", catalog=inferred_catalog()
+        )
     catalog = domain_catalog()
     consumers = consumers_by_type(catalog)
     names = [e["name"] for e in catalog["events"]]
@@ -43,6 +50,16 @@ def index() -> str:
 @requires_role("viewer")
 def event_type(type_name: str) -> str:
     """One event type on its own page (the same card as in the catalog, with its notes)."""
+    if not runs_domain():
+        found_types = [t for t in inferred_catalog().types if t.name == type_name]
+        if not found_types:
+            abort(404, description=f"no event type {type_name!r} among the newest events")
+        return render_view(
+            "catalog/inferred_type_page.html",
+            "catalog/_inferred_type.html",
+            item=found_types[0],
+            standalone=True,
+        )
     catalog = domain_catalog()
     found = [e for e in catalog["events"] if e["name"] == type_name]
     if not found:
@@ -72,6 +89,20 @@ def cached(name: str, build: Callable[[], T]) -> T:
     if key not in memo:
         memo[key] = build()
     return memo[key]
+
+
+def inferred_catalog() -> InferredCatalog:
+    """Another tool's store: its event types as the newest events show them (examples
+    shown in clear, so their streams go to the access log)."""
+    runtime = get_runtime()
+    found = foreign.infer_catalog(runtime.source)
+    record_payload_view(
+        runtime,
+        current_viewer(),
+        [item.example.stream_id for item in found.types],
+        "event catalog examples",
+    )
+    return found
 
 
 def domain_catalog() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from webapp.queries import snapshots as snapshot_queries
 from webapp.queries.snapshots import SnapshotRow
 from webapp.queries.streams import stream_info
 from webapp.web.access import requires_role
-from webapp.web.context import get_runtime
+from webapp.web.context import get_runtime, runs_domain
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import render_view
 
@@ -57,7 +57,13 @@ def index() -> str | Response:
     rows: list[SnapshotRow] = []
     next_after = None
     policy = None
-    if name:
+    if not runs_domain():  # one policy: the foreign store's snapshots, if it keeps any
+        policy = policies[0] if policies else None
+        if policy is not None:
+            rows, next_after = snapshot_queries.streams_with_snapshots(
+                runtime, policy, after, PAGE_SIZE
+            )
+    elif name:
         policy = _policy_or_400(name, policies)
         if policy["snapshot_every"]:
             rows, next_after = snapshot_queries.streams_with_snapshots(

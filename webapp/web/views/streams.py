@@ -17,12 +17,14 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, request, url_for
 
-from webapp.queries import StreamInfo
+from webapp.queries import StreamInfo, foreign
 from webapp.queries import streams as stream_queries
+from webapp.queries.context import aggregate_class
+from webapp.queries.personal import record_payload_view
 from webapp.queries.state import MissingVersion, VersionState, state_at
 from webapp.queries.streams import SORTS, TimelineRow
 from webapp.web.access import requires_role
-from webapp.web.context import current_viewer, get_runtime
+from webapp.web.context import current_viewer, get_runtime, runs_domain
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import (
     decode_cursor,
@@ -140,8 +142,13 @@ def index() -> str:
     if query.after is not None:
         previous = query.trail[-1] if query.trail else None
         prev_args = query.link(after=previous, trail=query.trail[:-1])
+    deleted = stream_queries.deleted_streams(runtime, [info.stream_id for info in streams])
     rows = [
-        {"info": info, "type": stream_queries.stream_type(runtime, info.stream_id)}
+        {
+            "info": info,
+            "type": stream_queries.stream_type(runtime, info.stream_id),
+            "deleted_at": deleted.get(info.stream_id),
+        }
         for info in streams
     ]
     return render_view(
@@ -212,6 +219,22 @@ def state_at_version(stream_id: str, version: int) -> VersionState | None:
         abort(404, description=str(missing))
 
 
+def fields_at_version(stream_id: str, version: int) -> foreign.FieldsAsLastSet | None:
+    """Over another tool's store: each payload field as the events up to `version` last set
+    it (None over eventscope's own store, whose aggregates have real state)."""
+    if runs_domain():
+        return None
+    try:
+        found = foreign.fields_as_last_set(get_runtime().source, stream_id, version)
+    except foreign.MissingVersion as missing:
+        abort(404, description=str(missing))
+    if found is not None:
+        record_payload_view(
+            get_runtime(), current_viewer(), [stream_id], f"fields of {stream_id} at {version}"
+        )
+    return found
+
+
 def _page_start(version: int) -> int:
     return ((version - 1) // EVENTS_PAGE) * EVENTS_PAGE + 1
 
@@ -239,14 +262,17 @@ def show(stream_id: str) -> str:
     )
     shown_last = page.shown_last
     state = state_at_version(stream_id, selected) if selected is not None else None
-    aggregate_cls = runtime.router.aggregate_for_stream(stream_id)
+    fields = fields_at_version(stream_id, selected) if selected is not None else None
+    aggregate_cls = aggregate_class(runtime, stream_id)
     context = {
         "info": info,
+        "deleted_at": stream_queries.deleted_streams(runtime, [stream_id]).get(stream_id),
         "stream_type": stream_queries.stream_type(runtime, stream_id),
         "rows": with_links(page.rows, stream_id, start),
         "markers": page.markers,
         "selected": selected,
         "state": state,
+        "fields": fields,
         "start": start,
         "shown_last": shown_last,
         "page_size": EVENTS_PAGE,
@@ -277,6 +303,7 @@ def state(stream_id: str) -> str:
         "streams/_state.html",
         info=info,
         state=state_at_version(stream_id, version),
+        fields=fields_at_version(stream_id, version),
         selected=version,
     )
 

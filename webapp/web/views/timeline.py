@@ -24,7 +24,7 @@ from webapp.queries import log as log_queries
 from webapp.queries.causation import causation_chain
 from webapp.web import services
 from webapp.web.access import requires_role
-from webapp.web.context import current_viewer, get_runtime
+from webapp.web.context import current_viewer, get_runtime, runs_domain
 from webapp.web.downloads import csv_download
 from webapp.web.filters import parse_data_filter, parse_time_range
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
@@ -151,7 +151,14 @@ def index() -> str:
     runtime = get_runtime()
     head = log_queries.head_position(runtime)
     search = log_queries.log_search(runtime, **filters.store_args())
-    page = log_queries.read_page(search, before=before, after=after, last=last, page_size=PAGE_SIZE)
+    try:
+        page = log_queries.read_page(
+            search, before=before, after=after, last=last, page_size=PAGE_SIZE
+        )
+    except ValueError as refused:  # a filter this source cannot serve
+        if is_fragment_request():
+            return render_template("timeline/_bad_filter.html", message=str(refused))
+        bad_filter(f"This store cannot be filtered that way: {refused}.")
     events = services.reveal(page.events, where="global timeline")
     live_after = None
     if page.newer is None and not last:  # the newest page: new events join it live
@@ -207,6 +214,10 @@ def export_csv() -> Response:
     runtime = get_runtime()
     head = log_queries.head_position(runtime)
     search = log_queries.log_search(runtime, **filters.store_args())
+    try:
+        search.forward(head, 1)  # a filter the source cannot serve is refused before streaming
+    except ValueError as refused:
+        bad_filter(f"This store cannot be filtered that way: {refused}.")
     events = log_queries.events_up_to(search, head, EXPORT_PAGE)
     return csv_download("eventscope-timeline", EXPORT_COLUMNS, events)
 
@@ -224,7 +235,10 @@ def live() -> str:
     # a burst larger than a page arrives over several polls, oldest first
     runtime = get_runtime()
     search = log_queries.log_search(runtime, **filters.store_args())
-    tail = log_queries.live_tail(runtime, search, after, PAGE_SIZE)
+    try:
+        tail = log_queries.live_tail(runtime, search, after, PAGE_SIZE)
+    except ValueError as refused:
+        bad_filter(f"This store cannot be filtered that way: {refused}.")
     found = tail.events
     more = shown + len(found) > LIVE_MAX_ROWS
     events = services.reveal(found, where="global timeline") if found else []
@@ -242,7 +256,10 @@ def live() -> str:
 
 
 def _known_event_types() -> list[str]:
-    return sorted(event_types())
+    """The domain's event types; over another tool's store, the types of its newest events."""
+    if runs_domain():
+        return sorted(event_types())
+    return log_queries.recent_types(get_runtime())
 
 
 # --- causation chains -------------------------------------------------------------------------
