@@ -36,6 +36,9 @@ PAGE_SIZE = 50
 LIVE_MAX_ROWS = 500
 """The newest page stops growing live past this many rows and offers a reload instead."""
 CHAIN_LIMIT = 500
+LIVE_WAIT_SECONDS = 1.5
+"""How long a live poll over a notifying foreign store waits for its notification (the page
+polls every 2 s)."""
 MAX_TEXT = 200
 MAX_TYPES = 20
 TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
@@ -237,6 +240,11 @@ def live() -> str:
     search = log_queries.log_search(runtime, **filters.store_args())
     try:
         tail = log_queries.live_tail(runtime, search, after, PAGE_SIZE)
+        if not tail.events and not runs_domain() and runtime.source.capabilities.notifies_live:
+            # another tool's store that announces appends (Commanded's `<schema>.events`
+            # channel): hold the poll until it does, so new events show at once
+            runtime.source.wait_for_events(tail.next_after, LIVE_WAIT_SECONDS)
+            tail = log_queries.live_tail(runtime, search, tail.next_after, PAGE_SIZE)
     except ValueError as refused:
         bad_filter(f"This store cannot be filtered that way: {refused}.")
     found = tail.events
