@@ -12,7 +12,15 @@ import pytest
 from tests.explorer.stores import T0, sqlite_source_url
 from tests.sources.eventsourcing_stores import Written
 
-READ_PAGES = ("/", "/streams/", "/timeline/", "/snapshots/", "/catalog/", "/subscriptions/", "/notes/")
+READ_PAGES = (
+    "/",
+    "/streams/",
+    "/timeline/",
+    "/snapshots/",
+    "/catalog/",
+    "/subscriptions/",
+    "/notes/",
+)
 DOMAIN_PAGES = ("/console/", "/subjects/", "/projections/", "/aggregates/")
 
 
@@ -115,7 +123,7 @@ def test_commanded_chain_catalog_counts_snapshots_and_subscriptions(commanded, c
     status, html = commanded.page(f"/timeline/events/{first.position}/chain")
     assert status == 200 and "Correlation tree" in html and "transfer-9" in html
     status, html = commanded.page("/catalog/")
-    assert '3 events' in html  # MyApp.Opened, counted across the store
+    assert "3 events" in html  # MyApp.Opened, counted across the store
     status, html = commanded.page("/snapshots/")
     assert "account-1" in html
     status, html = commanded.page("/subscriptions/")
