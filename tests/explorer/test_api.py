@@ -233,3 +233,27 @@ def test_a_filter_the_file_cannot_index_scans_a_budget_and_hands_back_a_cursor(
         found += [e["position"] for e in body["events"]]
         after = body["next"]
     assert found == [7]
+
+
+# --- the eventsourcing library's PostgreSQL tables ---------------------------------------------
+
+
+def test_the_librarys_postgresql_tables_answer_the_same_routes(browse, postgresql_url):
+    from tests.sources.eventsourcing_stores import write_postgres_store
+
+    schema = postgresql_url.rsplit("%3D", 1)[1]
+    written = write_postgres_store(postgresql_url, schema, "zlib")
+    base = postgresql_url.split("?", 1)[0].replace("postgresql+psycopg://", "")
+    shown = browse(f"eventsourcing+postgresql://{base}?app=bank&schema={schema}")
+    status, log = shown.get_json("/api/events")
+    assert status == 200
+    assert [(e["position"], e["stream_id"], e["stream_version"]) for e in log["events"]] == [
+        (n[0], n[1], n[2]) for n in written.notifications
+    ]
+    status, events = shown.get_json(f"/api/streams/{written.ann.hex}/events")
+    assert [e["data"].get("amount") for e in events["events"]] == [None, "10.50", "0.25"]
+    status, state = shown.get_json(f"/api/streams/{written.bob.hex}/state?version=2")
+    assert state["kind"] == "fields_as_last_set"
+    assert state["snapshot"]["version"] == 2 and state["state"]["balance"] == "5.00"
+    status, streams = shown.get_json("/api/streams")
+    assert {s["type"] for s in streams["streams"]} == {"Account", "Transfer"}
