@@ -19,7 +19,7 @@ def open_read_only(path: str | Path) -> sqlite3.Connection:
     if not file.is_file():
         msg = f"{file} is not a file"
         raise ForeignStoreError(msg)
-    uri = f"file:{quote(str(file.resolve()))}?immutable=1"
+    uri = f"file:{quote(str(file.resolve()))}?mode=ro&immutable=1"
     try:
         return sqlite3.connect(uri, uri=True, check_same_thread=False)
     except sqlite3.Error as exc:
