@@ -162,3 +162,70 @@ def test_the_live_timeline_wakes_on_commandeds_notification(commanded, commanded
     assert status == 200
     assert "late-1" in html
     assert time.monotonic() - started < 1.5  # woken by the notification, not the timeout
+
+
+def csrf_token(shown) -> str:
+    shown.page("/notes/")
+    with shown.client.session_transaction() as session:
+        return session["csrf"]
+
+
+def test_review_notes_pin_to_a_foreign_stream_and_type_in_eventscopes_database(
+    library, eventsourcing_file
+):
+    ann = eventsourcing_file.ann.hex
+    for kind, target in (("stream", ann), ("event_type", "Deposited"), ("event", "2")):
+        response = library.client.post(
+            "/notes/",
+            data={
+                "csrf_token": csrf_token(library),
+                "kind": kind,
+                "target": target,
+                "body": f"check {kind} <script>",
+            },
+        )
+        assert response.status_code == 302, kind
+    status, html = library.page("/notes/")
+    assert html.count("check ") >= 3 and "<script>" not in html
+    refused = library.client.post(
+        "/notes/",
+        data={"csrf_token": csrf_token(library), "kind": "stream", "target": "nope", "body": "x"},
+    )
+    assert refused.status_code == 404
+    assert library.client.post("/notes/", data={"kind": "stream", "target": ann}).status_code == 400
+
+
+def test_metrics_and_readiness_answer_over_a_foreign_store(library):
+    metrics = library.client.get("/metrics", headers=library.headers("viewer"))
+    assert metrics.status_code == 200
+    assert "eventscope_store_events 7.0" in metrics.get_data(as_text=True)
+    assert library.client.get("/api/ready").status_code == 200
+
+
+def test_with_a_wrong_key_every_event_still_lists_marked_encrypted(browse, encrypted_file):
+    from eventsourcing.cryptography import AESCipher
+
+    wrong = browse(sqlite_source_url(encrypted_file), cipher_key=AESCipher.create_key(num_bytes=32))
+    wrong.log_in("viewer")
+    status, html = wrong.page(f"/streams/{encrypted_file.ann.hex}")
+    assert status == 200
+    assert html.count('class="timeline-row') == 3
+    assert html.count("&#34;encrypted&#34;: true") == 3
+    status, html = wrong.page(f"/streams/{encrypted_file.ann.hex}?version=3")
+    assert "No payload field could be read" in html
+
+
+@pytest.mark.parametrize("commanded_bank", ["jsonb"], indirect=True)
+def test_commanded_streams_filter_by_the_kinds_their_names_show(commanded):
+    status, html = commanded.page("/streams/")
+    assert '<option value="account">account</option>' in html
+    assert '<option value="transfer">transfer</option>' in html
+    status, html = commanded.page("/streams/?type=account&sort=id")
+    listed = html.split('data-testid="streams-table"', 1)[1]
+    assert "account-1" in listed and "account-2" in listed and "transfer-9" not in listed
+    assert commanded.page("/streams/?type=nope")[0] == 400
+
+
+def test_an_eventsourcing_store_names_streams_by_uuid_so_no_kind_filter_is_offered(library):
+    status, html = library.page("/streams/")
+    assert 'data-testid="stream-type"' not in html

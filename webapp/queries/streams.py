@@ -27,10 +27,26 @@ def aggregate_prefixes(parts: Parts) -> dict[str, str]:
     """Aggregate type -> stream id prefix, from the router's routes."""
     prefixes: dict[str, str] = {}
     if parts.router is None:
-        return prefixes
+        return named_prefixes(parts)
     for route in parts.router.routes():
         prefixes.setdefault(route.aggregate.aggregate_type, route.prefix)
     return prefixes
+
+
+PREFIX_SAMPLE = 200
+"""Newest events looked at for the stream-name prefixes of another tool's store."""
+
+
+def named_prefixes(parts: Parts) -> dict[str, str]:
+    """Over another tool's store: the kinds of stream its naming shows ("account-7" ->
+    "account": "account-") among the streams of its newest events."""
+    newest = parts.source.read_all_backward(None, limit=PREFIX_SAMPLE)
+    found: dict[str, str] = {}
+    for event in newest:
+        kind, sep, rest = event.stream_id.partition("-")
+        if sep and kind and rest:
+            found.setdefault(kind, f"{kind}-")
+    return dict(sorted(found.items()))
 
 
 def stream_type(parts: Parts, stream_id: str) -> str | None:

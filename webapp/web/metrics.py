@@ -96,6 +96,8 @@ class RuntimeCollector(Collector):
 
     def _registry_metrics(self) -> Iterator[Any]:
         registry = self.runtime.registry
+        if registry is None:  # another tool's store: no aggregates run here
+            return
         stats = _call(registry.stats)
         if stats is not None:
             yield _value(
@@ -133,7 +135,10 @@ class RuntimeCollector(Collector):
         )
 
     def _projection_metrics(self) -> Iterator[Any]:
-        statuses = _call(self.runtime.projections.status)
+        projections = self.runtime.projections
+        if projections is None:
+            return
+        statuses = _call(projections.status)
         if not statuses:
             return
         lag = GaugeMetricFamily(

@@ -13,7 +13,7 @@ from webapp.store.types import RecordedEvent, StreamInfo
 
 
 class PgStreams:
-    """The events table grouped by `originator_id`, read over its primary-key index."""
+    """The events table by `originator_id`, read over its primary key and `notification_id`."""
 
     def __init__(
         self, db: ReadOnlyDatabase, events: str, keys: StreamKeys, rows: RowMapper
@@ -34,21 +34,31 @@ class PgStreams:
         limit: int,
     ) -> list[StreamInfo]:
         """Streams grouped from the events `where` keeps, in `order` (a column of the
-        grouping: `originator_id` or `newest DESC`), each with the states of its first and
-        last events fetched in the same statement over the primary key."""
+        grouping: `originator_id` or `newest DESC`)."""
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = session.rows(
-            "SELECT g.originator_id, g.first, g.last, f.state, l.state FROM ("
-            " SELECT originator_id, MIN(originator_version) AS first,"
+        grouped = (
+            "SELECT originator_id, MIN(originator_version) AS first,"
             " MAX(originator_version) AS last, MAX(notification_id) AS newest"
             f" FROM {self._events} {clause} GROUP BY originator_id {having}"
-            f" ORDER BY {order} LIMIT ?) g"
+            f" ORDER BY {order} LIMIT ?"
+        )
+        return self._infos(session, grouped, [*params, max(0, limit)], order)
+
+    def _infos(
+        self, session: Session, streams: str, params: list[Any], order: str
+    ) -> list[StreamInfo]:
+        """The streams the query `streams` selects (`originator_id`, `first` and `last`
+        version, `newest` notification id), in `order`, each with the states of its first
+        and last events fetched in the same statement over the primary key."""
+        rows = session.rows(
+            "SELECT g.originator_id, g.first, g.last, f.state, l.state"
+            f" FROM ({streams}) g"
             f" JOIN {self._events} f"
             " ON f.originator_id = g.originator_id AND f.originator_version = g.first"
             f" JOIN {self._events} l"
             " ON l.originator_id = g.originator_id AND l.originator_version = g.last"
             f" ORDER BY g.{order}",
-            [*params, max(0, limit)],
+            params,
         )
         return [
             StreamInfo(
@@ -59,6 +69,45 @@ class PgStreams:
             )
             for key, _first, last, first_state, last_state in rows
         ]
+
+    def _newest_rows(
+        self,
+        session: Session,
+        where: list[str],
+        params: list[Any],
+        below: int | None,
+        limit: int,
+        budget: int,
+    ) -> list[StreamInfo] | None:
+        """The streams whose newest rows come first below notification id `below` (None:
+        the head), walking at most `budget` ids down the `notification_id` index.
+
+        A stream's newest row is the one no higher version of the stream follows (its
+        versions are appended in order), so each stream is met once. None when the walk
+        ends short of `limit` streams above the lowest id: the caller groups the table.
+        """
+        low, high = session.rows(
+            f"SELECT MIN(notification_id), MAX(notification_id) FROM {self._events}"
+        )[0]
+        if high is None:
+            return []
+        bound = int(high) + 1 if below is None else min(int(below), int(high) + 1)
+        floor = bound - budget
+        conditions = ["e.notification_id < ?", "e.notification_id >= ?", *where]
+        newest = (
+            "SELECT e.originator_id, (SELECT MIN(m.originator_version)"
+            f" FROM {self._events} m WHERE m.originator_id = e.originator_id) AS first,"
+            " e.originator_version AS last, e.notification_id AS newest"
+            f" FROM {self._events} e WHERE {' AND '.join(conditions)}"
+            f" AND NOT EXISTS (SELECT 1 FROM {self._events} n"
+            " WHERE n.originator_id = e.originator_id"
+            " AND n.originator_version > e.originator_version)"
+            " ORDER BY e.notification_id DESC LIMIT ?"
+        )
+        found = self._infos(session, newest, [bound, floor, *params, limit], "newest DESC")
+        if len(found) < limit and floor > int(low):
+            return None
+        return found
 
     def by_id(self, prefix: str, after: str | None, limit: int) -> list[StreamInfo]:
         """Streams in id order after `after`, in one statement; two payload decodes each."""
@@ -75,12 +124,14 @@ class PgStreams:
     ) -> list[StreamInfo]:
         """Streams by their newest notification id, descending, below the cursor `before`.
 
-        A cursor naming a stream continues below that stream's newest notification id;
-        one naming none is compared by (updated_at, stream_id), decoding up to `budget`
+        The newest rows are walked down from the head (or from the cursor's stream) over
+        at most `budget` ids; a walk that ends short of a page groups the whole table. A
+        cursor naming a stream continues below that stream's newest notification id; one
+        naming none is compared by (updated_at, stream_id), decoding up to `budget`
         streams."""
         where, params = self._keys.prefix_where(prefix)
         with self._db.read() as session:
-            having, cursor = "", None
+            having, cursor, below = "", None, None
             if before is not None:
                 key = self._keys.key(before[1])
                 cursor_row = None
@@ -92,9 +143,14 @@ class PgStreams:
                 if cursor_row is None:
                     cursor = (utc(before[0]), before[1])
                 else:
-                    having = "HAVING MAX(notification_id) < ?"
-                    params.append(cursor_row)
+                    below = int(cursor_row)
             if cursor is None:
+                recent = self._newest_rows(session, where, params, below, max(0, limit), budget)
+                if recent is not None:
+                    return recent
+                if below is not None:
+                    having = "HAVING MAX(notification_id) < ?"
+                    params.append(below)
                 return self._page(
                     session, where, params, having=having, order="newest DESC", limit=limit
                 )

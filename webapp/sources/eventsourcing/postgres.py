@@ -56,8 +56,9 @@ class EventsourcingPostgresSource:
     head: continue from `after + scan_budget` (backward: below `before - scan_budget`);
     `read_all_page` and `read_all_backward_page` return that place with the events.
     Reads by position, by stream and the id listing use the library's primary key
-    (originator_id, originator_version) and its unique `notification_id` index; the
-    activity listing, `count_streams` and `count_by_type` scan the table (no payloads).
+    (originator_id, originator_version) and its unique `notification_id` index, as does
+    the activity listing within `scan_budget` ids (beyond, it groups the table);
+    `count_streams` and `count_by_type` scan the table (no payloads).
     """
 
     dialect = "postgresql"
@@ -126,9 +127,11 @@ class EventsourcingPostgresSource:
         self, *, prefix: str = "", before: tuple[datetime, str] | None = None, limit: int = 100
     ) -> list[StreamInfo]:
         """Streams newest-active first, by each stream's newest notification id (its last
-        commit). One pass grouping every event by stream (no payload read), then two payload
-        decodes per stream listed; a cursor naming no stream is compared by
-        (updated_at, stream_id), decoding up to `scan_budget` streams."""
+        commit). Walks `notification_id` down from the head (or the cursor's stream) over at
+        most `scan_budget` ids, keeping each stream's newest row; a walk ending short of a
+        page groups every event by stream instead (no payload read). Two payload decodes per
+        stream listed; a cursor naming no stream is compared by (updated_at, stream_id),
+        decoding up to `scan_budget` streams."""
         return self._streams.by_activity(prefix, before, limit, budget=self.scan_budget)
 
     def stream_info(self, stream_id: str) -> StreamInfo | None:
