@@ -29,6 +29,7 @@ from tests.sources.eventsourcing_stores import (
 from webapp.sources import Capabilities, EventSource, Subscription
 from webapp.sources.errors import ForeignStoreError as AnySourcesError
 from webapp.sources.eventsourcing import EventsourcingPostgresSource, ForeignStoreError
+from webapp.sources.eventsourcing.pg_streams import PgStreams
 from webapp.sources.eventsourcing.rows import EPOCH
 
 PREFIX = "tests.sources.eventsourcing_stores:"
@@ -523,6 +524,50 @@ def test_a_page_says_where_a_filtered_read_stopped(plain, postgresql_url) -> Non
         assert ([e.position for e in last.events], last.exhausted) == ([6, 7], True)
         newest = source.read_all_backward_page(None, limit=1, types="Completed")
         assert ([e.position for e in newest.events], newest.resume_before) == ([7], 7)
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize(("budget", "groups"), [(1, True), (2, True), (100, False)])
+def test_streams_by_activity_are_the_grouped_pages_whatever_the_scan_budget(
+    plain, admin, postgresql_url, monkeypatch, budget, groups
+) -> None:
+    """The newest rows are walked down at most `scan_budget` notification ids; a walk that
+    ends short of a page groups the whole table instead: the pages are the same."""
+    with admin.connect() as conn:
+        grouped = [
+            key.hex
+            for key in conn.execute(
+                sa.text(
+                    "SELECT originator_id FROM bank_events GROUP BY originator_id"
+                    " ORDER BY MAX(notification_id) DESC"
+                )
+            ).scalars()
+        ]
+    assert grouped == [plain.transfer.hex, plain.bob.hex, plain.ann.hex]
+    groupings: list[str] = []
+    group = PgStreams._page
+
+    def counted(self, session, where, params, **options):
+        groupings.append(options.get("order", ""))
+        return group(self, session, where, params, **options)
+
+    monkeypatch.setattr(PgStreams, "_page", counted)
+    source = EventsourcingPostgresSource(postgresql_url, scan_budget=budget)
+    try:
+        assert source.list_streams_by_activity() == [source.stream_info(s) for s in grouped]
+        for limit in (1, 2):
+            groupings.clear()
+            paged, cursor = [], None
+            while page := source.list_streams_by_activity(before=cursor, limit=limit):
+                paged += page
+                cursor = (page[-1].updated_at, page[-1].stream_id)
+            assert [s.stream_id for s in paged] == grouped
+            assert ("newest DESC" in groupings) is groups, "a walk short of a page groups"
+        bob = plain.bob.hex
+        assert [s.stream_id for s in source.list_streams_by_activity(prefix=bob[:8])] == [bob]
+        assert source.list_streams_by_activity(prefix="zz") == []
+        assert source.list_streams_by_activity(limit=0) == []
     finally:
         source.close()
 
