@@ -325,7 +325,7 @@ def test_subscriptions_and_their_lag(source) -> None:
     assert source.subscriptions() == [
         Subscription("fresh", 0, 5),
         Subscription("projector", 3, 2),
-        Subscription("watcher @ account-1", 1, 2),
+        Subscription("watcher @ account-1", 1, 2, "account-1"),
     ]
 
 

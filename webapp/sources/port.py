@@ -53,6 +53,9 @@ class Subscription:
     """The last global position it has handled (0: none yet)."""
     lag: int
     """Events in the log after `position`."""
+    stream_id: str | None = None
+    """The one stream it reads (`position` and `lag` are then that stream's versions);
+    None: the global log."""
 
 
 @runtime_checkable

@@ -73,8 +73,8 @@ class CheckpointReads(EventStoreTables):
         for row in rows:
             seen = int(row.last_seen or 0)
             top = int(row.stream_version or 0)
-            name = row.subscription_name
+            name, stream = row.subscription_name, None
             if row.stream_uuid != "$all":
-                name = f"{name} @ {row.stream_uuid}"
-            found.append(Subscription(name, seen, max(0, top - seen)))
+                name, stream = f"{name} @ {row.stream_uuid}", row.stream_uuid
+            found.append(Subscription(name, seen, max(0, top - seen), stream))
         return found
