@@ -229,3 +229,10 @@ def test_commanded_streams_filter_by_the_kinds_their_names_show(commanded):
 def test_an_eventsourcing_store_names_streams_by_uuid_so_no_kind_filter_is_offered(library):
     status, html = library.page("/streams/")
     assert 'data-testid="stream-type"' not in html
+
+
+def test_an_event_without_causation_ids_has_its_own_page_not_a_chain(library):
+    status, html = library.page("/timeline/events/5/chain")
+    assert status == 200
+    assert "<h1>Event 5</h1>" in html and "Causation chain" not in html
+    assert 'data-testid="event-metadata"' in html and "Requested" in html
