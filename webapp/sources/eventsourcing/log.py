@@ -12,8 +12,8 @@ from webapp.sources.eventsourcing.rows import (
     EVENT_COLUMNS,
     RowMapper,
     derived_event_id,
+    in_time_range,
     type_name,
-    utc,
 )
 from webapp.sources.eventsourcing.streams import prefix_where
 from webapp.store.filters import LogFilters, check_filter_names
@@ -146,11 +146,7 @@ class Log:
             while batch := cursor.fetchmany(_BATCH):
                 for row in batch:
                     event = self._rows.event(row)
-                    if event.metadata.get("time_unknown"):
-                        continue
-                    if since is not None and event.recorded_at < utc(since):
-                        continue
-                    if until is not None and event.recorded_at >= utc(until):
+                    if not in_time_range(event, since, until):
                         continue
                     found.append(event)
                     if len(found) >= limit:

@@ -11,7 +11,12 @@ from typing import Any, Final
 from webapp.sources.eventsourcing.log import check_filters
 from webapp.sources.eventsourcing.pg_database import ReadOnlyDatabase, Session
 from webapp.sources.eventsourcing.pg_tables import StreamKeys, stream_id_of
-from webapp.sources.eventsourcing.rows import RowMapper, derived_event_id, type_name, utc
+from webapp.sources.eventsourcing.rows import (
+    RowMapper,
+    derived_event_id,
+    in_time_range,
+    type_name,
+)
 from webapp.store.filters import LogFilters
 from webapp.store.reader import LogPage
 from webapp.store.types import RecordedEvent
@@ -131,11 +136,7 @@ class PgLog:
         for batch in session.batches(sql, params, BATCH):
             for row in batch:
                 event = event_of(self._rows, row)
-                if event.metadata.get("time_unknown"):
-                    continue
-                if since is not None and event.recorded_at < utc(since):
-                    continue
-                if until is not None and event.recorded_at >= utc(until):
+                if not in_time_range(event, since, until):
                     continue
                 found.append(event)
                 if len(found) >= limit:

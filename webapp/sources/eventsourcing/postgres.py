@@ -4,8 +4,7 @@ through the source port, never written."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Final, Self, Unpack
@@ -13,6 +12,7 @@ from typing import Final, Self, Unpack
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+from webapp.sources.eventsourcing.library_reads import LibraryReads
 from webapp.sources.eventsourcing.payloads import PayloadDecoder
 from webapp.sources.eventsourcing.pg_checkpoints import PgCheckpoints
 from webapp.sources.eventsourcing.pg_database import ReadOnlyDatabase
@@ -20,17 +20,17 @@ from webapp.sources.eventsourcing.pg_log import PgLog
 from webapp.sources.eventsourcing.pg_streams import PgStreams
 from webapp.sources.eventsourcing.pg_tables import PgTables, StreamKeys, discover
 from webapp.sources.eventsourcing.rows import RowMapper
-from webapp.sources.port import Capabilities, Subscription
+from webapp.sources.port import Capabilities
 from webapp.store.filters import LogFilters
 from webapp.store.reader import LogPage
-from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
+from webapp.store.types import RecordedEvent, StreamInfo
 
 DEFAULT_SCAN_BUDGET: Final = 10_000
 DEFAULT_STATEMENT_TIMEOUT_MS: Final = 10_000
 POLL_SECONDS: Final = 0.5
 
 
-class EventsourcingPostgresSource:
+class EventsourcingPostgresSource(LibraryReads):
     """The stored events, snapshots and tracking of one `eventsourcing` application in
     PostgreSQL.
 
@@ -108,20 +108,10 @@ class EventsourcingPostgresSource:
             yield session.conn
 
     @property
-    def capabilities(self) -> Capabilities:
-        return self._capabilities
-
-    @property
     def statement_timeout_ms(self) -> int:
         return self._db.statement_timeout_ms
 
     # --- streams
-
-    def list_streams(
-        self, prefix: str = "", *, after: str | None = None, limit: int = 100
-    ) -> list[StreamInfo]:
-        """Streams by id over the primary-key index; two payload decodes per stream listed."""
-        return self._streams.by_id(prefix, after, limit)
 
     def list_streams_by_activity(
         self, *, prefix: str = "", before: tuple[datetime, str] | None = None, limit: int = 100
@@ -133,19 +123,6 @@ class EventsourcingPostgresSource:
         stream listed; a cursor naming no stream is compared by (updated_at, stream_id),
         decoding up to `scan_budget` streams."""
         return self._streams.by_activity(prefix, before, limit, budget=self.scan_budget)
-
-    def stream_info(self, stream_id: str) -> StreamInfo | None:
-        return self._streams.info(stream_id)
-
-    def read_stream(
-        self,
-        stream_id: str,
-        from_version: int | None = 1,
-        *,
-        limit: int | None = None,
-        backward: bool = False,
-    ) -> list[RecordedEvent]:
-        return self._streams.read(stream_id, from_version, limit, backward)
 
     # --- the global log
 
@@ -188,32 +165,8 @@ class EventsourcingPostgresSource:
             filters=filters,
         )
 
-    def get_event(self, position: int) -> RecordedEvent | None:
-        return self._log.at(position)
-
-    def get_event_by_id(self, event_id: uuid.UUID | str) -> RecordedEvent | None:
-        """The event whose derived id this is, among the first `scan_budget` events (keys
-        only, no payload read)."""
-        return self._log.by_id(event_id, budget=self.scan_budget)
-
-    def read_correlated(self, correlation_id: str, *, limit: int) -> list[RecordedEvent]:
-        msg = "an eventsourcing store records no correlation ids"
-        raise ValueError(msg)
-
-    # --- counts and the head
-
-    def head_position(self) -> int:
-        return self._log.head()
-
-    def count_events(self) -> int:
-        return self._log.count()
-
-    def count_streams(self) -> int:
-        return self._streams.count()
-
-    def count_by_type(self, type_names: Sequence[str]) -> dict[str, int]:
-        """Events of each type: one scan of the table grouping by topic (no payload read)."""
-        return self._log.count_by_type(type_names)
+    def _budget(self) -> int:
+        return self.scan_budget
 
     def wait_for_events(self, after: int, timeout: float) -> int:
         """The head once it is above `after`, polled every `POLL_SECONDS` until `timeout`."""
@@ -224,22 +177,6 @@ class EventsourcingPostgresSource:
             if head > after or left <= 0:
                 return head
             time.sleep(min(POLL_SECONDS, left))
-
-    # --- snapshots and checkpoints
-
-    def read_snapshot(self, stream_id: str, *, max_version: int | None = None) -> Snapshot | None:
-        return self._checkpoints.latest(stream_id, max_version)
-
-    def list_snapshots(self, stream_id: str) -> list[Snapshot]:
-        return self._checkpoints.all_of(stream_id)
-
-    def read_latest_snapshots(self, stream_ids: Sequence[str]) -> dict[str, Snapshot]:
-        return self._checkpoints.latest_of_each(stream_ids)
-
-    def subscriptions(self) -> list[Subscription]:
-        """Each tracked application's notification id and lag behind this application's
-        head (the library's own `__` rows left out)."""
-        return self._checkpoints.subscriptions(self.head_position)
 
     def close(self) -> None:
         """Release the engine if this source made it (an engine passed in stays open)."""

@@ -117,3 +117,12 @@ class RowMapper:
             data=data,
             taken_at=parse_time(state.get("timestamp")),
         )
+
+
+def in_time_range(event: RecordedEvent, since: datetime | None, until: datetime | None) -> bool:
+    """Whether the event's decoded time lies in [since, until) (an unknown time never does)."""
+    if event.metadata.get("time_unknown"):
+        return False
+    if since is not None and event.recorded_at < utc(since):
+        return False
+    return until is None or event.recorded_at < utc(until)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Unpack
@@ -13,6 +11,7 @@ from webapp.sources.errors import ForeignStoreError
 from webapp.sources.eventsourcing import files
 from webapp.sources.eventsourcing.checkpoints import Checkpoints
 from webapp.sources.eventsourcing.files import Database, open_read_only
+from webapp.sources.eventsourcing.library_reads import LibraryReads
 from webapp.sources.eventsourcing.log import SCAN_BUDGET, Log
 from webapp.sources.eventsourcing.payloads import PayloadDecoder
 from webapp.sources.eventsourcing.rows import (
@@ -25,10 +24,10 @@ from webapp.sources.eventsourcing.rows import (
 )
 from webapp.sources.eventsourcing.streams import Streams
 from webapp.sources.eventsourcing.tables import Tables, discover, quoted
-from webapp.sources.port import Capabilities, Subscription
+from webapp.sources.port import Capabilities
 from webapp.store.filters import LogFilters
 from webapp.store.reader import LogPage
-from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
+from webapp.store.types import RecordedEvent, StreamInfo
 
 __all__ = [
     "EPOCH",
@@ -42,7 +41,7 @@ __all__ = [
 ]
 
 
-class EventsourcingSQLiteSource:
+class EventsourcingSQLiteSource(LibraryReads):
     """The stored events, snapshots and tracking of an `eventsourcing` SQLite store.
 
     Stream id = `originator_id`; stream version = `originator_version`; position = the
@@ -89,21 +88,11 @@ class EventsourcingSQLiteSource:
         self._capabilities = Capabilities(has_snapshots=self.tables.snapshots is not None)
 
     @property
-    def capabilities(self) -> Capabilities:
-        return self._capabilities
-
-    @property
     def wal_pending(self) -> bool:
         """A non-empty `-wal` file lies beside the store: its commits are not read here."""
         return files.wal_pending(self.path)
 
     # --- streams
-
-    def list_streams(
-        self, prefix: str = "", *, after: str | None = None, limit: int = 100
-    ) -> list[StreamInfo]:
-        """Streams by id over the primary-key index; two payload decodes per stream listed."""
-        return self._streams.by_id(prefix, after, limit)
 
     def list_streams_by_activity(
         self, *, prefix: str = "", before: tuple[datetime, str] | None = None, limit: int = 100
@@ -111,26 +100,13 @@ class EventsourcingSQLiteSource:
         """Streams newest-active first: activity = the timestamp of a stream's last event.
 
         The order is that of each stream's newest rowid (its last commit), which is the
-        timestamps' order when one application writes the file. Cost: one pass over the
-        primary-key index grouping every event by stream (O(events), no payload read),
-        then two payload decodes per stream listed. The cursor's stream is found by id and
-        the page continues below its newest rowid; a cursor naming no stream is compared by
-        (updated_at, stream_id), decoding up to `SCAN_BUDGET` streams to fill the page.
+        timestamps' order when one application writes the file. Cost: a walk down the
+        rowids from the head (or below the cursor's stream's newest row) keeping each
+        stream's newest row, at most `SCAN_BUDGET` rows, no payload read; only a walk that
+        ends short of a page groups the table by stream. Then two payload decodes per
+        stream listed. A cursor naming no stream is compared by (updated_at, stream_id).
         """
         return self._streams.by_activity(prefix, before, limit, budget=SCAN_BUDGET)
-
-    def stream_info(self, stream_id: str) -> StreamInfo | None:
-        return self._streams.info(stream_id)
-
-    def read_stream(
-        self,
-        stream_id: str,
-        from_version: int | None = 1,
-        *,
-        limit: int | None = None,
-        backward: bool = False,
-    ) -> list[RecordedEvent]:
-        return self._streams.read(stream_id, from_version, limit, backward)
 
     # --- the global log
 
@@ -186,32 +162,8 @@ class EventsourcingSQLiteSource:
             head=head,
         )
 
-    def get_event(self, position: int) -> RecordedEvent | None:
-        return self._log.at(position)
-
-    def get_event_by_id(self, event_id: uuid.UUID | str) -> RecordedEvent | None:
-        """The event whose derived id this is: a scan of the primary-key index (no payload
-        read) over at most `SCAN_BUDGET` events."""
-        return self._log.by_id(event_id, budget=SCAN_BUDGET)
-
-    def read_correlated(self, correlation_id: str, *, limit: int) -> list[RecordedEvent]:
-        msg = "an eventsourcing store records no correlation ids"
-        raise ValueError(msg)
-
-    # --- counts and the head
-
-    def head_position(self) -> int:
-        return self._log.head()
-
-    def count_events(self) -> int:
-        return self._log.count()
-
-    def count_streams(self) -> int:
-        return self._streams.count()
-
-    def count_by_type(self, type_names: Sequence[str]) -> dict[str, int]:
-        """Events of each type: one scan of the table grouping by topic (no payload read)."""
-        return self._log.count_by_type(type_names)
+    def _budget(self) -> int:
+        return SCAN_BUDGET
 
     def wait_for_events(self, after: int, timeout: float) -> int:
         """The head; an immutable file never grows, so this only waits out the timeout."""
@@ -219,21 +171,6 @@ class EventsourcingSQLiteSource:
         if head <= after and timeout > 0:
             time.sleep(timeout)
         return head
-
-    # --- snapshots and checkpoints
-
-    def read_snapshot(self, stream_id: str, *, max_version: int | None = None) -> Snapshot | None:
-        return self._checkpoints.latest(stream_id, max_version)
-
-    def list_snapshots(self, stream_id: str) -> list[Snapshot]:
-        return self._checkpoints.all_of(stream_id)
-
-    def read_latest_snapshots(self, stream_ids: Sequence[str]) -> dict[str, Snapshot]:
-        return self._checkpoints.latest_of_each(stream_ids)
-
-    def subscriptions(self) -> list[Subscription]:
-        """Each application's tracked notification id (the library's own `__` rows left out)."""
-        return self._checkpoints.subscriptions(self.head_position)
 
     def close(self) -> None:
         self._db.close()
