@@ -9,16 +9,18 @@ which a closed account also accepts (the money left it; it must be able to retur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from webapp.demo.identity import USER_ID
 from webapp.domain import (
     INFINITY,
     STOP,
     Aggregate,
     DomainError,
+    Limits,
     Router,
     applies,
     command,
@@ -28,6 +30,14 @@ from webapp.domain import (
 )
 from webapp.domain.lifespan import Timeout
 
+MAX_CENTS = 2**53 - 1
+"""The largest amount, and balance, the bank holds: integer cents a double (and so a JSON
+number anywhere) represents exactly; read models keep them in 64-bit integers."""
+ACCOUNT_NUMBER = Limits(max_length=100, description="the account's number")
+AMOUNT = Limits(minimum=1, maximum=MAX_CENTS, description="cents")
+INITIAL_BALANCE = Limits(maximum=MAX_CENTS, description="cents, 0 or more")
+"""What the bank's commands accept; `account_summary` sizes its columns from these."""
+
 # --- commands -------------------------------------------------------------------------
 
 
@@ -36,18 +46,18 @@ from webapp.domain.lifespan import Timeout
 class OpenAccount:
     """Open a bank account for an owner, with an initial balance in cents."""
 
-    account_number: str
-    owner_id: str
-    initial_balance: int = field(default=0, metadata={"description": "cents, 0 or more"})
+    account_number: str = ACCOUNT_NUMBER.field()
+    owner_id: str = USER_ID.field(description="the owner's user id")
+    initial_balance: int = INITIAL_BALANCE.field(default=0)
 
 
 @command("DepositMoney")
 @dataclass(frozen=True)
 class DepositMoney:
-    """Pay money into an open account."""
+    """Pay money into an open account; refused if the balance would pass MAX_CENTS."""
 
-    account_number: str
-    amount: int = field(metadata={"minimum": 1, "description": "cents"})
+    account_number: str = ACCOUNT_NUMBER.field()
+    amount: int = AMOUNT.field()
 
 
 @command("WithdrawMoney")
@@ -55,8 +65,8 @@ class DepositMoney:
 class WithdrawMoney:
     """Take money out of an open account; refused when funds are short."""
 
-    account_number: str
-    amount: int = field(metadata={"minimum": 1, "description": "cents"})
+    account_number: str = ACCOUNT_NUMBER.field()
+    amount: int = AMOUNT.field()
 
 
 @command("RefundMoney", internal=True)
@@ -67,8 +77,8 @@ class RefundMoney:
     Accepted even once the account is closed: the refund then stays in the closed
     account's balance, owed to its owner, instead of being lost in between."""
 
-    account_number: str
-    amount: int = field(metadata={"minimum": 1, "description": "cents"})
+    account_number: str = ACCOUNT_NUMBER.field()
+    amount: int = AMOUNT.field()
     transfer_id: str = ""
 
 
@@ -77,7 +87,7 @@ class RefundMoney:
 class CloseAccount:
     """Close an account; it takes no more deposits or withdrawals."""
 
-    account_number: str
+    account_number: str = ACCOUNT_NUMBER.field()
 
 
 # --- events ---------------------------------------------------------------------------
@@ -160,6 +170,14 @@ class BankAccount(Aggregate):
     @handles(DepositMoney, emits=[MoneyDeposited])
     def deposit_money(self, cmd: DepositMoney) -> MoneyDeposited:
         self.check_open(cmd.account_number)
+        if self.balance + cmd.amount > MAX_CENTS:
+            raise DomainError(
+                "balance_out_of_range",
+                f"account {cmd.account_number!r} holds {self.balance}; a deposit of "
+                f"{cmd.amount} would take it past the largest balance, {MAX_CENTS}",
+                balance=self.balance,
+                amount=cmd.amount,
+            )
         return MoneyDeposited(cmd.account_number, cmd.amount)
 
     @handles(WithdrawMoney, emits=[MoneyWithdrawn])

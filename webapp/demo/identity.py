@@ -7,7 +7,7 @@ which the fold simply stores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -16,12 +16,18 @@ from webapp.domain import (
     CommandValidationError,
     DomainError,
     KeepFor,
+    Limits,
     Router,
     applies,
     command,
     event,
     handles,
 )
+
+USER_ID = Limits(max_length=100, description="the user's id (their data subject id)")
+PERSON_NAME = Limits(max_length=200, description="full name")
+EMAIL = Limits(max_length=254, description="email address")
+"""What identity's commands accept; `user_directory` sizes its columns from these."""
 
 
 def _check_email(email: str) -> None:
@@ -39,9 +45,9 @@ def _check_email(email: str) -> None:
 class RegisterUser:
     """Register a new user."""
 
-    user_id: str
-    name: str = field(metadata={"description": "full name"})
-    email: str = field(metadata={"description": "email address"})
+    user_id: str = USER_ID.field()
+    name: str = PERSON_NAME.field()
+    email: str = EMAIL.field()
 
     def check(self) -> None:
         _check_email(self.email)
@@ -52,8 +58,8 @@ class RegisterUser:
 class ChangeEmail:
     """Change a registered user's email address."""
 
-    user_id: str
-    email: str
+    user_id: str = USER_ID.field()
+    email: str = EMAIL.field()
 
     def check(self) -> None:
         _check_email(self.email)

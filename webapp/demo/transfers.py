@@ -16,15 +16,17 @@ exactly one way (credited to the target, or refunded to the source).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from webapp.demo.bank import ACCOUNT_NUMBER, AMOUNT
 from webapp.domain import (
     INFINITY,
     STOP,
     Aggregate,
     CommandValidationError,
     DomainError,
+    Limits,
     Router,
     applies,
     command,
@@ -32,6 +34,10 @@ from webapp.domain import (
     handles,
 )
 from webapp.domain.lifespan import Timeout
+
+TRANSFER_ID = Limits(max_length=100, description="the transfer's id")
+"""What TransferMoney accepts beyond the bank's own limits; `transfer_summary` sizes its
+columns from these."""
 
 # --- commands -------------------------------------------------------------------------
 
@@ -41,10 +47,10 @@ from webapp.domain.lifespan import Timeout
 class TransferMoney:
     """Move money from one account to another; refunded if the credit side fails."""
 
-    transfer_id: str
-    from_account: str
-    to_account: str
-    amount: int = field(metadata={"minimum": 1, "description": "cents"})
+    transfer_id: str = TRANSFER_ID.field()
+    from_account: str = ACCOUNT_NUMBER.field(description="the account to debit")
+    to_account: str = ACCOUNT_NUMBER.field(description="the account to credit")
+    amount: int = AMOUNT.field()
 
     def check(self) -> None:
         if self.from_account == self.to_account:

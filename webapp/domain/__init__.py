@@ -21,6 +21,7 @@ from webapp.domain.diff import FieldChange, diff_states
 from webapp.domain.errors import CommandValidationError, ConcurrencyError, DomainError, RoutingError
 from webapp.domain.lifespan import INFINITY, STOP, KeepFor, KeepForever, Lifespan, StopAfterUse
 from webapp.domain.messages import (
+    Limits,
     UnknownEvent,
     command,
     command_class,
@@ -70,6 +71,7 @@ __all__ = [
     "KeepFor",
     "KeepForever",
     "Lifespan",
+    "Limits",
     "LiveAggregate",
     "LoadReport",
     "LoggingMiddleware",

@@ -43,9 +43,53 @@ class FieldSpec:
     maximum: int | None = None
     description: str = ""
     personal_of: str | None = None
+    max_length: int | None = None
+    pattern: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What values a field accepts, declared once in the domain.
+
+    Commands declare their fields with it, `check_command` refuses what falls outside
+    (`CommandValidationError`, a 400 at the API), and read models size their columns from
+    the same declaration, so a command never carries a value its read models cannot hold:
+
+        USER_ID = Limits(max_length=100)
+        MONEY = Limits(minimum=1, maximum=2**53 - 1, description="cents")
+
+        @command("RegisterUser")
+        @dataclass(frozen=True)
+        class RegisterUser:
+            user_id: str = USER_ID.field()
+            ...
+
+        sa.Column("user_id", sa.String(USER_ID.max_length), primary_key=True)
+
+    `minimum`/`maximum` bound numbers, `max_length` counts characters of a text, and
+    `pattern` is a regular expression a whole text must match.
+    """
+
+    minimum: int | None = None
+    maximum: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    description: str = ""
+
+    def metadata(self) -> dict[str, Any]:
+        """The limits as dataclass field metadata (what `check_command` reads)."""
+        declared = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {key: value for key, value in declared.items() if value not in (None, "")}
+
+    def field(self, *, default: Any = dataclasses.MISSING, description: str = "") -> Any:
+        """A dataclass field holding these limits (`description` overrides the declared one)."""
+        metadata = self.metadata()
+        if description:
+            metadata["description"] = description
+        return dataclasses.field(default=default, metadata=metadata)
 
 
 def _check_frozen_dataclass(cls: type, kind: str) -> None:
@@ -96,11 +140,11 @@ def event(
 def command(name: str | None = None, *, internal: bool = False) -> Callable[[type[T]], type[T]]:
     """Register a frozen dataclass as a command type.
 
-    Field metadata may carry `minimum`, `maximum` and `description`
-    (`amount: int = field(metadata={"minimum": 1})`); a method `check(self)` may
-    raise `CommandValidationError` for rules that span fields. An `internal`
-    command is sent only by the system itself (a process manager's step): the
-    router refuses it from outside callers (API, console).
+    Field metadata may carry `minimum`, `maximum`, `max_length`, `pattern` and
+    `description`, best declared once as `Limits` (`amount: int = MONEY.field()`); a
+    method `check(self)` may raise `CommandValidationError` for rules that span fields.
+    An `internal` command is sent only by the system itself (a process manager's step):
+    the router refuses it from outside callers (API, console).
     """
 
     def wrap(cls: type[T]) -> type[T]:
@@ -207,6 +251,8 @@ def field_specs(cls: type) -> list[FieldSpec]:
                 maximum=f.metadata.get("maximum"),
                 description=f.metadata.get("description", ""),
                 personal_of=personal.get(f.name),
+                max_length=f.metadata.get("max_length"),
+                pattern=f.metadata.get("pattern"),
             )
         )
     return specs
@@ -293,6 +339,9 @@ def _check_range(f: dataclasses.Field, value: Any) -> None:
     if isinstance(value, str) and value == "" and f.default is dataclasses.MISSING:
         msg = f"field {f.name!r} must not be empty"
         raise CommandValidationError("invalid_value", msg, field=f.name)
+    if isinstance(value, str):
+        _check_text(f, value)
+        return
     if not isinstance(value, int | float) or isinstance(value, bool):
         return
     low, high = f.metadata.get("minimum"), f.metadata.get("maximum")
@@ -304,6 +353,16 @@ def _check_range(f: dataclasses.Field, value: Any) -> None:
         raise CommandValidationError(
             "invalid_value", f"field {f.name!r} must be at most {high}, got {value}", field=f.name
         )
+
+
+def _check_text(f: dataclasses.Field, value: str) -> None:
+    longest, pattern = f.metadata.get("max_length"), f.metadata.get("pattern")
+    if longest is not None and len(value) > longest:
+        msg = f"field {f.name!r} must be at most {longest} characters, got {len(value)}"
+        raise CommandValidationError("invalid_value", msg, field=f.name)
+    if pattern is not None and value and re.fullmatch(pattern, value) is None:
+        msg = f"field {f.name!r} is not in the expected format"
+        raise CommandValidationError("invalid_value", msg, field=f.name)
 
 
 def parse_command(type_name: str, data: Mapping[str, Any] | None) -> Any:

@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from webapp.demo.bank import ACCOUNT_NUMBER
+from webapp.demo.identity import USER_ID
 from webapp.demo.read_models._rows import as_int, iso, load_rows
 from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name, upsert
 from webapp.store.types import RecordedEvent
@@ -31,8 +33,8 @@ class AccountSummary(Projection):
         accounts = sa.Table(
             table_name(self.name, generation),
             metadata,
-            sa.Column("account_number", sa.String(100), primary_key=True),
-            sa.Column("owner_id", sa.String(100), nullable=True, index=True),
+            sa.Column("account_number", sa.String(ACCOUNT_NUMBER.max_length), primary_key=True),
+            sa.Column("owner_id", sa.String(USER_ID.max_length), nullable=True, index=True),
             sa.Column("balance", sa.BigInteger, nullable=False),
             sa.Column("status", sa.String(16), nullable=False),
             sa.Column("transactions", sa.Integer, nullable=False),

@@ -7,7 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from webapp.demo.bank import ACCOUNT_NUMBER
 from webapp.demo.read_models._rows import as_int, iso, load_rows
+from webapp.demo.transfers import TRANSFER_ID
 from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name, upsert
 from webapp.store.types import RecordedEvent
 
@@ -30,9 +32,9 @@ class TransferSummary(Projection):
             "transfers": sa.Table(
                 table_name(self.name, generation),
                 metadata,
-                sa.Column("transfer_id", sa.String(100), primary_key=True),
-                sa.Column("from_account", sa.String(100), nullable=True),
-                sa.Column("to_account", sa.String(100), nullable=True),
+                sa.Column("transfer_id", sa.String(TRANSFER_ID.max_length), primary_key=True),
+                sa.Column("from_account", sa.String(ACCOUNT_NUMBER.max_length), nullable=True),
+                sa.Column("to_account", sa.String(ACCOUNT_NUMBER.max_length), nullable=True),
                 sa.Column("amount", sa.BigInteger, nullable=False),
                 sa.Column("status", sa.String(16), nullable=False),
                 sa.Column("refunded", sa.BigInteger, nullable=False),

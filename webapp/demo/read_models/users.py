@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from webapp.demo.identity import USER_ID
 from webapp.demo.read_models._rows import iso, load_rows
 from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name, upsert
 from webapp.store.types import RecordedEvent
@@ -47,7 +48,7 @@ class UserDirectory(Projection):
         users = sa.Table(
             table_name(self.name, generation),
             metadata,
-            sa.Column("user_id", sa.String(100), primary_key=True),
+            sa.Column("user_id", sa.String(USER_ID.max_length), primary_key=True),
             sa.Column("name", sa.Text, nullable=True),
             sa.Column("email", sa.Text, nullable=True),
             sa.Column("forgotten", sa.Boolean, nullable=False),
