@@ -29,22 +29,29 @@ log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 EXTENSION_KEY = "eventscope_metrics"
 
+COMMAND_OUTCOMES = ("ok", "rejected", "invalid", "conflict", "error")
+UNKNOWN_COMMAND = "unknown"
+"""The label of every command name the router does not know (labels never echo a client)."""
+
 
 class WebMetrics:
     """The metrics one app instance records; `observe_command` is called per dispatch."""
 
     def __init__(self, runtime: Runtime) -> None:
+        router = runtime.router
+        self.command_names = frozenset(router.command_names() if router is not None else ())
         self.registry = CollectorRegistry(auto_describe=True)
         self.command_seconds = Histogram(
             "eventscope_command_duration_seconds",
-            "Time to dispatch a command, by command name.",
+            "Time to dispatch a command, by command name (unknown names count as 'unknown').",
             ["command"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.command_outcomes = Counter(
             "eventscope_commands",
-            "Commands dispatched by name and outcome (ok, rejected, invalid, conflict, error).",
+            "Commands dispatched by name ('unknown' for names no route knows) and outcome (ok, "
+            "rejected, invalid, conflict, error).",
             ["command", "outcome"],
             registry=self.registry,
         )
@@ -69,8 +76,12 @@ class WebMetrics:
         self.registry.register(RuntimeCollector(runtime))
 
     def observe_command(self, command: str, outcome: str, seconds: float, events: int = 0) -> None:
-        self.command_seconds.labels(command=command).observe(seconds)
-        self.command_outcomes.labels(command=command, outcome=outcome).inc()
+        """Count one dispatch. Labels come from bounded sets only: a name the router does not
+        route counts as `UNKNOWN_COMMAND`, an outcome outside `COMMAND_OUTCOMES` as "error"."""
+        name = command if command in self.command_names else UNKNOWN_COMMAND
+        result = outcome if outcome in COMMAND_OUTCOMES else "error"
+        self.command_seconds.labels(command=name).observe(seconds)
+        self.command_outcomes.labels(command=name, outcome=result).inc()
         if events:
             self.events_appended.inc(events)
 

@@ -130,6 +130,9 @@ def _refusal_for(exc: Exception) -> tuple[str, int, str, str] | None:
         return "rejected", 422, exc.message, exc.code
     if isinstance(exc, WrongExpectedVersion):
         return "conflict", 409, str(exc), "wrong_expected_version"
+    if isinstance(exc, UnicodeError):  # a lone surrogate: say so in words, not codec text
+        message = "a text field holds characters that are not valid Unicode"
+        return "invalid", 400, message, "invalid_input"
     if isinstance(exc, InvalidAppend | ValueError):
         return "invalid", 400, str(exc), "invalid_input"
     return None

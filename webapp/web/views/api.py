@@ -9,6 +9,7 @@ returns the last global position of the page as `next` (an int, pass it back as
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -93,7 +94,9 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
     """The request's JSON object (`{}` for no body at all when `optional`), or a 400.
 
     Refused: anything but an object, JSON nested too deeply to parse, and strings holding a
-    NUL character (no field has a use for one and PostgreSQL's text columns refuse them).
+    NUL character (no field has a use for one and PostgreSQL's text columns refuse them) or
+    a lone surrogate (`"\\ud800"` escapes no UTF-8 text can hold); the refusal says so in
+    words and echoes nothing of the body.
     """
     if optional and not request.data:
         return {}
@@ -103,24 +106,31 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
         abort(400, description="the request body nests JSON too deeply")
     if not isinstance(body, dict):
         abort(400, description="the request body must be a JSON object")
-    if _holds_nul(body):
-        abort(400, description="the request body contains a NUL character")
+    problem = _text_problem(body)
+    if problem is not None:
+        abort(400, description=f"the request body contains {problem}")
     return body
 
 
-def _holds_nul(value: Any) -> bool:
+def _text_problem(value: Any) -> str | None:
+    """What makes a string in `value` unfit to store, in words, or None."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return True
+                return "a NUL character"
+            if not item.isascii() and _LONE_SURROGATE.search(item):
+                return "a lone surrogate escape (text that is not valid Unicode)"
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
-    return False
+    return None
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # --- routes -----------------------------------------------------------------------------------
@@ -262,15 +272,27 @@ def global_events() -> Response:
 @bp.get("/subjects")
 @requires_role("support")
 @needs_domain
+def find_subjects_in_url() -> Response:
+    """Refused: an e-mail address in a URL lands in request logs, where forget cannot reach."""
+    abort(
+        400,
+        description="Look subjects up with POST /api/subjects/lookup and the body "
+        '{"email": ADDRESS}: personal data is never sent in a URL.',
+    )
+
+
+@bp.post("/subjects/lookup")
+@requires_role("support")
+@needs_domain
 def find_subjects() -> Response:
-    """The subjects who used the e-mail address `email` (an exact match through the blind
-    index; logged). Forgotten subjects are not found: their lookup entries are gone."""
-    email = request.args.get("email", "").strip()
-    if not email or "@" not in email:
-        abort(400, description="The query parameter 'email' must be an e-mail address.")
-    if len(email) > MAX_EMAIL:
-        abort(400, description=f"The query parameter 'email' is limited to {MAX_EMAIL} characters.")
-    return jsonify(subjects=services.find_subjects_by_email(email))
+    """The subjects who used the e-mail address in the body's `email` (an exact match through
+    the blind index; logged). Forgotten subjects are not found: their lookup entries are gone."""
+    email = json_body().get("email")
+    if not isinstance(email, str) or "@" not in email.strip():
+        abort(400, description="'email' must be an e-mail address.")
+    if len(email.strip()) > MAX_EMAIL:
+        abort(400, description=f"'email' is limited to {MAX_EMAIL} characters.")
+    return jsonify(subjects=services.find_subjects_by_email(email.strip()))
 
 
 @bp.get("/subjects/<id:subject_id>")
