@@ -165,7 +165,7 @@ def _sqlite_engine(url: URL) -> sa.Engine:
     }
     if in_memory:
         kwargs["poolclass"] = StaticPool
-    engine = sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, hide_parameters=True, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_conn: Any, _record: Any) -> None:
@@ -200,7 +200,9 @@ def _sqlite_engine(url: URL) -> sa.Engine:
 def _postgresql_engine(url: URL) -> sa.Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+    engine = sa.create_engine(
+        url, pool_size=5, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_conn: Any, _record: Any) -> None:

@@ -53,7 +53,7 @@ class AdvisoryLock:
     """A PostgreSQL session advisory lock held on its own connection."""
 
     def __init__(self, engine: sa.Engine, name: str, check_every: float = 1.0) -> None:
-        self._engine = sa.create_engine(engine.url, poolclass=NullPool)
+        self._engine = sa.create_engine(engine.url, poolclass=NullPool, hide_parameters=True)
         self._key = lock_key(name)
         self._conn: sa.Connection | None = None
         self._checked_at = 0.0

@@ -12,12 +12,15 @@ A projection takes part through its flags and hooks (`holds_personal_data`,
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
+from webapp.domain import event_class, personal_data_of
+from webapp.projections import schema
 from webapp.projections.consistency import ConsistencyTimeout
 from webapp.projections.generations import registered_generations
 from webapp.projections.projection import Projection, Tables
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 SETTLE_STEP_SECONDS = 0.2
+SCRUBBED = "[text removed: the event's data subject was forgotten]"
+_ERROR_KIND = re.compile(r"[A-Za-z_][\w.]*(?: \([\w.]+\))?(?=:|$)")
 
 
 class ProjectionsParticipant:
@@ -53,7 +58,56 @@ class ProjectionsParticipant:
                     tables = table_set.tables(generation)
                     count += projection.forget_subject(conn, tables, subject_id)
             done[projection.name] = count
+        scrubbed = self.scrub_error_records(subject_id)
+        if scrubbed:
+            done["projection_errors"] = scrubbed
         return done
+
+    def scrub_error_records(self, subject_id: str) -> int:
+        """Replace the texts of recorded errors (`projection_errors`, `projection_status`)
+        about the subject's events by a note, keeping the exception type and position;
+        rows changed. Errors are recorded without payload values, but older versions
+        kept whatever the exception said."""
+        positions = self._subject_positions_in_errors(subject_id)
+        if not positions:
+            return 0
+        changed = 0
+        errors, status = schema.errors, schema.status
+        with self.projections.engine.begin() as conn:
+            for row in conn.execute(
+                sa.select(errors.c.id, errors.c.error).where(errors.c.position.in_(positions))
+            ):
+                scrub = errors.update().where(errors.c.id == row.id)
+                conn.execute(scrub.values(error=_scrubbed(row.error)))
+                changed += 1
+            changed += conn.execute(
+                status.update()
+                .where(status.c.error_position.in_(positions), status.c.last_error.is_not(None))
+                .values(last_error=SCRUBBED)
+            ).rowcount
+        return changed
+
+    def _subject_positions_in_errors(self, subject_id: str) -> list[int]:
+        """Positions of recorded errors whose event names `subject_id` as a data subject."""
+        errors, status = schema.errors, schema.status
+        with self.projections.engine.connect() as conn:
+            positions = set(conn.execute(sa.select(errors.c.position).distinct()).scalars())
+            positions.update(
+                p
+                for p in conn.execute(sa.select(status.c.error_position)).scalars()
+                if p is not None
+            )
+        store = self.projections.store
+        found = []
+        for position in sorted(positions):
+            event = store.get_event(int(position))
+            cls = event_class(event.type) if event is not None else None
+            if event is None or cls is None:
+                continue
+            subjects = {event.data.get(field) for field in personal_data_of(cls).values()}
+            if subject_id in subjects:
+                found.append(int(position))
+        return found
 
     def export_subject(self, subject_id: str) -> dict[str, list[dict[str, Any]]]:
         """What each projection holding personal data, or data about the subject, keeps
@@ -123,6 +177,11 @@ class ProjectionsParticipant:
 
     def _holding_personal_data(self) -> list[Projection]:
         return [p for p in self._registered() if p.holds_personal_data]
+
+
+def _scrubbed(error: str) -> str:
+    kind = _ERROR_KIND.match(error or "")
+    return f"{kind.group(0)}: {SCRUBBED}" if kind else SCRUBBED
 
 
 def _about(

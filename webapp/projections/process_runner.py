@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from webapp.domain import to_data, type_name_of
 from webapp.projections import schema
+from webapp.projections.failures import describe_failure
 from webapp.projections.leadership import Leadership
 from webapp.projections.process_manager import Dispatch, ProcessContext, ProcessManager
 from webapp.projections.projection import insert_ignore, upsert
@@ -129,7 +130,7 @@ class ProcessManagerRunner(UnitRunner):
             except LostLeadership:
                 raise
             except Exception as exc:  # noqa: BLE001 - the handler's or a command's failure
-                error = f"{type(exc).__name__}: {exc}"
+                error = describe_failure(exc, event.data)
                 log.warning("process %s: event %d failed: %s", self.name, event.position, error)
                 if attempt < policy.max_attempts:
                     time.sleep(policy.delay(attempt))

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from webapp.projections.failures import describe_failure
 from webapp.projections.generations import Generations, TableSet
 from webapp.projections.leadership import Leadership
 from webapp.projections.projection import Projection
@@ -203,7 +204,11 @@ class ProjectionRunner(UnitRunner):
                 time.sleep(0.5 * busy)
                 self._fence()
             except Exception as exc:  # noqa: BLE001 - handler failure: apply the policy
-                log.warning("projection %s: batch failed (%s); isolating the event", self.name, exc)
+                log.warning(
+                    "projection %s: batch failed (%s); isolating the event",
+                    self.name,
+                    describe_failure(exc, *(e.data for e in events)),
+                )
                 self._apply_one_by_one(generation, events, target)
                 return
         self.generations.positions[generation] = target
@@ -226,7 +231,7 @@ class ProjectionRunner(UnitRunner):
                 except LostLeadership:
                     raise
                 except Exception as exc:  # noqa: BLE001 - the handler's own error
-                    error = f"{type(exc).__name__}: {exc}"
+                    error = describe_failure(exc, event.data)
                     if attempt < policy.max_attempts:
                         time.sleep(policy.delay(attempt))
                         attempt += 1

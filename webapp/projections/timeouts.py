@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from webapp.domain import DomainError, command_class
 from webapp.projections import schema
+from webapp.projections.failures import describe_failure
 from webapp.projections.leadership import Leadership
 from webapp.projections.process_manager import Dispatch
 from webapp.projections.process_views import count_pending_timeouts
@@ -77,8 +78,9 @@ class TimeoutRunner(UnitRunner):
             except DomainError as exc:
                 status, outcome = "refused", f"{exc.code}: {exc.message}"
             except Exception as exc:  # noqa: BLE001 - keep pending; retried on the next tick
-                log.warning("timeout %s/%s failed: %s", row.process, row.instance_id, exc)
-                self.progress.last_error = f"{type(exc).__name__}: {exc}"
+                error = describe_failure(exc, row.command_data)
+                log.warning("timeout %s/%s failed: %s", row.process, row.instance_id, error)
+                self.progress.last_error = error
                 continue
             with self.engine.begin() as conn:
                 conn.execute(
