@@ -27,12 +27,15 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
+
+from webapp.database.files import create_private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_SYNCHRONOUS_CHOICES = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -165,6 +168,8 @@ def _sqlite_engine(url: URL) -> sa.Engine:
     }
     if in_memory:
         kwargs["poolclass"] = StaticPool
+    elif not str(url.database).startswith("file:"):  # a URI filename opens what exists
+        create_private_file(Path(str(url.database)))  # 0600, and so its -wal and -shm
     engine = sa.create_engine(url, hide_parameters=True, **kwargs)
 
     @event.listens_for(engine, "connect")

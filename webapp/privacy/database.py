@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from webapp.config import sqlite_path
 from webapp.database import create_store_engine
+from webapp.database.files import make_private_folder
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +34,11 @@ def default_keystore_url(db_url: str) -> str:
 
 
 def create_keystore_engine(url: str) -> Engine:
-    """An engine for the key store at `url`, its folder created for a SQLite file."""
+    """An engine for the key store at `url`, its folder created (0700) for a SQLite file."""
 
     path = sqlite_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(path.parent)
     return create_store_engine(url)
 
 

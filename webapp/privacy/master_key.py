@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from webapp.config import Settings
+from webapp.database.files import make_private_folder
 from webapp.privacy.crypto import KEY_BYTES, new_key
 from webapp.privacy.errors import MasterKeyError
 
@@ -49,7 +50,7 @@ def default_key_file(settings: Settings) -> Path:
 
 def write_key_file(path: Path, key: bytes) -> None:
     """Write a key file readable by its owner only (mode 0600), replacing any file atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from flask import Flask, Response, abort, g, request, session
 
+from webapp.database.files import make_private_folder
+
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRFToken"
@@ -36,7 +38,7 @@ def load_secret_key(configured: str | None, data_dir: Path) -> str:
     if configured:
         return configured
     path = data_dir / SECRET_KEY_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_folder(data_dir)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
