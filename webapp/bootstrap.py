@@ -40,6 +40,7 @@ from webapp.projections import (
     build_projections,
     start_in_process,
 )
+from webapp.projections.checks import ReadModelCheck, ReadModelReport
 from webapp.projections.lookups import ReadModelLookup, ReadModels
 from webapp.sources import EventscopeSource, EventSource, Subscription
 from webapp.store import EventStore, open_store
@@ -68,7 +69,10 @@ class Seeder(Protocol):
 class DomainPackage(Protocol):
     """What a domain declares for the composition root to wire (a module such as
     `webapp.demo` fits): its contexts' routing tables, read models, process managers,
-    the read models the dashboard may look up by name, and its sample data."""
+    the read models the dashboard may look up by name, and its sample data.
+
+    A package may also declare `checks() -> list[ReadModelCheck]`: read models that
+    `eventscope db check` compares with a replay of the log (`check_read_models`)."""
 
     def routers(self) -> list[Router]: ...
 
@@ -217,6 +221,19 @@ def build_browse_runtime(
         privacy=privacy,
         source_name=source_name,
     )
+
+
+def check_read_models(
+    store: EventStore, *, full: bool = False, domain: DomainPackage = demo
+) -> list[ReadModelReport]:
+    """Run the domain's read-model checks over `store` (a sample of rows, all with `full`).
+
+    Only reads: a read model without tables yet is reported as not built, not created."""
+    declared: Callable[[], list[ReadModelCheck]] | None = getattr(domain, "checks", None)
+    if declared is None:
+        return []
+    projections = build_projections(store, domain.projections(), ensure=False)
+    return [check.run(projections, full=full) for check in declared()]
 
 
 def checkpoints_of(projections: Projections) -> Callable[[], list[Subscription]]:

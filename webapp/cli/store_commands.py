@@ -33,10 +33,14 @@ def register(cli: click.Group) -> None:
         click.echo(", ".join(current_heads(settings.db_url)) or "no revision")
 
     @db.command("check")
+    @click.option("--full", is_flag=True, help="Check every row of the read models, not a sample.")
     @click.pass_obj
-    def check(settings: Settings) -> None:
+    def check(settings: Settings, full: bool) -> None:
         """Check what the store promises against its tables: stream versions 1..N, events
-        in streams, snapshots behind their streams, JSON payloads (exit 1 on a problem)."""
+        in streams, snapshots behind their streams, JSON payloads; then the read models
+        against a replay of the log (a sample of rows, all with --full). Exit 1 on a
+        problem."""
+        from webapp.bootstrap import check_read_models
         from webapp.store import open_store
         from webapp.store.integrity import MAX_PROBLEMS, NoEventStore, check_store, counted
 
@@ -47,10 +51,26 @@ def register(cli: click.Group) -> None:
         store = open_store(settings.db_url)
         try:
             report = check_store(store)
+            read_models = check_read_models(store, full=full)
         except NoEventStore as exc:
             raise click.ClickException(str(exc)) from None
         finally:
             store.close()
+        divergences = 0
+        for checked in read_models:
+            if not checked.built:
+                continue
+            for problem in checked.problems:
+                click.echo(f"{checked.name}: {problem.where}: {problem.what}")
+            divergences += len(checked.problems)
+            sample = "" if checked.checked == checked.total else " (a sample; --full checks all)"
+            verdict = (
+                f": {counted(len(checked.problems), 'divergence')}" if checked.problems else ""
+            )
+            click.echo(
+                f"Read model {checked.name}: checked {checked.checked:,} of "
+                f"{counted(checked.total, checked.noun)} against the log{sample}{verdict}."
+            )
         counts = ", ".join(
             counted(number, noun)
             for number, noun in [
@@ -59,13 +79,13 @@ def register(cli: click.Group) -> None:
                 (report.snapshots, "snapshot"),
             ]
         )
-        if report.ok:
+        if report.ok and not divergences:
             click.echo(f"Checked {counts}: no problem found.")
             return
         for problem in report.problems:
             click.echo(f"{problem.where}: {problem.what}")
         click.echo(
-            f"Checked {counts}: {len(report.problems)} problem(s) "
+            f"Checked {counts}: {len(report.problems) + divergences} problem(s) "
             f"(at most {MAX_PROBLEMS} of each kind are listed).",
             err=True,
         )

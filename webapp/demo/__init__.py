@@ -7,7 +7,8 @@ To start a domain of your own, copy this package and change what it declares:
 - `projections()` and `read_models()`: its read models and how the dashboard finds rows;
 - `process_managers(settings)`: long-running processes (here: a transfer with
   compensation);
-- `seeder(router)`: the demo data `eventscope demo` loads into an empty store.
+- `seeder(router)`: the demo data `eventscope demo` loads into an empty store;
+- `checks()`: read models `eventscope db check` compares with a replay of the log.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from webapp.config import Settings
 from webapp.demo import bank, identity, transfers
+from webapp.demo.checks import AccountBalances
 from webapp.demo.read_models import accounts, users
 from webapp.demo.read_models import transfers as transfer_rows
 from webapp.demo.read_models.accounts import AccountSummary
@@ -25,6 +27,7 @@ from webapp.demo.seed import DemoSeeder
 from webapp.demo.transfer_process import DEFAULT_TIMEOUT_SECONDS, TransferProcess
 from webapp.domain import AggregateRegistry, CommandRouter, PayloadCodec, Router, build_domain
 from webapp.projections import ProcessManager, Projection
+from webapp.projections.checks import ReadModelCheck
 from webapp.projections.lookups import ReadModelLookup
 
 
@@ -64,6 +67,11 @@ def read_models() -> list[ReadModelLookup]:
             transfer_rows.list_transfers,
         ),
     ]
+
+
+def checks() -> list[ReadModelCheck]:
+    """Account balances and statuses against a replay of each account's events."""
+    return [AccountBalances()]
 
 
 def seeder(router: CommandRouter) -> DemoSeeder:
