@@ -15,7 +15,7 @@ from webapp.web.accounts import ROLES, AccountBook
 API_ROUTES = [
     ("GET", "/api/health", None, None, 200),
     ("GET", "/api/ready", None, None, 200),
-    ("GET", "/api/subjects?email=ada@example.org", None, "support", 200),
+    ("POST", "/api/subjects/lookup", {"email": "ada@example.org"}, "support", 200),
     ("GET", "/api/subjects/u-1", None, "support", 200),
     ("POST", "/api/commands", {"command": "DepositMoney", "data": {}}, "admin", 400),
     ("GET", "/api/streams", None, "viewer", 200),

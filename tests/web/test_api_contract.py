@@ -455,9 +455,14 @@ def test_an_admin_reregisters_a_forgotten_subject_through_the_api(
 def test_support_finds_a_subject_by_e_mail_and_the_lookup_is_logged(
     client, auth_headers, runtime, bank
 ):
-    found = client.get("/api/subjects?email=ada@example.org", headers=auth_headers("support"))
-    missing = client.get("/api/subjects?email=nobody@example.org", headers=auth_headers("support"))
-    as_viewer = client.get("/api/subjects?email=ada@example.org", headers=auth_headers("viewer"))
+    def lookup(email: str, role: str):
+        return client.post(
+            "/api/subjects/lookup", json={"email": email}, headers=auth_headers(role)
+        )
+
+    found = lookup("ada@example.org", "support")
+    missing = lookup("nobody@example.org", "support")
+    as_viewer = lookup("ada@example.org", "viewer")
 
     assert found.status_code == 200
     assert found.get_json() == {
@@ -479,12 +484,26 @@ def test_support_finds_a_subject_by_e_mail_and_the_lookup_is_logged(
     ]
 
 
-@pytest.mark.parametrize("query", ["", "?email=", "?email=ada", "?email=" + "a" * 320 + "@x.org"])
-def test_a_lookup_needs_an_e_mail_address(client, auth_headers, bank, query):
-    response = client.get(f"/api/subjects{query}", headers=auth_headers("support"))
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"email": ""}, {"email": "ada"}, {"email": 7}, {"email": "a" * 320 + "@x.org"}],
+)
+def test_a_lookup_needs_an_e_mail_address(client, auth_headers, runtime, bank, body):
+    response = client.post("/api/subjects/lookup", json=body, headers=auth_headers("support"))
 
     assert response.status_code == 400
     assert "'email'" in response.get_json()["error"]
+    assert runtime.privacy.access_log(action="view").entries == []
+
+
+def test_a_lookup_by_e_mail_in_the_url_is_refused_and_points_to_post(
+    client, auth_headers, runtime, bank
+):
+    response = client.get("/api/subjects?email=ada@example.org", headers=auth_headers("support"))
+
+    assert response.status_code == 400
+    assert "POST /api/subjects/lookup" in response.get_json()["error"]
+    assert runtime.privacy.access_log(action="view").entries == []
 
 
 def test_a_subjects_status_says_whether_when_and_why_they_were_forgotten(

@@ -24,6 +24,13 @@ def forget_form(client, subject_id: str = "u-1", **overrides):
     return {k: v for k, v in form.items() if v is not None}
 
 
+def search(client, query: str, **headers: str):
+    """Submit the Subjects page's search form (a POST: the query never goes into a URL)."""
+    return client.post(
+        "/subjects/", data={"q": query, "csrf_token": session_csrf(client)}, headers=headers
+    )
+
+
 def log_entries(runtime, **filters):
     return [
         (e.actor, e.action, e.subject_id) for e in runtime.privacy.access_log(**filters).entries
@@ -74,18 +81,50 @@ def test_support_and_admin_may_use_every_subject_page(client, log_in, bank, role
 def test_finding_a_subject_by_e_mail_opens_their_page_and_is_logged(client, log_in, runtime, bank):
     log_in("support")
 
-    response = client.get("/subjects/?q=ADA@example.org")
+    response = search(client, "ADA@example.org")
 
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].endswith("/subjects/u-1")
     assert ("support", "view", "u-1") in log_entries(runtime)
+
+
+def test_the_search_form_posts_so_the_address_never_lands_in_a_url(client, log_in, bank):
+    log_in("support")
+
+    page = client.get("/subjects/").get_data(as_text=True)
+    results = search(client, "nobody@example.org", **{"HX-Request": "true", "HX-Boosted": "true"})
+
+    form = page.split('data-testid="subject-search"')[0].rsplit("<form", 1)[1]
+    assert 'method="post"' in form
+    assert 'name="csrf_token"' in page.split('data-testid="subject-search"')[1].split("</form>")[0]
+    assert "HX-Push-Url" not in results.headers
+    assert "nobody@example.org" not in results.headers.get("HX-Location", "")
+
+
+def test_a_search_in_the_url_is_refused_and_says_to_use_the_form(client, log_in, runtime, bank):
+    log_in("support")
+
+    response = client.get("/subjects/?q=ada@example.org")
+
+    assert response.status_code == 400
+    assert "search form" in response.get_data(as_text=True)
+    assert log_entries(runtime) == []
+
+
+def test_a_search_without_the_csrf_token_is_refused(client, log_in, runtime, bank):
+    log_in("support")
+
+    response = client.post("/subjects/", data={"q": "ada@example.org"})
+
+    assert response.status_code == 400
+    assert log_entries(runtime) == []
 
 
 def test_finding_by_subject_id_and_finding_nobody(client, log_in, bank):
     log_in("support")
 
-    found = client.get("/subjects/?q=u-1")
-    nobody = client.get("/subjects/?q=nobody@example.org").get_data(as_text=True)
+    found = search(client, "u-1")
+    nobody = search(client, "nobody@example.org").get_data(as_text=True)
 
     assert found.headers["Location"].endswith("/subjects/u-1")
     assert "No subject found for that e-mail" in nobody
@@ -94,7 +133,7 @@ def test_finding_by_subject_id_and_finding_nobody(client, log_in, bank):
 def test_an_htmx_search_gets_the_results_fragment(client, log_in, bank):
     log_in("support")
 
-    fragment = client.get("/subjects/?q=u-1", headers={"HX-Request": "true"}).get_data(as_text=True)
+    fragment = search(client, "u-1", **{"HX-Request": "true"}).get_data(as_text=True)
 
     assert "<html" not in fragment
     assert 'href="/subjects/u-1"' in fragment
@@ -103,8 +142,8 @@ def test_an_htmx_search_gets_the_results_fragment(client, log_in, bank):
 def test_search_input_is_escaped_and_bounded(client, log_in, bank):
     log_in("support")
 
-    escaped = client.get("/subjects/?q=<img src=x onerror=alert(1)>").get_data(as_text=True)
-    too_long = client.get("/subjects/?q=" + "x" * 201)
+    escaped = search(client, "<img src=x onerror=alert(1)>").get_data(as_text=True)
+    too_long = search(client, "x" * 201)
 
     assert "<img src=x" not in escaped
     assert too_long.status_code == 400
@@ -262,7 +301,7 @@ def test_a_forgotten_subject_can_no_longer_be_found_by_e_mail(client, log_in, ba
     log_in("support")
     client.post("/subjects/u-1/forget", data=forget_form(client))
 
-    page = client.get("/subjects/?q=ada@example.org").get_data(as_text=True)
+    page = search(client, "ada@example.org").get_data(as_text=True)
 
     assert "No subject found" in page
 

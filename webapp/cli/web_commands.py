@@ -61,10 +61,9 @@ def warn_if_partial(source: EventSource) -> None:
 def serve_with_login_link(runtime: Runtime | BrowseRuntime, host: str, port: int) -> None:
     """Serve the dashboard over `runtime` in this process and print a one-time admin login link;
     closes the runtime when stopped (Ctrl+C)."""
-    from werkzeug.serving import make_server
-
     from webapp.web import create_app
     from webapp.web.accounts import AccountBook, AccountError
+    from webapp.web.request_log import make_dashboard_server
 
     book = AccountBook(runtime.database)
     try:
@@ -74,7 +73,7 @@ def serve_with_login_link(runtime: Runtime | BrowseRuntime, host: str, port: int
         runtime.close()
         raise click.ClickException(f"{exc} (`eventscope accounts enable admin`)") from None
     app = create_app(runtime=runtime)
-    server = make_server(host, port, app, threaded=True)
+    server = make_dashboard_server(host, port, app)
     base_url = f"http://{host}:{server.port}"
     runtime.start_background_work(click.echo)
     click.echo(f"eventscope dashboard: {base_url}/")

@@ -16,6 +16,7 @@ from gunicorn.app.base import BaseApplication
 
 from webapp.bootstrap import build_runtime
 from webapp.config import Settings
+from webapp.web.request_log import PathOnlyGunicornLogger
 
 
 class EventscopeServer(BaseApplication):
@@ -87,6 +88,8 @@ def run_gunicorn(
         "threads": 4,
         "timeout": 60,
         "accesslog": "-",
+        # every line without query strings: they may carry personal data (see request_log)
+        "logger_class": PathOnlyGunicornLogger,
         "preload_app": False,
     }
     EventscopeServer(settings, options, run_worker=run_worker).run()

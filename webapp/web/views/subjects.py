@@ -49,8 +49,26 @@ def _subject_or_404(subject_id: str) -> Location:
 @bp.get("/")
 @requires_role("support")
 def index() -> Any:
-    """Find a subject by id or e-mail address (the e-mail through the blind index)."""
-    query = request.args.get("q", "").strip()
+    """The search form and the recently forgotten. A search in the URL is refused: an e-mail
+    address there would land in request logs, where forget cannot reach it."""
+    if "q" in request.args:
+        abort(
+            400,
+            description="Search with the search form: an e-mail address in a URL would "
+            "stay in request logs.",
+        )
+    return _search_page("")
+
+
+@bp.post("/")
+@requires_role("support")
+def find() -> Any:
+    """Find a subject by id or e-mail address (the e-mail through the blind index); posted so
+    the address is in the body, never in a URL, a log or the browser's history."""
+    return _search_page(request.form.get("q", "").strip())
+
+
+def _search_page(query: str) -> Any:
     if len(query) > MAX_QUERY:
         abort(400, description=f"The search is limited to {MAX_QUERY} characters.")
     runtime = get_runtime()
@@ -59,7 +77,7 @@ def index() -> Any:
     if query:
         matches, searched_by = subject_queries.find_subjects(runtime, query, current_viewer())
         if len(matches) == 1 and not is_fragment_request():
-            return redirect(url_for("subjects.show", subject_id=matches[0].subject_id))
+            return redirect(url_for("subjects.show", subject_id=matches[0].subject_id), code=303)
     recent = subject_queries.recent_forgets(runtime, RECENT_FORGETS)
     return render_view(
         "subjects/page.html",
