@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 import sqlalchemy as sa
@@ -146,6 +147,8 @@ def needles(runtime, user_id: str) -> dict[str, bytes]:
         found[f"{label}/utf-8"] = text.encode()
         found[f"{label}/utf-16-le"] = text.encode("utf-16-le")
         found[f"{label}/utf-16-be"] = text.encode("utf-16-be")
+        found[f"{label}/url"] = quote(text).encode()  # as in a request line
+        found[f"{label}/form"] = quote_plus(text).encode()
     key = runtime.privacy.keys.key_for_reading(user_id).key
     found["data-key"] = key
     found["data-key/b64"] = base64.b64encode(key)
@@ -218,6 +221,59 @@ def test_after_forget_no_file_of_a_sqlite_deployment_holds_the_user_or_their_key
     finally:
         runtime.close()
     assert scan(folder, patterns) == []
+
+
+@pytest.mark.slow
+def test_after_forget_the_servers_request_logs_hold_neither_the_users_address_nor_name(tmp_path):
+    from tests.web.served import call, served_by_gunicorn, served_by_werkzeug
+    from webapp.web import create_app
+    from webapp.web.accounts import AccountBook
+
+    folder = tmp_path / "deployment"
+    folder.mkdir()
+    settings = Settings(db_url=f"sqlite:///{folder / 'eventscope.db'}")
+    runtime = build_runtime(settings)
+    try:
+        user_id = register_distinctive_user(runtime)
+        catch_up(runtime)
+        patterns = needles(runtime, user_id)
+        book = AccountBook(runtime.database)
+        book.ensure("sam", "support")
+        token = book.create_token("sam")
+        demo_log, serve_log = folder / "demo.log", folder / "serve.log"
+
+        with (
+            served_by_werkzeug(create_app(runtime=runtime), demo_log) as demo,
+            served_by_gunicorn(settings.db_url, serve_log) as serve,
+        ):
+            for base in (demo, serve):
+                for email in (EMAIL, NEW_EMAIL):
+                    found = call(
+                        f"{base}/api/subjects/lookup",
+                        method="POST",
+                        body={"email": email},
+                        token=token,
+                    )
+                    assert found[1]["subjects"][0]["subject_id"] == user_id
+                    # a careless client puts the address and the name into URLs anyway
+                    call(f"{base}/api/subjects?email={email}", token=token)
+                    call(f"{base}/api/subjects?email={quote(email)}", token=token)
+                call(f"{base}/subjects/?q={quote(NAME)}", token=token)
+        assert "POST /api/subjects/lookup" in demo_log.read_text()
+        assert "POST /api/subjects/lookup" in serve_log.read_text()
+        assert scan(folder, {"name": NAME.encode()}), "the projection held the name before"
+
+        with served_by_werkzeug(create_app(runtime=runtime), demo_log) as demo:
+            forgotten = call(
+                f"{demo}/api/subjects/{user_id}/forget",
+                method="POST",
+                body={"reason": "erasure request"},
+                token=token,
+            )
+        assert forgotten[0] == 200
+        assert scan(folder, patterns) == []
+    finally:
+        runtime.close()
 
 
 @pytest.mark.slow
