@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -53,6 +55,20 @@ def test_lookup_finds_the_subject_of_an_e_mail_address_and_logs_it(deployment):
     finally:
         runtime.close()
     assert (entry.actor, entry.subject_id, entry.what) == ("dpo", "u7", "lookup by e-mail")
+
+
+def test_lookup_writes_the_address_it_was_given_nowhere(deployment, caplog):
+    """The address is an argument (the caller's shell history is theirs to mind); eventscope
+    logs it nowhere and no file of the deployment holds it in plaintext."""
+    caplog.set_level(logging.DEBUG)
+    folder = Path(deployment.removeprefix("sqlite:///")).parent
+
+    code, _, err = run("--db", deployment, "lookup", "ada@example.org", "--actor", "dpo")
+
+    assert code == 0
+    assert "ada@example.org" not in caplog.text + err
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert [p.name for p in files if b"ada@example.org" in p.read_bytes()] == []
 
 
 def test_forget_then_export_shows_when_and_why(deployment):
