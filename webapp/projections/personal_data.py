@@ -137,14 +137,15 @@ class ProjectionsParticipant:
 
     def personal_tables(self) -> list[str]:
         """The tables of the live and rebuilding generations of each projection holding
-        personal data."""
+        personal data, then the error records a forget scrubs (their old row versions
+        must be vacuumed too)."""
         engine = self.projections.engine
         tables: list[str] = []
         for projection in self._holding_personal_data():
             table_set = self.projections.table_set(projection.name)
             for generation in registered_generations(engine, projection.name):
                 tables += [table.name for table in table_set.tables(generation).values()]
-        return tables
+        return [*tables, schema.errors.name, schema.status.name]
 
     def settle(self, head: int, *, patience: float = 1.0) -> bool:
         """Let a running worker finish the batches it decoded before a subject's key went.
