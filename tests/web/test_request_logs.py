@@ -7,6 +7,8 @@ import re
 import socket
 from urllib.parse import quote, urlsplit
 
+import pytest
+
 from tests.web.served import call, served_by_gunicorn, served_by_werkzeug
 from webapp.bootstrap import build_runtime
 from webapp.config import Settings
@@ -70,6 +72,7 @@ def test_the_demo_server_logs_requests_without_their_query_strings(runtime, toke
     assert "email=" not in log
 
 
+@pytest.mark.slow
 def test_gunicorn_logs_requests_without_their_query_strings(sqlite_url, tmp_path):
     settings = Settings(db_url=sqlite_url)
     runtime = build_runtime(settings)
