@@ -177,3 +177,40 @@ def csrf_of(client) -> str:
     client.get("/login")
     with client.session_transaction() as session:
         return session["csrf"]
+
+
+def test_a_success_forgives_the_failures_before_it_not_those_counted_while_it_was_checked(
+    runtime,
+):
+    clock = Clock()
+    throttle = LoginThrottle(runtime.store.engine, clock=clock)
+    keys = [name_key("sam"), address_key("192.0.2.7")]
+    for _ in range(2):
+        throttle.take_attempt(keys)  # two failures
+    owner = throttle.take_attempt(keys)  # the owner's attempt, being checked...
+    for _ in range(2):
+        throttle.take_attempt(keys)  # ...while two more guesses come in
+
+    throttle.succeeded(owner)
+
+    counts = stored_counts(runtime)
+    assert counts == {"name:sam": 2, "addr:192.0.2.7": 4}
+
+
+def test_an_attempt_over_the_limit_is_refused_before_any_check_and_counts_nothing(runtime):
+    clock = Clock()
+    throttle = LoginThrottle(runtime.store.engine, clock=clock)
+    name, address = name_key("sam"), address_key("192.0.2.7")
+    taken = [throttle.take_attempt([name, address]).taken for _ in range(7)]
+
+    assert taken == [True] * 5 + [False] * 2
+    assert throttle.take_attempt([name, address]).retry_after == 30
+    assert throttle.take_attempt([address]).taken  # the address alone is not locked
+    counts = stored_counts(runtime)
+    assert counts == {"name:sam": 5, "addr:192.0.2.7": 6}
+
+
+def stored_counts(runtime) -> dict[str, int]:
+    query = sa.select(failures_table.c.key, failures_table.c.failures)
+    with runtime.store.engine.connect() as conn:
+        return {key: failures for key, failures in conn.execute(query)}

@@ -27,6 +27,7 @@ from flask import (
 )
 
 from webapp.web.accounts import ROLES, Account, AccountBook
+from webapp.web.browser_sessions import BrowserSessions
 from webapp.web.identifiers import requested_page
 from webapp.web.security import check_csrf, refuse_nul_characters
 from webapp.web.sign_ins import SignInLog
@@ -42,6 +43,10 @@ def account_book() -> AccountBook:
 
 def sign_in_log() -> SignInLog:
     return current_app.extensions["eventscope_sign_ins"]
+
+
+def browser_sessions() -> BrowserSessions:
+    return current_app.extensions["eventscope_sessions"]
 
 
 def current_account() -> Account | None:
@@ -131,9 +136,13 @@ def load_identity() -> Response | None:
         return None
     account_id = session.get("account_id")
     if account_id is not None:
-        account = account_book().get_by_id(int(account_id))
+        session_id = session.get("sid")
+        account = (
+            browser_sessions().account_for(str(session_id), int(account_id)) if session_id else None
+        )
         if account is None or account.disabled or session.get("epoch", 0) != account.session_epoch:
-            session.clear()  # deleted, disabled, or its sessions were ended: log this one out
+            # logged out, deleted, disabled, or its sessions were ended: log this one out
+            session.clear()
         else:
             g.account = account
             g.auth_method = "session"
@@ -174,13 +183,24 @@ def enforce_declared_access() -> Response | None:
 
 def login_session(account: Account) -> None:
     """Log the browser in as `account` (a fresh session, a fresh CSRF token)."""
-    session.clear()
+    end_session()
     session.permanent = True
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    session["sid"] = browser_sessions().open(account, lifetime_seconds=lifetime)
     session["account_id"] = account.id
     session["epoch"] = account.session_epoch
     account_book().record_sign_in(account)
     g.account = account
     g.auth_method = "session"
+
+
+def end_session() -> None:
+    """Log the browser out: its session is deleted on the server, so a saved copy of the
+    cookie opens nothing, and the cookie is emptied."""
+    session_id = session.get("sid")
+    if session_id:
+        browser_sessions().close(str(session_id))
+    session.clear()
 
 
 def init_app(app: Flask) -> None:

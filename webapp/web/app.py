@@ -14,6 +14,7 @@ from webapp.config import Settings
 from webapp.resources import resource_dir
 from webapp.web import access, errors, metrics, pages, security
 from webapp.web.accounts import AccountBook
+from webapp.web.browser_sessions import BrowserSessions
 from webapp.web.context import EXTENSION_KEY
 from webapp.web.filters import datetime_local
 from webapp.web.identifiers import IdentifierConverter, KeepEncodedSlashes, requested_page
@@ -118,6 +119,7 @@ def create_app(
     app.extensions[EXTENSION_KEY] = runtime
     app.extensions["eventscope_accounts"] = AccountBook(runtime.database)
     app.extensions["eventscope_login_throttle"] = LoginThrottle(runtime.database)
+    app.extensions["eventscope_sessions"] = BrowserSessions(runtime.database)
     app.extensions["eventscope_sign_ins"] = SignInLog(runtime.database)
 
     app.jinja_env.autoescape = True

@@ -10,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from werkzeug.wrappers import Response
@@ -18,6 +17,7 @@ from werkzeug.wrappers import Response
 from webapp.web.access import (
     account_book,
     current_account,
+    end_session,
     login_session,
     public,
     safe_next,
@@ -43,9 +43,10 @@ def login() -> Response | tuple[str, int] | str:
         name = request.form.get("name", "").strip()
         password = request.form.get("password", "")
         throttle: LoginThrottle = current_app.extensions["eventscope_login_throttle"]
-        keys = [name_key(name), address_key(request.remote_addr)]
-        wait = throttle.retry_after(keys)
-        if wait:
+        # counted before the password is checked, so a burst gets at most the limit's checks
+        reservation = throttle.take_attempt([name_key(name), address_key(request.remote_addr)])
+        if not reservation.taken:
+            wait = reservation.retry_after
             error = f"Too many failed logins. Try again in {wait} seconds."
             body = render_template("auth/login.html", error=error, name=name, next_url=next_url)
             return Response(body, 429, {"Retry-After": str(wait)}, mimetype="text/html")
@@ -55,10 +56,9 @@ def login() -> Response | tuple[str, int] | str:
         if attempt is not None:
             _log_attempt(attempt, "password")
         if attempt is not None and attempt.account is not None:
-            throttle.clear(keys[0])
+            throttle.succeeded(reservation)
             login_session(attempt.account)
             return redirect(next_url or url_for("overview.index"))
-        throttle.record_failure(keys)
         error = "Unknown account or wrong password."
     body = render_template("auth/login.html", error=error, name=name, next_url=next_url)
     return (body, 401) if error else body
@@ -87,6 +87,6 @@ def _log_attempt(attempt: SignInAttempt, method: str) -> None:
 @bp.post("/logout")
 @public
 def logout() -> Response:
-    """End the browser session."""
-    session.clear()
+    """End the browser session, on the server too."""
+    end_session()
     return redirect(url_for("auth.login"))
