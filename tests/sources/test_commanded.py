@@ -244,6 +244,81 @@ def test_streams_by_activity_are_ordered_by_their_last_events_time(source) -> No
     ]
 
 
+@pytest.mark.parametrize(("budget", "walked"), [(1, 2), (2, 4), (100, 5)])
+def test_streams_by_activity_are_the_grouped_pages_whatever_the_scan_budget(
+    store, engine, postgresql_url, monkeypatch, budget, walked
+) -> None:
+    """`$all` is walked down at most `scan_budget` positions for the streams whose last
+    event each position is; a walk short of a page groups every stream instead: the pages
+    are the same, in the order of the last events' positions (ties by id, descending),
+    empty streams last."""
+    store.link("old-links", [store.written[0].event_id], at=T0)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {store.s}.streams (stream_uuid, created_at) VALUES ('empty', :at)"
+            ),
+            {"at": T0 + timedelta(days=2)},
+        )
+        grouped = list(
+            conn.execute(
+                sa.text(
+                    f"SELECT s.stream_uuid FROM {store.s}.streams s"
+                    f" LEFT JOIN {store.s}.stream_events l"
+                    " ON l.stream_id = s.stream_id AND l.stream_version = s.stream_version"
+                    f" LEFT JOIN {store.s}.stream_events a"
+                    " ON a.event_id = l.event_id AND a.stream_id = 0 WHERE s.stream_id <> 0"
+                    ' ORDER BY COALESCE(a.stream_version, 0) DESC, s.stream_uuid COLLATE "C" DESC'
+                )
+            ).scalars()
+        )
+    # audit links account-2's last event, old-links account-1's first; account-2 is deleted
+    assert grouped == ["transfer-9", "account-1", "audit", "account-2", "old-links", "empty"]
+    walks: list[bool] = []
+    walk = CommandedSource._last_events_walk
+
+    def counted(self, *args):
+        found = walk(self, *args)
+        walks.append(found is not None)
+        return found
+
+    monkeypatch.setattr(CommandedSource, "_last_events_walk", counted)
+    with CommandedSource(postgresql_url, schema=store.schema, scan_budget=budget) as source:
+        infos = {s.stream_id: s for s in source.list_streams()}
+        assert source.list_streams_by_activity() == [infos[s] for s in grouped]
+        for limit in (1, 2, 4):
+            walks.clear()
+            paged, cursor = [], None
+            while page := source.list_streams_by_activity(before=cursor, limit=limit):
+                paged += page
+                cursor = (page[-1].updated_at, page[-1].stream_id)
+            assert [s.stream_id for s in paged] == grouped
+            if limit == 1:
+                assert walks.count(True) == walked, "the walk serves what its budget reaches"
+        assert [s.stream_id for s in source.list_streams_by_activity(prefix="a")] == [
+            "account-1",
+            "audit",
+            "account-2",
+        ]
+        assert source.list_streams_by_activity(prefix="zz") == []
+        assert source.list_streams_by_activity(limit=0) == []
+
+
+def test_streams_by_activity_follow_the_log_where_times_do_not_rise(source, store) -> None:
+    """A writer's clock behind the last append's: the stream appended last lists first."""
+    store.append("late-clock", [("Elixir.MyApp.Opened", {"n": 1}, None)], at=T0)
+    newest = source.list_streams_by_activity(limit=2)
+    assert [(s.stream_id, s.updated_at) for s in newest] == [
+        ("late-clock", T0),
+        ("transfer-9", T0 + timedelta(hours=3)),
+    ]
+    rest = source.list_streams_by_activity(before=(T0, "late-clock"), limit=1)
+    assert [s.stream_id for s in rest] == ["transfer-9"]
+    # a cursor naming no stream compares (time, id) as it did
+    gone = source.list_streams_by_activity(before=(T0 + timedelta(hours=2), "gone"), limit=10)
+    assert [s.stream_id for s in gone] == ["account-1", "audit", "account-2", "late-clock"]
+
+
 def test_the_log_filters_it_can_serve(source, encoding) -> None:
     def positions(**filters) -> list[int]:
         return [e.position for e in source.read_all(0, limit=10, **filters)]
