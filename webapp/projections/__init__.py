@@ -12,7 +12,10 @@ Public API (the web layer and the CLI use only these):
 `runtime.projections` is a `Projections`: `status()`, `status_of(name)`,
 `request_rebuild(name)` (the status it returns carries `rebuild_percent`),
 `rebuild_now(name, on_progress=...)`, `errors(name)`, resuming a stopped unit
-(`request_resume(name, actor=, skip_position=)`, `pending_resume(name)`), read models
+(`request_resume(name, actor=, skip_position=)`, `pending_resume(name)`), operator
+controls (`pause(name, actor=)`, `request_reset(name, position, actor=)`,
+`dead_letters(name)`, `retry_parked(name, position, actor=)`, `skip_parked(...)`,
+`operator_log(name)`), read models
 (`get_account_summary(n)`, `list_accounts()`, `get_user(id)`, `list_users()`,
 `daily_activity()`, `event_type_counts()`, `stream_categories()`,
 `get_transfer(id)`, `list_transfers()`), process managers
@@ -31,7 +34,8 @@ rebuilt generations, the registry), `unit` (what every runner shares), `runner` 
 projection's catch-up and live loop), `group` (one read of the log for many),
 `process_manager` (the process contract), `process_runner`, `timeouts`, `leadership`,
 `worker`, `service` (the facade), `status`, `process_views`, `operations` (rebuild,
-resume), `resume` (resume requests), `consistency`, `personal_data`, `lookups`.
+resume, pause, reset, dead letters), `resume` (resume requests), `controls` (pauses,
+dead letters, the operator log), `consistency`, `personal_data`, `lookups`.
 """
 
 from __future__ import annotations
@@ -41,7 +45,13 @@ from webapp.projections.consistency import (
     dispatch_strong,
     wait_until_projected,
 )
-from webapp.projections.errors import ResumeRefused, UnknownProjection
+from webapp.projections.errors import (
+    ControlRefused,
+    InvalidPosition,
+    NotParked,
+    ResumeRefused,
+    UnknownProjection,
+)
 from webapp.projections.personal_data import ProjectionsParticipant
 from webapp.projections.process_manager import ProcessContext, ProcessManager
 from webapp.projections.projection import FailurePolicy, Projection, table_name, upsert
@@ -50,6 +60,9 @@ from webapp.projections.worker import Worker, start_in_process
 
 __all__ = [
     "ConsistencyTimeout",
+    "ControlRefused",
+    "InvalidPosition",
+    "NotParked",
     "FailurePolicy",
     "ProcessContext",
     "ProcessManager",

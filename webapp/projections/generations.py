@@ -18,6 +18,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from webapp.projections import schema
+from webapp.projections.controls import forget_generation
 from webapp.projections.leadership import lock_key
 from webapp.projections.projection import Projection, insert_ignore
 
@@ -106,13 +107,14 @@ def ensure_registered(engine: sa.Engine, projection: Projection, table_set: Tabl
         return registered_generation(conn, name) or 1
 
 
-def request_rebuild(engine: sa.Engine, name: str) -> None:
-    """Ask the worker that runs `name` to rebuild it (a no-op if one is already under way)."""
+def request_rebuild(engine: sa.Engine, name: str, after: int = 0) -> None:
+    """Ask the worker that runs `name` to rebuild it from the events after position `after`
+    (0: all of them; a no-op if one is already under way)."""
     with engine.begin() as conn:
         done = conn.execute(
             schema.registry.update()
             .where(schema.registry.c.name == name)
-            .values(rebuild_requested_at=time.time())
+            .values(rebuild_requested_at=time.time(), rebuild_from=after or None)
         ).rowcount
     if done != 1:
         msg = f"unknown projection {name!r} (or it has never been started)"
@@ -169,9 +171,10 @@ class Generations:
     def live_position(self) -> int:
         return self.positions.get(self.live or 0, 0)
 
-    def request(self) -> None:
-        """Ask for a rebuild of this projection and look for the request at once."""
-        request_rebuild(self.engine, self.name)
+    def request(self, after: int = 0) -> None:
+        """Ask for a rebuild of this projection (of the events after `after`) and look for
+        the request at once."""
+        request_rebuild(self.engine, self.name, after)
         self.check_request_soon()
 
     def check_request_soon(self) -> None:
@@ -200,6 +203,14 @@ class Generations:
         metadata = self.tables.metadata(generation)
         with self.engine.begin() as conn:
             fence(conn)
+            start = int(
+                conn.execute(
+                    sa.select(schema.registry.c.rebuild_from).where(
+                        schema.registry.c.name == self.name
+                    )
+                ).scalar()
+                or 0
+            )
             metadata.drop_all(conn, checkfirst=True)  # leftovers of an abandoned attempt
             metadata.create_all(conn)
             conn.execute(
@@ -210,7 +221,7 @@ class Generations:
             )
             conn.execute(
                 schema.checkpoints.insert().values(
-                    name=self.name, generation=generation, position=0, updated_at=time.time()
+                    name=self.name, generation=generation, position=start, updated_at=time.time()
                 )
             )
             conn.execute(
@@ -219,12 +230,19 @@ class Generations:
                 .values(
                     rebuild_generation=generation,
                     rebuild_requested_at=None,
+                    rebuild_from=None,
                     updated_at=time.time(),
                 )
             )
+            forget_generation(conn, self.name, generation)  # letters of an abandoned attempt
         self.rebuild = generation
-        self.positions[generation] = 0
-        log.info("projection %s: rebuilding into generation %d", self.name, generation)
+        self.positions[generation] = start
+        log.info(
+            "projection %s: rebuilding into generation %d from position %d",
+            self.name,
+            generation,
+            start,
+        )
         return generation
 
     def switch(self, fence: Fence) -> None:
@@ -249,6 +267,7 @@ class Generations:
                     schema.checkpoints.c.generation == old,
                 )
             )
+            forget_generation(conn, self.name, old)
             self.tables.metadata(old).drop_all(conn, checkfirst=True)
         self.live, self.rebuild = new, None
         self.positions.pop(old, None)

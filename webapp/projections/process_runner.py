@@ -58,6 +58,12 @@ class ProcessManagerRunner(UnitRunner):
         self.batch_size = batch_size
         self.status_every = status_every
         self.leadership = leadership
+        if process.on_error.action == "park":
+            msg = (
+                f"process manager {process.name!r}: the 'park' policy is for projections "
+                "(a process manager's steps depend on their order); use 'stop' or 'skip'"
+            )
+            raise ValueError(msg)
         self._init_unit()
         self.position: int | None = None
         self._types = sorted(process.interested_types)
@@ -83,7 +89,7 @@ class ProcessManagerRunner(UnitRunner):
     def step(self) -> bool:
         if self.position is None:
             self.load()
-        if self.stopped:
+        if self.stopped or self.check_paused():
             return False
         assert self.position is not None
         head = self.store.head_position()
@@ -280,6 +286,6 @@ class ProcessManagerRunner(UnitRunner):
         """Bring `progress` up to date with the checkpoint and write it when due."""
         p = self.progress
         p.position = self.position or 0
-        if not self.stopped:
+        if not self.stopped and not self.paused:
             p.state = "running" if p.position >= head else "catching_up"
         self.write_status()

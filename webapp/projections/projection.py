@@ -38,15 +38,18 @@ class FailurePolicy:
     - "skip": after the retries, record the event and the error in `projection_errors`
       and move on.
     - "stop": stop the projection at that event; its status shows the event and error.
+    - "park" (projections only): after the retries, put the event and the error in the
+      projection's dead letters (`projection_dead_letters`) and move on; an operator then
+      retries or skips each parked event.
     """
 
-    action: Literal["retry", "skip", "stop"] = "retry"
+    action: Literal["retry", "skip", "stop", "park"] = "retry"
     max_attempts: int = 3
     backoff_seconds: float = 0.05
     max_backoff_seconds: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.action not in ("retry", "skip", "stop"):
+        if self.action not in ("retry", "skip", "stop", "park"):
             msg = f"unknown failure action {self.action!r}"
             raise ValueError(msg)
         if self.max_attempts < 1:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from webapp.projections import controls
 from webapp.projections.failures import describe_failure
 from webapp.projections.generations import Generations, TableSet
 from webapp.projections.leadership import Leadership
@@ -82,11 +83,13 @@ class ProjectionRunner(UnitRunner):
         return self.generations.rebuild is not None
 
     def step(self) -> bool:
-        """Do one batch of work (rebuild and/or live); True if anything moved."""
+        """Do one batch of work (retries asked for, rebuild and/or live); True if anything
+        moved. A paused projection does nothing."""
         self._live_generation()
-        if self.stopped:
+        if self.stopped or self.check_paused():
             return False
-        moved = self.step_rebuild()  # may switch the live generation
+        moved = self.retry_parked()
+        moved |= self.step_rebuild()  # may switch the live generation
         head = self.store.head_position()
         self.progress.head = head
         if not self.stopped:
@@ -129,8 +132,39 @@ class ProjectionRunner(UnitRunner):
         self.write_status(force=True)
         return self.position
 
-    def request_rebuild(self) -> None:
-        self.generations.request()
+    def request_rebuild(self, after: int = 0) -> None:
+        """Ask for a rebuild that replays the events after position `after` (0: all)."""
+        self.generations.request(after)
+
+    def retry_parked(self) -> bool:
+        """Apply again the parked events an operator asked to retry (webapp.projections.
+        controls), each in a transaction of its own: on success it leaves the dead letters,
+        on failure it stays with the new error. True if any was tried."""
+        requested = controls.retries_requested(self.engine, self.name)
+        for row in requested:
+            generation = int(row.generation)
+            if generation not in self.generations.positions:  # its tables were replaced
+                with self.engine.begin() as conn:
+                    self._fence(conn)
+                    controls.forget_generation(conn, self.name, generation)
+                continue
+            found = self.store.read_all(after=int(row.position) - 1, limit=1)
+            if not found or found[0].position != row.position:
+                controls.retry_failed(self.engine, row, "the event is no longer in the store")
+                continue
+            event = self.prepare(found[0]) if self.prepare is not None else found[0]
+            try:
+                with self.engine.begin() as conn:
+                    self._fence(conn)
+                    self.projection.handle_batch(conn, self.tables.tables(generation), [event])
+                    controls.retried(conn, row)
+            except LostLeadership:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the handler failed again
+                controls.retry_failed(self.engine, row, describe_failure(exc, event.data))
+                continue
+            log.info("projection %s: parked event %d retried", self.name, event.position)
+        return bool(requested)
 
     def _resuming(self) -> None:
         self.generations.check_request_soon()  # a rebuild asked while stopped starts at once
@@ -139,7 +173,9 @@ class ProjectionRunner(UnitRunner):
         """Bring `progress` up to date with the checkpoints and write it when due."""
         p = self.progress
         p.position = self.position
-        if not self.stopped:
+        if self.paused and not self.stopped:
+            p.state = "paused"
+        elif not self.stopped:
             rebuild = self.generations.rebuild
             if rebuild is not None:
                 p.state = "rebuilding"
@@ -238,6 +274,9 @@ class ProjectionRunner(UnitRunner):
                         continue
                     if policy.action == "skip":
                         self._skip(generation, event, error)
+                        break
+                    if policy.action == "park":
+                        self._park(generation, event, error)
                         break
                     self._stop(generation, event, error)
                     return

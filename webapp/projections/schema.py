@@ -22,6 +22,45 @@ registry = sa.Table(
     sa.Column("rebuild_requested_at", sa.Float, nullable=True),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("model_version", sa.Integer, nullable=True),  # Projection.version (NULL: 1)
+    # a reset: the requested rebuild starts after this position instead of 0
+    sa.Column("rebuild_from", sa.BigInteger, nullable=True),
+)
+
+pauses = sa.Table(
+    "projection_pauses",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("paused_by", sa.String(200), nullable=False),
+    sa.Column("paused_at", sa.Float, nullable=False),
+)
+
+dead_letters = sa.Table(
+    "projection_dead_letters",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("generation", sa.Integer, primary_key=True),
+    sa.Column("position", sa.BigInteger, primary_key=True),
+    sa.Column("event_id", sa.String(36), nullable=True),
+    sa.Column("event_type", sa.String(200), nullable=True),
+    sa.Column("error", sa.Text, nullable=False),  # webapp.projections.failures: no payload values
+    sa.Column("parked_at", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    # an operator's retry waiting for the worker (who asked, when)
+    sa.Column("retry_requested_by", sa.String(200), nullable=True),
+    sa.Column("retry_requested_at", sa.Float, nullable=True),
+)
+
+operator_log = sa.Table(
+    "projection_operator_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, index=True),
+    # pause | resume | reset | retry_requested | retried | retry_failed | skipped
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("at", sa.Float, nullable=False),
 )
 
 resume_requests = sa.Table(
@@ -54,7 +93,7 @@ errors = sa.Table(
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.Column("event_id", sa.String(36), nullable=True),
     sa.Column("event_type", sa.String(200), nullable=True),
-    sa.Column("outcome", sa.String(16), nullable=False),  # skipped | stopped | retried
+    sa.Column("outcome", sa.String(16), nullable=False),  # skipped | stopped | parked
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("recorded_at", sa.Float, nullable=False),
 )

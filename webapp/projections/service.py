@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from webapp.domain import DEFAULT_UPCASTERS, CommandRouter, DispatchResult, UpcasterChain
-from webapp.projections import operations, process_views, schema
+from webapp.projections import controls, operations, process_views, schema
 from webapp.projections import status as unit_status
 from webapp.projections.consistency import dispatch_strong, wait_until_projected
 from webapp.projections.errors import UnknownProjection
@@ -236,7 +236,7 @@ class Projections:
         """Streams about the subject without their personal fields (accounts they own)."""
         return ProjectionsParticipant(self).related_streams(subject_id)
 
-    # --- rebuild and resume (webapp.projections.operations) ----------------------------
+    # --- rebuild, resume, pause, reset, dead letters (webapp.projections.operations) ------
 
     def request_rebuild(self, name: str) -> dict[str, Any]:
         """Ask the worker running `name` to rebuild it into new tables; returns its status."""
@@ -254,6 +254,34 @@ class Projections:
         """Ask the worker to resume stopped unit `name`: retry the event it stopped at, or
         (with `skip_position`, which must be that event) skip it. Returns its status."""
         return operations.request_resume(self, name, actor=actor, skip_position=skip_position)
+
+    def pause(self, name: str, *, actor: str) -> dict[str, Any]:
+        """Pause unit `name` (its worker applies nothing, keeps its checkpoint); its status."""
+        return operations.pause(self, name, actor=actor)
+
+    def request_reset(self, name: str, position: int, *, actor: str) -> dict[str, Any]:
+        """Replay projection `name` from the events after `position` into a new generation,
+        switched in once caught up; its status."""
+        return operations.request_reset(self, name, position, actor=actor)
+
+    def dead_letters(self, name: str, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """The events unit `name` parked, oldest first."""
+        return operations.dead_letters(self, name, after=after, limit=limit)
+
+    def retry_parked(self, name: str, position: int, *, actor: str) -> None:
+        """Ask the worker to apply parked event `position` of `name` again."""
+        operations.retry_parked(self, name, position, actor=actor)
+
+    def skip_parked(self, name: str, position: int, *, actor: str) -> dict[str, Any]:
+        """Drop parked event `position` of `name` from its dead letters, unapplied."""
+        return operations.skip_parked(self, name, position, actor=actor)
+
+    def operator_log(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Who paused, resumed, reset, retried or skipped what on unit `name`, newest first."""
+        if name not in self._projections and name not in self._processes:
+            msg = f"unknown projection or process manager {name!r}"
+            raise UnknownProjection(msg)
+        return controls.operator_log(self.engine, name, limit)
 
     # --- status (webapp.projections.status) --------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from webapp.projections import schema
+from webapp.projections import controls, schema
 from webapp.projections.consistency import live_positions
 from webapp.projections.process_views import count_pending_timeouts
 from webapp.projections.resume import pending_request
@@ -39,6 +39,8 @@ def unit_statuses(
                 sa.select(schema.errors.c.name, sa.func.count()).group_by(schema.errors.c.name)
             ).all()
         )
+        paused = controls.all_paused(conn)
+        parked = controls.count_dead_letters(conn)
         pm_positions = dict(
             conn.execute(
                 sa.select(schema.checkpoints.c.name, schema.checkpoints.c.position).where(
@@ -56,6 +58,8 @@ def unit_statuses(
             rows.get(name),
             registry.get(name),
             errors.get(name, 0),
+            paused.get(name),
+            parked.get(name, 0),
         )
         for name in projections
     ]
@@ -69,6 +73,8 @@ def unit_statuses(
             rows.get(name),
             None,
             errors.get(name, 0),
+            paused.get(name),
+            parked.get(name, 0),
         )
         for name in processes
     ]
@@ -89,8 +95,11 @@ def status_item(
     row: sa.Row[Any] | None,
     registry_row: sa.Row[Any] | None,
     error_count: int,
+    paused: dict[str, Any] | None = None,
+    dead_letters: int = 0,
 ) -> dict[str, Any]:
-    """One unit's status from its `projection_status` and `projection_registry` rows."""
+    """One unit's status from its `projection_status` and `projection_registry` rows; a
+    paused unit (`paused`: who paused it, when) shows as "paused" unless it is stopped."""
     now = time.time()
     fresh = row is not None and now - row.heartbeat_at < STALE_AFTER_SECONDS
     if row is None:
@@ -99,6 +108,10 @@ def status_item(
         state = "stopped"
     else:
         state = row.state if fresh else "idle"
+    if paused is not None and state != "stopped":
+        state = "paused"
+    elif state == "paused":  # resumed; its worker has not written since
+        state = "catching_up"
     lag_events = max(head - position, 0)
     lag_seconds = 0.0
     if lag_events:
@@ -131,6 +144,8 @@ def status_item(
         "last_error": row.last_error if row is not None else None,
         "error_position": row.error_position if row is not None else None,
         "errors_recorded": int(error_count),
+        "paused": paused,
+        "dead_letters": int(dead_letters),
         "generation": registry_row.live_generation if registry_row is not None else None,
         "rebuild": rebuild,
         "rebuild_percent": rebuild["percent"] if rebuild else None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from webapp.projections import schema
+from webapp.projections import controls, schema
 from webapp.projections.leadership import Leadership
 from webapp.projections.projection import upsert
 from webapp.projections.resume import skip_note, take_request
@@ -67,6 +67,18 @@ class UnitRunner:
         """(generation, event, error) of the stop, for an operator's skip."""
         self._status_at = 0.0
         self._rate_mark = (time.monotonic(), 0)
+        self.paused = False
+
+    def check_paused(self) -> bool:
+        """Read whether an operator paused the unit (webapp.projections.controls); a paused
+        unit applies nothing and keeps its checkpoint. True while paused."""
+        was = self.paused
+        self.paused = controls.paused(self.engine, self.name) is not None
+        if self.paused != was and not self.stopped:
+            self.progress.state = "paused" if self.paused else "catching_up"
+            self.write_status(force=True)
+            log.info("%s %s %s", self.kind, self.name, "paused" if self.paused else "resumed")
+        return self.paused
 
     def load(self) -> None:
         raise NotImplementedError
@@ -129,6 +141,36 @@ class UnitRunner:
         self._record_error(generation, event, "skipped", error, advance=True)
         self.progress.last_error = f"skipped event {event.position}: {error}"
         self.progress.error_position = event.position
+
+    def _park(self, generation: int, event: RecordedEvent, error: str) -> None:
+        """The "park" policy: put the event in the dead letters and go on after it (the
+        letter, the error record and the checkpoint in one transaction)."""
+        with self.engine.begin() as conn:
+            self._fence(conn)
+            controls.park(conn, self.name, generation, event, error)
+            conn.execute(
+                schema.errors.insert().values(
+                    name=self.name,
+                    generation=generation,
+                    position=event.position,
+                    event_id=str(event.event_id),
+                    event_type=event.type,
+                    outcome="parked",
+                    error=error[:4000],
+                    recorded_at=time.time(),
+                )
+            )
+            self._save_checkpoint(conn, generation, event.position)
+        self.progress.last_error = f"parked event {event.position}: {error}"
+        self.progress.error_position = event.position
+        log.warning(
+            "%s %s parked event %d (%s): %s",
+            self.kind,
+            self.name,
+            event.position,
+            event.type,
+            error,
+        )
 
     def _stop(self, generation: int, event: RecordedEvent, error: str) -> None:
         """The "stop" policy: record the event and halt before it until resumed."""

@@ -103,7 +103,20 @@ class Worker:
                 for runner in runners:
                     if held[runner.name] and runner.stopped:
                         runner.resume_if_requested()
-                mine = [r for r in runners if held[r.name] and not r.stopped]
+                mine = [
+                    r for r in runners if held[r.name] and not r.stopped and not r.check_paused()
+                ]
+                for runner in runners:
+                    if held[runner.name] and runner.paused and not runner.stopped:
+                        runner.write_status()  # its heartbeat: paused, not gone
+                try:
+                    for runner in mine:
+                        runner.retry_parked()
+                except LostLeadership as lost:
+                    for runner in mine:
+                        if runner.name == str(lost):
+                            self._lose(runner, held)
+                    continue
                 if not mine:
                     for runner in runners:
                         if held[runner.name]:
@@ -199,7 +212,10 @@ class Worker:
             if not leadership.still_held():
                 raise LostLeadership(unit.name)
             moved = unit.step()
-            if unit.stopped:
+            if unit.paused and not unit.stopped:
+                unit.write_status()
+                self._stop.wait(min(self.acquire_every, 0.25))
+            elif unit.stopped:
                 unit.write_status(force=True)
                 if not unit.resume_if_requested():
                     self._stop.wait(self.acquire_every)
