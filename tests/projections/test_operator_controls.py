@@ -84,7 +84,9 @@ def test_a_paused_projection_applies_nothing_and_keeps_its_checkpoint_until_resu
 
 def test_a_paused_process_manager_handles_no_events_until_resumed(store):
     sent = []
-    runner = ProcessManagerRunner(store, Pinger(FailurePolicy("stop")), lambda command, metadata: sent.append(command))
+    runner = ProcessManagerRunner(
+        store, Pinger(FailurePolicy("stop")), lambda command, metadata: sent.append(command)
+    )
     service = Projections(store, [], [Pinger(FailurePolicy("stop"))])
     service.pause("pinger", actor="olga")
     order(store, "5", "OrderPlaced", "OrderPaid")
@@ -126,9 +128,7 @@ def test_the_worker_honours_a_pause_and_a_resume(store):
         service.pause("ledger", actor="olga")
         wait_for(lambda: worker.projection_runners[0].paused, timeout=15, what="the pause")
         add(store, 2)
-        wait_for(
-            lambda: service.status_of("ledger")["lag_events"] == 1, timeout=15, what="the lag"
-        )
+        wait_for(lambda: service.status_of("ledger")["lag_events"] == 1, timeout=15, what="the lag")
         assert entries(service) == [1]
 
         service.request_resume("ledger", actor="olga")

@@ -32,6 +32,7 @@ from webapp.web.views import (
     aggregates,
     api,
     api_accounts,
+    api_projections,  # noqa: F401 - its routes join the api blueprint
     auth,
     catalog,
     console,

@@ -19,7 +19,14 @@ from flask import abort, current_app
 
 from webapp.domain import CommandValidationError, ConcurrencyError, DomainError
 from webapp.privacy import AccessDenied
-from webapp.projections import ConsistencyTimeout, ResumeRefused, UnknownProjection
+from webapp.projections import (
+    ConsistencyTimeout,
+    ControlRefused,
+    InvalidPosition,
+    NotParked,
+    ResumeRefused,
+    UnknownProjection,
+)
 from webapp.queries import (
     InvalidAppend,
     RecordedEvent,
@@ -229,6 +236,70 @@ def resume_projection(name: str, account: Account | None, skip_position: int | N
         abort(404, description=f"no projection or process manager {name!r}")
     except ResumeRefused as refused:
         abort(409, description=str(refused))
+
+
+# --- operator controls over projections and process managers (admin) ------------------------
+
+
+def _operator(account: Account | None) -> str:
+    return account.name if account is not None else "unknown"
+
+
+@contextmanager
+def _controls_refused() -> Iterator[None]:
+    """A control's refusal as a status: 404 unknown unit or no such parked event, 400 a
+    position outside the log, 409 a state the control does not apply to."""
+    try:
+        yield
+    except NotParked as missing:
+        abort(404, description=str(missing.args[0]))
+    except UnknownProjection:
+        abort(404, description="no projection or process manager of that name")
+    except InvalidPosition as bad:
+        abort(400, description=str(bad))
+    except (ControlRefused, ResumeRefused) as refused:
+        abort(409, description=str(refused))
+
+
+def pause_unit(name: str, account: Account | None) -> dict[str, Any]:
+    """Pause projection or process manager `name`; its status."""
+    with _controls_refused():
+        return dict(get_runtime().projections.pause(name, actor=_operator(account)))
+
+
+def reset_projection(name: str, account: Account | None, position: int) -> dict[str, Any]:
+    """Replay projection `name` from the events after `position` into a new generation."""
+    with _controls_refused():
+        return dict(
+            get_runtime().projections.request_reset(name, position, actor=_operator(account))
+        )
+
+
+def dead_letters(name: str, *, after: int, limit: int) -> list[dict[str, Any]]:
+    """The events unit `name` parked, oldest first, after position `after`."""
+    with _controls_refused():
+        return get_runtime().projections.dead_letters(name, after=after, limit=limit)
+
+
+def retry_parked(name: str, position: int, account: Account | None) -> dict[str, Any]:
+    """Ask the worker to apply parked event `position` of `name` again; the letter."""
+    projections = get_runtime().projections
+    with _controls_refused():
+        projections.retry_parked(name, position, actor=_operator(account))
+    letters = projections.dead_letters(name, after=position - 1, limit=1)
+    return letters[0] if letters and letters[0]["position"] == position else {}
+
+
+def skip_parked(name: str, position: int, account: Account | None) -> dict[str, Any]:
+    """Drop parked event `position` of `name` from its dead letters, unapplied; the letter."""
+    with _controls_refused():
+        return get_runtime().projections.skip_parked(name, position, actor=_operator(account))
+
+
+def operator_log(name: str, limit: int) -> list[dict[str, Any]]:
+    """Who paused, resumed, reset, retried or skipped what on unit `name`, newest first."""
+    with _controls_refused():
+        return get_runtime().projections.operator_log(name, limit)
 
 
 def account_summary(account_number: str) -> dict[str, Any]:
