@@ -1,4 +1,5 @@
-"""`eventscope worker`; `eventscope projections status | rebuild NAME | resume NAME`."""
+"""`eventscope worker`; `eventscope projections status | rebuild NAME | resume NAME |
+pause NAME | reset NAME --to N | dead-letters NAME | retry NAME POSITION | skip NAME POSITION`."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def worker(ctx: click.Context, log_level: str) -> None:
 
 @click.group()
 def projections() -> None:
-    """Inspect and rebuild read projections."""
+    """Inspect, rebuild, pause, resume and reset projections and process managers."""
 
 
 @projections.command("status")
@@ -128,8 +129,9 @@ def rebuild(ctx: click.Context, name: str, timeout: float) -> None:
 @click.option("--actor", default="cli", show_default=True, help="Who asks (kept with the skip).")
 @click.pass_context
 def resume(ctx: click.Context, name: str, skip_position: int | None, actor: str) -> None:
-    """Resume a stopped projection or process manager: the worker running it retries the
-    event it stopped at, or skips it with --skip POSITION."""
+    """Resume a paused or stopped projection or process manager: a pause is lifted; the
+    worker running a stopped one retries the event it stopped at, or skips it with --skip
+    POSITION."""
     from webapp.projections import ResumeRefused, UnknownProjection
 
     runtime = _runtime(ctx)
@@ -144,10 +146,139 @@ def resume(ctx: click.Context, name: str, skip_position: int | None, actor: str)
             raise click.ClickException(str(exc)) from None
     finally:
         runtime.close()
+    if "resume_requested" not in item:  # it was paused, not stopped
+        click.echo(f"{name}: resumed; the worker goes on from position {item['position']}")
+        return
     what = (
         f"skip event {skip_position}" if skip_position else f"retry event {item['error_position']}"
     )
     click.echo(f"{name}: asked the worker to {what}")
+
+
+# --- operator controls: pause, reset, dead letters (webapp.projections.controls) ------------
+
+ACTOR_HELP = "Who asks (recorded in the unit's operator log)."
+
+
+def _control(ctx: click.Context, action: Any) -> Any:
+    """Run `action(runtime.projections)`; a refusal is one line (2 for an unknown name)."""
+    from webapp.projections import (
+        ControlRefused,
+        InvalidPosition,
+        NotParked,
+        ResumeRefused,
+        UnknownProjection,
+    )
+
+    runtime = _runtime(ctx)
+    try:
+        return action(runtime.projections)
+    except NotParked as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    except UnknownProjection as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from None
+    except (ControlRefused, InvalidPosition, ResumeRefused) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
+
+
+@projections.command("pause")
+@click.argument("name")
+@click.option("--actor", default="cli", show_default=True, help=ACTOR_HELP)
+@click.pass_context
+def pause(ctx: click.Context, name: str, actor: str) -> None:
+    """Pause a projection or process manager: the worker applies no more events to it and
+    keeps its checkpoint until `eventscope projections resume NAME`."""
+    item = _control(ctx, lambda service: service.pause(name, actor=actor))
+    click.echo(f"{name}: paused at position {item['position']} by {actor}")
+
+
+@projections.command("reset")
+@click.argument("name")
+@click.option(
+    "--to",
+    "position",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Replay the events after this position (0: all of them, like a rebuild).",
+)
+@click.option("--actor", default="cli", show_default=True, help=ACTOR_HELP)
+@click.pass_context
+def reset(ctx: click.Context, name: str, position: int, actor: str) -> None:
+    """Replay projection NAME from the events after --to into new tables; readers switch
+    to them once they have caught up (the worker running NAME does it)."""
+    _control(ctx, lambda service: service.request_reset(name, position, actor=actor))
+    click.echo(f"{name}: asked the worker to replay the events after position {position}")
+
+
+@projections.command("dead-letters")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--limit", type=click.IntRange(min=1, max=10000), default=100, show_default=True)
+@click.pass_context
+def dead_letters(ctx: click.Context, name: str, as_json: bool, limit: int) -> None:
+    """The events NAME parked (its "park" failure policy), oldest first, and who did what."""
+    letters, actions = _control(
+        ctx, lambda service: (service.dead_letters(name, limit=limit), service.operator_log(name))
+    )
+    if as_json:
+        click.echo(json.dumps({"dead_letters": letters, "actions": actions}, indent=2))
+        return
+    if not letters:
+        click.echo(f"{name}: no parked events")
+    for letter in letters:
+        retry = " (retry asked)" if letter["retry_requested"] else ""
+        click.echo(
+            f"{letter['position']:>9} {letter['event_type'] or '':<24} {letter['parked_at']}"
+            f" x{letter['attempts']}{retry}  {letter['error']}"
+        )
+    for action in actions[:10]:
+        at = "" if action["position"] is None else f" {action['position']}"
+        click.echo(f"  {action['at']} {action['by']}: {action['action']}{at}")
+
+
+@projections.command("retry")
+@click.argument("name")
+@click.argument("position", type=click.IntRange(min=1))
+@click.option("--actor", default="cli", show_default=True, help=ACTOR_HELP)
+@click.pass_context
+def retry(ctx: click.Context, name: str, position: int, actor: str) -> None:
+    """Apply parked event POSITION of NAME again: here when no worker runs NAME, else by
+    its worker. On success it leaves the dead letters; on failure it stays parked."""
+    from webapp.projections.leadership import leadership_for, new_worker_id
+
+    def run(service: Any) -> str:
+        service.retry_parked(name, position, actor=actor)
+        if name not in service.names():
+            return "asked the worker to retry it"
+        lease = leadership_for(service.engine, name, new_worker_id())
+        if not lease.try_acquire():
+            return "asked the worker running it to retry it"
+        try:
+            runner = service.runner(name, worker_id="cli")
+            runner.leadership = lease
+            runner.load()
+            runner.retry_parked()
+        finally:
+            lease.release()
+        left = service.dead_letters(name, after=position - 1, limit=1)
+        if left and left[0]["position"] == position:
+            return f"failed again and stays parked: {left[0]['error']}"
+        return "applied; it left the dead letters"
+
+    click.echo(f"{name}: event {position} {_control(ctx, run)}")
+
+
+@projections.command("skip")
+@click.argument("name")
+@click.argument("position", type=click.IntRange(min=1))
+@click.option("--actor", default="cli", show_default=True, help=ACTOR_HELP)
+@click.pass_context
+def skip(ctx: click.Context, name: str, position: int, actor: str) -> None:
+    """Drop parked event POSITION of NAME from its dead letters without applying it."""
+    _control(ctx, lambda service: service.skip_parked(name, position, actor=actor))
+    click.echo(f"{name}: event {position} skipped by {actor}; it left the dead letters")
 
 
 def _rebuild_here(service: Any, name: str) -> None:
