@@ -9,6 +9,10 @@ from pathlib import Path
 DEFAULT_DB_URL = "sqlite:///eventscope.db"
 
 
+class ConfigurationError(ValueError):
+    """A setting from the environment or the command line that eventscope cannot use."""
+
+
 def sqlite_path(url: str) -> Path | None:
     """The database file of a SQLite URL, or None for other stores and in-memory SQLite."""
     if not url.startswith("sqlite"):

@@ -1,8 +1,9 @@
 """The `eventscope` command line (also `python -m webapp`).
 
 Each area adds its commands from its own module here through `register(cli)`;
-every command reads the store URL from `--db` (default env `EVENTSCOPE_DB`,
-else `sqlite:///eventscope.db` in the working directory) through `ctx.obj`.
+every command reads the store URL from `--db`, given before or after the command's name
+(default env `EVENTSCOPE_DB`, else `sqlite:///eventscope.db` in the working directory),
+through `ctx.obj` (see `webapp/cli/options.py`).
 """
 
 from __future__ import annotations
@@ -19,31 +20,18 @@ from webapp.cli import (
     store_commands,
     web_commands,
 )
-from webapp.config import Settings, sqlite_path
-from webapp.database import is_store_unavailable, parse_store_url, unavailable_reason
+from webapp.cli.options import DB_HELP, EventscopeCli, settings_with_db
+from webapp.config import Settings
+from webapp.database import is_store_unavailable, unavailable_reason
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--db",
-    "db_url",
-    envvar="EVENTSCOPE_DB",
-    default=None,
-    help="Store URL (sqlite:///path.db or postgresql+psycopg://user@host/db).",
-)
+@click.group(cls=EventscopeCli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_url", envvar="EVENTSCOPE_DB", default=None, metavar="URL", help=DB_HELP)
 @click.version_option(package_name="eventscope")
 @click.pass_context
 def cli(ctx: click.Context, db_url: str | None) -> None:
     """eventscope: run and see an event-sourced system."""
-    ctx.obj = Settings.from_env(db_url=db_url)
-    try:
-        parse_store_url(ctx.obj.db_url)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--db' / EVENTSCOPE_DB") from None
-    path = sqlite_path(ctx.obj.db_url)
-    if path is not None and not path.absolute().parent.is_dir():
-        msg = f"the store could not be opened: the folder {path.absolute().parent} does not exist"
-        raise click.ClickException(msg)
+    ctx.obj = settings_with_db(Settings.from_env(db_url=db_url), None, "'--db' / EVENTSCOPE_DB")
 
 
 for _commands in (

@@ -62,6 +62,16 @@ def write_key_file(path: Path, key: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _read_key_file(path: Path) -> MasterKey:
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not text"
+        msg = f"master key file {path} cannot be read: {reason}"
+        raise MasterKeyError(msg) from None
+    return MasterKey(decode_master_key(text, str(path)), str(path), path)
+
+
 def load_master_key(settings: Settings, *, generate: bool = False) -> MasterKey:
     """The configured master key; with `generate`, create `data_dir/master.key` if none is set."""
     if settings.master_key:
@@ -70,7 +80,7 @@ def load_master_key(settings: Settings, *, generate: bool = False) -> MasterKey:
         )
     path = settings.master_key_file or default_key_file(settings)
     if path.exists():
-        return MasterKey(decode_master_key(path.read_text(), str(path)), str(path), path)
+        return _read_key_file(path)
     if settings.master_key_file is not None:
         msg = f"master key file {path} does not exist"
         raise MasterKeyError(msg)
@@ -86,7 +96,7 @@ def load_master_key(settings: Settings, *, generate: bool = False) -> MasterKey:
     try:
         os.link(staged, path)  # atomic, and never replaces a key another process just made
     except FileExistsError:
-        return MasterKey(decode_master_key(path.read_text(), str(path)), str(path), path)
+        return _read_key_file(path)
     finally:
         staged.unlink(missing_ok=True)
     return MasterKey(key, str(path), path, generated=True)

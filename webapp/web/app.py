@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.bootstrap import BrowseRuntime, Runtime, build_runtime
-from webapp.config import Settings
+from webapp.config import ConfigurationError, Settings
 from webapp.resources import resource_dir
 from webapp.web import access, errors, metrics, pages, security
 from webapp.web.accounts import AccountBook
@@ -161,7 +161,7 @@ def trusted_proxies() -> int:
     raw = os.environ.get("EVENTSCOPE_TRUSTED_PROXIES", "").strip() or "0"
     if not (raw.isascii() and raw.isdigit()) or int(raw) > 10:
         msg = f"EVENTSCOPE_TRUSTED_PROXIES must be a whole number from 0 to 10, not {raw[:20]!r}"
-        raise ValueError(msg)
+        raise ConfigurationError(msg)
     return int(raw)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import Flask, Response, abort, g, request, session
 
+from webapp.config import ConfigurationError
 from webapp.database.files import make_private_folder
 
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
@@ -45,7 +46,7 @@ def load_secret_key(configured: str | None, data_dir: Path) -> str:
         key = path.read_text(encoding="ascii").strip()
         if len(key) < 32:
             msg = f"secret key file {path} is too short; delete it to generate a new one"
-            raise RuntimeError(msg) from None
+            raise ConfigurationError(msg) from None
         return key
     key = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w", encoding="ascii") as handle:

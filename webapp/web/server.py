@@ -74,8 +74,10 @@ def run_gunicorn(
     settings: Settings, *, host: str, port: int, workers: int, run_worker: bool
 ) -> None:
     """Migrate once in the master, then serve with gunicorn until stopped."""
+    from webapp.web.app import trusted_proxies
     from webapp.web.security import load_secret_key
 
+    trusted_proxies()  # a bad setting stops here, not in every worker gunicorn forks
     check_can_listen(host, port)
     runtime = build_runtime(settings, migrate=True)
     runtime.close()
