@@ -13,6 +13,8 @@ from webapp.queries import Viewer
 from webapp.web.access import current_account
 
 EXTENSION_KEY = "eventscope"
+NEEDS_DOMAIN_ATTRIBUTE = "_eventscope_needs_domain"
+"""Set on `needs_domain` views (the API document gives them a 404)."""
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,6 +44,7 @@ def needs_domain(view: F) -> F:
             )
         return view(*args, **kwargs)
 
+    setattr(wrapper, NEEDS_DOMAIN_ATTRIBUTE, True)
     return wrapper  # type: ignore[return-value]
 
 

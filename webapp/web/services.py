@@ -145,8 +145,14 @@ def _refusal_for(exc: Exception) -> tuple[str, int, str, str] | None:
     return None
 
 
-def _wait_for_projections(events: Sequence[RecordedEvent], timeout: float = 5.0) -> None:
+CONSISTENCY_TIMEOUT = 5.0
+"""Seconds a `"consistency": "strong"` command waits for its read models (app config
+`CONSISTENCY_TIMEOUT` overrides it)."""
+
+
+def _wait_for_projections(events: Sequence[RecordedEvent]) -> None:
     """Return once the projections handling `events` have processed them (504 on timeout)."""
+    timeout = float(current_app.config.get("CONSISTENCY_TIMEOUT", CONSISTENCY_TIMEOUT))
     projections = get_runtime().projections
     names = projections.names_handling({event.type for event in events})
     try:

@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from webapp.privacy.access_log import ACTIONS
@@ -150,6 +150,15 @@ def ready() -> Response:
     store-unavailable 503 with Retry-After (`/api/health` only says the process is up)."""
     services.check_store_answers()
     return jsonify(status="ready")
+
+
+@bp.get("/openapi.json")
+@public
+def openapi_document() -> Response:
+    """This API as an OpenAPI 3.1 document, generated from its routes (no authentication)."""
+    from webapp.web.openapi import api_document  # it reads this module's bounds
+
+    return jsonify(api_document(current_app))
 
 
 @bp.post("/commands")
