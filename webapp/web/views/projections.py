@@ -27,6 +27,8 @@ INSTANCES_PAGE = 50
 INSTANCE_STATUSES = ("running", "finished")
 TIMEOUTS_SHOWN = 50
 ERRORS_SHOWN = 20
+DEAD_LETTERS_SHOWN = 200
+ACTIONS_SHOWN = 30
 USERS_PAGE = 50
 MAX_TEXT = 200
 
@@ -138,6 +140,107 @@ def resume(name: str) -> Any:
     what = f"skip event {skip} and go on" if skip is not None else "retry the event it stopped at"
     flash(f"{name}: the worker will {what}.", "ok")
     return redirect(url_for("projections.index"), code=303)
+
+
+# --- operator controls: pause, resume, reset, dead letters (admin) ---------------------------
+
+
+def _back(name: str) -> str:
+    """Where to go after a control: the dead-letters page when asked from it, else the index."""
+    if request.form.get("back") == "dead-letters":
+        return url_for("projections.dead_letters", name=name)
+    return url_for("projections.index")
+
+
+@bp.post("/<name>/pause")
+@requires_role("admin")
+def pause(name: str) -> Any:
+    """Pause a projection or process manager (the worker applies nothing until resumed)."""
+    _unit_status(name)
+    services.pause_unit(name, current_account())
+    flash(f"{name} is paused; it keeps its position until you resume it.", "ok")
+    return redirect(_back(name), code=303)
+
+
+@bp.post("/<name>/unpause")
+@requires_role("admin")
+def unpause(name: str) -> Any:
+    """Lift the pause of a projection or process manager (`resume` when it is not stopped)."""
+    item = _unit_status(name)
+    if item.get("paused") is None:
+        abort(409, description=f"{name} is not paused.")
+    if item["state"] == "stopped":  # lifting the pause alone: retry or skip is asked apart
+        flash(f"{name} is stopped as well: choose to retry or skip its event.", "error")
+        return redirect(url_for("projections.confirm_resume", name=name), code=303)
+    services.resume_projection(name, current_account(), None)
+    flash(f"{name} resumed; the worker goes on from position {item['position']}.", "ok")
+    return redirect(_back(name), code=303)
+
+
+def _reset_page(item: dict[str, Any], error: str | None = None, position: str = "") -> str:
+    return render_view(
+        "projections/reset_page.html",
+        "projections/_reset.html",
+        item=item,
+        error=error,
+        position=position,
+    )
+
+
+@bp.get("/<name>/reset")
+@requires_role("admin")
+def confirm_reset(name: str) -> str:
+    """The confirmation step before a reset, with the position to replay from."""
+    return _reset_page(_known(name))
+
+
+@bp.post("/<name>/reset")
+@requires_role("admin")
+def reset(name: str) -> Any:
+    """Ask the worker to replay `name` from the events after a position into new tables."""
+    item = _known(name)
+    text = request.form.get("position", "").strip()
+    try:
+        position = whole_number(text, "position", low=0, high=item["head"])
+    except BadNumber as exc:
+        return _reset_page(item, f"{exc} (the head of the log is at {item['head']})", text), 400
+    if request.form.get("confirm") != name:
+        return _reset_page(item, f"Confirm by ticking the box for {name!r}.", text), 400
+    services.reset_projection(name, current_account(), position)
+    flash(f"Reset of {name} to position {position} requested; its progress shows below.", "ok")
+    return redirect(url_for("projections.index"), code=303)
+
+
+@bp.get("/<name>/dead-letters")
+@requires_role("admin")
+def dead_letters(name: str) -> str:
+    """The events a unit parked, each with retry and skip, and the unit's operator log."""
+    item = _unit_status(name)
+    return render_view(
+        "projections/dead_letters_page.html",
+        "projections/_dead_letters.html",
+        item=item,
+        letters=services.dead_letters(name, after=0, limit=DEAD_LETTERS_SHOWN),
+        actions=services.operator_log(name, ACTIONS_SHOWN),
+    )
+
+
+@bp.post("/<name>/dead-letters/<int:position>/retry")
+@requires_role("admin")
+def retry_dead_letter(name: str, position: int) -> Any:
+    """Ask the worker to apply a parked event again."""
+    services.retry_parked(name, position, current_account())
+    flash(f"{name}: the worker will apply event {position} again.", "ok")
+    return redirect(url_for("projections.dead_letters", name=name), code=303)
+
+
+@bp.post("/<name>/dead-letters/<int:position>/skip")
+@requires_role("admin")
+def skip_dead_letter(name: str, position: int) -> Any:
+    """Drop a parked event from the list, unapplied."""
+    services.skip_parked(name, position, current_account())
+    flash(f"{name}: event {position} skipped; it left the dead letters.", "ok")
+    return redirect(url_for("projections.dead_letters", name=name), code=303)
 
 
 # --- process-manager instances, filtered and paged -------------------------------------------
