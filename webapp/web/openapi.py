@@ -3,10 +3,11 @@
 Built with apispec (the document's builder) from the code itself: every `/api/...` rule
 of the app's url_map becomes an operation, with its path parameters from the rule's
 converters, its summary and description from the view's docstring, its security from
-`requires_role` / `public` (the role is `x-role`), and a 404 for the routes marked `needs_domain` (not available over
-another tool's store). What a rule cannot say (query parameters with their bounds, the
-request body, the reply's schema and the statuses a refusal may take) is declared here
-once per endpoint, with the bounds taken from the views' own constants.
+`requires_role` / `public` (the role is `x-role`), and a 404 for the routes marked
+`needs_domain` (not available over another tool's store). What a rule cannot say (query
+parameters with their bounds, the request body, the reply's schema and the statuses a
+refusal may take) is declared here once per endpoint, with the bounds taken from the
+views' own constants.
 """
 
 from __future__ import annotations
