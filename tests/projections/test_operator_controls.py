@@ -17,7 +17,7 @@ from webapp.projections import (
 )
 from webapp.projections.process_runner import ProcessManagerRunner
 
-from .conftest import wait_for
+from .conftest import seed_bank_events, wait_for
 from .test_engine import Ledger, add, entries
 from .test_process_manager import Pinger, order
 
@@ -266,3 +266,14 @@ def test_a_process_manager_or_a_projection_being_rebuilt_cannot_be_reset(store):
     with pytest.raises(ControlRefused, match="being rebuilt"):
         service.request_reset("ledger", 1, actor="olga")
     assert actions(service) == []
+
+
+def test_catching_up_returns_at_once_when_the_unit_is_paused(runtime):
+    """A paused unit applies nothing, so a catch-up cannot wait for the head: it returns."""
+    seed_bank_events(runtime.store, accounts=1, deposits=2)
+    runtime.projections.pause("account_summary", actor="ops")
+    runtime.projections.pause("transfer_money", actor="ops")
+
+    assert runtime.projections.runner("account_summary").run_until_caught_up() == 0
+    assert runtime.projections.process_runner("transfer_money").run_until_caught_up() == 0
+    assert runtime.projections.status_of("account_summary")["state"] == "paused"

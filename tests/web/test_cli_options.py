@@ -102,7 +102,14 @@ def test_an_unusable_db_after_the_command_is_a_usage_error(elsewhere: Path) -> N
     assert "is not a store URL" in result.output or "unsupported store URL" in result.output
 
 
-def test_a_malformed_master_key_is_one_line_and_exit_status_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["seed"], ["export", "u-1"], ["lookup", "a@example.org"], ["keys", "rotate"]],
+    ids=["seed", "export", "lookup", "keys-rotate"],
+)
+def test_a_malformed_master_key_is_one_line_and_exit_status_2(
+    tmp_path: Path, command: list[str]
+) -> None:
     environment = {
         **os.environ,
         "EVENTSCOPE_MASTER_KEY": "x",
@@ -110,7 +117,7 @@ def test_a_malformed_master_key_is_one_line_and_exit_status_2(tmp_path: Path) ->
     }
 
     finished = subprocess.run(
-        [sys.executable, "-m", "webapp", "seed"],
+        [sys.executable, "-m", "webapp", *command],
         env=environment,
         cwd=tmp_path,
         capture_output=True,

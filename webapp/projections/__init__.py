@@ -40,6 +40,7 @@ dead letters, the operator log), `consistency`, `personal_data`, `lookups`.
 
 from __future__ import annotations
 
+from webapp.database.upserts import upsert
 from webapp.projections.consistency import (
     ConsistencyTimeout,
     dispatch_strong,
@@ -54,7 +55,7 @@ from webapp.projections.errors import (
 )
 from webapp.projections.personal_data import ProjectionsParticipant
 from webapp.projections.process_manager import ProcessContext, ProcessManager
-from webapp.projections.projection import FailurePolicy, Projection, table_name, upsert
+from webapp.projections.projection import FailurePolicy, Projection, table_name
 from webapp.projections.service import Projections, build_projections
 from webapp.projections.worker import Worker, start_in_process
 

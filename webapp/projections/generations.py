@@ -17,10 +17,11 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from webapp.database.upserts import insert_ignore
 from webapp.projections import schema
 from webapp.projections.controls import forget_generation
 from webapp.projections.leadership import lock_key
-from webapp.projections.projection import Projection, insert_ignore
+from webapp.projections.projection import Projection
 
 log = logging.getLogger(__name__)
 

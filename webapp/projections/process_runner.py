@@ -16,12 +16,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from webapp.database.upserts import insert_ignore, upsert
 from webapp.domain import to_data, type_name_of
 from webapp.projections import schema
 from webapp.projections.failures import describe_failure
 from webapp.projections.leadership import Leadership
 from webapp.projections.process_manager import Dispatch, ProcessContext, ProcessManager
-from webapp.projections.projection import insert_ignore, upsert
 from webapp.projections.unit import EventPreparer, LostLeadership, UnitRunner
 from webapp.store import EventStore
 from webapp.store.types import RecordedEvent
@@ -114,12 +114,13 @@ class ProcessManagerRunner(UnitRunner):
         return moved
 
     def run_until_caught_up(self) -> int:
+        """Handle events until the head, or until the unit is stopped or paused; the position."""
         if self.position is None:
             self.load()
         while not self.stopped:
             head = self.store.head_position()
             self.step()
-            if (self.position or 0) >= head:
+            if self.paused or (self.position or 0) >= head:
                 break
         self.write_status(force=True)
         return self.position or 0

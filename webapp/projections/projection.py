@@ -18,7 +18,7 @@ a crash can neither skip nor double-apply an event. Readers go through
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -107,41 +107,3 @@ def table_name(projection: str, generation: int, suffix: str = "") -> str:
     """The versioned name of a read-model table: rm_<projection>[_<suffix>]_v<generation>."""
     middle = f"{projection}_{suffix}" if suffix else projection
     return f"rm_{middle}_v{generation}"
-
-
-def upsert(
-    conn: sa.Connection,
-    table: sa.Table,
-    rows: Iterable[Mapping[str, Any]],
-    keys: Sequence[str],
-    *,
-    add: Sequence[str] = (),
-) -> None:
-    """Insert rows, or on key conflict overwrite the other columns (or add to `add` columns)."""
-    rows = list(rows)
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
-    updates = {}
-    for column in rows[0]:
-        if column in keys:
-            continue
-        if column in add:
-            updates[column] = table.c[column] + stmt.excluded[column]
-        else:
-            updates[column] = stmt.excluded[column]
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
-    conn.execute(stmt, rows)
-
-
-def insert_ignore(conn: sa.Connection, table: sa.Table, values: Mapping[str, Any]) -> None:
-    """Insert one row unless a row with the same key is there already."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(table).values(**values).on_conflict_do_nothing())

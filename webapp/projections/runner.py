@@ -121,11 +121,14 @@ class ProjectionRunner(UnitRunner):
         self._apply(live, events, target)
 
     def run_until_caught_up(self, *, include_rebuild: bool = True) -> int:
-        """Process until the live (and rebuild) generation reached the head; the position."""
+        """Process until the live (and rebuild) generation reached the head, or the unit is
+        stopped or paused; the position."""
         self._live_generation()
         while not self.stopped:
             head = self.store.head_position()
             self.step()
+            if self.paused:
+                break
             rebuilding = include_rebuild and self.rebuilding
             if self.position >= head and not rebuilding:
                 break

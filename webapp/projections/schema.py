@@ -115,6 +115,21 @@ status = sa.Table(
     sa.Column("heartbeat_at", sa.Float, nullable=False),
 )
 
+progress = sa.Table(
+    "projection_progress",
+    metadata,
+    # each unit's position and the log's head as last seen in each minute (unix time // 60),
+    # for the health page's charts; rows older than PROGRESS_KEPT_MINUTES are pruned
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("minute", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("head", sa.BigInteger, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+PROGRESS_KEPT_MINUTES = 24 * 60
+
 leases = sa.Table(
     "projection_leases",
     metadata,

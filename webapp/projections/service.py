@@ -289,6 +289,11 @@ class Projections:
         """Every projection, process manager and the timer: state, position, lag, rate, errors."""
         return unit_status.unit_statuses(self.store, self.names(), self.process_names())
 
+    def progress_history(self, since: float) -> list[dict[str, Any]]:
+        """Each unit's position and the head minute by minute since `since` (unix time), as
+        the workers recorded them (kept for a day)."""
+        return unit_status.progress_history(self.engine, since)
+
     def status_of(self, name: str) -> dict[str, Any]:
         for item in self.status():
             if item["name"] == name:

@@ -184,3 +184,34 @@ def pending_resume(engine: sa.Engine, name: str) -> dict[str, Any] | None:
         return None
     skip = request.stopped_position if request.skip else None
     return {"skip_position": skip, "by": request.requested_by}
+
+
+def progress_history(engine: sa.Engine, since: float) -> list[dict[str, Any]]:
+    """Each unit's minutes since `since` (unix time): name, kind, minute (unix time of its
+    start), position and head as last seen in it and when (at); by name, then minute."""
+    first = int(since // 60)
+    table = schema.progress
+    with engine.connect().execution_options(eventscope_readonly=True) as conn:
+        rows = conn.execute(
+            sa.select(
+                table.c.name,
+                table.c.kind,
+                table.c.minute,
+                table.c.position,
+                table.c.head,
+                table.c.at,
+            )
+            .where(table.c.minute >= first)
+            .order_by(table.c.name, table.c.minute)
+        ).all()
+    return [
+        {
+            "name": r.name,
+            "kind": r.kind,
+            "minute": int(r.minute) * 60,
+            "position": int(r.position),
+            "head": int(r.head),
+            "at": float(r.at),
+        }
+        for r in rows
+    ]

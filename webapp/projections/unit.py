@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from webapp.database.upserts import upsert
 from webapp.projections import controls, schema
 from webapp.projections.leadership import Leadership
-from webapp.projections.projection import upsert
 from webapp.projections.resume import skip_note, take_request
 from webapp.store.types import RecordedEvent
 
@@ -248,5 +248,25 @@ def write_status_row(
     try:
         with engine.begin() as conn:
             upsert(conn, schema.status, [row], ["name"])
+            if kind != "timer":  # a timer's position counts pending timeouts, not events
+                record_progress(
+                    conn, name, kind, progress.position, progress.head, row["heartbeat_at"]
+                )
     except sa.exc.OperationalError as exc:  # the next write catches up
         log.warning("could not write status of %s: %s", name, exc)
+
+
+def record_progress(
+    conn: sa.Connection, name: str, kind: str, position: int, head: int, now: float
+) -> None:
+    """Keep the unit's position and the head as last seen in the current minute (the health
+    page's history), and drop the unit's minutes older than PROGRESS_KEPT_MINUTES."""
+    minute = int(now // 60)
+    row = {"name": name, "minute": minute, "kind": kind, "position": position, "head": head}
+    upsert(conn, schema.progress, [{**row, "at": now}], ["name", "minute"])
+    conn.execute(
+        schema.progress.delete().where(
+            schema.progress.c.name == name,
+            schema.progress.c.minute < minute - schema.PROGRESS_KEPT_MINUTES,
+        )
+    )

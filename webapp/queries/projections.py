@@ -35,6 +35,12 @@ def projections_overview(parts: Parts, *, errors_shown: int) -> dict[str, Any]:
     }
 
 
+def progress_history(parts: Parts, since: float) -> list[dict[str, Any]]:
+    """Each unit's position and the head per minute since `since` (unix time), as recorded
+    by the workers: name, kind, minute, position, head."""
+    return parts.projections.progress_history(since)
+
+
 def status_of(parts: Parts, name: str) -> dict[str, Any]:
     """One unit's status (raises UnknownProjection for a name no unit has)."""
     return parts.projections.status_of(name)

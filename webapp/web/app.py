@@ -15,6 +15,7 @@ from webapp.resources import resource_dir
 from webapp.web import access, errors, metrics, pages, security
 from webapp.web.accounts import AccountBook
 from webapp.web.browser_sessions import BrowserSessions
+from webapp.web.command_tally import CommandTally
 from webapp.web.context import EXTENSION_KEY
 from webapp.web.filters import datetime_local
 from webapp.web.identifiers import IdentifierConverter, KeepEncodedSlashes, requested_page
@@ -36,6 +37,7 @@ from webapp.web.views import (
     auth,
     catalog,
     console,
+    health,
     notes,
     overview,
     projections,
@@ -57,6 +59,7 @@ AREAS = (
     snapshots,
     subjects,
     projections,
+    health,
     catalog,
     console,
     notes,
@@ -67,7 +70,7 @@ AREAS = (
 )
 """Blueprint modules, each exposing `bp`."""
 
-DOMAIN_AREAS = (aggregates, subjects, projections, console)
+DOMAIN_AREAS = (aggregates, subjects, projections, health, console)
 """Areas that act through eventscope's own domain: absent over another tool's store."""
 BROWSE_AREAS = (subscriptions,)
 """Areas only a foreign store needs (eventscope's own checkpoints are on the projections page)."""
@@ -122,6 +125,7 @@ def create_app(
     app.extensions["eventscope_login_throttle"] = LoginThrottle(runtime.database)
     app.extensions["eventscope_sessions"] = BrowserSessions(runtime.database)
     app.extensions["eventscope_sign_ins"] = SignInLog(runtime.database)
+    app.extensions["eventscope_command_tally"] = CommandTally(runtime.database)
 
     app.jinja_env.autoescape = True
     app.jinja_env.filters["pretty_json"] = pretty_json

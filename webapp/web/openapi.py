@@ -423,8 +423,9 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
         "query": [_int("after", "the previous page's `next`", minimum=0, default=0), _limit()],
         "reply": "DeadLetterPage",
     },
-    "api.retry_dead_letter": {"status": 202, "reply": "DeadLetterReply", "refusals": [409]},
-    "api.skip_dead_letter": {"reply": "DeadLetterReply", "refusals": [409]},
+    # no such parked event: 404 (the route has arguments); a position that is no number: 400
+    "api.retry_dead_letter": {"status": 202, "reply": "DeadLetterReply"},
+    "api.skip_dead_letter": {"reply": "DeadLetterReply"},
     "api.operator_log": {
         "query": [_limit(MAX_LIMIT, OPERATOR_LOG_LIMIT)],
         "reply": "OperatorLog",

@@ -40,6 +40,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Snapshots", "snapshots.index", "viewer"),
     NavItem("Subjects", "subjects.index", "support"),
     NavItem("Projections", "projections.index", "viewer"),
+    NavItem("Health", "health.index", "viewer"),
     NavItem("Subscriptions", "subscriptions.index", "viewer"),
     NavItem("Catalog", "catalog.index", "viewer"),
     NavItem("Console", "console.index", "admin"),

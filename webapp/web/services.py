@@ -122,6 +122,7 @@ def dispatch(
     finally:
         count = len(outcome.events) if outcome is not None else 0
         metrics.observe_command(name, label, time.perf_counter() - started, count)
+        current_app.extensions["eventscope_command_tally"].count(label)
     if consistency == "strong" and outcome.events:
         _wait_for_projections(outcome.events)
     return outcome

@@ -13,10 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from webapp.database.upserts import upsert
 from webapp.demo.bank import ACCOUNT_NUMBER
 from webapp.demo.identity import USER_ID
 from webapp.demo.read_models._rows import as_int, iso, load_rows
-from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name, upsert
+from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name
 from webapp.store.types import RecordedEvent
 
 CREDITS = frozenset({"MoneyDeposited", "MoneyRefunded"})

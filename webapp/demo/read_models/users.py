@@ -12,9 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from webapp.database.upserts import upsert
 from webapp.demo.identity import USER_ID
 from webapp.demo.read_models._rows import iso, load_rows
-from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name, upsert
+from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name
 from webapp.store.types import RecordedEvent
 
 PLACEHOLDER_TEXTS = frozenset({"[forgotten]", "[unreadable]"})

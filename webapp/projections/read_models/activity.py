@@ -9,7 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name, upsert
+from webapp.database.upserts import upsert
+from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name
 from webapp.store.types import RecordedEvent
 
 

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from webapp.queries.aggregates import live_aggregates
 from webapp.web.access import requires_role
+from webapp.web.charts import nice_max
 from webapp.web.context import get_runtime
 from webapp.web.pages import render_view
 
@@ -80,17 +81,6 @@ def human_count(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _nice_max(value: float) -> float:
-    """A round upper bound for the y axis (1, 2, 5 x 10^n)."""
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(10 * magnitude)
-
-
 def line_chart(
     samples: list[tuple[float, float]], *, title: str, unit: str, fmt: Any = human_count
 ) -> Chart | None:
@@ -99,7 +89,7 @@ def line_chart(
         return None
     t0, t1 = samples[0][0], samples[-1][0]
     span = max(t1 - t0, 1e-9)
-    top = _nice_max(max(v for _, v in samples))
+    top = nice_max(max(v for _, v in samples))
     width = CHART_WIDTH - PAD_LEFT - PAD_RIGHT
     height = CHART_HEIGHT - PAD_TOP - PAD_BOTTOM
 

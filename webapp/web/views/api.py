@@ -389,8 +389,8 @@ def rebuild_projection(name: str) -> tuple[Response, int]:
 @requires_role("admin")
 @needs_domain
 def resume_projection(name: str) -> tuple[Response, int]:
-    """Resume a stopped projection or process manager: retry the event it stopped at, or
-    skip it with `{"skip_position": N}` (N must be that event's position)."""
+    """Resume a stopped or paused projection or process manager: lift its pause, and retry
+    the event it stopped at, or skip it with `{"skip_position": N}` (that event's position)."""
     body = json_body(optional=True)
     unknown = set(body) - {"skip_position"}
     if unknown:
