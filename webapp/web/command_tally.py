@@ -86,9 +86,10 @@ class CommandTally:
         try:
             written = self.flush()
         except Exception as exc:  # noqa: BLE001 - a timer thread has no caller to raise to
-            log.warning("could not write the command tally (%s); will try again", exc)
-            written = False
-        if not written:  # busy or failing: try again later; the counts stay pending
+            # the counts stay pending; the next command's timer tries again
+            log.warning("could not write the command tally: %s", type(exc).__name__)
+            return
+        if not written:  # another writer held the database: try again shortly
             with self._lock:
                 if self._timer is None and self._pending:
                     self._timer = threading.Timer(self.flush_after, self._flush_from_timer)
