@@ -4,6 +4,7 @@
 #   - pg_dump and pg_restore (postgresql-client) for the PostgreSQL backup tests
 #   - the PostgreSQL at 127.0.0.1:5432 (started if it is down)
 #   - eventscope with its `test` extra
+#   - axe-core from the npm registry (tests/browser/package.json) for the accessibility checks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)  # `eventscope backup`
+command -v npm >/dev/null 2>&1 || missing+=(npm)  # axe-core for the accessibility checks
 if [ "${#missing[@]}" -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -23,6 +25,9 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+
+# axe-core (npm registry), injected into the page by the browser tests' accessibility checks
+npm ci --prefix tests/browser --no-audit --no-fund --silent
 
 # the layering of docs/architecture.md, checked by import-linter (pyproject.toml)
 lint-imports

@@ -29,6 +29,9 @@ from webapp.web import create_app
 from webapp.web.accounts import ROLES, AccountBook
 
 CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+"""axe-core from the npm registry (tests/browser/package.json; scripts/test.sh installs it)."""
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -255,3 +258,40 @@ def htmx_settled() -> Callable[[Any], None]:
         )
 
     return wait
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script; its absence is a failure (scripts/test.sh installs it)."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci --prefix tests/browser`")
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def accessibility_violations(axe_source: str) -> Callable[[Any], list[str]]:
+    """`accessibility_violations(page)`: axe-core's WCAG 2.1 A and AA violations on the page
+    as it is now, one line each ("rule (impact, N elements): help: first targets").
+
+    The script reaches the page through the test browser (evaluated over the DevTools
+    protocol), so the app's strict Content-Security-Policy stays as it is."""
+
+    def check(page: Any) -> list[str]:
+        page.evaluate(f"{axe_source}\n;0")
+        found = page.evaluate(
+            """async (tags) => {
+                const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+                return result.violations.map((v) => ({
+                    id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
+                    targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+                }));
+            }""",
+            WCAG_TAGS,
+        )
+        return [
+            f"{v['id']} ({v['impact']}, {v['count']} elements): {v['help']}: "
+            + ", ".join(v["targets"])
+            for v in found
+        ]
+
+    return check
