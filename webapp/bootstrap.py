@@ -25,6 +25,7 @@ from webapp import demo
 from webapp.config import Settings
 from webapp.database import create_store_engine
 from webapp.domain import AggregateRegistry, CommandRouter, Router, build_domain
+from webapp.domain.references import NO_REFERENCES, References
 from webapp.migrate import upgrade_engine
 from webapp.privacy import Privacy, Vault
 from webapp.privacy.codec import PersonalFields, domain_personal_fields
@@ -72,7 +73,9 @@ class DomainPackage(Protocol):
     the read models the dashboard may look up by name, and its sample data.
 
     A package may also declare `checks() -> list[ReadModelCheck]`: read models that
-    `eventscope db check` compares with a replay of the log (`check_read_models`)."""
+    `eventscope db check` compares with a replay of the log (`check_read_models`), and
+    `references() -> References`: payload fields that name another stream, which the
+    dashboard links (`owner_id` -> the user's stream and subject page)."""
 
     def routers(self) -> list[Router]: ...
 
@@ -101,6 +104,8 @@ class Runtime:
     projections: Projections
     read_models: ReadModels
     seeder: Seeder
+    references: References = NO_REFERENCES
+    """Payload fields that name another stream, as the domain declares them."""
     workers: list[Worker] = field(default_factory=list)
 
     def start_background_work(self, echo: Callable[[str], object] = print) -> Worker:
@@ -166,7 +171,14 @@ def build_runtime(
         projections=projections,
         read_models=ReadModels(projections, domain.read_models()),
         seeder=domain.seeder(router),
+        references=declared_references(domain),
     )
+
+
+def declared_references(domain: DomainPackage) -> References:
+    """The domain's `references()`, or none when it declares no such function."""
+    declared: Callable[[], References] | None = getattr(domain, "references", None)
+    return NO_REFERENCES if declared is None else declared()
 
 
 @dataclass
@@ -191,6 +203,7 @@ class BrowseRuntime:
     projections: Projections | None = None
     read_models: ReadModels | None = None
     seeder: Seeder | None = None
+    references: References = NO_REFERENCES
     workers: list[Worker] = field(default_factory=list)
 
     def start_background_work(self, echo: Callable[[str], object] = print) -> None:

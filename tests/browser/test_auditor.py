@@ -75,7 +75,10 @@ def test_an_auditor_filters_the_timeline_and_follows_a_causation_chain(
     page.get_by_test_id("filter-apply").click()
     expect(page.locator(".timeline-active")).to_contain_text("account_number = AUD-2")
     streams = set(
-        page.locator('[data-testid="timeline-row"] a[href^="/streams/"]').all_inner_texts()
+        # the rows' own streams (the payload cell's "Related:" links are other streams)
+        page.locator(
+            '[data-testid="timeline-row"] td:not(.payload-cell) a[href^="/streams/"]'
+        ).all_inner_texts()
     )
     assert streams == {"account-AUD-2", "transfer-aud-t1"}
     screenshot(page, "auditor-2b-filtered-by-payload")

@@ -61,6 +61,9 @@ def test_an_admin_dry_runs_a_deposit_then_dispatches_it_and_follows_the_link_to_
     checked_screenshot(page, csp_violations, "console-dry-run")
 
     page.get_by_role("button", name="Dispatch").click()
+    expect(result).to_contain_text("Confirm dispatch")
+    assert runtime.store.count_events() == before  # nothing stored before the confirmation
+    result.get_by_role("button", name="Store 1 event in account-CONSOLE-1").click()
     expect(result).to_contain_text("Dispatched")
     expect(result).to_contain_text("account-CONSOLE-1")
     stored = runtime.store.read_stream("account-CONSOLE-1")

@@ -56,7 +56,8 @@ def test_an_engineer_reads_the_last_hour_on_the_health_page(
     for key in ("events", "commands", "throughput", "lag"):
         expect(page.get_by_test_id(f"health-chart-{key}")).to_be_visible()
     throughput = page.get_by_test_id("health-chart-throughput")
-    expect(throughput.locator('g[data-series="account_summary"] polyline')).to_have_count(2)
+    # the half hour's two runs (the live worker's minutes may add one more)
+    assert throughput.locator('g[data-series="account_summary"] polyline').count() >= 2
     expect(throughput.locator(".legend")).to_contain_text("user_directory")
     accepted = int(page.get_by_test_id("commands-accepted").inner_text())
     assert accepted >= 3

@@ -53,3 +53,20 @@ def test_threads_of_one_process_take_turns_on_an_aggregate(sqlite_domain) -> Non
     assert all(r.attempts == 1 for r in results)  # serialised in-process: no conflict at all
     assert sorted(r.version for r in results) == list(range(2, 42))
     assert router.state_at("account-10001").state["balance"] == sum(range(1, 41))
+
+
+def test_one_command_id_sent_from_four_processes_at_once_is_stored_once(
+    db_url, domain, workers
+) -> None:
+    domain.router.dispatch(OpenAccount("10001", "u1", 500))
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        pending = [
+            pool.apply_async(workers.deposit_with_command_id, (db_url, "10001", "form-once"))
+            for _ in range(4)
+        ]
+        outcomes = [p.get(timeout=120) for p in pending]
+
+    events = domain.store.read_stream("account-10001")
+    assert [e.type for e in events] == ["BankAccountOpened", "MoneyDeposited"]
+    assert events[1].metadata["command_id"] == "form-once"
+    assert outcomes.count(True) >= 1  # the one that stored it (a racer may not know)

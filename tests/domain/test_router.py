@@ -214,6 +214,40 @@ def test_dispatching_the_same_command_id_twice_records_it_once(domain) -> None:
     assert (later.version, later.state["balance"]) == (3, 1006)
 
 
+def test_a_command_sent_again_with_its_command_id_is_not_run_again_in_any_process(
+    domain, store
+) -> None:
+    open_account(domain.router, balance=100)
+    first = domain.router.dispatch(WithdrawMoney("10001", 100), metadata={"command_id": "form-1"})
+    other_process = make_domain(store)  # a second worker over the same store
+    try:
+        again = other_process.router.dispatch(
+            WithdrawMoney("10001", 100), metadata={"command_id": "form-1"}
+        )
+    finally:
+        other_process.registry.stop()
+
+    assert again.duplicate and not first.duplicate
+    assert [e.event_id for e in again.events] == [e.event_id for e in first.events]
+    assert again.events[0].data["amount"] == 100  # the first result, not a refusal for funds
+    assert store.stream_info("account-10001").version == 2
+
+
+def test_a_command_id_used_by_another_command_is_refused(domain) -> None:
+    open_account(domain.router)
+    open_account(domain.router, "10002")
+    domain.router.dispatch(DepositMoney("10001", 5), metadata={"command_id": "key-1"})
+
+    with pytest.raises(CommandValidationError, match="already used") as other_stream:
+        domain.router.dispatch(DepositMoney("10002", 5), metadata={"command_id": "key-1"})
+    with pytest.raises(CommandValidationError, match="already used") as other_type:
+        domain.router.dispatch(WithdrawMoney("10001", 5), metadata={"command_id": "key-1"})
+
+    assert other_stream.value.code == other_type.value.code == "command_id_reused"
+    assert domain.store.stream_info("account-10002").version == 1
+    assert domain.store.stream_info("account-10001").version == 2
+
+
 def test_the_dashboard_conveniences(domain) -> None:
     open_account(domain.router)
     dry = domain.router.dry_run_json("DepositMoney", {"account_number": "10001", "amount": "7"})

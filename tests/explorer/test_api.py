@@ -16,6 +16,7 @@ EVENT_KEYS = {
     "data",
     "metadata",
     "recorded_at",
+    "occurred_at",
     "event_id",
     "schema_version",
 }

@@ -72,6 +72,15 @@ def test_the_timeline_refuses_a_filter_the_source_does_not_record(library):
     assert status == 200 and html.count('data-testid="timeline-row"') == 2
 
 
+def test_the_timeline_offers_the_one_clock_another_store_keeps(library):
+    status, html = library.page("/timeline/")
+    assert status == 200
+    assert 'value="recorded" selected' in html and "this store's only clock" in html
+    assert 'value="happened"' not in html
+    assert library.page("/timeline/?clock=happened&since=2024-01-01")[0] == 400
+    assert library.page("/timeline/?clock=recorded&since=2000-01-01")[0] == 200
+
+
 def test_the_catalog_is_inferred_from_the_data(library):
     status, html = library.page("/catalog/")
     assert status == 200

@@ -330,6 +330,11 @@ def test_the_log_filters_it_can_serve(source, encoding) -> None:
     assert positions(stream_prefix="account-") == [1, 2, 3, 4]
     assert positions(correlation_id=str(C1)) == [1, 2, 5]
     assert positions(correlation_id="not-a-uuid") == []
+    assert positions(correlation_prefix=str(C1)[:8]) == [1, 2, 5]  # the short id pages show
+    assert positions(correlation_prefix=str(C2)[:13].upper()) == [3]
+    assert positions(correlation_prefix="not-a-uuid") == []
+    with pytest.raises(ValueError, match="at least 8"):
+        source.read_all(0, limit=10, correlation_prefix="1111")
     assert positions(since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=3)) == [3, 4]
     assert positions(since=datetime(2024, 5, 1, 14, 0)) == [4, 5]  # naive is UTC
     backward = source.read_all_backward(None, limit=10, types=["MyApp.Opened"])

@@ -41,6 +41,7 @@ def test_it_is_an_event_source_with_what_eventscope_can_answer(source, backend) 
         has_actor=True,
         writable=True,
         payload_search=True,
+        has_business_time=True,
     )
     assert source.dialect == backend
 

@@ -221,7 +221,13 @@ def test_the_filters_it_can_serve(source, written) -> None:
 
 
 @pytest.mark.parametrize(
-    "refused", [{"correlation_id": "c-1"}, {"actor": "ann"}, {"data_equals": ("owner", "ann")}]
+    "refused",
+    [
+        {"correlation_id": "c-1"},
+        {"correlation_prefix": "3f2a9c1b"},
+        {"actor": "ann"},
+        {"data_equals": ("owner", "ann")},
+    ],
 )
 def test_the_filters_it_cannot_serve_are_refused(source, refused) -> None:
     with pytest.raises(ValueError, match="cannot filter an eventsourcing store"):

@@ -150,7 +150,8 @@ def test_every_id_reaches_its_own_stream_not_the_one_a_folded_path_would_name(
     assert [(e["stream_id"], e["data"]) for e in events.get_json()["events"]] == [
         (stream_id, {"n": 1})
     ]
-    assert "<h1" in page and escape(stream_id) in page.split("<h1", 1)[1].split("</h1>")[0]
+    title = page.split("<h1", 1)[1].split("</h1>")[0].replace("<wbr>", "")  # soft breaks
+    assert escape(stream_id) in title
     assert state.status_code == 200
 
 

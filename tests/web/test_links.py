@@ -34,7 +34,7 @@ SEED_EMAIL = re.compile(r"[\w.+-]+@(?:mail\.)?example\.(?:org|net|com)")
 PLACEHOLDER = re.compile(r'\splaceholder="[^"]*"')  # "u001 or ada@example.org" is no one's
 PER_SHAPE = 3
 MAX_VISITS = 600
-NOT_CRAWLED = ("/static/", "/login", "/logout")
+NOT_CRAWLED = ("/static/", "/login", "/logout", "/favicon.ico")  # the icon is no page
 
 
 def links_on(page_url: str, body: str) -> list[str]:

@@ -68,7 +68,8 @@ def test_the_page_uses_only_local_assets(client, log_in):
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
 
     assert sources
-    assert all(src.startswith("/") and not src.startswith("//") for src in sources)
+    # the app's own paths, and in-page anchors such as the skip link's "#content"
+    assert all(src.startswith(("/", "#")) and not src.startswith("//") for src in sources)
     assert "/static/vendor/htmx-2.0.11.min.js" in sources
     assert "<script>" not in page
     assert " style=" not in page
@@ -170,11 +171,53 @@ def test_event_rate_sums_each_day_and_scales_to_the_busiest():
         {"day": "2026-01-02", "event_type": "MoneyWithdrawn", "count": 1},
     ]
 
-    assert event_rate(rows) == [
-        {"day": "2026-01-01", "count": 1, "share": 0.25},
-        {"day": "2026-01-02", "count": 4, "share": 1.0},
+    axis = event_rate(rows)
+    assert [(str(s.day), s.count, s.share) for s in axis.slots] == [
+        ("2026-01-01", 1, 0.25),
+        ("2026-01-02", 4, 1.0),
     ]
-    assert [bar["day"] for bar in event_rate(rows, limit=1)] == ["2026-01-02"]
+    assert [str(s.day) for s in event_rate(rows, limit=1).slots] == ["2026-01-02"]
+
+
+def test_event_rate_draws_empty_days_as_gaps_and_long_quiet_stretches_as_a_break():
+    from webapp.web.views.overview import event_rate
+
+    rows = [
+        {"day": "2024-03-05", "event_type": "A", "count": 2},
+        {"day": "2024-03-08", "event_type": "A", "count": 1},
+        {"day": "2026-12-05", "event_type": "A", "count": 4},
+    ]
+
+    axis = event_rate(rows)
+
+    assert [(str(s.day), s.count) for s in axis.days] == [
+        ("2024-03-05", 2),
+        ("2024-03-06", 0),
+        ("2024-03-07", 0),
+        ("2024-03-08", 1),
+        ("2026-12-05", 4),
+    ]
+    (quiet,) = axis.breaks
+    assert (str(quiet.day), str(quiet.until)) == ("2024-03-09", "2026-12-04")
+    assert axis.slots.index(quiet) == 4  # between the 2024 days and the 2026 one
+    assert axis.earlier_events == 0
+
+
+def test_event_rate_shows_the_newest_days_and_counts_what_lies_before_them():
+    from webapp.web.views.overview import event_rate
+
+    rows = [{"day": f"2024-03-{d:02d}", "event_type": "A", "count": d} for d in range(1, 11)]
+
+    axis = event_rate(rows, limit=4)
+
+    assert [str(s.day) for s in axis.slots] == [
+        "2024-03-07",
+        "2024-03-08",
+        "2024-03-09",
+        "2024-03-10",
+    ]
+    assert axis.earlier_events == sum(range(1, 7))
+    assert (str(axis.earlier_first), str(axis.earlier_last)) == ("2024-03-01", "2024-03-06")
 
 
 def test_the_overview_charts_events_per_day_once_projected(client, log_in, runtime, bank):

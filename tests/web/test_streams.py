@@ -208,7 +208,7 @@ def test_selecting_versions_shows_the_state_and_the_diff_at_each(client, log_in,
     withdrawn = text(client.get("/streams/account-A-100/state?version=3"))
 
     assert 'data-testid="state-version">1<' in opened
-    assert re.search(r'diff__before mono">null<.*diff__after mono">"open"<', opened, re.S)
+    assert re.search(r'diff__before mono">null<.*diff__after mono">&#34;open&#34;<', opened, re.S)
     assert re.search(r'diff__before mono">1000<.*diff__after mono">1250<', deposited, re.S)
     assert re.search(r'diff__before mono">1250<.*diff__after mono">1200<', withdrawn, re.S)
     assert "full replay of 3 events" in withdrawn

@@ -8,7 +8,9 @@ To start a domain of your own, copy this package and change what it declares:
 - `process_managers(settings)`: long-running processes (here: a transfer with
   compensation);
 - `seeder(router)`: the demo data `eventscope demo` loads into an empty store;
-- `checks()`: read models `eventscope db check` compares with a replay of the log.
+- `checks()`: read models `eventscope db check` compares with a replay of the log;
+- `references()`: payload fields that name another stream (`owner_id` -> `user-`), which
+  the dashboard links.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from webapp.demo.read_models.users import UserDirectory
 from webapp.demo.seed import DemoSeeder
 from webapp.demo.transfer_process import DEFAULT_TIMEOUT_SECONDS, TransferProcess
 from webapp.domain import AggregateRegistry, CommandRouter, PayloadCodec, Router, build_domain
+from webapp.domain.references import References
 from webapp.projections import ProcessManager, Projection
 from webapp.projections.checks import ReadModelCheck
 from webapp.projections.lookups import ReadModelLookup
@@ -72,6 +75,22 @@ def read_models() -> list[ReadModelLookup]:
 def checks() -> list[ReadModelCheck]:
     """Account balances and statuses against a replay of each account's events."""
     return [AccountBalances()]
+
+
+def references() -> References:
+    """Fields that name another stream: a user by id, an account by number, a transfer; a
+    user's stream is a data subject's."""
+    return References(
+        {
+            "user_id": "user-",
+            "owner_id": "user-",
+            "account_number": "account-",
+            "from_account": "account-",
+            "to_account": "account-",
+            "transfer_id": "transfer-",
+        },
+        subjects="user-",
+    )
 
 
 def seeder(router: CommandRouter) -> DemoSeeder:

@@ -44,6 +44,12 @@ class TransferProcess(ProcessManager):
     def initial_state(self) -> dict[str, Any]:
         return {"status": "requested", "debited": False, "credited": False, "refunded": False}
 
+    def failure(self, state: dict[str, Any]) -> str | None:
+        """A transfer that failed, and whether the debit was refunded."""
+        if state.get("status") != "failed":
+            return None
+        return "failed, debit refunded" if state.get("refunded") else "failed"
+
     def handle(
         self, ctx: ProcessContext, state: dict[str, Any], event: RecordedEvent
     ) -> dict[str, Any]:

@@ -151,7 +151,13 @@ class CommandRouter:
         route = self.route_for(command)
         context_router = self._by_command[type(command)][1]
         md = dict(metadata or {})
-        command_id = str(md.pop("command_id", None) or uuid.uuid4())
+        given_id = md.pop("command_id", None)
+        if given_id:
+            earlier = self.earlier_dispatch(str(given_id))
+            if earlier is not None:
+                _check_same_command(earlier, type_name_of(command), route.stream_id(command))
+                return earlier
+        command_id = str(given_id or uuid.uuid4())
         md["correlation_id"] = str(md.get("correlation_id") or uuid.uuid4())
         md["causation_id"] = str(md.get("causation_id") or command_id)
         md["command_id"] = command_id
@@ -175,6 +181,33 @@ class CommandRouter:
         for mw in reversed(chain):
             mw.after_dispatch(pipeline)
         return result
+
+    def earlier_dispatch(self, command_id: str) -> DispatchResult | None:
+        """The result of an earlier dispatch of `command_id`, read from the store (so it holds
+        across processes): its events, marked `duplicate`; None if it stored none.
+
+        A command dispatched again with the same command_id is not run again (a second
+        deposit, or a refusal because the first one changed the state); a command that
+        stored no events leaves nothing to find and simply runs again."""
+        first = self.repository.store.get_event_by_id(event_id_for(command_id, 0))
+        if first is None:
+            return None
+        following = self.repository.store.read_stream(
+            first.stream_id, first.stream_version, limit=MAX_EVENTS_FOUND
+        )
+        events = []
+        for index, recorded in enumerate(following):
+            if recorded.event_id != event_id_for(command_id, index):
+                break
+            events.append(self.repository.decode(recorded))
+        return DispatchResult(
+            stream_id=first.stream_id,
+            version=events[-1].stream_version,
+            events=events,
+            command_id=command_id,
+            correlation_id=str(first.metadata.get("correlation_id") or ""),
+            duplicate=True,
+        )
 
     def _execute(
         self, route: Route, command: Any, pipeline: Pipeline, include_state: bool
@@ -316,6 +349,20 @@ class CommandRouter:
         """Loads from snapshot vs full replay, events replayed, stale snapshots, mean time."""
         return self.repository.stats.to_dict()
 
+
+def _check_same_command(earlier: DispatchResult, command_type: str, stream_id: str) -> None:
+    """Refuse a command_id already used by another command (another type or stream)."""
+    first = earlier.events[0].metadata
+    if first.get("command") != command_type or earlier.stream_id != stream_id:
+        raise CommandValidationError(
+            "command_id_reused",
+            f"command id {earlier.command_id!r} was already used by {first.get('command')!r}"
+            f" on {earlier.stream_id!r}: send this command with a new id",
+        )
+
+
+MAX_EVENTS_FOUND = 1000
+"""At most this many events of one earlier command are read back for its duplicate's result."""
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c9a52-3c1e-4d59-9a51-0b7f1d2e8c43")
 

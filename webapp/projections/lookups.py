@@ -63,13 +63,16 @@ class ReadModels:
         lookup = self.lookup(name)
         return self.projections.query(lookup.projection, lambda c, t: lookup.get(c, t, str(key)))
 
-    def page(self, name: str, *, after: str | None = None, limit: int = 100) -> list[Row]:
-        """Rows of read model `name` in key order, after the key `after`."""
+    def page(
+        self, name: str, *, after: str | None = None, limit: int = 100, **where: str
+    ) -> list[Row]:
+        """Rows of read model `name` in key order, after the key `after`; `where` narrows them
+        by a column the lookup's `page` accepts (e.g. `owner_id="u023"`)."""
         lookup = self.lookup(name)
         if lookup.page is None:
             msg = f"read model {name!r} cannot be listed"
             raise UnknownReadModel(msg)
         page = lookup.page
         return self.projections.query(
-            lookup.projection, lambda c, t: page(c, t, after=after, limit=limit)
+            lookup.projection, lambda c, t: page(c, t, after=after, limit=limit, **where)
         )

@@ -96,6 +96,12 @@ class ProcessManager(ABC):
     def initial_state(self) -> dict[str, Any]:
         return {}
 
+    def failure(self, state: dict[str, Any]) -> str | None:
+        """How an instance with `state` failed, in a few words for people ("failed, debit
+        refunded"), or None when it did not: the dashboard shows a finished instance that
+        failed as failed, not as done."""
+        return None
+
     @abstractmethod
     def handle(
         self, ctx: ProcessContext, state: dict[str, Any], event: RecordedEvent

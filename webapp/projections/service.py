@@ -320,8 +320,9 @@ class Projections:
         before: tuple[float, str, str] | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """Process-manager instances, most recently active first (keyset pages by `before`)."""
-        return process_views.process_instances(
+        """Process-manager instances, most recently active first (keyset pages by `before`);
+        each with `failure`: how its process manager says it failed, or None."""
+        rows = process_views.process_instances(
             self.engine,
             process,
             status=status,
@@ -329,6 +330,11 @@ class Projections:
             before=before,
             limit=limit,
         )
+        for row in rows:
+            manager = self._processes.get(row["process"])
+            state = row["state"] if isinstance(row["state"], dict) else {}
+            row["failure"] = manager.failure(state) if manager is not None else None
+        return rows
 
     def pending_timeouts(
         self, *, limit: int = 100, include_done: bool = False

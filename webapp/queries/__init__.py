@@ -25,6 +25,7 @@ from webapp.sources import (
     WrongExpectedVersion,
 )
 from webapp.store import check_data_field_name
+from webapp.store.business_time import occurred_time
 
 __all__ = [
     "InvalidAppend",
@@ -35,4 +36,5 @@ __all__ = [
     "Viewer",
     "WrongExpectedVersion",
     "check_data_field_name",
+    "occurred_time",
 ]

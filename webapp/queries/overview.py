@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from webapp.queries.context import Parts, Viewer
+from webapp.queries.day_axis import DayAxis, day_axis
 from webapp.queries.personal import reveal
 from webapp.queries.projections import projection_statuses
 from webapp.sources import Subscription
@@ -35,14 +36,14 @@ def _safely(what: str, compute: Callable[[], T]) -> T | None:
         return None
 
 
-def event_rate(days: list[dict[str, Any]], limit: int = CHART_DAYS) -> list[dict[str, Any]]:
-    """Events per day (the newest `limit` days) with each bar's height as a share of the max."""
+def event_rate(days: list[dict[str, Any]], limit: int = CHART_DAYS) -> DayAxis | None:
+    """Events per day (by when they happened: the activity counts' business day) on a real
+    time axis: the `limit` days up to the newest busy one, empty days as gaps, long quiet
+    stretches as marked breaks (None: no events counted yet)."""
     totals: dict[str, int] = defaultdict(int)
     for row in days:
         totals[str(row["day"])] += int(row["count"])
-    recent = sorted(totals.items())[-limit:]
-    peak = max((count for _, count in recent), default=0) or 1
-    return [{"day": day, "count": count, "share": count / peak} for day, count in recent]
+    return day_axis(totals, limit)
 
 
 def subject_counts(parts: Parts) -> dict[str, Any]:

@@ -50,6 +50,18 @@ def record_view(parts: Parts, viewer: Viewer, subjects: str | Sequence[str], wha
     parts.privacy.record_access(viewer.actor, "view", shown, what)
 
 
+def placeholder_kind(value: Any) -> str | None:
+    """The kind of placeholder ("forgotten", "masked", "unreadable") standing in for personal data
+    (None for any other value): pages show its mark, never a quoted escape."""
+    if is_forgotten(value):
+        return "forgotten"
+    if is_masked(value):
+        return "masked"
+    if is_unreadable(value):
+        return "unreadable"
+    return None
+
+
 def privacy_flags(data: dict[str, Any]) -> list[tuple[str, str]]:
     """(field, "forgotten" | "masked" | "unreadable") for each top-level placeholder value."""
     flags = []

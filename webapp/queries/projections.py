@@ -76,6 +76,14 @@ def account_summary(parts: Parts, account_number: str) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
+def accounts_of_owner(parts: Parts, owner_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The account-summary rows whose owner is `owner_id`, by account number (none when no
+    domain runs or it declares no accounts read model)."""
+    if parts.read_models is None or "accounts" not in parts.read_models:
+        return []
+    return [dict(row) for row in parts.read_models.page("accounts", limit=limit, owner_id=owner_id)]
+
+
 @dataclass(frozen=True)
 class DirectoryPage:
     rows: list[dict[str, Any]]

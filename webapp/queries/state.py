@@ -14,15 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from webapp.domain import PayloadCodec, Repository
+from webapp.domain.diff import diff_states
 from webapp.domain.history import replay_from
 from webapp.queries.context import Parts, Viewer
 from webapp.queries.personal import privacy_flags
 from webapp.queries.streams import TimelineRow
 from webapp.sources import RecordedEvent
 from webapp.store import NewEvent
+from webapp.store.business_time import occurred_time
 
 
 class _PersonalOnly:
@@ -102,3 +105,59 @@ def state_at(parts: Parts, stream_id: str, version: int, viewer: Viewer) -> Vers
         row=TimelineRow(step.event, step.original, privacy_flags(step.event.data)),
         flags=dict(privacy_flags(step.state)),
     )
+
+
+HAPPENED, RECORDED = "happened", "recorded"
+"""The clocks a date is read by: when an event happened (the domain's `occurred_at`, else
+when it was recorded) and when the store recorded it."""
+AS_OF_SCAN = 500
+"""Events read per round trip while looking for the version as of a date."""
+
+
+def event_time(event: RecordedEvent, clock: str) -> datetime:
+    """When `event` happened (business time, else recorded) or was recorded."""
+    if clock == HAPPENED:
+        happened = occurred_time(event.metadata)
+        if happened is not None:
+            return happened
+    return event.recorded_at
+
+
+def version_as_of(parts: Parts, stream_id: str, moment: datetime, clock: str) -> int:
+    """The last version of the stream whose event happened (or was recorded) at or before
+    `moment` (0: none had). Business times need not rise with the version, so every event
+    of the stream is looked at."""
+    found, after = 0, 1
+    while True:
+        events = parts.source.read_stream(stream_id, after, limit=AS_OF_SCAN)
+        for event in events:
+            if event_time(event, clock) <= moment:
+                found = event.stream_version
+        if len(events) < AS_OF_SCAN:
+            return found
+        after = events[-1].stream_version + 1
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The aggregate at two versions of one stream and the fields that differ."""
+
+    earlier: VersionState
+    later: VersionState
+    changes: list[dict[str, Any]]
+    """{path, kind, before, after}: from the state at `earlier` to the state at `later`."""
+
+
+def compare_versions(
+    parts: Parts, stream_id: str, a: int, b: int, viewer: Viewer
+) -> Comparison | None:
+    """The state at versions `a` and `b` (in either order) and the field differences from the
+    older to the newer, decoded for `viewer`. None for a stream no aggregate owns; raises
+    MissingVersion for a version the stream does not have."""
+    low, high = sorted((a, b))
+    earlier = state_at(parts, stream_id, low, viewer)
+    later = state_at(parts, stream_id, high, viewer)
+    if earlier is None or later is None:
+        return None
+    changes = [change.to_dict() for change in diff_states(earlier.state, later.state)]
+    return Comparison(earlier, later, changes)

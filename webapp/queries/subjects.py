@@ -199,9 +199,28 @@ def find_subjects(parts: Parts, query: str, viewer: Viewer) -> tuple[list[Subjec
     return found, "subject id"
 
 
-def recent_forgets(parts: Parts, limit: int) -> list[AccessEntry]:
-    """The newest forgets in the access log."""
-    return parts.privacy.access_log(action="forget", limit=limit).entries
+@dataclass(frozen=True)
+class RecentForget:
+    """A forget from the access log, with the reason it was given."""
+
+    entry: AccessEntry
+    reason: str | None
+    """The reason recorded with the forget (None once the subject was registered again)."""
+
+    @property
+    def again(self) -> bool:
+        """A forget of someone already forgotten (it shredded nothing new)."""
+        return "again" in self.entry.what
+
+
+def recent_forgets(parts: Parts, limit: int) -> list[RecentForget]:
+    """The newest forgets in the access log, each with the reason it was given."""
+    entries = parts.privacy.access_log(action="forget", limit=limit).entries
+    reasons: dict[str, str | None] = {}
+    for entry in entries:
+        if entry.subject_id not in reasons:
+            reasons[entry.subject_id] = parts.privacy.status(entry.subject_id).forgotten_reason
+    return [RecentForget(entry, reasons[entry.subject_id]) for entry in entries]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ class EventscopeSource:
             has_actor=True,
             writable=True,
             payload_search=True,
+            has_business_time=True,
         )
 
     @property

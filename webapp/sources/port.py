@@ -41,6 +41,9 @@ class Capabilities:
     """Commands may be dispatched to this store (the console, the command API)."""
     payload_search: bool = False
     """The global log can be filtered by a payload field (`data_equals`)."""
+    has_business_time: bool = False
+    """Besides when it was recorded, the store keeps when each event happened (the
+    `occurred_at` column: `occurred_since`/`occurred_until` filter by it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,11 +19,19 @@ class LogFilters(TypedDict, total=False):
     stream_prefix: str | None
     """Keep events of streams whose id starts with this."""
     correlation_id: str | None
+    correlation_prefix: str | None
+    """Keep events whose correlation id starts with this, at least MIN_ID_PREFIX characters
+    (the short ids the dashboard shows): an index range on the correlation id."""
     actor: str | None
     since: datetime | None
     """Recorded at or after this time (naive times are UTC)."""
     until: datetime | None
     """Recorded before this time (naive times are UTC)."""
+    occurred_since: datetime | None
+    """Happened at or after this time: the `occurred_at` column, the metadata's business
+    time or else the recorded time (webapp.store.business_time); naive times are UTC."""
+    occurred_until: datetime | None
+    """Happened before this time (naive times are UTC)."""
     data_equals: tuple[str, str] | None
     """(field, text): the data's top-level `field` written as `text` (`10023` matches the
     number and the string). No index serves it: a rare value scans the log, narrowed by
@@ -37,6 +45,8 @@ LOG_FILTERS: Final = frozenset(LogFilters.__optional_keys__)
 """The names of the global-log filters."""
 
 DATA_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+MIN_ID_PREFIX: Final = 8
+"""The shortest id prefix a filter takes: the 8 characters the dashboard shows of an id."""
 
 TimeParam = Callable[[datetime], Any]
 """A backend's form of a time as a query parameter."""
@@ -57,6 +67,14 @@ def check_filter_names(method: str, filters: Mapping[str, object]) -> None:
         if name not in LOG_FILTERS:
             msg = f"{method}() got an unexpected keyword argument {name!r}"
             raise TypeError(msg)
+
+
+def check_id_prefix(prefix: object) -> str:
+    """An id prefix to filter on: text of at least MIN_ID_PREFIX characters."""
+    if not isinstance(prefix, str) or len(prefix) < MIN_ID_PREFIX:
+        msg = f"an id prefix has at least {MIN_ID_PREFIX} characters, not {prefix!r}"
+        raise ValueError(msg)
+    return prefix
 
 
 def prefix_upper_bound(prefix: str) -> str | None:
@@ -108,6 +126,14 @@ def log_where(
     if correlation_id is not None:
         where.append("correlation_id = ?")
         params.append(str(correlation_id))
+    correlation_prefix = filters.get("correlation_prefix")
+    if correlation_prefix is not None:
+        prefix = check_id_prefix(correlation_prefix)
+        prefix_where, prefix_params = prefix_clause(prefix, "correlation_id")
+        # the range uses the (correlation_id, position) index; the test keeps it exact
+        # whatever the column's collation
+        where += [*prefix_where, f"substr(correlation_id, 1, {len(prefix)}) = ?"]
+        params += [*prefix_params, prefix]
     actor = filters.get("actor")
     if actor is not None:
         where.append("actor = ?")
@@ -120,6 +146,14 @@ def log_where(
     if until is not None:
         where.append("recorded_at < ?")
         params.append(time_param(until))
+    occurred_since = filters.get("occurred_since")
+    if occurred_since is not None:
+        where.append("occurred_at >= ?")
+        params.append(time_param(occurred_since))
+    occurred_until = filters.get("occurred_until")
+    if occurred_until is not None:
+        where.append("occurred_at < ?")
+        params.append(time_param(occurred_until))
     data_equals = filters.get("data_equals")
     if data_equals is not None:
         name, value = data_equals

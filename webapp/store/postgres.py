@@ -31,7 +31,7 @@ LOCK_UPSERT_STREAM = (
 )
 # Events are inserted, listeners notified and positions returned (in stream-version
 # order) by one statement; the channel name is the first parameter. A batch travels
-# as one array per column through unnest: one plan and eleven parameters whatever
+# as one array per column through unnest: one plan and thirteen parameters whatever
 # its size, and rows come out of unnest (and draw positions) in array order.
 _INSERT_TAIL = (
     "RETURNING position, stream_version), "
@@ -41,16 +41,17 @@ _INSERT_TAIL = (
 INSERT_ONE = (
     "WITH channel AS (SELECT %s::text AS name), "
     f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) " + _INSERT_TAIL
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, COALESCE(%s, %s), %s) " + _INSERT_TAIL
 )
 INSERT_MANY = (
     "WITH channel AS (SELECT %s::text AS name), "
     f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
-    "SELECT %s, v, e, t, s, d::jsonb, m::jsonb, c, a, %s FROM unnest("
+    "SELECT %s, v, e, t, s, d::jsonb, m::jsonb, c, a, COALESCE(o, %s), %s FROM unnest("
     "%b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[]) AS batch (v, e, t, s, d, m, c, a) " + _INSERT_TAIL
+    "%b::text[], %b::timestamptz[]) AS batch (v, e, t, s, d, m, c, a, o) " + _INSERT_TAIL
 )
 FIELD_EQUALS = "data ->> ? = ?"
+# occurred_at: the metadata's business time, else the recorded time (webapp.store.business_time)
 
 
 class PostgresEventStore(EventStore):
@@ -81,12 +82,12 @@ class PostgresEventStore(EventStore):
                         raise Conflict(base)
                     if count == 1:
                         (r,) = rows
-                        params: list[Any] = [channel, stream_id, base + 1, *r, now]
+                        params: list[Any] = [channel, stream_id, base + 1, *r, now, now]
                         cur.execute(INSERT_ONE, params)
                     else:
                         columns = [list(column) for column in zip(*rows, strict=True)]
                         versions = list(range(base + 1, base + count + 1))
-                        cur.execute(INSERT_MANY, [channel, stream_id, now, versions, *columns])
+                        cur.execute(INSERT_MANY, [channel, stream_id, now, now, versions, *columns])
                     positions = [p for (p,) in cur.fetchall()]
                 conn.commit()
             except BaseException:

@@ -13,7 +13,7 @@ EVENT_COLUMNS = (
 )
 INSERT_COLUMNS = (
     "stream_id, stream_version, event_id, type, schema_version, data, metadata, "
-    "correlation_id, actor, recorded_at"
+    "correlation_id, actor, occurred_at, recorded_at"
 )
 STREAM_COLUMNS = "stream_id, version, created_at, updated_at"
 SNAPSHOT_COLUMNS = "stream_id, version, snapshot_version, type, data, taken_at"

@@ -31,7 +31,7 @@ UPSERT_STREAM = (
     "ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + excluded.version, "
     "updated_at = excluded.updated_at RETURNING version"
 )
-INSERT_EVENT = f"INSERT INTO events ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_EVENT = f"INSERT INTO events ({INSERT_COLUMNS}) VALUES ({', '.join('?' * 11)})"
 FIELD_EQUALS = "CAST(json_extract(data, ?) AS TEXT) = ?"
 
 _from_iso = datetime.fromisoformat
@@ -71,17 +71,20 @@ class SQLiteEventStore(EventStore):
                 if not version_matches(expected, base):
                     raise Conflict(base)
                 if count == 1:
-                    eid, etype, sv, data, meta, corr, actor = rows[0]
+                    eid, etype, sv, data, meta, corr, actor, occurred = rows[0]
+                    happened = stamp if occurred is None else sqlite_time(occurred)
                     last = conn.execute(
                         INSERT_EVENT,
-                        (stream_id, base + 1, eid.hex, etype, sv, data, meta, corr, actor, stamp),
+                        (stream_id, base + 1, eid.hex, etype, sv, data, meta, corr, actor)
+                        + (happened, stamp),
                     ).lastrowid
                 else:
                     conn.executemany(
                         INSERT_EVENT,
                         [
-                            (stream_id, base + i, eid.hex, *rest, stamp)
-                            for i, (eid, *rest) in enumerate(rows, 1)
+                            (stream_id, base + i, eid.hex, *rest)
+                            + (stamp if occurred is None else sqlite_time(occurred), stamp)
+                            for i, (eid, *rest, occurred) in enumerate(rows, 1)
                         ],
                     )
                     (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()

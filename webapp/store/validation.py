@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
+from webapp.store.business_time import occurred_time
 from webapp.store.json_codec import dumps, has_nul
 from webapp.store.types import (
     ANY,
@@ -20,9 +22,10 @@ from webapp.store.types import (
 MAX_STREAM_ID_LENGTH = 512
 MAX_TYPE_LENGTH = 255
 
-EventRow = tuple[uuid.UUID, str, int, str, str, str | None, str | None]
+EventRow = tuple[uuid.UUID, str, int, str, str, str | None, str | None, datetime | None]
 """An event ready to insert: (event_id, type, schema_version, data, metadata,
-correlation_id, actor), its data and metadata as JSON text."""
+correlation_id, actor, occurred_at), its data and metadata as JSON text; occurred_at is
+the metadata's business time in UTC (None: the backend stores the recorded time)."""
 
 _UUID = uuid.UUID
 
@@ -124,6 +127,7 @@ def encode_events(events: Sequence[NewEvent], max_payload_bytes: int) -> list[Ev
                 meta,
                 None if correlation_id is None else str(correlation_id),
                 None if actor is None else str(actor),
+                occurred_time(metadata),
             )
         )
     return rows

@@ -11,8 +11,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.bootstrap import BrowseRuntime, Runtime, build_runtime
 from webapp.config import ConfigurationError, Settings
+from webapp.queries import occurred_time
+from webapp.queries.personal import placeholder_kind
 from webapp.resources import resource_dir
-from webapp.web import access, errors, metrics, pages, security
+from webapp.web import access, errors, icons, metrics, pages, related, security
 from webapp.web.accounts import AccountBook
 from webapp.web.browser_sessions import BrowserSessions
 from webapp.web.command_tally import CommandTally
@@ -132,6 +134,8 @@ def create_app(
     app.jinja_env.filters["compact_json"] = compact_json
     app.jinja_env.filters["soft_breaks"] = soft_breaks
     app.jinja_env.filters["datetime_local"] = datetime_local
+    app.jinja_env.filters["occurred_at"] = occurred_time  # when it happened (business time)
+    app.jinja_env.filters["placeholder"] = placeholder_kind  # masked / forgotten / unreadable
     app.jinja_env.globals["htmx_script"] = "vendor/htmx-2.0.11.min.js"
     # every area's stylesheet is linked from base.html: a boosted link swaps only <body>
     app.jinja_env.globals["area_stylesheets"] = sorted(
@@ -144,6 +148,8 @@ def create_app(
     access.init_app(app)
     errors.init_app(app)
     pages.init_app(app)
+    related.init_app(app)
+    icons.init_app(app)
     metrics.init_app(app)
     for area in areas_for(runtime):
         app.register_blueprint(area.bp)

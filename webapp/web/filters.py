@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from flask import abort
 
 from webapp.queries import check_data_field_name
+from webapp.queries.state import HAPPENED, RECORDED
+from webapp.web.context import get_runtime
 
 
 def parse_time(name: str, text: str) -> datetime | None:
@@ -66,3 +68,24 @@ def parse_data_filter(text: str) -> tuple[str, str] | None:
             "account_number=10023 (a top-level field: letters, digits and '_').",
         )
     return name, value.strip()
+
+
+def default_clock() -> str:
+    """The clock a time filter reads unless told: when events happened (HAPPENED) where the
+    store keeps that, else when they were recorded (RECORDED)."""
+    return HAPPENED if get_runtime().source.capabilities.has_business_time else RECORDED
+
+
+def parse_clock(text: str) -> str:
+    """`happened` or `recorded` ("" for the default); a 400 for any other, or for
+    `happened` over a store that keeps only when events were recorded."""
+    text = text.strip()
+    if not text:
+        return default_clock()
+    if text not in (HAPPENED, RECORDED):
+        abort(400, description=f"The clock is {HAPPENED!r} or {RECORDED!r}, not {text[:40]!r}.")
+    if text == HAPPENED and default_clock() != HAPPENED:
+        abort(
+            400, description="This store keeps only when events were recorded: use clock=recorded."
+        )
+    return text

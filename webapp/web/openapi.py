@@ -85,6 +85,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "default": "eventual",
                 "description": "`strong` returns once the projections have seen the events",
             },
+            "idempotency_key": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]{16,128}$",
+                "description": "the command's command_id: sent again, nothing new is stored"
+                " and the first reply comes back with the header Idempotent-Replayed: true",
+            },
         },
         "required": ["command"],
     },
@@ -124,6 +130,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "data": {"type": "object"},
             "metadata": {"type": "object"},
             "recorded_at": TIME,
+            "occurred_at": _nullable("string", format="date-time"),
             "event_id": {"type": "string"},
             "schema_version": {"type": "integer"},
         },
@@ -372,9 +379,21 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
                 "explode": True,
             },
             _text("correlation_id"),
+            _query(
+                "correlation_prefix",
+                {"type": "string", "minLength": 8, "maxLength": TEXT_ARG_LENGTH},
+                "the beginning of a correlation id, 8 characters or more (the short id pages"
+                " show): every id that starts so",
+            ),
             _text("stream_prefix"),
             _text("actor"),
             *TIME_RANGE,
+            _query(
+                "clock",
+                {"type": "string", "enum": ["recorded", "happened"], "default": "recorded"},
+                "which time `since`/`until` read: when events were recorded, or when they "
+                "happened (`occurred_at`, else recorded)",
+            ),
             _text("data", "`field=value`: a top-level payload field compared as text"),
             _limit(),
         ],

@@ -39,11 +39,12 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Live aggregates", "aggregates.index", "viewer"),
     NavItem("Snapshots", "snapshots.index", "viewer"),
     NavItem("Subjects", "subjects.index", "support"),
+    NavItem("People", "projections.users", "viewer"),
     NavItem("Projections", "projections.index", "viewer"),
     NavItem("Health", "health.index", "viewer"),
     NavItem("Subscriptions", "subscriptions.index", "viewer"),
     NavItem("Catalog", "catalog.index", "viewer"),
-    NavItem("Console", "console.index", "admin"),
+    NavItem("Console", "console.index", "viewer"),
     NavItem("Notes", "notes.index", "viewer"),
     NavItem("Access log", "access_log.index", "support"),
     NavItem("Staff accounts", "accounts.index", "admin"),
@@ -70,19 +71,24 @@ def visible_nav() -> list[dict[str, Any]]:
     account = current_account()
     if account is None:
         return []
-    items = []
-    for item in NAV_ITEMS:
-        if item.endpoint not in current_app.view_functions or not account.has_role(item.role):
-            continue
-        blueprint = item.endpoint.partition(".")[0]
-        items.append(
-            {
-                "label": item.label,
-                "endpoint": item.endpoint,
-                "active": request.blueprint == blueprint,
-            }
-        )
-    return items
+    shown = [
+        item
+        for item in NAV_ITEMS
+        if item.endpoint in current_app.view_functions and account.has_role(item.role)
+    ]
+    # a page that is an item of its own (People, under projections) lights only that item;
+    # other pages light their area's index
+    exact = any(item.endpoint == request.endpoint for item in shown)
+    return [
+        {
+            "label": item.label,
+            "endpoint": item.endpoint,
+            "active": item.endpoint == request.endpoint
+            if exact
+            else item.endpoint == f"{request.blueprint}.index",
+        }
+        for item in shown
+    ]
 
 
 def has_endpoint(endpoint: str) -> bool:

@@ -33,6 +33,7 @@ from webapp.queries import (
     StreamInfo,
     WrongExpectedVersion,
     audit,
+    occurred_time,
     personal,
     subjects,
 )
@@ -56,9 +57,17 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
         "data": event.data,
         "metadata": event.metadata,
         "recorded_at": event.recorded_at.isoformat(),
+        "occurred_at": _occurred_at(event),
         "event_id": str(event.event_id),
         "schema_version": event.schema_version,
     }
+
+
+def _occurred_at(event: RecordedEvent) -> str | None:
+    """When the event happened, as the domain recorded it (`metadata.occurred_at`) in UTC;
+    None when the domain did not say."""
+    at = occurred_time(event.metadata)
+    return None if at is None else at.isoformat()
 
 
 def new_event_json(event: Any) -> dict[str, Any]:
@@ -99,19 +108,28 @@ def check_store_answers() -> None:
 
 
 def dispatch(
-    name: str, data: dict[str, Any], *, account: Account | None, consistency: str = "eventual"
+    name: str,
+    data: dict[str, Any],
+    *,
+    account: Account | None,
+    consistency: str = "eventual",
+    idempotency_key: str | None = None,
 ) -> Any:
     """Dispatch command `name` with `data` as `account`; returns the router's DispatchResult.
 
     With `consistency="strong"` it returns once the projections have seen the new events.
+    An `idempotency_key` (a console form's one-time id, an API client's key) becomes the
+    command's command_id: sent again, the command is not run again and the result of the
+    first dispatch comes back with `duplicate` set (the store knows, in every process).
     """
     metrics = current_app.extensions["eventscope_metrics"]
     started = time.perf_counter()
     label, outcome = "error", None
+    metadata: dict[str, Any] = {"actor": _actor(account)}
+    if idempotency_key:
+        metadata["command_id"] = idempotency_key
     try:
-        outcome = get_runtime().router.dispatch_json(
-            name, data, metadata={"actor": _actor(account)}
-        )
+        outcome = get_runtime().router.dispatch_json(name, data, metadata=metadata)
         label = "ok"
     except Exception as exc:
         refusal = _refusal_for(exc)
@@ -120,7 +138,8 @@ def dispatch(
         label = refusal[0]
         raise RequestRefused(refusal[1], refusal[2], code=refusal[3]) from exc
     finally:
-        count = len(outcome.events) if outcome is not None else 0
+        stored = outcome is not None and not getattr(outcome, "duplicate", False)
+        count = len(outcome.events) if stored else 0  # a repeat stores nothing
         metrics.observe_command(name, label, time.perf_counter() - started, count)
         current_app.extensions["eventscope_command_tally"].count(label)
     if consistency == "strong" and outcome.events:

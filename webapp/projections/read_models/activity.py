@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from webapp.database.upserts import upsert
 from webapp.projections.projection import FailurePolicy, Projection, Tables, table_name
+from webapp.store.business_time import occurred_time
 from webapp.store.types import RecordedEvent
 
 
@@ -23,15 +24,8 @@ def business_day(event: RecordedEvent) -> date:
     """The UTC day an event happened: its `metadata.occurred_at` (business time, e.g. a
     seeded or imported history) when that is a valid ISO timestamp, else when it was recorded.
     A timestamp without a zone counts as UTC."""
-    occurred = event.metadata.get("occurred_at") if isinstance(event.metadata, dict) else None
-    if isinstance(occurred, str):
-        try:
-            at = datetime.fromisoformat(occurred)
-        except ValueError:
-            at = None
-        if at is not None:
-            return _utc_day(at)
-    return _utc_day(event.recorded_at)
+    occurred = occurred_time(event.metadata)  # the store's `occurred_at` column reads alike
+    return _utc_day(occurred if occurred is not None else event.recorded_at)
 
 
 def _utc_day(at: datetime) -> date:

@@ -20,7 +20,12 @@ from webapp.sources.commanded.schema import (
     utc,
 )
 from webapp.sources.port import LogPage
-from webapp.store.filters import LogFilters, check_data_field_name, check_filter_names
+from webapp.store.filters import (
+    LogFilters,
+    check_data_field_name,
+    check_filter_names,
+    check_id_prefix,
+)
 from webapp.store.types import RecordedEvent
 
 
@@ -196,6 +201,11 @@ class EventReads(EventStoreTables):
             else:
                 where.append("e.correlation_id = :correlation_id")
                 params["correlation_id"] = parsed
+        correlation_prefix = filters.get("correlation_prefix")
+        if correlation_prefix is not None:
+            # uuids as canonical lowercase text; no index on the column either way
+            where.append("starts_with(e.correlation_id::text, :correlation_prefix)")
+            params["correlation_prefix"] = check_id_prefix(correlation_prefix).lower()
         since = filters.get("since")
         if since is not None:
             where.append("e.created_at >= :since")

@@ -23,7 +23,13 @@ from webapp.store.types import RecordedEvent
 SCAN_BUDGET: Final = 100_000
 """Rows a filtered global-log read (or an event-id lookup) examines at most per call."""
 
-_UNSERVED: Final = ("correlation_id", "actor", "data_equals", "older_schemas")
+_UNSERVED: Final = (
+    "correlation_id",
+    "correlation_prefix",
+    "actor",
+    "data_equals",
+    "older_schemas",
+)
 _BATCH: Final = 500
 
 

@@ -28,6 +28,7 @@ from webapp.web import services
 from webapp.web.access import current_account, public, requires_role
 from webapp.web.context import current_viewer, get_runtime, needs_domain, runs_domain
 from webapp.web.filters import parse_data_filter, parse_time_range
+from webapp.web.idempotency import REPLAYED_HEADER, checked_key
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -176,13 +177,21 @@ def dispatch_command() -> tuple[Response, int]:
         abort(400, description="'data' must be a JSON object")
     if consistency not in ("eventual", "strong"):
         abort(400, description="'consistency' must be 'eventual' or 'strong'")
-    outcome = services.dispatch(name, data, account=current_account(), consistency=consistency)
+    key = body.get("idempotency_key")
+    if key is not None:
+        key = checked_key(key)
+    outcome = services.dispatch(
+        name, data, account=current_account(), consistency=consistency, idempotency_key=key
+    )
     events = services.reveal(outcome.events, where="api: command reply")
-    return jsonify(
+    reply = jsonify(
         stream_id=outcome.stream_id,
         version=outcome.version,
         events=[services.new_event_json(event) for event in events],
-    ), 201
+    )
+    if outcome.duplicate:  # sent before with this key: the first reply again, nothing stored
+        reply.headers[REPLAYED_HEADER] = "true"
+    return reply, 201
 
 
 @bp.get("/streams")
@@ -251,24 +260,38 @@ def stream_state(stream_id: str) -> Response:
 @requires_role("viewer")
 def global_events() -> Response:
     """The global log after position `after`. Filters: `type` (repeat it for several),
-    `correlation_id`, `stream_prefix`, `actor`, `since`/`until` (ISO 8601, naive = UTC;
+    `correlation_id`, `correlation_prefix` (its first 8 characters or more),
+    `stream_prefix`, `actor`, `since`/`until` (ISO 8601, naive = UTC;
     `since` inclusive, `until` exclusive) and `data` (`field=value`, a top-level payload
     field compared as text; old events of upcast types match as stored or as read today),
-    all matched together. A payload search may answer fewer than `limit` events with a
-    `next` cursor: it stopped after upcasting its share of old events."""
+    all matched together. `since`/`until` read when events were recorded; `clock=happened`
+    reads them by when events happened (`occurred_at`, else recorded). A payload search may
+    answer fewer than `limit` events with a `next` cursor: it stopped after upcasting its
+    share of old events."""
     after = int_arg("after", 0, minimum=0)
     types = str_args("type")
     since, until = time_range_args()
+    clock = str_arg("clock") or "recorded"
+    if clock not in ("recorded", "happened"):
+        abort(400, description="clock is 'recorded' (the default) or 'happened'")
+    happened = clock == "happened"
+    if happened and not get_runtime().source.capabilities.has_business_time:
+        abort(400, description="this store keeps only when events were recorded")
+    window = (
+        {"occurred_since": since, "occurred_until": until}
+        if happened
+        else {"since": since, "until": until}
+    )
     limit = limit_arg()
     search = log_queries.log_search(
         get_runtime(),
         types=types or None,
         correlation_id=str_arg("correlation_id"),
+        correlation_prefix=str_arg("correlation_prefix"),
         stream_prefix=str_arg("stream_prefix"),
         actor=str_arg("actor"),
-        since=since,
-        until=until,
         data_equals=parse_data_filter(str_arg("data") or ""),
+        **window,
     )
     try:
         page, after_page = log_queries.read_forward(search, after, limit)

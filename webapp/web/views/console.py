@@ -1,13 +1,20 @@
-"""The command console (admin): forms generated from the command catalogue, dry run, dispatch.
+"""The command console: forms generated from the command catalogue, dry run, dispatch.
 
 A dry run asks the domain which events a command would produce against the
-current state and stores nothing; dispatch appends them and links to the stream.
+current state and stores nothing; every role may dry-run (personal data masked
+for all but admins). Dispatch is the admin's, checked here on the server, and goes
+in two steps: "Dispatch…" shows what would be stored and asks for confirmation;
+"Store these events" appends them and links to the stream. Each rendered form
+carries a one-time form id that the command carries as its idempotency key: the
+same form submitted again (a second click, a reload that re-posts) stores
+nothing and shows the first dispatch's result as already submitted.
 Refusals show on the page: 400 bad input, 409 conflict, 422 a business rule said
 no (htmx requests get the same message with a 200 so that htmx swaps it in).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import Blueprint, abort, request
@@ -19,23 +26,29 @@ from webapp.domain import (
     event_class,
     event_types,
     personal_data_of,
+    personal_field_names,
 )
+from webapp.privacy import MASKED
 from webapp.queries.personal import record_view
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import current_viewer, get_runtime
 from webapp.web.errors import RequestRefused
-from webapp.web.pages import render_view
+from webapp.web.idempotency import KEY_PATTERN, new_form_id
+from webapp.web.pages import is_fragment_request, render_view
 from webapp.web.views.catalog import cached, domain_catalog, hand_sent_commands
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
-ACTIONS = ("dry_run", "dispatch")
+ACTIONS = ("dry_run", "review", "dispatch")
+"""dry_run: nothing stored (every role); review: the dispatch's preview and its confirmation;
+dispatch: store (both admin only)."""
 MAX_FIELD_CHARS = 2000
+DISPATCH_ROLE = "admin"
 
 
 @bp.get("/")
-@requires_role("admin")
+@requires_role("viewer")
 def index() -> tuple[str, int]:
     """Pick a command; its form is generated from the command's declared fields."""
     commands = command_catalogue()
@@ -47,9 +60,9 @@ def index() -> tuple[str, int]:
 
 
 @bp.post("/run")
-@requires_role("admin")
+@requires_role("viewer")
 def run() -> tuple[str, int]:
-    """Dry-run or dispatch the submitted command; show the events or the refusal inline."""
+    """Dry-run, review or dispatch the submitted command; show the outcome or the refusal."""
     commands = command_catalogue()
     name = request.form.get("command", "")
     selected = _find(commands, name)
@@ -58,18 +71,38 @@ def run() -> tuple[str, int]:
     action = request.form.get("action", "dry_run")
     if action not in ACTIONS:
         abort(400, description=f"action must be one of: {', '.join(ACTIONS)}")
+    if action != "dry_run" and not _may_dispatch():
+        abort(403, description="Dispatching needs the admin role; a dry run is open to you.")
+    form_id = request.form.get("form_id", "")
+    if action != "dry_run" and not KEY_PATTERN.fullmatch(form_id):
+        abort(400, description="This form has no valid form id: reload the console and retry.")
     values = {f["name"]: request.form.get(f"field.{f['name']}", "") for f in selected["fields"]}
+    keep = {"form_id": form_id} if action == "review" else {}
     try:
         data = form_data(selected, request.form)
         if action == "dry_run":
             outcome = {"action": action, "dry_run": dry_run(name, data)}
+        elif action == "review":
+            outcome = {"action": action, "dry_run": dry_run(name, data), "form_id": form_id}
         else:
-            outcome = {"action": action, "dispatch": dispatch(name, data)}
+            outcome = {"action": action, "dispatch": dispatch(name, data, form_id)}
     except RequestRefused as exc:
         status = int(exc.code or 400)
         refusal = {"status": status, "message": exc.description, **(exc.details or {})}
-        return _render(commands, selected, values=values, refusal=refusal, status=status)
-    return _render(commands, selected, values=values, outcome=outcome, status=200)
+        return _render(commands, selected, values=values, refusal=refusal, status=status, **keep)
+    return _render(commands, selected, values=values, outcome=outcome, status=200, **keep)
+
+
+def _may_dispatch() -> bool:
+    account = current_account()
+    return account is not None and account.has_role(DISPATCH_ROLE)
+
+
+def _shows_personal_data() -> bool:
+    """Whether a dry run shows personal data in clear (logged): to admins only; viewers and
+    support see it masked, as on every page that has not been asked to reveal it."""
+    account = current_account()
+    return account is not None and account.has_role("admin")
 
 
 def _render(
@@ -80,7 +113,10 @@ def _render(
     status: int,
     outcome: dict[str, Any] | None = None,
     refusal: dict[str, Any] | None = None,
+    form_id: str | None = None,
 ) -> tuple[str, int]:
+    """The page (or the htmx fragment). The form gets a fresh one-time id unless it is being
+    reviewed: then its id stays until the dispatch it confirms is stored."""
     body = render_view(
         "console/page.html",
         "console/_result.html",
@@ -89,6 +125,9 @@ def _render(
         values=values,
         outcome=outcome,
         refusal=refusal,
+        form_id=form_id or new_form_id(),
+        may_dispatch=_may_dispatch(),
+        fragment_only=is_fragment_request(),
     )
     if request.headers.get("HX-Request") == "true":
         status = 200  # htmx swaps only 2xx answers; the refusal is in the fragment
@@ -188,16 +227,59 @@ def dry_run(name: str, data: dict[str, Any]) -> Any:
         raise RequestRefused(422, exc.message, code=exc.code) from exc
     except ValueError as exc:
         raise RequestRefused(400, str(exc), code="invalid_input") from exc
+    if not _shows_personal_data():
+        return masked(result)
     _log_revealed_subjects(result, f"console dry run of {name} on {result.stream_id}")
     return result
 
 
-def dispatch(name: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Dispatch through the web layer's service (metrics, refusals); the events as stored,
-    revealed for the admin (and logged)."""
-    result = services.dispatch(name, data, account=current_account())
+def masked(result: Any) -> MaskedDryRun:
+    """A dry run with every declared personal field masked, in the events and in what would
+    change (a personal field that changes is still listed, both values masked)."""
+    personal = personal_field_names()
+
+    def mask(data: dict[str, Any]) -> dict[str, Any]:
+        return {k: MASKED if k in personal and v is not None else v for k, v in data.items()}
+
+    changes = []
+    for change in result.changes:
+        field_name = str(change.get("path") or "").split(".", 1)[0].split("[", 1)[0]
+        if field_name in personal:
+            hide = {k: MASKED for k in ("before", "after") if change.get(k) is not None}
+            change = {**change, **hide}
+        changes.append(change)
+    return MaskedDryRun(
+        stream_id=result.stream_id,
+        version_before=result.version_before,
+        version=result.version,
+        events=[dataclasses.replace(e, data=mask(e.data)) for e in result.events],
+        changes=changes,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskedDryRun:
+    """What the console shows of a dry run to those who see no personal data."""
+
+    stream_id: str
+    version_before: int
+    version: int
+    events: list[Any]
+    changes: list[dict[str, Any]]
+
+
+def dispatch(name: str, data: dict[str, Any], form_id: str) -> dict[str, Any]:
+    """Dispatch through the web layer's service (metrics, refusals), the form id as the
+    command's idempotency key; the events as stored, revealed for the admin (and logged).
+    `duplicate`: this form was dispatched before and these are that dispatch's events."""
+    result = services.dispatch(name, data, account=current_account(), idempotency_key=form_id)
     events = services.reveal(result.events, where=f"console dispatch of {name}")
-    return {"stream_id": result.stream_id, "version": result.version, "events": events}
+    return {
+        "stream_id": result.stream_id,
+        "version": result.version,
+        "events": events,
+        "duplicate": result.duplicate,
+    }
 
 
 def _log_revealed_subjects(result: Any, what: str) -> None:

@@ -11,7 +11,7 @@ placeholder once forgotten.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,10 +21,19 @@ from webapp.queries import StreamInfo, foreign
 from webapp.queries import streams as stream_queries
 from webapp.queries.context import aggregate_class
 from webapp.queries.personal import record_payload_view
-from webapp.queries.state import MissingVersion, VersionState, state_at
+from webapp.queries.state import (
+    HAPPENED,
+    RECORDED,
+    MissingVersion,
+    VersionState,
+    compare_versions,
+    state_at,
+    version_as_of,
+)
 from webapp.queries.streams import SORTS, TimelineRow
 from webapp.web.access import requires_role
 from webapp.web.context import current_viewer, get_runtime, runs_domain
+from webapp.web.filters import default_clock, parse_clock, parse_time
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import (
     decode_cursor,
@@ -235,6 +244,38 @@ def fields_at_version(stream_id: str, version: int) -> foreign.FieldsAsLastSet |
     return found
 
 
+CLOCK_VERBS = {HAPPENED: ("happened", "happened"), RECORDED: ("were recorded", "was recorded")}
+
+
+def parse_as_of(stream_id: str) -> dict[str, Any] | None:
+    """`?as_of=DATE[&clock=happened|recorded]`: the moment, the clock and the version it picks
+    (None without `as_of`; 400 for a bad date or clock, 404 when nothing had happened yet).
+    A date alone counts the whole day; a time is taken as UTC."""
+    text = request.args.get("as_of", "").strip()
+    if not text:
+        return None
+    moment = parse_time("as_of", text[:40])
+    if moment is None:
+        return None
+    clock = parse_clock(request.args.get("clock", ""))
+    whole_day = len(text) == 10
+    if whole_day:
+        moment += timedelta(days=1) - timedelta(microseconds=1)
+    version = version_as_of(get_runtime(), stream_id, moment, clock)
+    label = text if whole_day else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    events_verb, event_verb = CLOCK_VERBS[clock]
+    if version == 0:
+        abort(404, description=f"No event of {stream_id!r} {event_verb} by {label}.")
+    return {
+        "label": label,
+        "clock": clock,
+        "version": version,
+        "events_verb": events_verb,
+        "event_verb": event_verb,
+        "text": text,
+    }
+
+
 def _page_start(version: int) -> int:
     return ((version - 1) // EVENTS_PAGE) * EVENTS_PAGE + 1
 
@@ -246,7 +287,10 @@ def show(stream_id: str) -> str:
     runtime = get_runtime()
     info = _stream_or_404(stream_id)
     last = info.version
+    as_of = parse_as_of(stream_id)
     selected = _int_arg("version", low=1, high=last, what="version")
+    if as_of is not None:
+        selected = as_of["version"]
     start = _int_arg("from", low=1, high=last, what="first version shown")
     if start is None:
         start = _page_start(selected) if selected is not None else 1
@@ -281,6 +325,8 @@ def show(stream_id: str) -> str:
         "last_from": _page_start(last),
         "live": shown_last >= last,
         "snapshot_every": getattr(aggregate_cls, "snapshot_every", None),
+        "as_of": as_of,
+        "clock": as_of["clock"] if as_of else default_clock(),
     }
     if request.headers.get("HX-Target") == "stream-state" and selected is not None:
         return render_view("streams/stream.html", "streams/_state.html", **context)
@@ -305,6 +351,26 @@ def state(stream_id: str) -> str:
         state=state_at_version(stream_id, version),
         fields=fields_at_version(stream_id, version),
         selected=version,
+    )
+
+
+@bp.get("/<id:stream_id>/compare")
+@requires_role("viewer")
+def compare(stream_id: str) -> str:
+    """The aggregate at versions `?a=` and `?b=` side by side: every field that differs."""
+    info = _stream_or_404(stream_id)
+    a = _int_arg("a", low=1, high=info.version, what="version a")
+    b = _int_arg("b", low=1, high=info.version, what="version b")
+    if a is None or b is None:
+        abort(400, description="Name two versions to compare: ?a=N&b=M.")
+    try:
+        found = compare_versions(get_runtime(), stream_id, a, b, current_viewer())
+    except MissingVersion as missing:
+        abort(404, description=str(missing))
+    if found is None:
+        abort(404, description=f"No aggregate type owns {stream_id!r}: its events have no state.")
+    return render_view(
+        "streams/compare_page.html", "streams/_compare.html", info=info, comparison=found
     )
 
 

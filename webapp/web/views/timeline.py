@@ -3,8 +3,9 @@
 The log is shown newest first, one keyset page at a time (`before=P` for older
 events, `after=P` for newer ones, `page=last` for the oldest page). The newest page
 is live: htmx polls `/timeline/live` every two seconds and new matching events
-appear on top. Filters are time range (recorded_at), event type, stream id prefix,
-actor and correlation id.
+appear on top. Filters are time range (by when events happened, the default where the
+store keeps it, or when they were recorded: `clock=happened|recorded`), event type,
+stream id prefix, actor and correlation id.
 A causation chain shows, for one event, the command that caused it and every
 command and event of its correlation as a tree (parent = causation).
 """
@@ -22,11 +23,12 @@ from werkzeug.exceptions import BadRequest
 from webapp.domain import event_types, log_search, personal_field_names
 from webapp.queries import log as log_queries
 from webapp.queries.causation import causation_chain
+from webapp.queries.ids import IdTooShort, correlation_filter
 from webapp.web import services
 from webapp.web.access import requires_role
 from webapp.web.context import current_viewer, get_runtime, runs_domain
 from webapp.web.downloads import csv_download
-from webapp.web.filters import parse_data_filter, parse_time_range
+from webapp.web.filters import HAPPENED, RECORDED, parse_clock, parse_data_filter, parse_time_range
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 from webapp.web.pages import has_endpoint, is_fragment_request, render_view
 
@@ -42,7 +44,7 @@ polls every 2 s)."""
 MAX_TEXT = 200
 MAX_TYPES = 20
 TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
-FILTER_NAMES = ("since", "until", "type", "stream", "actor", "correlation", "data")
+FILTER_NAMES = ("since", "until", "type", "stream", "actor", "correlation", "data", "clock")
 
 # --- filters ----------------------------------------------------------------------------------
 
@@ -57,20 +59,29 @@ class TimelineFilters:
     stream: str = ""
     actor: str = ""
     correlation: str = ""
+    correlation_args: dict[str, str] = field(default_factory=dict)
+    """The store filter the correlation text makes: a prefix of the id (8+ characters) or
+    the exact id (webapp.queries.ids)."""
     data: tuple[str, str] | None = None
     """(field, value): the payload's top-level `field` reads as `value`."""
+    clock: str = RECORDED
+    """Which clock `since` and `until` read: "happened" or "recorded"."""
     raw: dict[str, str] = field(default_factory=dict)
 
     def store_args(self) -> dict[str, Any]:
-        return {
+        args: dict[str, Any] = {
             "types": list(self.types) or None,
             "stream_prefix": self.stream or None,
             "actor": self.actor or None,
-            "correlation_id": self.correlation or None,
+            **self.correlation_args,
             "since": self.since,
             "until": self.until,
             "data_equals": self.data,
         }
+        if self.clock == HAPPENED and (self.since or self.until):
+            args["occurred_since"] = args.pop("since")
+            args["occurred_until"] = args.pop("until")
+        return args
 
     def link(self, **paging: Any) -> dict[str, Any]:
         """Query-string arguments: these filters plus one paging argument."""
@@ -109,13 +120,27 @@ def parse_filters() -> TimelineFilters:
     return TimelineFilters(
         since=since,
         until=until,
+        clock=parse_clock(raw["clock"]),
         types=types,
         stream=raw["stream"],
         actor=raw["actor"],
         correlation=raw["correlation"],
+        correlation_args=_correlation_args(raw["correlation"]),
         data=parse_data_filter(raw["data"]),
         raw=raw,
     )
+
+
+def _correlation_args(text: str) -> dict[str, str]:
+    """The correlation filter: 8 characters or more match ids that start so (the short ids
+    the pages show); 400 for a cut uuid shorter than that. A store that records no
+    correlation ids gets the text as it is, and refuses it."""
+    if not get_runtime().source.capabilities.has_correlation_ids:
+        return {"correlation_id": text} if text else {}
+    try:
+        return correlation_filter(text)
+    except IdTooShort as exc:
+        bad_filter(str(exc))
 
 
 def _position_arg(name: str) -> int | None:
