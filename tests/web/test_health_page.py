@@ -86,7 +86,7 @@ def test_anyone_signed_in_sees_the_health_page_and_nobody_else(client, log_in):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     for key in ("events", "commands", "throughput", "lag"):
-        _chart(html, key)
+        assert _chart(html, key).count("<line ") == 3  # the y axis: 0, half, top
     assert 'href="/health/"' in client.get("/").get_data(as_text=True)  # in the navigation
 
 

@@ -43,6 +43,26 @@ def rate_text(value: float) -> str:
     return f"{value:,.0f}"
 
 
+class PlotBox:
+    """The plotting area inside a chart's viewBox (`width` x `height`), between the
+    padding that holds the axis labels; the template `_chart_axes.html` draws them."""
+
+    width: int
+    height: int
+
+    @property
+    def plot_left(self) -> int:
+        return PAD_LEFT
+
+    @property
+    def plot_right(self) -> int:
+        return self.width - PAD_RIGHT
+
+    @property
+    def plot_bottom(self) -> int:
+        return self.height - PAD_BOTTOM
+
+
 @dataclass(frozen=True)
 class Segment:
     points: str
@@ -61,7 +81,7 @@ class Series:
 
 
 @dataclass(frozen=True)
-class TimeChart:
+class TimeChart(PlotBox):
     title: str
     unit: str
     series: list[Series]
@@ -71,18 +91,6 @@ class TimeChart:
     legend: bool = True
     width: int = WIDTH
     height: int = HEIGHT
-
-    @property
-    def plot_left(self) -> int:
-        return PAD_LEFT
-
-    @property
-    def plot_right(self) -> int:
-        return self.width - PAD_RIGHT
-
-    @property
-    def plot_bottom(self) -> int:
-        return self.height - PAD_BOTTOM
 
 
 def time_chart(

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from webapp.queries.aggregates import live_aggregates
 from webapp.web.access import requires_role
-from webapp.web.charts import nice_max
+from webapp.web.charts import PAD_BOTTOM, PAD_LEFT, PAD_RIGHT, PAD_TOP, PlotBox, nice_max
 from webapp.web.context import get_runtime
 from webapp.web.pages import render_view
 
@@ -26,11 +26,10 @@ bp = Blueprint("aggregates", __name__, url_prefix="/aggregates")
 SHOWN = 50
 CHART_WIDTH = 520
 CHART_HEIGHT = 160
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 12, 10, 24
 
 
 @dataclass(frozen=True)
-class Chart:
+class Chart(PlotBox):
     """A server-rendered SVG line chart: a polyline in a fixed viewBox, with axis labels."""
 
     title: str
@@ -41,18 +40,6 @@ class Chart:
     latest: str
     width: int = CHART_WIDTH
     height: int = CHART_HEIGHT
-
-    @property
-    def plot_left(self) -> int:
-        return PAD_LEFT
-
-    @property
-    def plot_right(self) -> int:
-        return self.width - PAD_RIGHT
-
-    @property
-    def plot_bottom(self) -> int:
-        return self.height - PAD_BOTTOM
 
 
 def human_bytes(value: float) -> str:
