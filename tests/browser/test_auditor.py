@@ -89,6 +89,7 @@ def test_an_auditor_filters_the_timeline_and_follows_a_causation_chain(
 
     # follow the causation chain of the withdrawal the process manager caused
     withdrawal = page.locator('[data-testid="timeline-row"]', has_text="MoneyWithdrawn")
+    withdrawal.get_by_test_id("row-expander").click()  # the line opens to its ids and links
     withdrawal.get_by_test_id("chain-link").click()
     expect(page.get_by_role("heading", name="Causation chain of event")).to_be_visible()
     expect(page.get_by_test_id("chain-command")).to_contain_text("WithdrawMoney")

@@ -108,7 +108,7 @@ def test_a_viewer_dry_runs_a_deposit_and_cannot_dispatch_it(
     result = page.locator("#console-result")
     expect(result).to_contain_text("nothing stored")
     expect(result).to_contain_text("MoneyDeposited")
-    expect(result).to_contain_text("1075")  # the balance the deposit would make
+    expect(result).to_contain_text("€10.75")  # the balance the deposit would make
     screenshot(page, "console-viewer-dry-run")
     assert accessibility_violations(page) == []
 

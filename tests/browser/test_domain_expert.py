@@ -80,8 +80,9 @@ def test_a_domain_expert_steps_through_an_accounts_history(
         expect(state_balance).to_contain_text(after)
         expect(state_balance).to_have_class(re.compile("is-changed"))
     screenshot(page, "domain-expert-3-version-4")
-    # the payload column is whole beside the state panel (no other page's table rules)
-    payload = page.get_by_test_id("timeline").locator("th", has_text="Payload").bounding_box()
+    # the event column (its line, and its payload once opened) is whole beside the state panel
+    # (no other page's table rules)
+    payload = page.get_by_test_id("timeline").locator("th", has_text="Event").bounding_box()
     side = panel.bounding_box()
     assert payload is not None and side is not None
     assert payload["width"] >= 150
@@ -128,7 +129,7 @@ def test_new_events_appear_live_on_the_last_page_of_a_timeline(
     expect(page.locator("#stream-event-count")).to_have_text("2 events")
     page.get_by_test_id("latest-state").click()
     expect(page.get_by_test_id("state-version")).to_have_text("2")
-    expect(page.get_by_test_id("state")).to_contain_text("2600")
+    expect(page.get_by_test_id("state")).to_contain_text("€26.00")
     screenshot(page, "domain-expert-5-live-event")
 
 

@@ -147,6 +147,7 @@ def test_an_auditor_follows_a_correlation_through_commandeds_eventstore(
         rows = page.get_by_test_id("timeline-row")
         expect(rows).to_have_count(3)
         screenshot(page, "explorer-commanded-2-correlation")
+        rows.first.get_by_test_id("row-expander").click()  # the line opens to its ids and links
         rows.first.get_by_role("link", name="chain").click()
         expect(page.locator("body")).to_contain_text("MyApp.Opened")
         screenshot(page, "explorer-commanded-3-chain")

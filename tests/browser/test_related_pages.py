@@ -217,6 +217,8 @@ def test_a_process_actor_reads_whole_on_a_stream_page(page, big_server, screensh
     page.goto(f"{big_server.url}/streams/account-10023?from=301")  # the newest page
 
     actors = page.locator(".event-actor", has_text="process:transfer_money")
+    # the actor is in the event's metadata: open the line of the first such event
+    page.locator("tr.timeline-row", has=actors).first.get_by_test_id("row-expander").click()
 
     expect(actors.first).to_be_visible()
     assert page.evaluate(CUT_TEXT, ".event-actor") == []

@@ -26,13 +26,14 @@ def test_a_short_correlation_id_finds_its_events_and_the_whole_id_is_there_to_co
     correlation = requested.metadata["correlation_id"]
     login_as(page, "viewer")
 
-    # the row of the transfer shows its correlation id short, the whole id one click away
+    # the row of the transfer, opened, shows its correlation id short, the whole id one click away
     page.goto(f"{live_server.url}/timeline/?stream=transfer-short-t1&type=TransferRequested")
     row = page.get_by_test_id("timeline-row")
     expect(row).to_have_count(1)
+    row.get_by_test_id("row-expander").click()
     shown = row.locator(".short-id a").text_content()
     assert shown == correlation[:8]
-    whole = row.get_by_test_id("whole-id")
+    whole = row.get_by_test_id("correlation-link").get_by_test_id("whole-id")
     whole.locator("summary").click()
     expect(whole.get_by_role("textbox", name="whole correlation id")).to_have_value(correlation)
     screenshot(page, "short-ids-1-whole-id")
@@ -40,6 +41,7 @@ def test_a_short_correlation_id_finds_its_events_and_the_whole_id_is_there_to_co
 
     # a stream's page shows the causation id the same way
     page.goto(f"{live_server.url}/streams/transfer-short-t1")
+    page.locator("#v1").get_by_test_id("row-expander").click()
     causation = page.locator("[data-testid=whole-id]:has(input[aria-label='whole causation id'])")
     causation.first.locator("summary").click()
     expect(causation.first.locator("input")).to_have_value(requested.metadata["causation_id"])

@@ -42,7 +42,10 @@ def test_support_finds_exports_and_forgets_a_user_then_sees_them_forgotten_every
     expect(page.get_by_test_id("subject-page")).not_to_contain_text(NAME)
     screenshot(page, "support-1-subject-found")
 
-    # download the export
+    # download the export: the request it answers is required
+    page.get_by_test_id("subject-export-panel").get_by_test_id("export-purpose").fill(
+        "SAR ticket 4710"
+    )
     with page.expect_download() as download_info:
         page.get_by_test_id("subject-export").click()
     download = download_info.value
@@ -99,10 +102,11 @@ def test_support_finds_exports_and_forgets_a_user_then_sees_them_forgotten_every
     page.get_by_role("link", name="Access log").click()
     page.get_by_test_id("access-subject").fill("u-journey")
     page.get_by_role("button", name="Filter").click()
-    for action in ("view", "export", "forget"):
+    for action in ("export", "forget"):
         expect(
             page.locator(f'[data-testid="access-row"][data-action="{action}"]').first
         ).to_be_visible()
+    expect(page.get_by_test_id("access-table")).to_contain_text("SAR ticket 4710")
     screenshot(page, "support-7-access-log")
     assert csp_violations == []
 
@@ -140,7 +144,91 @@ def test_an_admin_re_registers_a_forgotten_user_who_came_back(
         {"user_id": "u-returning", "email": "rita@new.example.org"},
         metadata={"actor": "journey"},
     )
-    page.get_by_test_id("subject-reveal").click()
+    page.goto(f"{live_server.url}/subjects/u-returning")
+    page.get_by_test_id("subject-reveal").get_by_test_id("reveal-purpose").fill("ticket 9, new address")
+    page.get_by_test_id("subject-reveal").get_by_test_id("reveal-submit").click()
     expect(page.locator("main")).to_contain_text("rita@new.example.org")
     expect(page.locator("main")).not_to_contain_text("rita@example.org")
+    assert csp_violations == []
+
+
+PAGES_SUPPORT_BROWSES = (
+    "/",
+    "/streams/",
+    "/streams/user-u-reveal",
+    "/streams/user-u-reveal?version=1",
+    "/timeline/",
+    "/catalog/",
+    "/projections/",
+    "/projections/users",
+    "/subjects/u-reveal",
+    "/subjects/u-reveal/data",
+    "/access-log/",
+)
+
+
+def test_support_browses_without_a_trace_and_reveals_one_subject_on_purpose(
+    page, live_server, login_as, screenshot, csp_violations
+):
+    runtime = live_server.runtime
+    live_server.ensure_worker()
+    registered = runtime.router.dispatch_json(
+        "RegisterUser",
+        {"user_id": "u-reveal", "name": "Vera Revealed", "email": "vera@example.org"},
+        metadata={"actor": "journey"},
+    )
+    runtime.projections.wait_until_projected(
+        registered.events[-1].position, ["user_directory"], timeout=60
+    )
+    logged_before = runtime.privacy.access_log(actor="support", limit=500).entries
+    login_as(page, "support")
+
+    # every page, as support, shows the person masked and writes nothing to the access log
+    for path in PAGES_SUPPORT_BROWSES:
+        page.goto(f"{live_server.url}{path}")
+        expect(page.locator("main")).not_to_contain_text("Vera Revealed")
+        expect(page.locator("main")).not_to_contain_text("vera@example.org")
+    assert runtime.privacy.access_log(actor="support", limit=500).entries == logged_before
+
+    # a masked value offers the reveal; the reveal asks why and for how long
+    page.goto(f"{live_server.url}/streams/user-u-reveal?version=1")
+    expect(page.locator("main")).to_contain_text("•••")
+    screenshot(page, "reveal-1-masked-for-support")
+    page.locator("[data-testid=reveal-link]:visible").first.click()
+    expect(page.get_by_test_id("reveal-form")).to_be_visible()
+    page.get_by_test_id("reveal-purpose").fill("x")
+    page.get_by_test_id("reveal-submit").click()  # too short: the browser refuses it
+    assert runtime.privacy.revealed_to("support") == []
+    page.get_by_test_id("reveal-purpose").fill("Ticket SUP-2048: customer asks for their data")
+    page.get_by_test_id("reveal-minutes").select_option("5")
+    screenshot(page, "reveal-2-form")
+    page.get_by_test_id("reveal-submit").click()
+
+    # back where it started, in clear, with a banner that says until when and why
+    expect(page).to_have_url(f"{live_server.url}/streams/user-u-reveal?version=1")
+    expect(page.locator("main")).to_contain_text("Vera Revealed")
+    expect(page.get_by_test_id("reveal-banner")).to_contain_text("u-reveal")
+    expect(page.get_by_test_id("reveal-banner")).to_contain_text("Ticket SUP-2048")
+    screenshot(page, "reveal-3-shown-on-purpose")
+    page.goto(f"{live_server.url}/projections/users")
+    expect(page.locator("main")).to_contain_text("Vera Revealed")
+
+    new = runtime.privacy.access_log(actor="support", limit=500).entries[
+        : -len(logged_before) or None
+    ]
+    assert [(e.action, e.subject_id, e.purpose) for e in new] == [
+        ("reveal", "u-reveal", "Ticket SUP-2048: customer asks for their data")
+    ]
+
+    # the access log finds it by purpose; masking again ends it
+    page.goto(f"{live_server.url}/access-log/")
+    page.get_by_test_id("access-purpose").fill("sup-2048")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_test_id("access-row")).to_have_count(1)
+    screenshot(page, "reveal-4-access-log-by-purpose")
+    page.goto(f"{live_server.url}/subjects/u-reveal")
+    page.get_by_test_id("reveal-hide").click()
+    expect(page.get_by_test_id("reveal-banner")).to_have_count(0)
+    page.goto(f"{live_server.url}/streams/user-u-reveal?version=1")
+    expect(page.locator("main")).not_to_contain_text("Vera Revealed")
     assert csp_violations == []

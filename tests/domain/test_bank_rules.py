@@ -53,7 +53,8 @@ def test_a_withdrawal_beyond_the_balance_is_refused() -> None:
     outcome = (
         given(BankAccount, OPENED).when(WithdrawMoney("A1", 1001)).then_error("insufficient_funds")
     )
-    assert outcome.error.details == {"balance": 1000, "amount": 1001}
+    # the message is worded from these details (so a page can show them as money)
+    assert outcome.error.details == {"account_number": "A1", "balance": 1000, "amount": 1001}
     outcome.then_state(balance=1000)
 
 

@@ -245,3 +245,12 @@ def test_an_event_without_causation_ids_has_its_own_page_not_a_chain(library):
     assert status == 200
     assert "<h1>Event 5</h1>" in html and "Causation chain" not in html
     assert 'data-testid="event-metadata"' in html and "Requested" in html
+
+
+def test_values_over_another_tools_store_show_as_stored(library, eventsourcing_file):
+    ann = eventsourcing_file.ann.hex
+    for path in (f"/streams/{ann}?version=3", f"/streams/{ann}/state?version=3", "/timeline/"):
+        status, html = library.page(path)
+        assert status == 200, path
+        assert "value--" not in html, path  # no domain here declares how a field reads
+        assert 'data-testid="state-chart"' not in html, path

@@ -34,7 +34,17 @@ def test_filters_by_subject_actor_action_and_time(privacy):
     assert len(privacy.access_log(since=now - timedelta(minutes=1)).entries) == 3
     assert privacy.access_log(until=now - timedelta(minutes=1)).entries == []
     entry = privacy.access_log(action="export").entries[0].as_dict()
-    assert set(entry) == {"id", "at", "actor", "action", "subject_id", "what"}
+    assert set(entry) == {"id", "at", "actor", "action", "subject_id", "what", "purpose"}
+
+
+@SQLITE_ONLY
+def test_filters_by_purpose_contained_in_any_case(privacy):
+    privacy.record_access("sam", "export", "s1", "page", purpose="Ticket SUP-1042")
+    privacy.record_access("amy", "export", "s2", "page", purpose="audit 2026 Q4")
+    privacy.record_access("amy", "view", "s3", "api")
+    assert [e.subject_id for e in privacy.access_log(purpose="sup-1042").entries] == ["s1"]
+    assert [e.subject_id for e in privacy.access_log(purpose="2026").entries] == ["s2"]
+    assert privacy.access_log(purpose="100%").entries == []
 
 
 @SQLITE_ONLY
@@ -45,11 +55,15 @@ def test_unknown_actions_are_refused(privacy):
     assert privacy.access_log().entries == []
 
 
-def test_export_and_forget_are_logged(writer, privacy):
+def test_export_and_forget_are_logged_with_their_purpose(writer, privacy):
     writer.add_contact("p1", "Ada", "ada@example.org")
-    privacy.export("p1", actor="amy", role="admin")
-    privacy.forget("p1", reason="request", actor="amy", role="admin")
-    assert [e.action for e in privacy.access_log(subject_id="p1").entries] == ["forget", "export"]
+    privacy.export("p1", actor="amy", role="admin", purpose="SAR ticket 77")
+    privacy.forget("p1", reason="erasure request 78", actor="amy", role="admin")
+    entries = privacy.access_log(subject_id="p1").entries
+    assert [(e.action, e.purpose) for e in entries] == [
+        ("forget", "erasure request 78"),
+        ("export", "SAR ticket 77"),
+    ]
     stored = " ".join(e.what for e in privacy.access_log().entries)
     assert "Ada" not in stored
     assert "ada@example.org" not in stored

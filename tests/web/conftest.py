@@ -147,3 +147,16 @@ def admin_on() -> Iterator[Callable[[str], dict[str, Any]]]:
     yield open_on
     for runtime in opened:
         runtime.close()
+
+
+@pytest.fixture
+def reveal(runtime: Runtime):
+    """`reveal(subject_id, role=..., field=None)`: the account named after `role` reveals that
+    subject on purpose (as the dashboard's reveal form does); pages then show it in clear."""
+
+    def do(subject_id: str, role: str = "support", field: str | None = None) -> None:
+        runtime.privacy.reveal(
+            subject_id, actor=role, role=role, purpose="test: ticket T-1", field=field
+        )
+
+    return do

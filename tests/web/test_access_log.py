@@ -113,23 +113,30 @@ def test_an_htmx_request_gets_the_entries_fragment(client, log_in, entries):
     assert rows(fragment) == ["forget", "export"]
 
 
-def test_views_exports_and_forgets_in_the_dashboard_are_what_the_log_shows(
+def test_reveals_exports_and_forgets_in_the_dashboard_are_what_the_log_shows_with_purposes(
     client, log_in, runtime, bank
 ):
     log_in("support")
-    client.get("/subjects/u-1/data")
-    client.get("/subjects/u-1/export")
+    client.get("/subjects/u-1/data")  # masked: browsing writes nothing
     with client.session_transaction() as session:
         token = session["csrf"]
+    client.post(
+        "/subjects/u-1/reveal",
+        data={"csrf_token": token, "purpose": "ticket SUP-9", "minutes": "5"},
+    )
+    client.get("/subjects/u-1/data")
+    client.post("/subjects/u-1/export", data={"csrf_token": token, "purpose": "SAR SUP-9"})
     client.post(
         "/subjects/u-1/forget",
         data={"csrf_token": token, "reason": "asked", "confirm_id": "u-1", "understood": "yes"},
     )
 
     page = client.get("/access-log/?subject=u-1").get_data(as_text=True)
+    by_purpose = client.get("/access-log/?purpose=sup-9").get_data(as_text=True)
 
-    assert rows(page) == ["forget", "export", "view"]
-    assert "subject page of u-1" in page
+    assert rows(page) == ["forget", "export", "reveal"]
+    assert "ticket SUP-9" in page and "SAR SUP-9" in page and "asked" in page
+    assert rows(by_purpose) == ["export", "reveal"]
 
 
 def date_entries(runtime, *days: str) -> None:
@@ -193,18 +200,18 @@ def test_the_csv_download_holds_every_entry_the_filters_match(
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     table = csv_rows(response)
-    assert table[0] == ["id", "at", "actor", "action", "subject_id", "what"]
+    assert table[0] == ["id", "at", "actor", "action", "subject_id", "purpose", "what"]
     assert [row[4] for row in table[1:]] == [f"u-{n}" for n in (14, 13, 12, 11, 10)]
     assert len(everything) == 1 + 9
 
 
 def test_the_csv_download_defuses_spreadsheet_formulas(client, log_in, runtime):
-    runtime.privacy.record_access('=HYPERLINK("http://x")', "view", "@u-1", "+1 -1")
+    runtime.privacy.record_access('=HYPERLINK("http://x")', "view", "@u-1", "+1 -1", "-2+3")
     log_in("support")
 
     [_, row] = csv_rows(client.get("/access-log/export.csv"))
 
-    assert row[2:] == ['\'=HYPERLINK("http://x")', "view", "'@u-1", "'+1 -1"]
+    assert row[2:] == ['\'=HYPERLINK("http://x")', "view", "'@u-1", "'-2+3", "'+1 -1"]
 
 
 @pytest.mark.parametrize(("role", "status"), [("viewer", 403), ("support", 200)])

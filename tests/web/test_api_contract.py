@@ -313,7 +313,7 @@ def test_an_auditor_pages_through_the_access_log(client, auth_headers, runtime, 
     entries = first["entries"] + second["entries"]
     assert [e["action"] for e in entries] == ["forget", "export", "export", "export"]
     assert {e["subject_id"] for e in entries} == {"u-1"}
-    assert set(entries[0]) == {"id", "at", "actor", "action", "subject_id", "what"}
+    assert set(entries[0]) == {"id", "at", "actor", "action", "subject_id", "what", "purpose"}
     assert [e["id"] for e in entries] == sorted((e["id"] for e in entries), reverse=True)
     assert second["next"] is None
     assert [e["action"] for e in exports["entries"]] == ["export"] * 3

@@ -248,23 +248,27 @@ def _run(client, token: str, command: str, action: str, form_id: str | None = No
     return client.post("/console/run", data=data)
 
 
-def test_a_dry_run_showing_personal_data_is_written_to_the_access_log(
-    client, log_in, form_token, runtime, bank
+def test_a_dry_run_shows_personal_data_only_once_the_admin_revealed_the_subject(
+    client, log_in, form_token, runtime, bank, reveal
 ):
     log_in("admin")
 
-    response = _run(
+    masked = _run(
         client, form_token(), "ChangeEmail", "dry_run", user_id="u-1", email="ada@new.example"
-    )
+    ).get_data(as_text=True)
+    reveal("u-1", "admin")
+    shown = _run(
+        client, form_token(), "ChangeEmail", "dry_run", user_id="u-1", email="ada@new.example"
+    ).get_data(as_text=True)
 
-    assert response.status_code == 200
-    assert "ada@example.org" in response.get_data(as_text=True)  # the state before, in clear
+    assert "ada@example.org" not in masked
+    assert "ada@example.org" in shown  # the state before, in clear
     entries = runtime.privacy.access_log(subject_id="u-1").entries
-    assert any(e.actor == "admin" and "console dry run" in e.what for e in entries)
+    assert [(e.actor, e.action) for e in entries] == [("admin", "reveal")]
 
 
-def test_a_dispatched_events_personal_data_shows_in_clear_for_the_admin(
-    client, log_in, form_token, runtime
+def test_a_dispatched_events_personal_data_shows_masked_until_the_admin_reveals_it(
+    client, log_in, form_token, runtime, reveal
 ):
     log_in("admin")
 
@@ -274,15 +278,27 @@ def test_a_dispatched_events_personal_data_shows_in_clear_for_the_admin(
         "RegisterUser",
         "dispatch",
         user_id="u-7",
-        name="Grace",
+        name="Grace Brewster",
         email="g@example.org",
+    )
+    reveal("u-7", "admin")
+    again = _run(
+        client,
+        form_token(),
+        "ChangeEmail",
+        "dispatch",
+        user_id="u-7",
+        email="grace@new.example.org",
     )
 
     page = response.get_data(as_text=True)
+    stored_part = page[page.index('data-testid="console-dispatched"') :]
     assert response.status_code == 200
-    assert "Grace" in page and "g@example.org" in page
+    assert "Grace Brewster" not in stored_part and "•••" in stored_part
+    shown = again.get_data(as_text=True)
+    assert "grace@new.example.org" in shown[shown.index('data-testid="console-dispatched"') :]
     stored = runtime.store.read_stream("user-u-7")[0]
-    assert stored.data["name"] != "Grace"  # encrypted at rest
+    assert stored.data["name"] != "Grace Brewster"  # encrypted at rest
 
 
 # --- confirmation and the one-time form id ------------------------------------------------------

@@ -69,7 +69,11 @@ def test_the_subject_pages_export_and_forget_such_a_subject(client, log_in, csrf
     links = hrefs(page.get_data(as_text=True), "/subjects/team")
     assert links and all("%2F..%2F" in h for h in links)
 
-    export = client.get("/subjects/team%2F..%2Fu-1/export")
+    form = client.get("/subjects/team%2F..%2Fu-1/export")
+    assert form.status_code == 200
+    export = client.post(
+        "/subjects/team%2F..%2Fu-1/export", data={"purpose": "SAR 5", "csrf_token": csrf()}
+    )
     assert export.status_code == 200
     assert "Grace Hopper" in export.get_data(as_text=True)
 

@@ -144,20 +144,23 @@ def test_process_manager_instances_and_pending_timeouts_are_listed(client, log_i
     assert "transfer_money" in instances
 
 
-def test_the_user_directory_masks_names_for_viewers_and_logs_support_views(
-    client, log_in, runtime, bank
+def test_the_user_directory_is_masked_for_everyone_until_a_subject_is_revealed(
+    client, log_in, runtime, bank, reveal
 ):
     catch_up(runtime)
     log_in("viewer")
-    masked = client.get("/projections/users").get_data(as_text=True)
+    as_viewer = client.get("/projections/users").get_data(as_text=True)
     log_in("support")
-    shown = client.get("/projections/users").get_data(as_text=True)
+    as_support = client.get("/projections/users").get_data(as_text=True)
+    reveal("u-1", "support")
+    revealed = client.get("/projections/users").get_data(as_text=True)
 
-    assert "Ada Lovelace" not in masked
-    assert "•••" in masked
-    assert "Ada Lovelace" in shown
+    assert "Ada Lovelace" not in as_viewer and "•••" in as_viewer
+    assert "Ada Lovelace" not in as_support and "•••" in as_support
+    assert "reveal…" in as_support and "reveal…" not in as_viewer
+    assert "Ada Lovelace" in revealed
     entries = runtime.privacy.access_log(subject_id="u-1").entries
-    assert [(e.actor, e.what) for e in entries] == [("support", "projections: user directory")]
+    assert [(e.actor, e.action) for e in entries] == [("support", "reveal")]
 
 
 def test_a_forgotten_user_is_a_deleted_account_in_the_directory(client, log_in, runtime, bank):

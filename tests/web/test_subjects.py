@@ -24,6 +24,20 @@ def forget_form(client, subject_id: str = "u-1", **overrides):
     return {k: v for k, v in form.items() if v is not None}
 
 
+def export_download(client, subject_id: str = "u-1", purpose: str = "SAR ticket 12"):
+    """Submit the export form (the purpose it answers is required)."""
+    return client.post(
+        f"/subjects/{subject_id}/export",
+        data={"purpose": purpose, "csrf_token": session_csrf(client)},
+    )
+
+
+def reveal_form(client, subject_id: str = "u-1", **overrides):
+    form = {"csrf_token": session_csrf(client), "purpose": "ticket SUP-1042", "minutes": "15"}
+    form.update(overrides)
+    return {k: v for k, v in form.items() if v is not None}
+
+
 def search(client, query: str, **headers: str):
     """Submit the Subjects page's search form (a POST: the query never goes into a URL)."""
     return client.post(
@@ -174,20 +188,125 @@ def test_an_unknown_subject_is_a_404(client, log_in, bank):
     assert client.post("/subjects/nobody-here/forget", data=forget_form(client)).status_code == 404
 
 
-def test_showing_their_data_decrypted_is_recorded(client, log_in, runtime, bank):
+def test_their_data_is_masked_until_revealed_and_browsing_it_logs_nothing(
+    client, log_in, runtime, bank
+):
     log_in("support")
 
+    subject = client.get("/subjects/u-1").get_data(as_text=True)
     page = client.get("/subjects/u-1/data").get_data(as_text=True)
 
-    assert "Ada Lovelace" in page
+    assert "Ada Lovelace" not in page and "ada@example.org" not in page
+    assert 'data-testid="subject-data-masked"' in page
+    assert 'data-testid="reveal-form"' in subject
+    assert log_entries(runtime) == []
+
+
+def test_a_reveal_with_a_purpose_shows_their_data_and_is_logged_once(
+    client, log_in, runtime, bank
+):
+    log_in("support")
+
+    response = client.post("/subjects/u-1/reveal", data=reveal_form(client))
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    client.get("/subjects/u-1/data")
+    client.get("/streams/user-u-1")
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/subjects/u-1/data")
+    assert "Ada Lovelace" in page and "ada@example.org" in page
+    assert 'data-testid="reveal-banner"' in page
+    entries = runtime.privacy.access_log().entries
+    assert [(e.actor, e.action, e.subject_id, e.purpose) for e in entries] == [
+        ("support", "reveal", "u-1", "ticket SUP-1042")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"purpose": ""}, "purpose"),
+        ({"purpose": "  "}, "purpose"),
+        ({"minutes": "600"}, "how long"),
+        ({"minutes": "soon"}, "how long"),
+        ({"field": "password"}, "no personal field"),
+    ],
+)
+def test_a_reveal_without_a_purpose_or_with_bad_input_is_refused_and_changes_nothing(
+    client, log_in, runtime, bank, overrides, message
+):
+    log_in("support")
+
+    response = client.post("/subjects/u-1/reveal", data=reveal_form(client, **overrides))
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert runtime.privacy.revealed_to("support") == []
+    assert log_entries(runtime) == []
+
+
+def test_a_reveal_of_one_field_goes_back_to_the_page_it_came_from(
+    client, log_in, runtime, bank
+):
+    log_in("support")
+
+    response = client.post(
+        "/subjects/u-1/reveal",
+        data=reveal_form(client, field="email", next="/streams/user-u-1?version=1"),
+    )
+    page = client.get("/subjects/u-1/data").get_data(as_text=True)
+
+    assert response.headers["Location"].endswith("/streams/user-u-1?version=1")
     assert "ada@example.org" in page
-    assert ("support", "view", "u-1") in log_entries(runtime)
+    assert "Ada Lovelace" not in page
+
+
+def test_a_reveal_never_sends_you_off_site(client, log_in, bank):
+    log_in("support")
+
+    response = client.post(
+        "/subjects/u-1/reveal", data=reveal_form(client, next="https://evil.example/")
+    )
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/subjects/u-1/data")
+
+
+def test_masking_again_ends_the_reveal(client, log_in, runtime, bank):
+    log_in("support")
+    client.post("/subjects/u-1/reveal", data=reveal_form(client))
+
+    client.post("/subjects/u-1/hide", data={"csrf_token": session_csrf(client)})
+    page = client.get("/subjects/u-1/data").get_data(as_text=True)
+
+    assert "Ada Lovelace" not in page
+    assert runtime.privacy.revealed_to("support") == []
+
+
+def test_a_reveal_needs_the_csrf_token(client, log_in, runtime, bank):
+    log_in("support")
+
+    response = client.post("/subjects/u-1/reveal", data={"purpose": "ticket 1", "minutes": "15"})
+
+    assert response.status_code == 400
+    assert runtime.privacy.revealed_to("support") == []
+
+
+def test_the_export_asks_for_the_request_it_answers(client, log_in, runtime, bank):
+    log_in("support")
+
+    form = client.get("/subjects/u-1/export").get_data(as_text=True)
+    refused = export_download(client, purpose="")
+
+    assert 'data-testid="export-form"' in form
+    assert refused.status_code == 400
+    assert log_entries(runtime) == []
 
 
 def test_the_export_is_a_json_download_and_is_recorded(client, log_in, runtime, bank):
     log_in("support")
 
-    response = client.get("/subjects/u-1/export")
+    response = export_download(client)
 
     assert response.mimetype == "application/json"
     assert (
@@ -197,6 +316,7 @@ def test_the_export_is_a_json_download_and_is_recorded(client, log_in, runtime, 
     assert document["subject_id"] == "u-1"
     assert any(e["data"].get("name") == "Ada Lovelace" for e in document["events"])
     assert log_entries(runtime, action="export") == [("support", "export", "u-1")]
+    assert runtime.privacy.access_log(action="export").entries[0].purpose == "SAR ticket 12"
 
 
 def test_the_confirmation_step_asks_for_a_reason_the_id_and_a_tick(client, log_in, bank):
@@ -280,7 +400,7 @@ def test_forgetting_shows_when_by_whom_and_why_and_every_view_shows_them_forgott
     assert "[forgotten]" in timeline
     directory = client.get("/projections/users?user=u-1").get_data(as_text=True)
     assert "Deleted Account" in directory
-    export = json.loads(client.get("/subjects/u-1/export").get_data(as_text=True))
+    export = json.loads(export_download(client).get_data(as_text=True))
     assert export["forgotten"]["reason"] == "erasure request #7"
     assert "Ada Lovelace" not in json.dumps(export)
 
@@ -323,6 +443,7 @@ def test_markup_in_personal_data_is_shown_as_text(client, log_in, runtime):
         {"user_id": "u-x", "name": "<img src=x onerror=alert(1)>", "email": "x@example.org"},
     )
     log_in("support")
+    client.post("/subjects/u-x/reveal", data=reveal_form(client, "u-x"))
 
     page = client.get("/subjects/u-x/data").get_data(as_text=True)
 
@@ -400,7 +521,7 @@ def test_an_admin_re_registers_a_forgotten_subject_and_new_data_is_readable(
     response = client.post("/subjects/u-1/reregister", data=reregister_form(client))
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     dispatch(runtime, "ChangeEmail", user_id="u-1", email="ada@new.example.org")
-    export = json.loads(client.get("/subjects/u-1/export").get_data(as_text=True))
+    export = json.loads(export_download(client).get_data(as_text=True))
 
     assert response.status_code == 303
     assert "has been re-registered" in page
@@ -441,3 +562,37 @@ def test_after_re_registration_the_page_counts_only_readable_events_as_holding_t
     assert f"version={new_version}" not in earlier
     assert earlier.count("href=") == int(readable_before)
     assert f'href="/streams/user-u-1?version={new_version}"' in after
+
+
+def test_support_confirms_an_erasure_by_subject_id(client, log_in, runtime, bank):
+    runtime.privacy.forget("u-1", reason="erasure request #7", actor="sam", role="support")
+    log_in("support")
+
+    fragment = search(client, "u-1", **{"HX-Request": "true"}).get_data(as_text=True)
+    page = client.get(search(client, "u-1").headers["Location"]).get_data(as_text=True)
+
+    confirmation = fragment.split('data-testid="erasure-confirmation">')[1].split("</span>")[0]
+    assert "Forgotten on" in confirmation and "erasure request #7" in confirmation
+    assert "by sam" in confirmation
+    assert 'data-testid="forgotten-reason">erasure request #7<' in page
+
+
+def test_an_erased_address_is_not_kept_so_it_finds_nobody_and_says_why(
+    client, log_in, runtime, bank
+):
+    runtime.privacy.forget("u-1", reason="erasure request #7", actor="sam", role="support")
+    log_in("support")
+
+    page = search(client, "ada@example.org", **{"HX-Request": "true"}).get_data(as_text=True)
+
+    assert 'data-testid="subject-none"' in page
+    assert "search by subject id instead" in page
+
+
+def test_viewers_may_not_reveal(client, log_in, runtime, bank):
+    log_in("viewer")
+
+    response = client.post("/subjects/u-1/reveal", data=reveal_form(client))
+
+    assert response.status_code == 403
+    assert runtime.privacy.access_log().entries == []

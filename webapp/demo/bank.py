@@ -28,6 +28,7 @@ from webapp.domain import (
     handles,
     upcaster,
 )
+from webapp.domain.formats import enum, money
 from webapp.domain.lifespan import Timeout
 
 MAX_CENTS = 2**53 - 1
@@ -37,6 +38,8 @@ ACCOUNT_NUMBER = Limits(max_length=100, description="the account's number")
 AMOUNT = Limits(minimum=1, maximum=MAX_CENTS, description="cents")
 INITIAL_BALANCE = Limits(maximum=MAX_CENTS, description="cents, 0 or more")
 """What the bank's commands accept; `account_summary` sizes its columns from these."""
+EUR = money("EUR")
+"""How the bank's amounts and balances read: cents of a euro ("€10,208.79")."""
 
 # --- commands -------------------------------------------------------------------------
 
@@ -45,6 +48,8 @@ INITIAL_BALANCE = Limits(maximum=MAX_CENTS, description="cents, 0 or more")
 @dataclass(frozen=True)
 class OpenAccount:
     """Open a bank account for an owner, with an initial balance in cents."""
+
+    __formats__ = {"initial_balance": EUR}
 
     account_number: str = ACCOUNT_NUMBER.field()
     owner_id: str = USER_ID.field(description="the owner's user id")
@@ -56,6 +61,8 @@ class OpenAccount:
 class DepositMoney:
     """Pay money into an open account; refused if the balance would pass MAX_CENTS."""
 
+    __formats__ = {"amount": EUR}
+
     account_number: str = ACCOUNT_NUMBER.field()
     amount: int = AMOUNT.field()
 
@@ -64,6 +71,8 @@ class DepositMoney:
 @dataclass(frozen=True)
 class WithdrawMoney:
     """Take money out of an open account; refused when funds are short."""
+
+    __formats__ = {"amount": EUR}
 
     account_number: str = ACCOUNT_NUMBER.field()
     amount: int = AMOUNT.field()
@@ -76,6 +85,8 @@ class RefundMoney:
 
     Accepted even once the account is closed: the refund then stays in the closed
     account's balance, owed to its owner, instead of being lost in between."""
+
+    __formats__ = {"amount": EUR}
 
     account_number: str = ACCOUNT_NUMBER.field()
     amount: int = AMOUNT.field()
@@ -96,6 +107,8 @@ class CloseAccount:
 @event("BankAccountOpened", version=1)
 @dataclass(frozen=True)
 class BankAccountOpened:
+    __formats__ = {"initial_balance": EUR}
+
     account_number: str
     owner_id: str
     initial_balance: int
@@ -104,6 +117,8 @@ class BankAccountOpened:
 @event("MoneyDeposited", version=2)
 @dataclass(frozen=True)
 class MoneyDeposited:
+    __formats__ = {"amount": EUR}
+
     account_number: str
     amount: int
 
@@ -111,6 +126,8 @@ class MoneyDeposited:
 @event("MoneyWithdrawn", version=1)
 @dataclass(frozen=True)
 class MoneyWithdrawn:
+    __formats__ = {"amount": EUR}
+
     account_number: str
     amount: int
 
@@ -118,6 +135,8 @@ class MoneyWithdrawn:
 @event("MoneyRefunded", version=1)
 @dataclass(frozen=True)
 class MoneyRefunded:
+    __formats__ = {"amount": EUR}
+
     account_number: str
     amount: int
     transfer_id: str = ""
@@ -144,6 +163,9 @@ def deposit_value_to_cents(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class BankAccount(Aggregate):
+    __formats__ = {"balance": EUR, "status": enum("open", "closed")}
+    __charted__ = ("balance",)
+
     snapshot_every = 100
     snapshot_version = 1
 
@@ -171,12 +193,15 @@ class BankAccount(Aggregate):
     def deposit_money(self, cmd: DepositMoney) -> MoneyDeposited:
         self.check_open(cmd.account_number)
         if self.balance + cmd.amount > MAX_CENTS:
-            raise DomainError(
+            raise DomainError.worded(
                 "balance_out_of_range",
-                f"account {cmd.account_number!r} holds {self.balance}; a deposit of "
-                f"{cmd.amount} would take it past the largest balance, {MAX_CENTS}",
+                "account {account_number!r} holds {balance}; a deposit of {amount} would "
+                "take it past the largest balance, {largest}",
+                account_number=cmd.account_number,
                 balance=self.balance,
                 amount=cmd.amount,
+                largest=MAX_CENTS,
+                reads={"largest": EUR},
             )
         return MoneyDeposited(cmd.account_number, cmd.amount)
 
@@ -184,10 +209,10 @@ class BankAccount(Aggregate):
     def withdraw_money(self, cmd: WithdrawMoney) -> MoneyWithdrawn:
         self.check_open(cmd.account_number)
         if cmd.amount > self.balance:
-            raise DomainError(
+            raise DomainError.worded(
                 "insufficient_funds",
-                f"account {cmd.account_number!r} holds {self.balance}, "
-                f"cannot withdraw {cmd.amount}",
+                "account {account_number!r} holds {balance}, cannot withdraw {amount}",
+                account_number=cmd.account_number,
                 balance=self.balance,
                 amount=cmd.amount,
             )

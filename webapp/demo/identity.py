@@ -23,6 +23,7 @@ from webapp.domain import (
     event,
     handles,
 )
+from webapp.domain.formats import enum
 
 USER_ID = Limits(max_length=100, description="the user's id (their data subject id)")
 PERSON_NAME = Limits(max_length=200, description="full name")
@@ -92,6 +93,8 @@ class EmailChanged:
 
 class User(Aggregate):
     """A registered person. Not snapshotted: its state holds personal data in clear."""
+
+    __formats__ = {"status": enum("registered")}
 
     snapshot_every = None
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from webapp.demo.bank import ACCOUNT_NUMBER, AMOUNT
+from webapp.demo.bank import ACCOUNT_NUMBER, AMOUNT, EUR
 from webapp.domain import (
     INFINITY,
     STOP,
@@ -33,6 +33,7 @@ from webapp.domain import (
     event,
     handles,
 )
+from webapp.domain.formats import enum
 from webapp.domain.lifespan import Timeout
 
 TRANSFER_ID = Limits(max_length=100, description="the transfer's id")
@@ -46,6 +47,8 @@ columns from these."""
 @dataclass(frozen=True)
 class TransferMoney:
     """Move money from one account to another; refunded if the credit side fails."""
+
+    __formats__ = {"amount": EUR}
 
     transfer_id: str = TRANSFER_ID.field()
     from_account: str = ACCOUNT_NUMBER.field(description="the account to debit")
@@ -95,6 +98,8 @@ class TimeOutTransfer:
 class FailTransfer:
     """Process step: the transfer failed; `refunded` cents went back to the source."""
 
+    __formats__ = {"refunded": EUR}
+
     transfer_id: str
     reason: str
     refunded: int = 0
@@ -106,6 +111,8 @@ class FailTransfer:
 @event("TransferRequested")
 @dataclass(frozen=True)
 class TransferRequested:
+    __formats__ = {"amount": EUR}
+
     transfer_id: str
     from_account: str
     to_account: str
@@ -115,6 +122,8 @@ class TransferRequested:
 @event("TransferDebited")
 @dataclass(frozen=True)
 class TransferDebited:
+    __formats__ = {"amount": EUR}
+
     transfer_id: str
     account_number: str
     amount: int
@@ -123,6 +132,8 @@ class TransferDebited:
 @event("TransferCreditStarted")
 @dataclass(frozen=True)
 class TransferCreditStarted:
+    __formats__ = {"amount": EUR}
+
     transfer_id: str
     account_number: str
     amount: int
@@ -145,6 +156,8 @@ class TransferTimedOut:
 class TransferRefunded:
     """The compensation: the debited amount went back to the source account."""
 
+    __formats__ = {"amount": EUR}
+
     transfer_id: str
     account_number: str
     amount: int
@@ -162,7 +175,12 @@ class TransferFailed:
 SETTLED = frozenset({"completed", "failed"})
 
 
+STATUSES = ("requested", "debited", "crediting", "completed", "timed_out", "failed")
+
+
 class Transfer(Aggregate):
+    __formats__ = {"amount": EUR, "refunded": EUR, "status": enum(*STATUSES)}
+
     def __init__(self) -> None:
         self.transfer_id: str | None = None
         self.from_account: str | None = None

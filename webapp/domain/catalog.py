@@ -5,8 +5,11 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from webapp.domain.formats import Format, format_of
 from webapp.domain.messages import (
+    command_class,
     command_types,
+    event_class,
     event_types,
     field_specs,
     is_internal_command,
@@ -90,3 +93,23 @@ def build_catalog(router: CommandRouter | None = None) -> dict[str, Any]:
         "commands": [describe_command(cls, router) for _, cls in sorted(command_types().items())],
         "routes": router.table() if router is not None else [],
     }
+
+
+def declaring_class(router: CommandRouter, type_name: str) -> type | None:
+    """The class registered under `type_name` with this domain: an aggregate routed by
+    `router`, else an event or a routed command (None for a name the domain does not know)."""
+    for route in router.routes():
+        if route.aggregate.aggregate_type == type_name:
+            return route.aggregate
+    found = event_class(type_name)
+    if found is None:
+        command = command_class(type_name)
+        found = command if command is not None and router.is_routed(command) else None
+    return found
+
+
+def field_format(router: CommandRouter, owner: str, path: str) -> Format | None:
+    """How field `path` of `owner` (an aggregate, event or command type name) reads, as its
+    class declares in `__formats__`; None when nothing is declared."""
+    cls = declaring_class(router, owner)
+    return None if cls is None else format_of(cls, path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 
@@ -12,11 +14,35 @@ class DomainError(Exception):
     the message is for people.
     """
 
+    template: str | None = None
+    """For an error made by `worded`: its message with a `{name}` where each detail goes."""
+    reads: Mapping[str, Any] = MappingProxyType({})
+    """For an error made by `worded`: how details that are no field read (name -> format)."""
+
     def __init__(self, code: str, message: str | None = None, **details: Any) -> None:
         self.code = code
         self.message = message or code.replace("_", " ")
         self.details = details
         super().__init__(self.message)
+
+    @classmethod
+    def worded(
+        cls, code: str, template: str, *, reads: Mapping[str, Any] | None = None, **details: Any
+    ) -> DomainError:
+        """A refusal whose message is `template` filled in with `details`, as `str.format`
+        would ("holds {balance}"): the message reads as ever, and a page can show each
+        detail as the field of its name reads (the aggregate's, else the command's: money
+        as money); `reads` gives the format of a detail that is no field.
+
+            raise DomainError.worded(
+                "insufficient_funds", "holds {balance}, cannot withdraw {amount}",
+                balance=self.balance, amount=cmd.amount,
+            )
+        """
+        error = cls(code, template.format(**details), **details)
+        error.template = template
+        error.reads = MappingProxyType(dict(reads or {}))
+        return error
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **self.details}

@@ -7,11 +7,13 @@ the viewer's role, and logs what it shows).
     replay = replay_from(repository, BankAccount, "account-7", from_version=12, limit=1)
     replay.start.state        # the account after event 11, and how it was loaded
     replay.steps[0].changes   # what event 12 changed
+    field_history(repository, BankAccount, "account-7", ("balance",))  # balance per version
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from webapp.domain.aggregate import Aggregate
 from webapp.domain.diff import diff_states
@@ -74,3 +76,26 @@ def replay_from(
         steps.append(TimelineStep(event, original, after, changes))
         before = after
     return Replay(before_start, steps)
+
+
+def field_history(
+    repository: Repository,
+    aggregate_cls: type[Aggregate],
+    stream_id: str,
+    fields: tuple[str, ...],
+    from_version: int = 1,
+    to_version: int | None = None,
+) -> list[tuple[int, dict[str, Any]]]:
+    """(version, {field: value}) for each event from `from_version` to `to_version` (the
+    latest if None): the named state fields after that event, folded as `state_at` folds
+    (the state before `from_version` from its newest current snapshot, then one event at
+    a time)."""
+    start = max(1, from_version)
+    aggregate, _ = _rebuild(repository, aggregate_cls, stream_id, start - 1)
+    out = []
+    for recorded in repository._iter_stream(stream_id, start, to_version):
+        event = repository.decode(recorded)
+        aggregate.apply(from_data(event.type, event.data))
+        state = aggregate.state()
+        out.append((recorded.stream_version, {name: state.get(name) for name in fields}))
+    return out

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from webapp.domain.errors import CommandValidationError
+from webapp.domain.formats import check_formats
 
 T = TypeVar("T")
 
@@ -116,7 +117,8 @@ def event(
     """Register a frozen dataclass as an event type at schema `version`.
 
     `personal_data` (or a class attribute `__personal_data__`) maps a field to the
-    field holding its data subject's id, e.g. {"email": "user_id"}.
+    field holding its data subject's id, e.g. {"email": "user_id"}; a class attribute
+    `__formats__` says how fields read, e.g. {"amount": money("EUR")} (`webapp.domain.formats`).
     """
 
     def wrap(cls: type[T]) -> type[T]:
@@ -128,6 +130,7 @@ def event(
             if fld not in field_names or subject not in field_names:
                 msg = f"{type_name}: personal data {fld!r} -> {subject!r} names an unknown field"
                 raise ValueError(msg)
+        check_formats(type_name, cls, field_names)
         cls.__event_type__ = type_name  # type: ignore[attr-defined]
         cls.__schema_version__ = version  # type: ignore[attr-defined]
         cls.__personal_data__ = declared  # type: ignore[attr-defined]
@@ -150,6 +153,8 @@ def command(name: str | None = None, *, internal: bool = False) -> Callable[[typ
     def wrap(cls: type[T]) -> type[T]:
         _check_frozen_dataclass(cls, "command")
         type_name = name or cls.__name__
+        field_names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        check_formats(type_name, cls, field_names)
         cls.__command_type__ = type_name  # type: ignore[attr-defined]
         cls.__internal__ = internal  # type: ignore[attr-defined]
         _register(_COMMANDS, type_name, cls, "command")

@@ -38,6 +38,7 @@ from webapp.privacy.markers import (
     is_unreadable,
 )
 from webapp.privacy.participants import AggregateEvictor, ForgetParticipant
+from webapp.privacy.reveals import NOTHING_REVEALED, Reveal, RevealScope
 from webapp.privacy.roles import Role, check_may_handle_subjects, sees_personal_data
 from webapp.privacy.service import Privacy
 from webapp.privacy.subjects import MAX_REASON, ForgetResult, SubjectStatus, subject_status
@@ -49,6 +50,7 @@ __all__ = [
     "FORGOTTEN",
     "MAX_REASON",
     "MASKED",
+    "NOTHING_REVEALED",
     "WITHHELD",
     "AccessDenied",
     "AccessEntry",
@@ -76,6 +78,8 @@ __all__ = [
     "is_placeholder",
     "is_unreadable",
     "normalise_email",
+    "Reveal",
+    "RevealScope",
     "sees_personal_data",
     "subject_status",
 ]

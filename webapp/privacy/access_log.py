@@ -1,7 +1,8 @@
-"""The PII access log: who viewed, exported, forgot or re-registered which subject, and where.
+"""The PII access log: who revealed, viewed, exported, forgot or re-registered which subject,
+where, and for what purpose.
 
-It holds subject ids, staff names and places ("GET /api/streams/user-7/events"),
-never personal data itself.
+It holds subject ids, staff names, places ("GET /api/streams/user-7/events") and the
+purpose staff stated (a ticket, a reason), never personal data itself.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from sqlalchemy.engine import Engine
 from webapp.database import reading
 from webapp.privacy.tables import access_log
 
-ACTIONS = ("view", "export", "forget", "reregister")
+ACTIONS = ("reveal", "view", "export", "forget", "reregister")
 MAX_WHAT = 500
+MAX_PURPOSE = 500
 MAX_PAGE = 500
 
 
@@ -29,6 +31,7 @@ class AccessEntry:
     action: str
     subject_id: str
     what: str
+    purpose: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -38,6 +41,7 @@ class AccessEntry:
             "action": self.action,
             "subject_id": self.subject_id,
             "what": self.what,
+            "purpose": self.purpose,
         }
 
 
@@ -52,8 +56,17 @@ class AccessLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, actor: str, action: str, subject_ids: list[str] | str, what: str = "") -> None:
-        """Append one entry per subject (in one transaction)."""
+    def record(
+        self,
+        actor: str,
+        action: str,
+        subject_ids: list[str] | str,
+        what: str = "",
+        *,
+        purpose: str = "",
+        connection: sa.Connection | None = None,
+    ) -> None:
+        """Append one entry per subject (in one transaction, or in `connection`'s)."""
         if action not in ACTIONS:
             msg = f"unknown access-log action {action!r}; expected one of {', '.join(ACTIONS)}"
             raise ValueError(msg)
@@ -64,20 +77,22 @@ class AccessLog:
         if not subjects:
             return
         now = time.time()
+        rows = [
+            {
+                "at": now,
+                "actor": actor[:200],
+                "action": action,
+                "subject_id": subject,
+                "what": what[:MAX_WHAT],
+                "purpose": purpose[:MAX_PURPOSE],
+            }
+            for subject in subjects
+        ]
+        if connection is not None:
+            connection.execute(sa.insert(access_log), rows)
+            return
         with self.engine.begin() as conn:
-            conn.execute(
-                sa.insert(access_log),
-                [
-                    {
-                        "at": now,
-                        "actor": actor[:200],
-                        "action": action,
-                        "subject_id": subject,
-                        "what": what[:MAX_WHAT],
-                    }
-                    for subject in subjects
-                ],
-            )
+            conn.execute(sa.insert(access_log), rows)
 
     def query(
         self,
@@ -85,12 +100,14 @@ class AccessLog:
         subject_id: str | None = None,
         actor: str | None = None,
         action: str | None = None,
+        purpose: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         before: int | None = None,
         limit: int = 50,
     ) -> AccessPage:
-        """Entries newest first, keyset-paged by id (`before` = the `next` of the previous page)."""
+        """Entries newest first, keyset-paged by id (`before` = the `next` of the previous page);
+        `purpose` matches any entry whose purpose contains it (case-insensitive)."""
         limit = max(1, min(int(limit), MAX_PAGE))
         query = sa.select(access_log).order_by(access_log.c.id.desc()).limit(limit + 1)
         if subject_id is not None:
@@ -99,6 +116,10 @@ class AccessLog:
             query = query.where(access_log.c.actor == actor)
         if action is not None:
             query = query.where(access_log.c.action == action)
+        if purpose:
+            query = query.where(
+                sa.func.lower(access_log.c.purpose).contains(purpose.lower(), autoescape=True)
+            )
         if since is not None:
             query = query.where(access_log.c.at >= since.timestamp())
         if until is not None:
@@ -115,6 +136,7 @@ class AccessLog:
                 action=row.action,
                 subject_id=row.subject_id,
                 what=row.what,
+                purpose=row.purpose,
             )
             for row in rows[:limit]
         ]

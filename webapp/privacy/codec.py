@@ -19,7 +19,8 @@ from webapp.privacy import crypto
 from webapp.privacy.blind_index import BlindIndex, is_lookup_field
 from webapp.privacy.errors import MissingSubject
 from webapp.privacy.keystore import KeyStore, SubjectKey
-from webapp.privacy.markers import FORGOTTEN, MASKED, WITHHELD, Unreadable
+from webapp.privacy.markers import FORGOTTEN, WITHHELD, Masked, Unreadable
+from webapp.privacy.reveals import RevealScope
 from webapp.store.types import NewEvent, RecordedEvent
 
 NOTED_LIMIT = 100_000
@@ -157,13 +158,14 @@ class PrivacyCodec:
         event_id: str,
         data: Mapping[str, Any],
         *,
-        reveal: bool = True,
+        reveal: bool | RevealScope = True,
         only_subject: str | None = None,
         revealed: set[str] | None = None,
     ) -> dict[str, Any]:
         """Decode envelopes in an event's data.
 
         `reveal=False` masks fields that could be read (forgotten ones still show FORGOTTEN);
+        a `RevealScope` opens only the subjects and fields it allows and masks the rest;
         `only_subject` withholds other subjects' fields; `revealed` collects the subjects
         whose plaintext was returned (for the access log).
         """
@@ -177,8 +179,9 @@ class PrivacyCodec:
             if only_subject is not None and subject_id != only_subject:
                 out[field] = WITHHELD
                 continue
-            out[field] = self.open_field(event_id, field, value, reveal=reveal)
-            if revealed is not None and reveal and subject_id and not _is_marker(out[field]):
+            shown = reveal if type(reveal) is bool else reveal.allows(subject_id, field)
+            out[field] = self.open_field(event_id, field, value, reveal=shown)
+            if revealed is not None and shown and subject_id and not _is_marker(out[field]):
                 revealed.add(subject_id)
         return out
 
@@ -200,7 +203,7 @@ class PrivacyCodec:
         if record.key is None or crypto.envelope_epoch(envelope) != record.epoch:
             return FORGOTTEN
         if not reveal:
-            return MASKED
+            return Masked(subject_id)
         try:
             return crypto.open_envelope(record.cipher, envelope, aad)
         except crypto.DecryptionFailed as exc:

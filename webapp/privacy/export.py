@@ -38,8 +38,8 @@ class SubjectExport:
         self.audit = audit
         self.participants = participants
 
-    def export(self, subject_id: str, *, actor: str) -> dict[str, Any]:
-        """The subject's document (the id is checked by the caller); logged."""
+    def export(self, subject_id: str, *, actor: str, purpose: str = "") -> dict[str, Any]:
+        """The subject's document (the id is checked by the caller); logged with `purpose`."""
         status = subject_status(subject_id, self.vault.keys.subject(subject_id))
         document: dict[str, Any] = {
             "subject_id": subject_id,
@@ -73,7 +73,7 @@ class SubjectExport:
             for participant in self.participants:
                 rows = participant.export_subject(subject_id)
                 document["read_models"].update({name: r for name, r in rows.items() if r})
-        self.vault.log.record(actor, "export", subject_id, "subject access export")
+        self.vault.log.record(actor, "export", subject_id, "subject access export", purpose=purpose)
         return document
 
     def _related(self, subject_id: str, exported: set[str]) -> list[dict[str, Any]]:

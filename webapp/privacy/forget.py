@@ -73,7 +73,11 @@ class Forgetting:
             evicted += self._evict(streams)  # anything loaded while we worked
             keys.drop_streams(subject_id)
             self.vault.log.record(
-                actor, "forget", subject_id, "forget" if newly else "forget (again)"
+                actor,
+                "forget",
+                subject_id,
+                "forget" if newly else "forget (again)",
+                purpose=reason,
             )
             scrubbed = self.scrub_files()
         return ForgetResult(
@@ -94,7 +98,7 @@ class Forgetting:
         self.vault.codec.forget_noted(subject_id)
         fact = SubjectReregistered(subject_id=subject_id, reason=reason, reregistered_by=actor)
         self.audit.record(subject_id, fact, actor)
-        self.vault.log.record(actor, "reregister", subject_id, "re-registration")
+        self.vault.log.record(actor, "reregister", subject_id, "re-registration", purpose=reason)
 
     def check_forgets_elsewhere(self) -> int:
         """After a forget committed by another process: drop this process's cached keys and

@@ -30,15 +30,21 @@ class Forgotten(str):
 
 
 class Masked(str):
-    """A personal field hidden from a role that may not see it."""
+    """A personal field not shown to this reader; `subject` (when known) is whose data it is,
+    so a page can offer the reveal that would show it."""
 
-    __slots__ = ()
+    __slots__ = ("subject",)
 
-    def __new__(cls) -> Masked:
-        return super().__new__(cls, MASKED_TEXT)
+    def __new__(cls, subject: str | None = None) -> Masked:
+        value = super().__new__(cls, MASKED_TEXT)
+        value.subject = subject
+        return value
 
     def __repr__(self) -> str:
-        return "MASKED"
+        return "MASKED" if self.subject is None else f"Masked({self.subject!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Masked, (self.subject,))
 
 
 class Withheld(str):

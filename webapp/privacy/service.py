@@ -23,6 +23,7 @@ from webapp.privacy.forget import Forgetting
 from webapp.privacy.keystore import KeyStore
 from webapp.privacy.master_key import MasterKey
 from webapp.privacy.participants import AggregateEvictor, ForgetParticipant, NoLiveAggregates
+from webapp.privacy.reveals import Reveal, Reveals, RevealScope
 from webapp.privacy.roles import (
     Role,
     check_may_handle_subjects,
@@ -69,6 +70,7 @@ class Privacy:
         audit = AuditTrail(events)
         self.forgetting = Forgetting(vault, events, audit, self.registry, self.participants)
         self.exporting = SubjectExport(vault, events, audit, self.participants)
+        self.reveals = Reveals(vault.engine, vault.log)
 
     @property
     def keys(self) -> KeyStore:
@@ -125,17 +127,57 @@ class Privacy:
         actor: str,
         role: str | Role,
         where: str,
+        reveals: RevealScope | None = None,
     ) -> list[RecordedEvent]:
         """Decode events for a person: masked for viewers; for support/admin, in clear and logged
-        (one access-log entry per subject whose plaintext is returned)."""
+        (one access-log entry per subject whose plaintext is returned), or with `reveals` in
+        clear only what they revealed on purpose (already logged)."""
         return viewing.view_events(
-            self.codec, self.log, events, actor=actor, role=role, where=where
+            self.codec, self.log, events, actor=actor, role=role, where=where, reveals=reveals
         )
 
-    def reader(self, *, role: str | Role, actor: str | None = None, where: str = "") -> RoleCodec:
+    def reader(
+        self,
+        *,
+        role: str | Role,
+        actor: str | None = None,
+        where: str = "",
+        reveals: RevealScope | None = None,
+    ) -> RoleCodec:
         """A PayloadCodec whose `decode` suits `role` (and logs what it reveals when `actor` is
-        given), e.g. for rebuilding an aggregate's state at version N for display."""
-        return RoleCodec(self.codec, self.log, role, actor, where)
+        given; with `reveals`, shows only that and logs nothing), e.g. for rebuilding an
+        aggregate's state at version N for display."""
+        return RoleCodec(self.codec, self.log, role, actor, where, reveals)
+
+    # --- reveals: personal data shown on purpose, for a while -----------------------
+
+    def reveal(
+        self,
+        subject_id: str,
+        *,
+        actor: str,
+        role: str | Role,
+        purpose: str,
+        field: str | None = None,
+        minutes: int | None = None,
+    ) -> Reveal:
+        """Show a subject's data (or one field) to `actor` for a while; logged with `purpose`."""
+        extra = {} if minutes is None else {"minutes": minutes}
+        return self.reveals.grant(
+            subject_id, actor=actor, role=role, purpose=purpose, field=field, **extra
+        )
+
+    def revealed_to(self, actor: str, *, subject_id: str | None = None) -> list[Reveal]:
+        """The reveals in force for `actor`."""
+        return self.reveals.active(actor, subject_id=subject_id)
+
+    def reveal_scope(self, actor: str) -> RevealScope:
+        """What `actor` may see in clear right now."""
+        return self.reveals.scope(actor)
+
+    def end_reveal(self, subject_id: str, *, actor: str) -> int:
+        """Mask a subject again for `actor` before their reveal runs out."""
+        return self.reveals.end(actor, subject_id)
 
     def status(self, subject_id: str) -> SubjectStatus:
         return subject_status(subject_id, self.keys.subject(subject_id))
@@ -160,13 +202,15 @@ class Privacy:
     # --- the PII access log -------------------------------------------------------
 
     def record_access(
-        self, actor: str, action: str, subject_id: str | list[str], what: str
+        self, actor: str, action: str, subject_id: str | list[str], what: str, purpose: str = ""
     ) -> None:
-        """Log a view/export/forget/reregister of a subject (`what` holds no personal data)."""
-        self.log.record(actor, action, subject_id, what)
+        """Log a view/export/forget/reregister of a subject (`what` and `purpose` hold no
+        personal data)."""
+        self.log.record(actor, action, subject_id, what, purpose=purpose)
 
     def access_log(self, **filters: Any) -> AccessPage:
-        """Entries newest first; filters: subject_id, actor, action, since, until, before, limit."""
+        """Entries newest first; filters: subject_id, actor, action, purpose, since, until,
+        before, limit."""
         return self.log.query(**filters)
 
     # --- forget and export -------------------------------------------------------
@@ -197,12 +241,18 @@ class Privacy:
         return self.status(subject_id)
 
     def export(
-        self, subject_id: str, *, actor: str, role: str | Role = Role.ADMIN
+        self,
+        subject_id: str,
+        *,
+        actor: str,
+        role: str | Role = Role.ADMIN,
+        purpose: str = "",
     ) -> dict[str, Any]:
-        """Everything held on a subject as one JSON-ready document (GDPR art. 15/20); logged."""
+        """Everything held on a subject as one JSON-ready document (GDPR art. 15/20); logged
+        with `purpose` (the request it answers)."""
         check_may_handle_subjects(role, "export")
         subject_id = check_subject_id(subject_id)
-        return self.exporting.export(subject_id, actor=actor)
+        return self.exporting.export(subject_id, actor=actor, purpose=purpose)
 
     # --- keys ---------------------------------------------------------------------
 

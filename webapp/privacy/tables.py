@@ -48,6 +48,19 @@ access_log = sa.Table(
     sa.Column("action", sa.String(16), nullable=False),
     sa.Column("subject_id", sa.String(200), nullable=False),
     sa.Column("what", sa.Text, nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False, server_default=""),
+)
+
+reveals = sa.Table(
+    "privacy_reveals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("subject_id", sa.String(200), nullable=False),
+    sa.Column("field", sa.String(200), nullable=False, server_default=""),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("granted_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
 )
 
 TOUCHED_BY_FORGET = ["privacy_subjects", "privacy_subject_streams", "privacy_subject_lookup"]

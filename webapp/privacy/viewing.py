@@ -1,7 +1,9 @@
-"""Showing events to a person: personal fields in clear or masked by role, and what is logged.
+"""Showing events to a person: personal fields in clear or masked, and what is logged.
 
-Viewers see personal fields masked; support and admin see them in clear, and every subject
-whose plaintext is shown to them gets an entry in the access log.
+Two ways to decide. By role alone (the JSON API, the CLI): viewers see personal fields
+masked; support and admin see them in clear, and every subject whose plaintext is shown
+gets an entry in the access log. By a `RevealScope` (the dashboard): support and admin see
+in clear only what they revealed on purpose, and the reveal itself was the logged entry.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from webapp.privacy.access_log import AccessLog
 from webapp.privacy.codec import PrivacyCodec
+from webapp.privacy.reveals import NOTHING_REVEALED, RevealScope
 from webapp.privacy.roles import Role, sees_personal_data
 from webapp.store.types import NewEvent, RecordedEvent
 
@@ -37,9 +40,17 @@ def view_events(
     actor: str,
     role: str | Role,
     where: str,
+    reveals: RevealScope | None = None,
 ) -> list[RecordedEvent]:
-    """Decode events for a person: masked for viewers; for support/admin, in clear and logged
-    (one access-log entry per subject whose plaintext is returned)."""
+    """Decode events for a person: masked for viewers. For support/admin without `reveals`,
+    in clear and logged (one access-log entry per subject whose plaintext is returned); with
+    `reveals`, in clear only what it allows, not logged again."""
+    if reveals is not None:
+        scope = reveals if sees_personal_data(role) else NOTHING_REVEALED
+        return [
+            _with_data(event, codec.decode_data(str(event.event_id), event.data, reveal=scope))
+            for event in events
+        ]
     reveal = sees_personal_data(role)
     revealed: set[str] = set()
     out = []
@@ -55,7 +66,8 @@ class RoleCodec:
     """A PayloadCodec for display: encode is the privacy codec's, decode suits the role.
 
     With an `actor` who may see personal data, each subject revealed through this codec
-    is logged once, however many events it decodes.
+    is logged once, however many events it decodes. With `reveals`, only what it allows is
+    shown, and nothing is logged (the reveal was).
     """
 
     def __init__(
@@ -65,18 +77,25 @@ class RoleCodec:
         role: str | Role,
         actor: str | None,
         where: str,
+        reveals: RevealScope | None = None,
     ) -> None:
         self.codec = codec
         self.log = log
         self.role = role
         self.actor = actor
         self.where = where
+        self.reveals = reveals
         self._logged: set[str] = set()
 
     def encode(self, stream_id: str, event: NewEvent) -> NewEvent:
         return self.codec.encode(stream_id, event)
 
     def decode(self, event: RecordedEvent) -> RecordedEvent:
+        if self.reveals is not None:
+            scope = self.reveals if sees_personal_data(self.role) else NOTHING_REVEALED
+            return _with_data(
+                event, self.codec.decode_data(str(event.event_id), event.data, reveal=scope)
+            )
         if self.actor is None or not sees_personal_data(self.role):
             return decode(self.codec, event, role=self.role)
         revealed: set[str] = set()

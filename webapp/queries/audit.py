@@ -15,5 +15,5 @@ def access_log_page(
     parts: Parts, *, before: int | None = None, limit: int, **filters: Any
 ) -> AccessPage:
     """Entries newest first, below entry id `before`; filters: subject_id, actor, action,
-    since, until."""
+    purpose, since, until."""
     return parts.privacy.access_log(**filters, before=before, limit=limit)

@@ -103,7 +103,9 @@ def event_counts(parts: Parts, type_names: list[str]) -> Counts:
 def latest_examples(
     parts: Parts, type_names: list[str], counts: Counts | None, viewer: Viewer
 ) -> dict[str, RecordedEvent]:
-    """The newest stored event of each type, decoded for `viewer` (logged when shown in clear).
+    """The newest stored event of each type as an example, its personal fields always masked
+    (an example is no reason to show anyone's data). Over another tool's store, where no field
+    is known to be personal, the payload is shown as stored and the showing logged.
 
     With the counting projection's figures each example is one primary-key read at the
     type's `last_position` (types it never saw are skipped); without them, one read on
@@ -120,5 +122,5 @@ def latest_examples(
     else:
         for name in type_names:
             found.extend(source.read_all_backward(None, limit=1, types=[name]))
-    revealed = reveal(parts, found, viewer, where="event catalog examples")
+    revealed = reveal(parts, found, viewer.masked(), where="event catalog examples")
     return {event.type: event for event in revealed}

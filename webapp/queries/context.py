@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from webapp.domain import AggregateRegistry, CommandRouter
 from webapp.domain.upcasting import UpcasterChain
-from webapp.privacy import Privacy, sees_personal_data
+from webapp.privacy import NOTHING_REVEALED, Privacy, RevealScope, sees_personal_data
 from webapp.projections import Projections
 from webapp.projections.lookups import ReadModels
 from webapp.sources import EventSource
@@ -66,12 +66,34 @@ def upcasters_of(parts: Parts) -> UpcasterChain:
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """Who reads: the name the access log records and the role personal data is shown for."""
+    """Who reads: the name the access log records and the role personal data is shown for.
+
+    `reveals` None: the role alone decides (the JSON API and the CLI: support and admin see
+    personal data in clear, and each showing is logged). A `RevealScope` (the dashboard):
+    support and admin see in clear only what they revealed on purpose, which was logged
+    when they revealed it; everything else stays masked and nothing more is logged.
+    """
 
     actor: str = "anonymous"
     role: str = "viewer"
+    reveals: RevealScope | None = None
 
     @property
     def sees_personal_data(self) -> bool:
-        """Support and admin see personal fields in clear (and are logged); viewers do not."""
+        """Support and admin may see personal fields in clear; viewers never do."""
         return sees_personal_data(self.role)
+
+    @property
+    def logs_each_view(self) -> bool:
+        """True when each showing of plaintext is logged (no reveal scope: the API, the CLI)."""
+        return self.reveals is None
+
+    def may_see(self, subject_id: str | None, field: str | None = None) -> bool:
+        """Whether this reader is shown `field` of `subject_id` (or all their data) in clear."""
+        if not self.sees_personal_data:
+            return False
+        return self.reveals is None or self.reveals.allows(subject_id, field)
+
+    def masked(self) -> Viewer:
+        """The same reader with nothing revealed (for places that never show personal data)."""
+        return Viewer(self.actor, self.role, NOTHING_REVEALED)

@@ -1,8 +1,9 @@
 """Personal data as a viewer may see it: one rule for every page that shows events.
 
-Viewers see personal fields masked; support and admin see them in clear, and each
-subject whose plaintext is shown gets an access-log entry saying where; a forgotten
-subject's fields read as a placeholder for everyone.
+Viewers see personal fields masked. Support and admin see them in clear either on purpose
+(the dashboard: what they revealed, logged once when revealed) or by role (the API and the
+CLI: each subject whose plaintext is shown gets an access-log entry saying where). A
+forgotten subject's fields read as a placeholder for everyone.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def reveal(
         shown = list(events)
         record_payload_view(parts, viewer, [event.stream_id for event in shown], where)
         return shown
-    return parts.privacy.view_events(events, actor=viewer.actor, role=viewer.role, where=where)
+    return parts.privacy.view_events(
+        events, actor=viewer.actor, role=viewer.role, where=where, reveals=viewer.reveals
+    )
 
 
 FOREIGN_VIEW = "payloads of another tool's store, as stored"
@@ -45,7 +48,10 @@ def record_payload_view(
 
 def record_view(parts: Parts, viewer: Viewer, subjects: str | Sequence[str], what: str) -> None:
     """Log that `viewer` was shown personal data of `subjects` outside an event (a read-model
-    row, a dry run's state); `what` says where, without the data."""
+    row, a dry run's state); `what` says where, without the data. Nothing is logged for a
+    reader whose reveals were logged when made."""
+    if not viewer.logs_each_view:
+        return
     shown = subjects if isinstance(subjects, str) else list(subjects)
     parts.privacy.record_access(viewer.actor, "view", shown, what)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from webapp.privacy import DELETED_ACCOUNT_NAME, MASKED
+from webapp.privacy import DELETED_ACCOUNT_NAME, Masked
 from webapp.queries.context import Parts, Viewer
 from webapp.queries.personal import record_view
 
@@ -115,8 +115,10 @@ def user_directory(
 def _as_seen_by(row: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
     if row["forgotten"]:
         name, email, revealed = DELETED_ACCOUNT_NAME, "[forgotten]", False
-    elif viewer.sees_personal_data:
-        name, email, revealed = row["name"], row["email"], True
     else:
-        name, email, revealed = str(MASKED), str(MASKED), False
+        uid = row["user_id"]
+        show_name, show_email = viewer.may_see(uid, "name"), viewer.may_see(uid, "email")
+        name = row["name"] if show_name else Masked(uid)
+        email = row["email"] if show_email else Masked(uid)
+        revealed = show_name or show_email
     return {**row, "name": name, "email": email, "revealed": revealed}

@@ -83,7 +83,10 @@ def state_at(parts: Parts, stream_id: str, version: int, viewer: Viewer) -> Vers
         return None
     privacy = parts.privacy
     reader = privacy.reader(
-        role=viewer.role, actor=viewer.actor, where=f"state of {stream_id} at {version}"
+        role=viewer.role,
+        actor=viewer.actor,
+        where=f"state of {stream_id} at {version}",
+        reveals=viewer.reveals,
     )
     codec = _PersonalOnly(reader, privacy.codec.needs_decode)
     repository = Repository(parts.source, codec=codec, upcasters=router.repository.upcasters)

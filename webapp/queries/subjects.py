@@ -61,6 +61,11 @@ class Location:
     def snapshot_count(self) -> int:
         return sum(len(place.snapshots) for place in self.streams)
 
+    @property
+    def fields(self) -> set[str]:
+        """The names of the personal fields their events carry (what a reveal may single out)."""
+        return {name for place in self.streams for name in place.fields}
+
 
 def subject_fields(event: RecordedEvent, subject_id: str) -> set[str]:
     """The fields of `event` that are `subject_id`'s personal data (by the event's declaration)."""
@@ -228,11 +233,15 @@ class SubjectData:
     events: list[tuple[RecordedEvent, set[str]]]
     """Each event carrying the subject's fields, decoded for the viewer, with those fields."""
     rows: dict[str, list[dict[str, Any]]]
-    """Read model -> the rows holding the subject (none once they are forgotten)."""
+    """Read model -> the rows holding the subject (none once they are forgotten, none unless
+    the viewer may see the subject's data in clear)."""
+    hidden_rows: dict[str, int] = field(default_factory=dict)
+    """Read model -> how many rows hold the subject, when their values are not shown."""
 
 
 def subject_data(parts: Parts, location: Location, viewer: Viewer) -> SubjectData:
-    """The subject's personal data for `viewer`: their events and read-model rows (logged)."""
+    """The subject's personal data for `viewer`: their events and read-model rows, in clear
+    only as far as the viewer may see them (revealed on purpose in the dashboard)."""
     subject_id = location.subject_id
     source = parts.source
     events: list[RecordedEvent] = []
@@ -241,8 +250,13 @@ def subject_data(parts: Parts, location: Location, viewer: Viewer) -> SubjectDat
             events += source.read_stream(place.info.stream_id, version, limit=1)
     shown = reveal(parts, events, viewer, where=f"subject page of {subject_id}")
     rows: dict[str, list[dict[str, Any]]] = {}
+    hidden: dict[str, int] = {}
     if not location.status.forgotten:
         rows = {k: v for k, v in parts.projections.export_subject(subject_id).items() if v}
-        if rows:
+        if rows and not viewer.may_see(subject_id):
+            rows, hidden = {}, {k: len(v) for k, v in rows.items()}
+        elif rows:
             record_view(parts, viewer, subject_id, "subject page: read-model rows")
-    return SubjectData([(event, subject_fields(event, subject_id)) for event in shown], rows)
+    return SubjectData(
+        [(event, subject_fields(event, subject_id)) for event in shown], rows, hidden
+    )

@@ -14,7 +14,17 @@ from webapp.config import ConfigurationError, Settings
 from webapp.queries import occurred_time
 from webapp.queries.personal import placeholder_kind
 from webapp.resources import resource_dir
-from webapp.web import access, errors, icons, metrics, pages, related, security
+from webapp.web import (
+    access,
+    errors,
+    icons,
+    metrics,
+    pages,
+    readable,
+    related,
+    reveal_links,
+    security,
+)
 from webapp.web.accounts import AccountBook
 from webapp.web.browser_sessions import BrowserSessions
 from webapp.web.command_tally import CommandTally
@@ -29,6 +39,7 @@ from webapp.web.rendering import (
     soft_breaks,
 )
 from webapp.web.sign_ins import SignInLog
+from webapp.web.summaries import row_summary
 from webapp.web.views import (
     access_log,
     accounts,
@@ -136,6 +147,7 @@ def create_app(
     app.jinja_env.filters["datetime_local"] = datetime_local
     app.jinja_env.filters["occurred_at"] = occurred_time  # when it happened (business time)
     app.jinja_env.filters["placeholder"] = placeholder_kind  # masked / forgotten / unreadable
+    app.jinja_env.filters["payload_summary"] = row_summary  # a payload on one line
     app.jinja_env.globals["htmx_script"] = "vendor/htmx-2.0.11.min.js"
     # every area's stylesheet is linked from base.html: a boosted link swaps only <body>
     app.jinja_env.globals["area_stylesheets"] = sorted(
@@ -148,7 +160,9 @@ def create_app(
     access.init_app(app)
     errors.init_app(app)
     pages.init_app(app)
+    reveal_links.init_app(app)
     related.init_app(app)
+    readable.init_app(app)
     icons.init_app(app)
     metrics.init_app(app)
     for area in areas_for(runtime):

@@ -141,3 +141,104 @@ def time_chart(
         for t in (start, start + span / 2, end)
     ]
     return TimeChart(title, unit, drawn, y_ticks, x_labels, has_data=bool(values), legend=legend)
+
+
+# --- a value at each version of a stream ------------------------------------------------------
+
+VERSION_WIDTH, VERSION_HEIGHT = 360, 170
+MARKED_POINTS = 100
+"""Up to this many versions each get a dot with its value on hover; more draw the line only."""
+
+
+@dataclass(frozen=True)
+class VersionPoint:
+    x: float
+    y: float
+    label: str
+    """"v3: €12.00", the dot's tooltip."""
+
+
+@dataclass(frozen=True)
+class VersionChart(PlotBox):
+    """One numeric field of a stream's state at each version: a line over the versions, the
+    y axis in the field's own terms (money as money)."""
+
+    title: str
+    points: str
+    """The polyline's "x,y x,y ..." (one pair per version)."""
+    count: int
+    dots: list[VersionPoint]
+    y_ticks: list[tuple[float, str]]
+    x_labels: list[tuple[float, str]]
+    latest: str
+    summary: str
+    """The chart in words, for those who do not see it."""
+    left: int = PAD_LEFT
+    width: int = VERSION_WIDTH
+    height: int = VERSION_HEIGHT
+
+    @property
+    def plot_left(self) -> int:
+        return self.left
+
+
+def version_chart(
+    points: Sequence[tuple[int, float]],
+    *,
+    title: str,
+    fmt: Callable[[float], str] = rate_text,
+    axis_fmt: Callable[[float], str] | None = None,
+) -> VersionChart | None:
+    """A chart of (version, value) points, oldest first (None without points); `fmt` writes
+    a value as the field reads, `axis_fmt` an axis label (default: `fmt`). Negative values
+    get an axis below zero."""
+    axis_fmt = axis_fmt or fmt
+    if not points:
+        return None
+    values = [v for _, v in points]
+    low, high = min(values), max(values)
+    top = nice_max(high) if high > 0 else 0.0
+    bottom = -nice_max(-low) if low < 0 else 0.0
+    if top == bottom:
+        top = 1.0
+    ticks = (bottom, 0.0, top) if bottom < 0 < top else (bottom, (bottom + top) / 2, top)
+    labels = [axis_fmt(t) for t in ticks]
+    left = max(PAD_LEFT, 12 + 7 * max(len(label) for label in labels))
+    first, last = points[0][0], points[-1][0]
+    span = max(last - first, 1)
+    plot_width = VERSION_WIDTH - left - PAD_RIGHT
+    plot_height = VERSION_HEIGHT - PAD_TOP - PAD_BOTTOM
+
+    def x(version: int) -> float:
+        if last == first:
+            return left + plot_width / 2
+        return left + (version - first) / span * plot_width
+
+    def y(value: float) -> float:
+        return PAD_TOP + plot_height - (value - bottom) / (top - bottom) * plot_height
+
+    line = " ".join(f"{x(v):.1f},{y(value):.1f}" for v, value in points)
+    dots = []
+    if len(points) <= MARKED_POINTS:
+        dots = [
+            VersionPoint(round(x(v), 1), round(y(value), 1), f"v{v}: {fmt(value)}")
+            for v, value in points
+        ]
+    versions = [first] if first == last else [first, (first + last) // 2, last]
+    if len(versions) == 3 and versions[1] in (first, last):
+        versions = [first, last]
+    x_labels = [(x(v), f"v{v}") for v in versions]
+    latest = fmt(values[-1])
+    span_words = f"version {first}" if first == last else f"versions {first} to {last}"
+    summary = f"{title} at {span_words}: lowest {fmt(low)}, highest {fmt(high)}, now {latest}"
+    return VersionChart(
+        title=title,
+        points=line,
+        count=len(points),
+        dots=dots,
+        y_ticks=[(y(t), label) for t, label in zip(ticks, labels, strict=True)],
+        x_labels=x_labels,
+        latest=latest,
+        summary=summary,
+        left=left,
+    )

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, current_app
+from flask import abort, current_app, g, request
 
 from webapp.bootstrap import BrowseRuntime, Runtime
+from webapp.privacy import NOTHING_REVEALED, sees_personal_data
 from webapp.queries import Viewer
 from webapp.web.access import current_account
 
@@ -48,9 +49,27 @@ def needs_domain(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+API_BLUEPRINTS = ("api", "api_accounts")
+"""The JSON API's blueprints: there personal data is shown by role, each showing logged."""
+
+
 def current_viewer() -> Viewer:
-    """The signed-in account as the queries see it: its name and role (anonymous: a viewer)."""
+    """The signed-in account as the queries see it: its name, its role, and on the dashboard's
+    pages what it revealed on purpose (anonymous: a viewer).
+
+    The JSON API keeps its contract: support and admin tokens read personal data in clear,
+    and every showing is logged. The dashboard shows personal data masked to everyone until
+    support or admin reveal a subject with a purpose (see `webapp.privacy.reveals`)."""
     account = current_account()
     if account is None:
         return Viewer()
-    return Viewer(actor=account.name, role=account.role)
+    if request.blueprint in API_BLUEPRINTS or not runs_domain():
+        return Viewer(actor=account.name, role=account.role)
+    scope = g.get("_reveal_scope")
+    if scope is None:
+        if sees_personal_data(account.role):
+            scope = get_runtime().privacy.reveal_scope(account.name)
+        else:
+            scope = NOTHING_REVEALED
+        g._reveal_scope = scope
+    return Viewer(actor=account.name, role=account.role, reveals=scope)

@@ -194,10 +194,33 @@ def _privacy_refusals() -> Iterator[None]:
         raise RequestRefused(400, str(exc), code="invalid_input") from exc
 
 
-def export_subject(subject_id: str, account: Account | None) -> dict[str, Any]:
-    """Everything held on a subject, decrypted (logged by the privacy layer)."""
+def export_subject(subject_id: str, account: Account | None, purpose: str = "") -> dict[str, Any]:
+    """Everything held on a subject, decrypted (logged by the privacy layer with `purpose`)."""
     with _privacy_refusals():
-        return get_runtime().privacy.export(subject_id, actor=_actor(account), role=_role(account))
+        return get_runtime().privacy.export(
+            subject_id, actor=_actor(account), role=_role(account), purpose=purpose
+        )
+
+
+def reveal_subject(
+    subject_id: str,
+    account: Account | None,
+    *,
+    purpose: str,
+    field: str | None = None,
+    minutes: int | None = None,
+) -> Any:
+    """Show a subject's personal data (or one field) to `account` for a while, on purpose
+    (support/admin; logged once with the purpose)."""
+    with _privacy_refusals():
+        return get_runtime().privacy.reveal(
+            subject_id,
+            actor=_actor(account),
+            role=_role(account),
+            purpose=purpose,
+            field=field,
+            minutes=minutes,
+        )
 
 
 def forget_subject(subject_id: str, reason: str, account: Account | None) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""The PII access log, for support staff: who viewed, exported or forgot which subject, when.
+"""The PII access log, for support staff: who revealed, viewed, exported or forgot which subject,
+when, and for what purpose.
 
-Newest first, filtered by actor, subject, action and time range, keyset-paged by
+Newest first, filtered by staff member, subject, purpose, action and time range, keyset-paged by
 entry id (`before`); `trail` carries the cursors of the pages already seen so that
 "Newer" can step back without an offset. `export.csv` hands over every entry the
 filters match, for an auditor's report.
@@ -27,9 +28,9 @@ bp = Blueprint("access_log", __name__, url_prefix="/access-log")
 
 PAGE_SIZE = 50
 MAX_TEXT = 200
-FILTERS = ("actor", "subject", "action", "since", "until")
+FILTERS = ("actor", "subject", "purpose", "action", "since", "until")
 EXPORT_PAGE = 500
-EXPORT_COLUMNS = ["id", "at", "actor", "action", "subject_id", "what"]
+EXPORT_COLUMNS = ["id", "at", "actor", "action", "subject_id", "purpose", "what"]
 
 
 def _text(name: str) -> str:
@@ -42,6 +43,7 @@ def _text(name: str) -> str:
 def parse_query() -> dict[str, Any]:
     """Filters and paging from the query string (400 for anything malformed)."""
     actor, subject, action = _text("actor"), _text("subject"), _text("action")
+    purpose = _text("purpose")
     if action and action not in ACTIONS:
         abort(400, description=f"Unknown action {action!r}; use one of: {', '.join(ACTIONS)}.")
     since_text, until_text = _text("since"), _text("until")
@@ -52,6 +54,7 @@ def parse_query() -> dict[str, Any]:
         "actor": actor,
         "subject": subject,
         "action": action,
+        "purpose": purpose,
         "since": since_text,
         "until": until_text,
         "since_at": since,
@@ -88,6 +91,7 @@ def _store_filters(query: dict[str, Any]) -> dict[str, Any]:
         "subject_id": query["subject"] or None,
         "actor": query["actor"] or None,
         "action": query["action"] or None,
+        "purpose": query["purpose"] or None,
         "since": query["since_at"],
         "until": query["until_at"],
     }

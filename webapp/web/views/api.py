@@ -339,8 +339,10 @@ def subject_status(subject_id: str) -> Response:
 @requires_role("support")
 @needs_domain
 def export_subject(subject_id: str) -> Response:
-    """Everything held on a data subject, decrypted (logged in the access log)."""
-    return jsonify(services.export_subject(subject_id, current_account()))
+    """Everything held on a data subject, decrypted (logged in the access log with the
+    optional `purpose`, e.g. the request's ticket)."""
+    purpose = str_arg("purpose", max_length=MAX_REASON) or ""
+    return jsonify(services.export_subject(subject_id, current_account(), purpose))
 
 
 def required_reason() -> str:
@@ -373,9 +375,10 @@ def reregister_subject(subject_id: str) -> Response:
 @bp.get("/access-log")
 @requires_role("support")
 def access_log() -> Response:
-    """Who viewed, exported, forgot or re-registered which subject, newest first. Filters:
-    `actor`, `subject_id`, `action`, `since`/`until`; keyset-paged by entry id (`before` =
-    the previous page's `next`). The log holds no personal data, so reading it is not logged."""
+    """Who revealed, viewed, exported, forgot or re-registered which subject, and for what
+    purpose, newest first. Filters: `actor`, `subject_id`, `action`, `purpose` (contains),
+    `since`/`until`; keyset-paged by entry id (`before` = the previous page's `next`). The log
+    holds no personal data, so reading it is not logged."""
     action = str_arg("action")
     if action is not None and action not in ACTIONS:
         abort(400, description=f"'action' must be one of: {', '.join(ACTIONS)}")
@@ -386,6 +389,7 @@ def access_log() -> Response:
         actor=str_arg("actor"),
         subject_id=str_arg("subject_id"),
         action=action,
+        purpose=str_arg("purpose"),
         since=since,
         until=until,
     )

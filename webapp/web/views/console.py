@@ -28,7 +28,7 @@ from webapp.domain import (
     personal_data_of,
     personal_field_names,
 )
-from webapp.privacy import MASKED
+from webapp.privacy import MASKED, Masked
 from webapp.queries.personal import record_view
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
@@ -36,6 +36,7 @@ from webapp.web.context import current_viewer, get_runtime
 from webapp.web.errors import RequestRefused
 from webapp.web.idempotency import KEY_PATTERN, new_form_id
 from webapp.web.pages import is_fragment_request, render_view
+from webapp.web.readable import readable_refusal
 from webapp.web.views.catalog import cached, domain_catalog, hand_sent_commands
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -89,6 +90,9 @@ def run() -> tuple[str, int]:
     except RequestRefused as exc:
         status = int(exc.code or 400)
         refusal = {"status": status, "message": exc.description, **(exc.details or {})}
+        # a refusal worded from its details reads them as their fields do (money as money)
+        owners = (selected.get("aggregate"), selected["name"])
+        refusal["readable"] = readable_refusal(exc.__cause__, owners)
         return _render(commands, selected, values=values, refusal=refusal, status=status, **keep)
     return _render(commands, selected, values=values, outcome=outcome, status=200, **keep)
 
@@ -98,11 +102,15 @@ def _may_dispatch() -> bool:
     return account is not None and account.has_role(DISPATCH_ROLE)
 
 
-def _shows_personal_data() -> bool:
-    """Whether a dry run shows personal data in clear (logged): to admins only; viewers and
-    support see it masked, as on every page that has not been asked to reveal it."""
+def _shows_personal_data(result: Any) -> bool:
+    """Whether a dry run shows its personal data in clear: only to an admin who revealed every
+    subject it touches (the reveals were logged with their purpose); masked for the rest, as
+    on every page."""
     account = current_account()
-    return account is not None and account.has_role("admin")
+    if account is None or not account.has_role("admin"):
+        return False
+    viewer = current_viewer()
+    return all(viewer.may_see(subject) for subject in personal_subjects(result))
 
 
 def _render(
@@ -212,8 +220,8 @@ def _find(commands: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
 def dry_run(name: str, data: dict[str, Any]) -> Any:
     """The domain's dry run: the events the command would produce; nothing is stored.
 
-    The state shown comes decrypted from the domain (admins see personal data), so
-    the subjects it reveals are written to the access log.
+    The state comes decrypted from the domain: its personal fields are masked unless the
+    admin revealed those subjects on purpose.
     """
     router = get_runtime().router
     try:
@@ -227,7 +235,7 @@ def dry_run(name: str, data: dict[str, Any]) -> Any:
         raise RequestRefused(422, exc.message, code=exc.code) from exc
     except ValueError as exc:
         raise RequestRefused(400, str(exc), code="invalid_input") from exc
-    if not _shows_personal_data():
+    if not _shows_personal_data(result):
         return masked(result)
     _log_revealed_subjects(result, f"console dry run of {name} on {result.stream_id}")
     return result
@@ -274,12 +282,39 @@ def dispatch(name: str, data: dict[str, Any], form_id: str) -> dict[str, Any]:
     `duplicate`: this form was dispatched before and these are that dispatch's events."""
     result = services.dispatch(name, data, account=current_account(), idempotency_key=form_id)
     events = services.reveal(result.events, where=f"console dispatch of {name}")
+    viewer = current_viewer()
+    events = [e if _revealed_in(e, viewer) else _masked_event(e) for e in events]
     return {
         "stream_id": result.stream_id,
         "version": result.version,
         "events": events,
         "duplicate": result.duplicate,
     }
+
+
+def _event_subjects(event: Any) -> set[str]:
+    """Subjects whose declared personal fields this event's data holds."""
+    cls = event_class(event.type)
+    return {
+        str(event.data[subject_field])
+        for fld, subject_field in (personal_data_of(cls) if cls else {}).items()
+        if event.data.get(fld) is not None and event.data.get(subject_field)
+    }
+
+
+def _revealed_in(event: Any, viewer: Any) -> bool:
+    return all(viewer.may_see(subject) for subject in _event_subjects(event))
+
+
+def _masked_event(event: Any) -> Any:
+    """The event with its declared personal fields masked (each mask names its subject)."""
+    cls = event_class(event.type)
+    personal = personal_data_of(cls) if cls else {}
+    data = {
+        k: Masked(str(event.data.get(personal[k]) or "")) if k in personal and v is not None else v
+        for k, v in event.data.items()
+    }
+    return dataclasses.replace(event, data=data)
 
 
 def _log_revealed_subjects(result: Any, what: str) -> None:

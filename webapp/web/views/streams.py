@@ -17,10 +17,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, request, url_for
 
+from webapp.domain.formats import short_text
 from webapp.queries import StreamInfo, foreign
 from webapp.queries import streams as stream_queries
 from webapp.queries.context import aggregate_class
 from webapp.queries.personal import record_payload_view
+from webapp.queries.series import FieldSeries, charted_series
 from webapp.queries.state import (
     HAPPENED,
     RECORDED,
@@ -32,6 +34,7 @@ from webapp.queries.state import (
 )
 from webapp.queries.streams import SORTS, TimelineRow
 from webapp.web.access import requires_role
+from webapp.web.charts import VersionChart, rate_text, version_chart
 from webapp.web.context import current_viewer, get_runtime, runs_domain
 from webapp.web.filters import default_clock, parse_clock, parse_time
 from webapp.web.numbers import BadNumber, whole_number
@@ -276,6 +279,26 @@ def parse_as_of(stream_id: str) -> dict[str, Any] | None:
     }
 
 
+def state_charts(stream_id: str) -> list[tuple[FieldSeries, VersionChart]]:
+    """The numeric state fields the stream's aggregate charts (`__charted__`), each at every
+    version (the latest `MAX_VERSIONS` of a longer stream), its axis as the field reads."""
+    charts = []
+    for series in charted_series(get_runtime(), stream_id):
+        kind = series.format
+
+        def full(value: float, kind: Any = kind) -> str:
+            return (kind.text(value) if kind else None) or rate_text(value)
+
+        def axis(value: float, kind: Any = kind) -> str:
+            return (short_text(kind, value) if kind else None) or rate_text(value)
+
+        title = series.field.replace("_", " ").capitalize()
+        chart = version_chart(series.points, title=title, fmt=full, axis_fmt=axis)
+        if chart is not None:
+            charts.append((series, chart))
+    return charts
+
+
 def _page_start(version: int) -> int:
     return ((version - 1) // EVENTS_PAGE) * EVENTS_PAGE + 1
 
@@ -327,6 +350,7 @@ def show(stream_id: str) -> str:
         "snapshot_every": getattr(aggregate_cls, "snapshot_every", None),
         "as_of": as_of,
         "clock": as_of["clock"] if as_of else default_clock(),
+        "charts": [] if is_fragment_request() else state_charts(stream_id),
     }
     if request.headers.get("HX-Target") == "stream-state" and selected is not None:
         return render_view("streams/stream.html", "streams/_state.html", **context)

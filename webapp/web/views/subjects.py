@@ -17,11 +17,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 
 from webapp.privacy import DELETED_ACCOUNT_NAME
+from webapp.privacy.reveals import MIN_PURPOSE
 from webapp.queries import subjects as subject_queries
 from webapp.queries.subjects import Location
 from webapp.web import services
-from webapp.web.access import current_account, requires_role
+from webapp.web.access import current_account, requires_role, safe_next
 from webapp.web.context import current_viewer, get_runtime
+from webapp.web.errors import RequestRefused
 from webapp.web.pages import has_endpoint, is_fragment_request, render_view
 from webapp.web.rendering import json_default
 
@@ -30,6 +32,8 @@ bp = Blueprint("subjects", __name__, url_prefix="/subjects")
 MAX_QUERY = 200
 MAX_REASON = 500
 RECENT_FORGETS = 10
+REVEAL_DURATIONS = (5, 15, 60)
+DEFAULT_REVEAL_MINUTES = 15
 CONFIRM_PHRASE_HELP = "Type the subject id exactly to confirm."
 SAFE_FILENAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -135,6 +139,8 @@ def show(subject_id: str) -> str:
         "subjects/_subject.html",
         location=location,
         forgotten_places=_forgotten_places(location) if location.status.forgotten else [],
+        reveals=_my_reveals(subject_id),
+        reveal_form=_reveal_form(location),
         deleted_name=DELETED_ACCOUNT_NAME,
         stream_endpoint="streams.show" if has_endpoint("streams.show") else None,
     )
@@ -143,7 +149,8 @@ def show(subject_id: str) -> str:
 @bp.get("/<id:subject_id>/data")
 @requires_role("support")
 def data(subject_id: str) -> str:
-    """The subject's personal data decrypted: their events and read-model rows (logged)."""
+    """The subject's personal data: their events and read-model rows, in clear while you have
+    revealed them (the reveal was logged with its purpose), masked otherwise."""
     location = _subject_or_404(subject_id)
     found = subject_queries.subject_data(get_runtime(), location, current_viewer())
     return render_view(
@@ -152,16 +159,154 @@ def data(subject_id: str) -> str:
         location=location,
         events=found.events,
         rows=found.rows,
+        hidden_rows=found.hidden_rows,
+        reveals=_my_reveals(subject_id),
+        reveal_form=_reveal_form(location),
         stream_endpoint="streams.show" if has_endpoint("streams.show") else None,
     )
 
 
+# --- revealing: personal data shown on purpose, for a while -------------------------------------
+
+
+def _my_reveals(subject_id: str) -> list[Any]:
+    account = current_account()
+    if account is None:
+        return []
+    return get_runtime().privacy.revealed_to(account.name, subject_id=subject_id)
+
+
+def _reveal_form(location: Location, **values: Any) -> dict[str, Any]:
+    """What the reveal form offers and what was typed into it."""
+    field = values.get("field") or request.args.get("field", "")
+    return {
+        "fields": sorted(location.fields),
+        "field": field if field in location.fields else "",
+        "purpose": values.get("purpose", ""),
+        "minutes": values.get("minutes", DEFAULT_REVEAL_MINUTES),
+        "durations": REVEAL_DURATIONS,
+        "next": safe_next(values.get("next") or request.args.get("next")) or "",
+        "errors": values.get("errors", []),
+    }
+
+
+@bp.get("/<id:subject_id>/reveal")
+@requires_role("support")
+def confirm_reveal(subject_id: str) -> Any:
+    """The reveal form: which data (all, or one field), for how long, and why (required)."""
+    location = _subject_or_404(subject_id)
+    return render_view(
+        "subjects/reveal_page.html",
+        "subjects/_reveal.html",
+        location=location,
+        form=_reveal_form(location),
+        reveals=_my_reveals(subject_id),
+    )
+
+
+@bp.post("/<id:subject_id>/reveal")
+@requires_role("support")
+def reveal(subject_id: str) -> Any:
+    """Reveal the subject's data to you for a while; written to the access log with the purpose
+    you state. Then back to the page you came from."""
+    location = _subject_or_404(subject_id)
+    purpose = request.form.get("purpose", "").strip()
+    field = request.form.get("field", "").strip()
+    next_url = safe_next(request.form.get("next"))
+    errors = []
+    if field and field not in location.fields:
+        errors.append(f"{subject_id} has no personal field {field!r}.")
+    try:
+        minutes = int(request.form.get("minutes", DEFAULT_REVEAL_MINUTES))
+    except ValueError:
+        minutes = 0
+    if minutes not in REVEAL_DURATIONS:
+        errors.append(f"Choose how long: {', '.join(map(str, REVEAL_DURATIONS))} minutes.")
+    if location.status.forgotten:
+        errors.append(f"{subject_id} has been forgotten: there is nothing left to reveal.")
+    if not errors:
+        try:
+            services.reveal_subject(
+                subject_id, current_account(), purpose=purpose, field=field or None, minutes=minutes
+            )
+        except RequestRefused as exc:
+            errors.append(_sentence(str(exc.description)))
+    if errors:
+        form = _reveal_form(
+            location, purpose=purpose, field=field, minutes=minutes, next=next_url, errors=errors
+        )
+        body = render_view(
+            "subjects/reveal_page.html",
+            "subjects/_reveal.html",
+            location=location,
+            form=form,
+            reveals=_my_reveals(subject_id),
+        )
+        return body, 200 if request.headers.get("HX-Request") == "true" else 400
+    what = f"their {field}" if field else "their personal data"
+    flash(f"Showing {what} ({subject_id}) to you for {minutes} minutes.", "ok")
+    return redirect(next_url or url_for("subjects.data", subject_id=subject_id), code=303)
+
+
+@bp.post("/<id:subject_id>/hide")
+@requires_role("support")
+def hide(subject_id: str) -> Any:
+    """Mask the subject again for you now, before your reveal runs out."""
+    if not subject_id.strip() or len(subject_id) > MAX_QUERY:
+        abort(400, description=f"A subject id is 1 to {MAX_QUERY} characters.")
+    account = current_account()
+    ended = get_runtime().privacy.end_reveal(subject_id, actor=account.name) if account else 0
+    flash(
+        f"{subject_id} is masked again." if ended else f"{subject_id} was not revealed to you.",
+        "ok",
+    )
+    target = safe_next(request.form.get("next"))
+    return redirect(target or url_for("subjects.show", subject_id=subject_id), code=303)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
+# --- the subject access export -----------------------------------------------------------------
+
+
 @bp.get("/<id:subject_id>/export")
 @requires_role("support")
-def export(subject_id: str) -> Response:
-    """The subject access export as a JSON download (logged by the privacy layer)."""
-    _subject_or_404(subject_id)
-    document = services.export_subject(subject_id, current_account())
+def confirm_export(subject_id: str) -> Any:
+    """The export form: the request it answers (a ticket or a reason) is required."""
+    location = _subject_or_404(subject_id)
+    return render_view(
+        "subjects/export_page.html",
+        "subjects/_export.html",
+        location=location,
+        purpose="",
+        errors=[],
+    )
+
+
+@bp.post("/<id:subject_id>/export")
+@requires_role("support")
+def export(subject_id: str) -> Any:
+    """The subject access export as a JSON download, logged with the purpose stated."""
+    location = _subject_or_404(subject_id)
+    purpose = " ".join(request.form.get("purpose", "").split())
+    errors = []
+    if len(purpose) < MIN_PURPOSE:
+        errors.append("State the request this export answers (a ticket number or a reason).")
+    elif len(purpose) > MAX_REASON:
+        errors.append(f"The purpose is limited to {MAX_REASON} characters.")
+    if errors:
+        body = render_view(
+            "subjects/export_page.html",
+            "subjects/_export.html",
+            location=location,
+            purpose=purpose,
+            errors=errors,
+        )
+        return body, 400
+    document = services.export_subject(subject_id, current_account(), purpose)
     body = json.dumps(document, indent=2, ensure_ascii=False, default=json_default)
     filename = f"subject-{SAFE_FILENAME.sub('_', subject_id)[:80]}-export.json"
     response = Response(body, mimetype="application/json")
