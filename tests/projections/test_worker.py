@@ -241,7 +241,7 @@ def test_the_worker_log_says_when_the_schema_changed_and_nothing_else_of_migrati
     first, second = run_once(), run_once()
 
     assert f"eventscope.migrate: schema of {url} upgraded: empty -> " in first
-    assert "keystore.db upgraded: empty -> privacy_0001" in first  # the key store beside it
+    assert "keystore.db upgraded: empty -> privacy_0002" in first  # the key store beside it
     assert "schema upgraded" not in second
     for log in (first, second):
         assert "alembic" not in log
