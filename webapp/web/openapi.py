@@ -197,6 +197,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "action": {"enum": list(ACTIONS)},
             "subject_id": {"type": "string"},
             "what": {"type": "string"},
+            "purpose": {"type": "string"},
         },
         closed=True,
     ),
@@ -405,7 +406,10 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
     },
     "api.find_subjects": {"body": _body("EmailLookup"), "reply": "SubjectList"},
     "api.subject_status": {"reply": "SubjectStatus"},
-    "api.export_subject": {"reply": "SubjectExport"},
+    "api.export_subject": {
+        "query": [_text("purpose", "the request this export answers (kept in the access log)")],
+        "reply": "SubjectExport",
+    },
     "api.forget_subject": {"body": _body("Reason"), "reply": "ForgetResult"},
     "api.reregister_subject": {
         "body": _body("Reason"),
@@ -417,6 +421,7 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
             _text("actor"),
             _text("subject_id"),
             _query("action", {"enum": list(ACTIONS)}),
+            _text("purpose", "entries whose purpose contains this text (any case)"),
             *TIME_RANGE,
             _int("before", "the previous page's `next` (an entry id)", minimum=1),
             _limit(MAX_ACCESS_LOG_PAGE),
