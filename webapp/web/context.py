@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import abort, current_app, g, request
 
 from webapp.bootstrap import BrowseRuntime, Runtime
-from webapp.privacy import NOTHING_REVEALED, sees_personal_data
+from webapp.privacy import Reveal, RevealScope, sees_personal_data
 from webapp.queries import Viewer
 from webapp.web.access import current_account
 
@@ -65,11 +65,15 @@ def current_viewer() -> Viewer:
         return Viewer()
     if request.blueprint in API_BLUEPRINTS or not runs_domain():
         return Viewer(actor=account.name, role=account.role)
-    scope = g.get("_reveal_scope")
-    if scope is None:
-        if sees_personal_data(account.role):
-            scope = get_runtime().privacy.reveal_scope(account.name)
-        else:
-            scope = NOTHING_REVEALED
-        g._reveal_scope = scope
+    scope = RevealScope((r.subject_id, r.field) for r in current_reveals())
     return Viewer(actor=account.name, role=account.role, reveals=scope)
+
+
+def current_reveals() -> list[Reveal]:
+    """The reveals in force for the signed-in account, read once per request (none for
+    viewers, anonymous visitors and another tool's store)."""
+    if "_reveals" not in g:
+        account = current_account()
+        shows = account is not None and sees_personal_data(account.role) and runs_domain()
+        g._reveals = get_runtime().privacy.revealed_to(account.name) if shows else []
+    return g._reveals

@@ -3,19 +3,20 @@
 Templates call `reveal_href(value, field)` beside a masked personal field: the reveal form
 for that subject (and field), coming back to this page, for support and admin; None for
 viewers, who never see personal data, and for anything that is not a masked value.
-`my_reveals()` lists the reveals in force for the signed-in account (the banner on every
-page says whose data is shown to them, until when, and why).
+`my_reveals()` (`context.current_reveals`) lists the reveals in force for the signed-in
+account (the banner on every page says whose data is shown to them, until when, and why).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, g, request, url_for
+from flask import Flask, request, url_for
 
-from webapp.privacy import Reveal, is_masked, sees_personal_data
+from webapp.privacy import is_masked, sees_personal_data
 from webapp.web.access import current_account
-from webapp.web.context import get_runtime, runs_domain
+from webapp.web.context import current_reveals
 
 
 def reveal_href(value: Any, field: str | None = None) -> str | None:
@@ -35,23 +36,10 @@ def reveal_href(value: Any, field: str | None = None) -> str | None:
 
 def _local(url: str) -> str:
     """The path and query of `url` (htmx reports the page's full URL)."""
-    if "://" in url:
-        url = "/" + url.split("://", 1)[1].partition("/")[2]
-    return url
-
-
-def my_reveals() -> list[Reveal]:
-    """The reveals in force for the signed-in account (support/admin on eventscope's store)."""
-    if "_my_reveals" in g:
-        return g._my_reveals
-    account = current_account()
-    found: list[Reveal] = []
-    if account is not None and sees_personal_data(account.role) and runs_domain():
-        found = get_runtime().privacy.revealed_to(account.name)
-    g._my_reveals = found
-    return found
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["reveal_href"] = reveal_href
-    app.jinja_env.globals["my_reveals"] = my_reveals
+    app.jinja_env.globals["my_reveals"] = current_reveals

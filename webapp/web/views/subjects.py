@@ -22,7 +22,7 @@ from webapp.queries import subjects as subject_queries
 from webapp.queries.subjects import Location
 from webapp.web import services
 from webapp.web.access import current_account, requires_role, safe_next
-from webapp.web.context import current_viewer, get_runtime
+from webapp.web.context import current_reveals, current_viewer, get_runtime
 from webapp.web.errors import RequestRefused
 from webapp.web.pages import has_endpoint, is_fragment_request, render_view
 from webapp.web.rendering import json_default
@@ -170,10 +170,7 @@ def data(subject_id: str) -> str:
 
 
 def _my_reveals(subject_id: str) -> list[Any]:
-    account = current_account()
-    if account is None:
-        return []
-    return get_runtime().privacy.revealed_to(account.name, subject_id=subject_id)
+    return [r for r in current_reveals() if r.subject_id == subject_id]
 
 
 def _reveal_form(location: Location, **values: Any) -> dict[str, Any]:
@@ -195,12 +192,16 @@ def _reveal_form(location: Location, **values: Any) -> dict[str, Any]:
 def confirm_reveal(subject_id: str) -> Any:
     """The reveal form: which data (all, or one field), for how long, and why (required)."""
     location = _subject_or_404(subject_id)
+    return _reveal_page(location, _reveal_form(location))
+
+
+def _reveal_page(location: Location, form: dict[str, Any]) -> str:
     return render_view(
         "subjects/reveal_page.html",
         "subjects/_reveal.html",
         location=location,
-        form=_reveal_form(location),
-        reveals=_my_reveals(subject_id),
+        form=form,
+        reveals=_my_reveals(location.subject_id),
     )
 
 
@@ -235,14 +236,8 @@ def reveal(subject_id: str) -> Any:
         form = _reveal_form(
             location, purpose=purpose, field=field, minutes=minutes, next=next_url, errors=errors
         )
-        body = render_view(
-            "subjects/reveal_page.html",
-            "subjects/_reveal.html",
-            location=location,
-            form=form,
-            reveals=_my_reveals(subject_id),
-        )
-        return body, 200 if request.headers.get("HX-Request") == "true" else 400
+        status = 200 if request.headers.get("HX-Request") == "true" else 400
+        return _reveal_page(location, form), status
     what = f"their {field}" if field else "their personal data"
     flash(f"Showing {what} ({subject_id}) to you for {minutes} minutes.", "ok")
     return redirect(next_url or url_for("subjects.data", subject_id=subject_id), code=303)
@@ -276,13 +271,16 @@ def _sentence(text: str) -> str:
 @requires_role("support")
 def confirm_export(subject_id: str) -> Any:
     """The export form: the request it answers (a ticket or a reason) is required."""
-    location = _subject_or_404(subject_id)
+    return _export_page(_subject_or_404(subject_id), "", [])
+
+
+def _export_page(location: Location, purpose: str, errors: list[str]) -> str:
     return render_view(
         "subjects/export_page.html",
         "subjects/_export.html",
         location=location,
-        purpose="",
-        errors=[],
+        purpose=purpose,
+        errors=errors,
     )
 
 
@@ -298,14 +296,7 @@ def export(subject_id: str) -> Any:
     elif len(purpose) > MAX_REASON:
         errors.append(f"The purpose is limited to {MAX_REASON} characters.")
     if errors:
-        body = render_view(
-            "subjects/export_page.html",
-            "subjects/_export.html",
-            location=location,
-            purpose=purpose,
-            errors=errors,
-        )
-        return body, 400
+        return _export_page(location, purpose, errors), 400
     document = services.export_subject(subject_id, current_account(), purpose)
     body = json.dumps(document, indent=2, ensure_ascii=False, default=json_default)
     filename = f"subject-{SAFE_FILENAME.sub('_', subject_id)[:80]}-export.json"
