@@ -109,10 +109,12 @@ class Runtime:
     workers: list[Worker] = field(default_factory=list)
 
     def start_background_work(self, echo: Callable[[str], object] = print) -> Worker:
-        """Run the projections and process managers in threads of this process."""
+        """Run the index builder, the projections and the process managers in threads of
+        this process."""
+        self.store.start_indexing()
         worker = start_in_process(self.projections)
         self.workers.append(worker)
-        echo("Projections and process managers: running in this process.")
+        echo("Index builder, projections and process managers: running in this process.")
         return worker
 
     def load_seed_if_empty(self, echo: Callable[[str], object] = print) -> None:

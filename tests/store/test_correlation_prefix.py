@@ -58,14 +58,16 @@ def test_the_exact_correlation_filter_is_unchanged(correlated: EventStore) -> No
 
 
 def test_the_prefix_is_an_index_range_on_the_correlation_id(store: EventStore) -> None:
-    where, params = log_where({"correlation_prefix": "3f2a9c1b"}, str, lambda n, v: ("", []))
+    where, params = log_where(
+        {"correlation_prefix": "3f2a9c1b"}, str, lambda n, v: ("", []), indexed="i"
+    )
 
-    assert where[:2] == ["correlation_id >= ?", "correlation_id < ?"]
+    assert where[:2] == ["i.correlation_id >= ?", "i.correlation_id < ?"]
     assert params[:2] == ["3f2a9c1b", "3f2a9c1c"]
     query = (
-        "SELECT position FROM events WHERE "
+        "SELECT i.position FROM event_index i WHERE "
         + " AND ".join(where).replace("?", "'3f2a9c1b'")
-        + " ORDER BY position DESC LIMIT 50"
+        + " ORDER BY i.position DESC LIMIT 50"
     )
     with store.engine.connect() as conn:
         if store.dialect == "sqlite":
@@ -74,4 +76,4 @@ def test_the_prefix_is_an_index_range_on_the_correlation_id(store: EventStore) -
             conn.exec_driver_sql("SET enable_seqscan = off")
             plan = conn.exec_driver_sql(f"EXPLAIN {query}").all()
             conn.rollback()
-    assert "ix_events_correlation_id_position" in " ".join(str(row) for row in plan)
+    assert "ix_event_index_correlation_id_position" in " ".join(str(row) for row in plan)

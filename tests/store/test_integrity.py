@@ -17,6 +17,7 @@ def given_two_accounts(store: EventStore) -> None:
     store.append("account-1", [NewEvent("MoneyDeposited", {"amount": n}) for n in range(3)])
     store.append("account-2", [NewEvent("MoneyDeposited", {"amount": 9})])
     store.save_snapshot(Snapshot("account-1", 2, 1, "BankAccount", {"balance": 1}))
+    store.wait_until_indexed(store.head_position())  # the streams table is the builder's
 
 
 def run_sql(store: EventStore, sql: str, **params) -> None:

@@ -170,3 +170,21 @@ def test_a_stopped_or_paused_unit_is_named_at_the_top(client, log_in, runtime):
     html = client.get("/health/").get_data(as_text=True)
 
     assert re.search(r'data-testid="troubled-units">.*user_directory.*\(paused\)', html, re.S)
+
+
+def test_the_search_index_card_says_how_far_the_index_builder_has_come(client, log_in, runtime):
+    log_in("viewer")
+    runtime.router.dispatch_json("OpenAccount", OPEN, metadata={"actor": "test"})
+    head = runtime.store.head_position()
+    runtime.store.wait_until_indexed(head)
+
+    caught_up = client.get("/health/").get_data(as_text=True)
+    with runtime.store.engine.begin() as conn:  # as if the builder were one event behind
+        conn.exec_driver_sql(f"UPDATE index_progress SET position = {head - 1}")
+        conn.exec_driver_sql(f"DELETE FROM event_index WHERE position = {head}")
+    behind = client.get("/health/").get_data(as_text=True)
+
+    assert re.search(r'data-testid="index-lag">Up to date<', caught_up)
+    assert f"indexed up to position {head:,}" in caught_up
+    assert re.search(r'data-testid="index-lag">1<', behind)
+    assert f"events past position {head - 1:,} not indexed yet" in behind

@@ -10,6 +10,7 @@ import secrets
 import pytest
 
 from tests.web.conftest import dispatch
+from webapp.store import NewEvent
 
 
 @pytest.fixture
@@ -201,3 +202,25 @@ def test_a_users_stream_has_no_chart(client, log_in, account):
     page = page_of(client.get("/streams/user-u-r"))
 
     assert 'data-testid="state-chart"' not in page
+
+
+def test_a_long_stream_without_a_recent_snapshot_loads_its_chart_after_the_page(
+    client, log_in, runtime, account
+):
+    deposit = runtime.store.read_stream(account)[1]
+    runtime.store.append(
+        account,
+        [
+            NewEvent(deposit.type, deposit.data, schema_version=deposit.schema_version)
+            for _ in range(2600)
+        ],
+    )
+    log_in("viewer")
+
+    page = page_of(client.get(f"/streams/{account}"))
+    chart = page_of(client.get(f"/streams/{account}/chart"))
+
+    assert 'data-testid="state-chart"' not in page
+    assert f'hx-get="/streams/{account}/chart" hx-trigger="load"' in page
+    assert 'data-testid="state-chart"' in chart and 'data-points="500"' in chart
+    assert "The latest 500 of 2,603 versions (2104–2603)" in chart

@@ -28,7 +28,8 @@ def register(cli: click.Group) -> None:
 @click.option("--log-level", default="INFO", show_default=True)
 @click.pass_context
 def worker(ctx: click.Context, log_level: str) -> None:
-    """Run projections, process managers and timeouts until stopped (SIGTERM/SIGINT)."""
+    """Run the index builder, projections, process managers and timeouts until stopped
+    (SIGTERM/SIGINT)."""
     from webapp.projections import Worker
 
     level = getattr(logging, log_level.upper(), logging.INFO)
@@ -43,6 +44,7 @@ def worker(ctx: click.Context, log_level: str) -> None:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    runtime.store.start_indexing()
     running = Worker(runtime.projections).start()
     click.echo(f"worker {running.worker_id} running {len(running.units)} units", err=True)
     try:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -21,8 +25,24 @@ def register(cli: click.Group) -> None:
         """Run the Alembic migrations of every layer up to their heads."""
         from webapp.migrate import upgrade as run_upgrade
 
-        current = run_upgrade(settings.db_url, heads)
+        with _progress_shown("eventscope.migrate"):
+            current = run_upgrade(settings.db_url, heads)
         click.echo(f"database at {', '.join(current) or 'no revision'}")
+
+    @db.command("reindex")
+    @click.pass_obj
+    def reindex(settings: Settings) -> None:
+        """Rebuild the index tables (event types, correlation ids, actors, times, event ids,
+        the streams table) from the log, with progress. Readers stay right meanwhile."""
+        from webapp.store import open_store
+
+        def shown(mark: int, head: int) -> None:
+            click.echo(f"indexed up to position {mark:,} of {head:,}", err=True)
+
+        with open_store(settings.db_url) as store:
+            mark = store.rebuild_index(progress=shown)
+            streams = store.count_streams()
+        click.echo(f"index rebuilt up to position {mark:,} ({streams:,} streams)")
 
     @db.command("current")
     @click.pass_obj
@@ -138,6 +158,22 @@ def register(cli: click.Group) -> None:
                 "master key, the personal data in this copy cannot be read."
             )
         click.echo("The master key is never copied: keep its own backup.")
+
+
+@contextmanager
+def _progress_shown(logger_name: str) -> Iterator[None]:
+    """Show what `logger_name` logs at INFO on stderr for the block (a migration's progress)."""
+    logger = logging.getLogger(logger_name)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _backup_file(destination: Path, url: str, *, suffix: str = "") -> Path:

@@ -90,10 +90,12 @@ def dispatch_strong(
     *,
     names: Iterable[str] | None = None,
 ) -> DispatchResult:
-    """Dispatch, then wait until the projections that handle the new events have seen them."""
+    """Dispatch, then wait until the store's index tables hold the new events and the
+    projections that handle them have seen them."""
     result = router.dispatch(command, metadata=metadata)
     if not result.events:
         return result
+    projections.store.wait_until_indexed(result.events[-1].position)
     wanted = (
         list(names)
         if names is not None

@@ -45,6 +45,23 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
+def fold_before_chart(parts: Parts, stream_id: str, *, limit: int = MAX_VERSIONS) -> int:
+    """How many events a chart of the stream folds before its first version (from the
+    newest snapshot below it, else from the start): 0 when the stream charts nothing."""
+    router = parts.router
+    aggregate_cls = None if router is None else router.aggregate_for_stream(stream_id)
+    if aggregate_cls is None or not charted_fields(aggregate_cls):
+        return 0
+    info = parts.source.stream_info(stream_id)
+    if info is None:
+        return 0
+    first = max(1, info.version - limit + 1)
+    if first == 1:
+        return 0
+    snapshot = parts.source.read_snapshot(stream_id, max_version=first - 1)
+    return first - 1 - (snapshot.version if snapshot is not None else 0)
+
+
 def charted_series(parts: Parts, stream_id: str, *, limit: int = MAX_VERSIONS) -> list[FieldSeries]:
     """Each field the stream's aggregate charts, at each of its latest `limit` versions
     (none without a domain, an aggregate, a charted field or an event). Every role may see

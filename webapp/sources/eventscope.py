@@ -13,14 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Unpack
 
-import sqlalchemy as sa
-
 from webapp.sources.port import Capabilities, Subscription
 from webapp.store import EventStore
 from webapp.store.filters import LogFilters
 from webapp.store.types import RecordedEvent, Snapshot, StreamInfo
-
-_COUNT_OF_TYPE = sa.text("SELECT count(*) FROM events WHERE type = :type")
 
 
 def _no_subscriptions() -> list[Subscription]:
@@ -121,13 +117,8 @@ class EventscopeSource:
         return self.store.count_streams()
 
     def count_by_type(self, type_names: Sequence[str]) -> dict[str, int]:
-        """One COUNT per type over the (type, position) index, in one read-only transaction."""
-        engine = self.store.engine
-        with engine.connect().execution_options(eventscope_readonly=True) as conn, conn.begin():
-            return {
-                name: int(conn.execute(_COUNT_OF_TYPE, {"type": name}).scalar() or 0)
-                for name in type_names
-            }
+        """Counts per type over the index table's (type, position) index."""
+        return self.store.count_by_type(type_names)
 
     def wait_for_events(self, after: int, timeout: float) -> int:
         return self.store.wait_for_events(after, timeout)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, Self, Unpack
 
 import sqlalchemy as sa
 
-from webapp.store import sql
-from webapp.store.filters import LogFilters, check_filter_names, log_where
+from webapp.store import indexer, sql
+from webapp.store.filters import LogFilters, check_filter_names, log_where, uses_index
 from webapp.store.types import (
     ANY,
+    STREAM_EXISTS,
     AppendResult,
     ExpectedVersion,
     InvalidAppend,
@@ -34,12 +37,26 @@ from webapp.store.validation import (
     version_matches,
 )
 
+log = logging.getLogger("eventscope.store")
+
+Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+"""Runs one statement (`?` placeholders) in a transaction and returns its rows."""
+
 
 class Conflict(Exception):
-    """Raised inside an append's transaction: the stream is at `actual`, not as expected."""
+    """Raised inside an append's transaction: the stream is at `actual`, not as expected,
+    or (`ids_stored`) some of the batch's event ids are stored already."""
 
-    def __init__(self, actual: int) -> None:
+    def __init__(self, actual: int, *, ids_stored: bool = False) -> None:
         self.actual = actual
+        self.ids_stored = ids_stored
+
+
+def checks_event_ids(expected: ExpectedVersion) -> bool:
+    """Whether an append must look its event ids up before writing: with an exact version
+    (or NO_STREAM) a retried batch meets a version conflict, and the conflict path finds
+    it; ANY and STREAM_EXISTS would append it again."""
+    return expected is ANY or expected is STREAM_EXISTS
 
 
 def as_utc(dt: datetime) -> datetime:
@@ -62,13 +79,23 @@ class EventStore(ABC):
     _stream_columns: str = sql.EVENT_COLUMNS
     """The columns a stream read selects."""
 
-    def __init__(self, engine: sa.Engine, *, max_payload_bytes: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        max_payload_bytes: int = 1_000_000,
+        index_in_background: bool = True,
+    ) -> None:
         if engine.dialect.name != self.dialect:
             msg = f"{type(self).__name__} serves {self.dialect}, not {engine.dialect.name!r}"
             raise StoreError(msg)
         self.engine = engine
         self.max_payload_bytes = max_payload_bytes
         self._write_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._indexer = indexer.BackgroundIndexer(self._catch_up_in_background)
+        self._index_in_background = index_in_background
+        self._appended = False
         self._closed = False
 
     # ------------------------------------------------------------------ append
@@ -100,6 +127,9 @@ class EventStore(ABC):
             earlier = self._earlier_append(stream_id, events)
             if earlier is not None:
                 return earlier
+            if conflict.ids_stored:  # stored by an append that committed meanwhile: gone now?
+                msg = f"append to {stream_id!r}: event ids of this batch are already stored"
+                raise InvalidAppend(msg) from None
             raise WrongExpectedVersion(stream_id, expected_version, conflict.actual) from None
         except Exception as error:
             if self._is_integrity_error(error):
@@ -109,6 +139,9 @@ class EventStore(ABC):
                 msg = f"append to {stream_id!r} refused by the database: {error}"
                 raise InvalidAppend(msg) from None
             raise
+        self._appended = True
+        if self._index_in_background:
+            self._indexer.nudge()
         recorded = [
             RecordedEvent(
                 position,
@@ -131,7 +164,9 @@ class EventStore(ABC):
         Raises InvalidAppend when only some of the ids are stored, or elsewhere.
         """
         ids = [event.event_id for event in events]
-        found = {e.event_id: e for e in self._events_by_ids(ids)}
+        found: dict[uuid.UUID, RecordedEvent] = {}
+        for event in self._events_by_ids(ids):  # an id stored twice: its first occurrence
+            found.setdefault(event.event_id, event)
         if not found:
             return None
         recorded = [found[i] for i in ids if i in found]
@@ -146,9 +181,9 @@ class EventStore(ABC):
     def _events_by_ids(self, ids: list[uuid.UUID]) -> list[RecordedEvent]:
         out: list[RecordedEvent] = []
         for start in range(0, len(ids), sql.ID_BATCH):
-            chunk = ids[start : start + sql.ID_BATCH]
-            out += self._query_events(sql.events_by_ids(len(chunk)), self._event_id_params(chunk))
-        return out
+            chunk = self._event_id_params(ids[start : start + sql.ID_BATCH])
+            out += self._query_events(sql.events_by_ids(len(chunk)), chunk + chunk)
+        return sorted(out, key=lambda e: e.position)
 
     # ------------------------------------------------------------------ streams
 
@@ -181,7 +216,13 @@ class EventStore(ABC):
         self, prefix: str = "", *, after: str | None = None, limit: int = 100
     ) -> list[StreamInfo]:
         """Streams in stream-id order, keyset-paged: pass the last id seen as `after`."""
-        return self._query_streams(*sql.streams_page(prefix, after, limit))
+        mark, tail = self._tail_streams()
+        query, params = sql.streams_page(prefix, after, limit)
+        rows = {s.stream_id: s for s in self._query_streams(query, params)}
+        for info in tail.values():
+            if info.stream_id.startswith(prefix) and (after is None or info.stream_id > after):
+                rows[info.stream_id] = info
+        return [rows[k] for k in sorted(rows, key=_id_order)][:limit]
 
     def list_streams_by_activity(
         self,
@@ -191,19 +232,40 @@ class EventStore(ABC):
         limit: int = 100,
     ) -> list[StreamInfo]:
         """Streams newest-updated first; the cursor is (updated_at, stream_id) of the last row."""
+        mark, tail = self._tail_streams()
         cursor = None if before is None else (self._time_param(before[0]), before[1])
-        return self._query_streams(*sql.streams_by_activity_page(prefix, cursor, limit))
+        query, params = sql.streams_by_activity_page(prefix, cursor, limit + len(tail))
+        rows = [s for s in self._query_streams(query, params) if s.stream_id not in tail]
+        key = _activity_order
+        rows += [
+            info
+            for info in tail.values()
+            if info.stream_id.startswith(prefix)
+            and (before is None or key(info) < (as_utc(before[0]), _id_order(before[1])))
+        ]
+        return sorted(rows, key=key, reverse=True)[:limit]
 
     def stream_info(self, stream_id: str) -> StreamInfo | None:
+        """The stream's version and times, read from the log itself (exact at once)."""
         found = self._query_streams(sql.STREAM_INFO, [stream_id])
         return found[0] if found else None
 
     def _stream_version(self, stream_id: str) -> int:
-        info = self.stream_info(stream_id)
-        return 0 if info is None else info.version
+        return int(self._fetch(sql.STREAM_VERSION, [stream_id])[0][0] or 0)
 
     def count_streams(self) -> int:
-        return int(self._scalar(sql.COUNT_STREAMS) or 0)
+        mark = self.index_position()
+        indexed = int(self._scalar(sql.COUNT_STREAMS) or 0)
+        return indexed + int(self._fetch(sql.NEW_TAIL_STREAMS, [mark])[0][0] or 0)
+
+    def _tail_streams(self) -> tuple[int, dict[str, StreamInfo]]:
+        """The index mark, and the streams as the log beyond it leaves them (usually few:
+        the builder runs right behind the appends)."""
+        mark = self.index_position()
+        if mark >= self.head_position():
+            return mark, {}
+        tail = self._query_streams(sql.TAIL_STREAMS, [mark])
+        return mark, {info.stream_id: info for info in tail}
 
     # ------------------------------------------------------------------ the global log
 
@@ -229,11 +291,32 @@ class EventStore(ABC):
         limit: int,
         filters: LogFilters,
     ) -> list[RecordedEvent]:
-        """One keyset page of the global log: `bound` on the position, then the filters."""
+        """One keyset page of the global log: `bound` on the position, then the filters.
+
+        Filters the index tables serve read them up to the index mark and the log itself
+        beyond it (a short range when the builder keeps up), so a page is always complete
+        up to the head it was read at."""
         if filters:
             check_filter_names(method, filters)
-        where, params = log_where(filters, self._time_param, self._field_equals)
-        return self._query_events(*sql.log_page(bound, position, order, limit, where, params))
+        bounds = [] if bound is None or position is None else [(bound, position)]
+        if not uses_index(filters):
+            where, params = log_where(filters, self._time_param, self._field_equals)
+            return self._query_events(*sql.log_page(bounds, order, limit, where, params))
+        mark = self.index_position()
+        indexed = (True, [*bounds, ("position <= ?", mark)])
+        tail = (False, [*bounds, ("position > ?", mark)])
+        found: list[RecordedEvent] = []
+        for through_index, part_bounds in (indexed, tail) if order == "ASC" else (tail, indexed):
+            if len(found) >= limit:
+                break
+            where, params = log_where(
+                filters, self._time_param, self._field_equals, "i" if through_index else "e"
+            )
+            query, params = sql.log_page(
+                part_bounds, order, limit - len(found), where, params, indexed=through_index
+            )
+            found += self._query_events(query, params)
+        return found
 
     def get_event(self, position: int) -> RecordedEvent | None:
         found = self._query_events(sql.EVENT_AT, [position])
@@ -253,6 +336,101 @@ class EventStore(ABC):
 
     def count_events(self) -> int:
         return int(self._scalar(sql.COUNT_EVENTS) or 0)
+
+    def count_by_type(self, type_names: Sequence[str]) -> dict[str, int]:
+        """How many events of each type the log holds (the index, then the log beyond it)."""
+        mark = self.index_position()
+        return {
+            name: int(self._fetch(sql.COUNT_INDEXED_TYPE, [name, mark])[0][0] or 0)
+            + int(self._fetch(sql.COUNT_TAIL_TYPE, [name, mark])[0][0] or 0)
+            for name in type_names
+        }
+
+    # ------------------------------------------------------------------ the index builder
+
+    def index_position(self) -> int:
+        """The index mark: the index tables hold every event up to this position."""
+        rows = self._fetch(sql.INDEX_MARK, ())
+        return int(rows[0][0]) if rows else 0
+
+    def catch_up_index(
+        self,
+        *,
+        until: int | None = None,
+        batch: int = indexer.BATCH,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Index the log up to `until` (None: the head) now, a batch per transaction, and
+        return the mark; `progress(mark, head)` after each batch. Safe beside builders in
+        other threads and processes."""
+        with self._index_lock:
+            while True:
+                before = self.index_position()
+                if until is not None and before >= until:
+                    return before
+                mark = self._index_batch(batch, wait=True)
+                if mark is None or mark <= before:
+                    return before if mark is None else mark
+                if progress is not None:
+                    progress(mark, self.head_position())
+
+    def rebuild_index(
+        self, *, batch: int = indexer.BATCH, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Empty the index tables and index the whole log again; return the mark. Readers
+        stay right meanwhile (what is not indexed yet is read from the log itself)."""
+        with self._index_lock, self._index_transaction(True) as execute:
+            assert execute is not None
+            execute(indexer.CLEAR_EVENT_INDEX, ())
+            execute(indexer.CLEAR_STREAMS, ())
+            execute(indexer.SET_MARK, (0, self._time_param(datetime.now(UTC))))
+        return self.catch_up_index(batch=batch, progress=progress)
+
+    def wait_until_indexed(self, position: int) -> int:
+        """Return once the index mark is at `position` or beyond (indexing here if no
+        builder has got there yet); return the mark."""
+        mark = self.index_position()
+        return mark if mark >= position else self.catch_up_index(until=position)
+
+    def start_indexing(self) -> None:
+        """Keep the index up with the log from a background thread of this process: at
+        once, after each append here, and every few seconds for other processes' events.
+        (A store that appends starts the thread by itself; workers call this.)"""
+        self._check_open()
+        self._indexer.start()
+
+    def _catch_up_in_background(self, wait: bool) -> int:
+        """Index up to the head as it is now (the appends that follow wait for the next
+        round: a builder that chased every new event would hold the write lock all along)."""
+        if not self._index_lock.acquire(blocking=False):
+            return -1  # a reader of this process is catching up already
+        try:
+            head = self.head_position()
+            mark = self.index_position()
+            while mark < head:
+                moved = self._index_batch(indexer.BATCH, wait=wait, until=head)
+                if moved is None or moved <= mark:
+                    break
+                mark = moved
+            return mark
+        finally:
+            self._index_lock.release()
+
+    def _index_batch(self, batch: int, *, wait: bool, until: int | None = None) -> int | None:
+        """Index up to `batch` events past the mark in one transaction; return the new mark
+        (None: another process is indexing and `wait` is False)."""
+        with self._index_transaction(wait) as execute:
+            if execute is None:
+                return None
+            mark = int(execute(indexer.READ_MARK, ())[0][0])
+            head = int(execute(sql.HEAD_POSITION, ())[0][0] or 0)
+            upto = min(mark + batch, head if until is None else min(head, until))
+            if upto <= mark:
+                return mark
+            execute(indexer.INDEX_EVENTS, (mark, upto))
+            execute(indexer.INDEX_STREAMS, (mark, upto))
+            execute(indexer.SET_MARK, (upto, self._time_param(datetime.now(UTC))))
+            return upto
 
     @abstractmethod
     def wait_for_events(self, after: int, timeout: float) -> int:
@@ -309,6 +487,12 @@ class EventStore(ABC):
 
     def close(self) -> None:
         """Release connections (and the PostgreSQL listener); the store is unusable afterwards."""
+        self._indexer.stop()
+        if self._appended and self._index_in_background and not self._closed:
+            try:  # leave the index complete for whoever opens the store next
+                self.catch_up_index()
+            except Exception:
+                log.warning("closing the store: the index is not caught up", exc_info=True)
         with self._write_lock:
             self._closed = True
             held = self._detach()
@@ -365,6 +549,11 @@ class EventStore(ABC):
         Raises Conflict, nothing written, when the stream's version does not match."""
 
     @abstractmethod
+    def _index_transaction(self, wait: bool) -> AbstractContextManager[Execute | None]:
+        """A write transaction for the index builder, serialised with every other builder
+        of the store; None inside when `wait` is False and another builder holds it."""
+
+    @abstractmethod
     def _is_integrity_error(self, error: Exception) -> bool:
         """Whether the driver refused a write for a constraint (a duplicate event id)."""
 
@@ -401,3 +590,12 @@ class EventStore(ABC):
     @abstractmethod
     def _detach(self) -> Any:
         """Take the backend's held connection or listener off the store (None if none)."""
+
+
+def _id_order(stream_id: str) -> bytes:
+    """Stream ids compare byte-wise in both databases (UTF-8 order)."""
+    return stream_id.encode("utf-8", "surrogatepass")
+
+
+def _activity_order(info: StreamInfo) -> tuple[datetime, bytes]:
+    return as_utc(info.updated_at), _id_order(info.stream_id)

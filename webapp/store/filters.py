@@ -103,10 +103,33 @@ def prefix_clause(prefix: str, column: str = "stream_id") -> tuple[list[str], li
     return where, params
 
 
+INDEXED_FILTERS: Final = frozenset(
+    {
+        "types",
+        "correlation_id",
+        "correlation_prefix",
+        "actor",
+        "since",
+        "until",
+        "occurred_since",
+        "occurred_until",
+    }
+)
+"""The filters the index tables serve (`event_index`); the others read the log's own columns."""
+
+
+def uses_index(filters: Mapping[str, object]) -> bool:
+    """Whether `filters` include one the index tables serve (set to something)."""
+    return any(filters.get(name) is not None for name in INDEXED_FILTERS)
+
+
 def log_where(
-    filters: LogFilters, time_param: TimeParam, field_equals: FieldEquals
+    filters: LogFilters, time_param: TimeParam, field_equals: FieldEquals, indexed: str = "e"
 ) -> tuple[list[str], list[Any]]:
-    """The conditions (with `?` placeholders) and parameters that `filters` put on `events`."""
+    """The conditions (with `?` placeholders) and parameters that `filters` put on the log
+    (`events e`): the indexed columns read from the table aliased `indexed` (`e` itself,
+    or `i` for `event_index` joined on the position)."""
+    i = indexed
     where: list[str] = []
     params: list[Any] = []
     types = filters.get("types")
@@ -115,44 +138,44 @@ def log_where(
         if not type_list:
             where.append("1 = 0")
         else:
-            where.append(f"type IN ({', '.join('?' * len(type_list))})")
+            where.append(f"{i}.type IN ({', '.join('?' * len(type_list))})")
             params += type_list
     stream_prefix = filters.get("stream_prefix")
     if stream_prefix:
-        prefix_where, prefix_params = prefix_clause(stream_prefix)
+        prefix_where, prefix_params = prefix_clause(stream_prefix, "e.stream_id")
         where += prefix_where
         params += prefix_params
     correlation_id = filters.get("correlation_id")
     if correlation_id is not None:
-        where.append("correlation_id = ?")
+        where.append(f"{i}.correlation_id = ?")
         params.append(str(correlation_id))
     correlation_prefix = filters.get("correlation_prefix")
     if correlation_prefix is not None:
         prefix = check_id_prefix(correlation_prefix)
-        prefix_where, prefix_params = prefix_clause(prefix, "correlation_id")
+        prefix_where, prefix_params = prefix_clause(prefix, f"{i}.correlation_id")
         # the range uses the (correlation_id, position) index; the test keeps it exact
         # whatever the column's collation
-        where += [*prefix_where, f"substr(correlation_id, 1, {len(prefix)}) = ?"]
+        where += [*prefix_where, f"substr({i}.correlation_id, 1, {len(prefix)}) = ?"]
         params += [*prefix_params, prefix]
     actor = filters.get("actor")
     if actor is not None:
-        where.append("actor = ?")
+        where.append(f"{i}.actor = ?")
         params.append(str(actor))
     since = filters.get("since")
     if since is not None:
-        where.append("recorded_at >= ?")
+        where.append(f"{i}.recorded_at >= ?")
         params.append(time_param(since))
     until = filters.get("until")
     if until is not None:
-        where.append("recorded_at < ?")
+        where.append(f"{i}.recorded_at < ?")
         params.append(time_param(until))
     occurred_since = filters.get("occurred_since")
     if occurred_since is not None:
-        where.append("occurred_at >= ?")
+        where.append(f"{i}.occurred_at >= ?")
         params.append(time_param(occurred_since))
     occurred_until = filters.get("occurred_until")
     if occurred_until is not None:
-        where.append("occurred_at < ?")
+        where.append(f"{i}.occurred_at < ?")
         params.append(time_param(occurred_until))
     data_equals = filters.get("data_equals")
     if data_equals is not None:
@@ -161,7 +184,7 @@ def log_where(
         match, match_params = field_equals(name, str(value))
         params += match_params
         for type_name, version in sorted((filters.get("older_schemas") or {}).items()):
-            match += " OR (type = ? AND schema_version < ?)"
+            match += " OR (e.type = ? AND e.schema_version < ?)"
             params += [type_name, int(version)]
         where.append(f"({match})")
     return where, params

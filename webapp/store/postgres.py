@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from webapp.store.event_store import Conflict, EventStore, as_utc
+from webapp.store import sql
+from webapp.store.event_store import Conflict, EventStore, Execute, as_utc, checks_event_ids
 from webapp.store.notify import PostgresListener, postgres_channel
 from webapp.store.sql import INSERT_COLUMNS
 from webapp.store.types import ExpectedVersion, RecordedEvent, Snapshot, StreamInfo
@@ -21,14 +23,16 @@ from webapp.store.validation import EventRow, version_matches
 # schemas of one database do not queue on each other.
 APPEND_LOCK_KEY = 0x65760002
 
-LOCK_UPSERT_STREAM = (
-    "WITH appending AS "
-    f"(SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}, hashtext(current_schema()))) "
-    "INSERT INTO streams (stream_id, version, created_at, updated_at) "
-    "SELECT %s, %s, %s, %s FROM appending "
-    "ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + excluded.version, "
-    "updated_at = excluded.updated_at RETURNING version"
-)
+# The index builders of one schema take turns under this lock (webapp.store.indexer).
+INDEX_LOCK_KEY = 0x65760003
+_SCHEMA_KEY = "hashtext(current_schema())"
+TAKE_APPEND_LOCK = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}, {_SCHEMA_KEY})"
+TAKE_INDEX_LOCK = f"SELECT pg_advisory_xact_lock({INDEX_LOCK_KEY}, {_SCHEMA_KEY})"
+TRY_INDEX_LOCK = f"SELECT pg_try_advisory_xact_lock({INDEX_LOCK_KEY}, {_SCHEMA_KEY})"
+# Read after the lock, in a statement of its own: under READ COMMITTED it then sees every
+# append that committed before this one took the lock.
+STREAM_VERSION = sql.STREAM_VERSION.replace("?", "%s")
+
 # Events are inserted, listeners notified and positions returned (in stream-version
 # order) by one statement; the channel name is the first parameter. A batch travels
 # as one array per column through unnest: one plan and thirteen parameters whatever
@@ -50,8 +54,19 @@ INSERT_MANY = (
     "%b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[], %b::text[], %b::text[], "
     "%b::text[], %b::timestamptz[]) AS batch (v, e, t, s, d, m, c, a, o) " + _INSERT_TAIL
 )
-FIELD_EQUALS = "data ->> ? = ?"
+FIELD_EQUALS = "e.data ->> ? = ?"
 # occurred_at: the metadata's business time, else the recorded time (webapp.store.business_time)
+
+
+def _any_stored(cur: Any, rows: list[EventRow]) -> bool:
+    """Whether any of the rows' event ids is stored (through the index and beyond it)."""
+    ids = [row[0] for row in rows]
+    for start in range(0, len(ids), sql.ID_BATCH):
+        chunk = ids[start : start + sql.ID_BATCH]
+        cur.execute(sql.events_by_ids(len(chunk)).replace("?", "%s"), chunk + chunk)
+        if cur.fetchone():
+            return True
+    return False
 
 
 class PostgresEventStore(EventStore):
@@ -60,8 +75,16 @@ class PostgresEventStore(EventStore):
 
     dialect = "postgresql"
 
-    def __init__(self, engine: sa.Engine, *, max_payload_bytes: int = 1_000_000) -> None:
-        super().__init__(engine, max_payload_bytes=max_payload_bytes)
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        max_payload_bytes: int = 1_000_000,
+        index_in_background: bool = True,
+    ) -> None:
+        super().__init__(
+            engine, max_payload_bytes=max_payload_bytes, index_in_background=index_in_background
+        )
         self._listener: PostgresListener | None = None
         self._channel: str | None = None
 
@@ -75,11 +98,13 @@ class PostgresEventStore(EventStore):
             conn = fairy.driver_connection
             try:
                 with conn.cursor() as cur:
-                    cur.execute(LOCK_UPSERT_STREAM, (stream_id, count, now, now))
-                    (version,) = cur.fetchone()
-                    base = version - count
+                    cur.execute(TAKE_APPEND_LOCK)
+                    cur.execute(STREAM_VERSION, (stream_id,))
+                    (base,) = cur.fetchone()
                     if not version_matches(expected, base):
                         raise Conflict(base)
+                    if checks_event_ids(expected) and _any_stored(cur, rows):
+                        raise Conflict(base, ids_stored=True)
                     if count == 1:
                         (r,) = rows
                         params: list[Any] = [channel, stream_id, base + 1, *r, now, now]
@@ -96,6 +121,31 @@ class PostgresEventStore(EventStore):
         finally:
             fairy.close()
         return base, positions
+
+    @contextmanager
+    def _index_transaction(self, wait: bool) -> Iterator[Execute | None]:
+        fairy = self.engine.raw_connection()
+        try:
+            conn = fairy.driver_connection
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(TAKE_INDEX_LOCK if wait else TRY_INDEX_LOCK)
+                    taken = cur.fetchone()
+                    if not wait and not (taken and taken[0]):
+                        yield None
+                    else:
+
+                        def execute(query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+                            cur.execute(self._sql(query), params)
+                            return cur.fetchall() if cur.description else []
+
+                        yield execute
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        finally:
+            fairy.close()
 
     def wait_for_events(self, after: int, timeout: float) -> int:
         """Block until the head is above `after` or `timeout` seconds pass; return the head.

@@ -20,11 +20,38 @@ SNAPSHOT_COLUMNS = "stream_id, version, snapshot_version, type, data, taken_at"
 ID_BATCH = 500
 """Ids asked for in one `IN (...)` query."""
 
+LOG_COLUMNS = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
+"""EVENT_COLUMNS of the log aliased `e`."""
+INDEXED_LOG = "events e JOIN event_index i ON e.position = i.position"
+"""The log joined to the index table (rows up to the index mark)."""
+
 EVENT_AT = f"SELECT {EVENT_COLUMNS} FROM events WHERE position = ?"
 HEAD_POSITION = "SELECT COALESCE(MAX(position), 0) FROM events"
 COUNT_EVENTS = "SELECT COUNT(*) FROM events"
+INDEX_MARK = "SELECT position FROM index_progress WHERE name = 'events'"
 COUNT_STREAMS = "SELECT COUNT(*) FROM streams"
-STREAM_INFO = f"SELECT {STREAM_COLUMNS} FROM streams WHERE stream_id = ?"
+INDEXED_STREAMS_AT = f"SELECT {STREAM_COLUMNS} FROM streams WHERE stream_id IN "
+# A stream's version and times straight from the log (its unique index): exact at once.
+STREAM_INFO = (
+    "SELECT l.stream_id, l.stream_version, f.recorded_at, l.recorded_at FROM events l "
+    "JOIN events f ON f.stream_id = l.stream_id AND f.stream_version = 1 "
+    "WHERE l.stream_id = ? ORDER BY l.stream_version DESC LIMIT 1"
+)
+STREAM_VERSION = "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?"
+# The streams the log holds beyond the index mark: what the streams table lacks so far.
+TAIL_STREAMS = (
+    "SELECT g.stream_id, g.version, f.recorded_at, l.recorded_at "
+    "FROM (SELECT stream_id, MAX(stream_version) AS version FROM events "
+    "WHERE position > ? GROUP BY stream_id) g "
+    "JOIN events l ON l.stream_id = g.stream_id AND l.stream_version = g.version "
+    "JOIN events f ON f.stream_id = g.stream_id AND f.stream_version = 1"
+)
+NEW_TAIL_STREAMS = (
+    "SELECT COUNT(DISTINCT t.stream_id) FROM events t WHERE t.position > ? "
+    "AND NOT EXISTS (SELECT 1 FROM streams s WHERE s.stream_id = t.stream_id)"
+)
+COUNT_INDEXED_TYPE = "SELECT COUNT(*) FROM event_index WHERE type = ? AND position <= ?"
+COUNT_TAIL_TYPE = "SELECT COUNT(*) FROM events WHERE type = ? AND position > ?"
 STREAM_PAYLOADS = (
     "SELECT stream_version, type, schema_version, data FROM events "
     "WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version"
@@ -45,7 +72,14 @@ def marks(count: int) -> str:
 
 
 def events_by_ids(count: int) -> str:
-    return f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id IN ({marks(count)})"
+    """Events by id (the `count` ids given twice): found through the index up to its mark,
+    and in the log itself beyond it, in one statement (one snapshot)."""
+    ids = marks(count)
+    return (
+        f"SELECT {LOG_COLUMNS} FROM {INDEXED_LOG} WHERE i.event_id IN ({ids}) "
+        f"AND i.position <= ({INDEX_MARK}) UNION ALL SELECT {LOG_COLUMNS} FROM events e "
+        f"WHERE e.position > ({INDEX_MARK}) AND e.event_id IN ({ids})"
+    )
 
 
 def latest_snapshots(count: int) -> str:
@@ -102,20 +136,23 @@ def payload_page(
 
 
 def log_page(
-    bound: str | None,
-    position: int | None,
+    bounds: list[tuple[str, int]],
     order: str,
     limit: int,
     where: list[str],
     params: list[Any],
+    *,
+    indexed: bool = False,
 ) -> tuple[str, list[Any]]:
-    """One keyset page of the global log: `bound` on the position, then the filters' `where`."""
-    if bound is not None:
-        where.insert(0, bound)
-        params.insert(0, position)
-    params.append(check_limit(limit))
+    """One keyset page of the global log: `bounds` on the position (conditions written on
+    `position`), then the filters' `where`; `indexed` reads through the index table."""
+    alias = "i" if indexed else "e"
+    where = [f"{alias}.{condition}" for condition, _ in bounds] + where
+    params = [value for _, value in bounds] + params + [check_limit(limit)]
+    source = INDEXED_LOG if indexed else "events e"
     clause = f"WHERE {' AND '.join(where)} " if where else ""
-    return f"SELECT {EVENT_COLUMNS} FROM events {clause}ORDER BY position {order} LIMIT ?", params
+    query = f"SELECT {LOG_COLUMNS} FROM {source} {clause}ORDER BY {alias}.position {order} LIMIT ?"
+    return query, params
 
 
 def streams_page(prefix: str, after: str | None, limit: int) -> tuple[str, list[Any]]:

@@ -6,14 +6,16 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from webapp.database.engine import sqlite_database_key, sqlite_write_guard
-from webapp.store.event_store import Conflict, EventStore, as_utc
+from webapp.store import sql
+from webapp.store.event_store import Conflict, EventStore, Execute, as_utc, checks_event_ids
 from webapp.store.json_codec import load_object, uuid_from_hex
 from webapp.store.sql import INSERT_COLUMNS
 from webapp.store.types import ExpectedVersion, RecordedEvent, Snapshot, StreamInfo
@@ -26,15 +28,20 @@ POLL_INTERVAL = 0.05
 STREAM_EVENT_COLUMNS = (
     "position, stream_version, event_id, type, schema_version, data, metadata, recorded_at"
 )
-UPSERT_STREAM = (
-    "INSERT INTO streams (stream_id, version, created_at, updated_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + excluded.version, "
-    "updated_at = excluded.updated_at RETURNING version"
-)
 INSERT_EVENT = f"INSERT INTO events ({INSERT_COLUMNS}) VALUES ({', '.join('?' * 11)})"
-FIELD_EQUALS = "CAST(json_extract(data, ?) AS TEXT) = ?"
+FIELD_EQUALS = "CAST(json_extract(e.data, ?) AS TEXT) = ?"
 
 _from_iso = datetime.fromisoformat
+
+
+def _any_stored(conn: sqlite3.Connection, rows: list[EventRow]) -> bool:
+    """Whether any of the rows' event ids is stored (through the index and beyond it)."""
+    ids = [row[0].hex for row in rows]
+    for start in range(0, len(ids), sql.ID_BATCH):
+        chunk = ids[start : start + sql.ID_BATCH]
+        if conn.execute(sql.events_by_ids(len(chunk)), chunk + chunk).fetchone():
+            return True
+    return False
 
 
 def sqlite_time(dt: datetime) -> str:
@@ -49,8 +56,16 @@ class SQLiteEventStore(EventStore):
     dialect = "sqlite"
     _stream_columns = STREAM_EVENT_COLUMNS
 
-    def __init__(self, engine: sa.Engine, *, max_payload_bytes: int = 1_000_000) -> None:
-        super().__init__(engine, max_payload_bytes=max_payload_bytes)
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        max_payload_bytes: int = 1_000_000,
+        index_in_background: bool = True,
+    ) -> None:
+        super().__init__(
+            engine, max_payload_bytes=max_payload_bytes, index_in_background=index_in_background
+        )
         self._sqlite_key = sqlite_database_key(engine.url)
         self._writer: Any = None  # one pooled connection kept for appends
         self._writer_pid = 0
@@ -64,12 +79,11 @@ class SQLiteEventStore(EventStore):
             conn = self._sqlite_writer()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                (version,) = conn.execute(
-                    UPSERT_STREAM, (stream_id, count, stamp, stamp)
-                ).fetchone()
-                base = version - count
+                (base,) = conn.execute(sql.STREAM_VERSION, (stream_id,)).fetchone()
                 if not version_matches(expected, base):
                     raise Conflict(base)
+                if checks_event_ids(expected) and _any_stored(conn, rows):
+                    raise Conflict(base, ids_stored=True)
                 if count == 1:
                     eid, etype, sv, data, meta, corr, actor, occurred = rows[0]
                     happened = stamp if occurred is None else sqlite_time(occurred)
@@ -94,6 +108,24 @@ class SQLiteEventStore(EventStore):
                     conn.execute("ROLLBACK")
                 raise
         return base, list(range(last - count + 1, last + 1))
+
+    @contextmanager
+    def _index_transaction(self, wait: bool) -> Iterator[Execute | None]:
+        """On the append connection, under the append lock: SQLite has one writer anyway."""
+        with self._write_lock, sqlite_write_guard(self._sqlite_key):
+            conn = self._sqlite_writer()
+
+            def execute(query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+                return conn.execute(query, params).fetchall()
+
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield execute
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def _sqlite_writer(self) -> Any:
         if self._writer is None or self._writer_pid != os.getpid():

@@ -117,7 +117,8 @@ def dispatch(
 ) -> Any:
     """Dispatch command `name` with `data` as `account`; returns the router's DispatchResult.
 
-    With `consistency="strong"` it returns once the projections have seen the new events.
+    With `consistency="strong"` it returns once the projections have seen the new events
+    and the store's index tables hold them.
     An `idempotency_key` (a console form's one-time id, an API client's key) becomes the
     command's command_id: sent again, the command is not run again and the result of the
     first dispatch comes back with `duplicate` set (the store knows, in every process).
@@ -171,9 +172,12 @@ CONSISTENCY_TIMEOUT = 5.0
 
 
 def _wait_for_projections(events: Sequence[RecordedEvent]) -> None:
-    """Return once the projections handling `events` have processed them (504 on timeout)."""
+    """Return once the index tables hold `events` and the projections handling them have
+    processed them (504 on timeout)."""
     timeout = float(current_app.config.get("CONSISTENCY_TIMEOUT", CONSISTENCY_TIMEOUT))
-    projections = get_runtime().projections
+    runtime = get_runtime()
+    runtime.store.wait_until_indexed(events[-1].position)
+    projections = runtime.projections
     names = projections.names_handling({event.type for event in events})
     try:
         projections.wait_until_projected(events[-1].position, names, timeout)

@@ -121,6 +121,8 @@ def health_view(now: float | None = None) -> dict[str, Any]:
     ]
     statuses = projection_queries.projection_statuses(runtime)
     behind = [s for s in statuses if s["kind"] != "timer"]
+    store = runtime.store
+    index_mark, head = store.index_position(), store.head_position()
     worst = max(behind, key=lambda s: s.get("lag") or 0, default=None)
     return {
         "charts": charts,
@@ -128,6 +130,7 @@ def health_view(now: float | None = None) -> dict[str, Any]:
         "events_per_second": rate_text(events[-1][1]) if events else None,
         "totals": totals,
         "worst": worst,
+        "index": {"mark": index_mark, "behind": max(0, head - index_mark)},
         "troubled": [s for s in statuses if s["state"] in ("stopped", "paused")],
         "refresh_seconds": REFRESH_SECONDS,
         "window_minutes": WINDOW_SECONDS // 60,

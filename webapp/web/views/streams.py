@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 
 from webapp.domain.formats import short_text
 from webapp.queries import StreamInfo, foreign
 from webapp.queries import streams as stream_queries
 from webapp.queries.context import aggregate_class
 from webapp.queries.personal import record_payload_view
-from webapp.queries.series import FieldSeries, charted_series
+from webapp.queries.series import FieldSeries, charted_series, fold_before_chart
 from webapp.queries.state import (
     HAPPENED,
     RECORDED,
@@ -279,6 +279,11 @@ def parse_as_of(stream_id: str) -> dict[str, Any] | None:
     }
 
 
+INLINE_CHART_FOLD = 2_000
+"""The most events a stream page folds before its chart's first version while rendering;
+a longer fold (a long stream without a recent snapshot) loads the chart after the page."""
+
+
 def state_charts(stream_id: str) -> list[tuple[FieldSeries, VersionChart]]:
     """The numeric state fields the stream's aggregate charts (`__charted__`), each at every
     version (the latest `MAX_VERSIONS` of a longer stream), its axis as the field reads."""
@@ -331,6 +336,8 @@ def show(stream_id: str) -> str:
     state = state_at_version(stream_id, selected) if selected is not None else None
     fields = fields_at_version(stream_id, selected) if selected is not None else None
     aggregate_cls = aggregate_class(runtime, stream_id)
+    whole_page = not is_fragment_request()
+    chart_later = whole_page and fold_before_chart(runtime, stream_id) > INLINE_CHART_FOLD
     context = {
         "info": info,
         "deleted_at": stream_queries.deleted_streams(runtime, [stream_id]).get(stream_id),
@@ -350,7 +357,8 @@ def show(stream_id: str) -> str:
         "snapshot_every": getattr(aggregate_cls, "snapshot_every", None),
         "as_of": as_of,
         "clock": as_of["clock"] if as_of else default_clock(),
-        "charts": [] if is_fragment_request() else state_charts(stream_id),
+        "charts": state_charts(stream_id) if whole_page and not chart_later else [],
+        "chart_later": chart_later,
     }
     if request.headers.get("HX-Target") == "stream-state" and selected is not None:
         return render_view("streams/stream.html", "streams/_state.html", **context)
@@ -358,6 +366,14 @@ def show(stream_id: str) -> str:
         # a selection: the timeline page (re-highlighted) plus the state panel out of band
         return render_view("streams/stream.html", "streams/_select.html", **context)
     return render_view("streams/stream.html", "streams/_timeline.html", **context)
+
+
+@bp.get("/<id:stream_id>/chart")
+@requires_role("viewer")
+def chart(stream_id: str) -> str:
+    """The stream's state charts alone (a long stream's page loads them after itself)."""
+    _stream_or_404(stream_id)
+    return render_template("streams/_chart.html", charts=state_charts(stream_id))
 
 
 @bp.get("/<id:stream_id>/state")
