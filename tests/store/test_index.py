@@ -40,8 +40,9 @@ def unindexed_store(db_url: str) -> Iterator[EventStore]:
 
 
 def varied_events(store: EventStore, count: int, seed: int = 7) -> list[uuid.UUID]:
-    """`count` events over 40 streams (each has one by the 40th batch) in batches of 1-4, with types, correlation ids,
-    actors and business times drawn from `seed`; returns the event ids in log order."""
+    """`count` events over 40 streams (each has one by the 40th batch) in batches of 1-4,
+    with types, correlation ids, actors and business times drawn from `seed`; returns the
+    event ids in log order."""
     rng = random.Random(seed)
     ids: list[uuid.UUID] = []
     written = batches = 0

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from webapp.database import reading
+from webapp.privacy.access_batches import BatchWriter
 from webapp.privacy.tables import access_log
 
 ACTIONS = ("reveal", "view", "export", "forget", "reregister")
@@ -52,9 +53,18 @@ class AccessPage:
     """Pass as `before` for the next (older) page; None on the last page."""
 
 
+BATCHED_ACTIONS = frozenset({"view"})
+"""Written in batches off the request's path (see `access_batches`); the rarer reveals,
+exports, forgets and re-registrations are written before the call returns."""
+
+
 class AccessLog:
-    def __init__(self, engine: Engine) -> None:
+    """Entries in the key store's database. With `batched` (the default), "view" entries are
+    queued and written in batches; every read of the log writes the queue first."""
+
+    def __init__(self, engine: Engine, *, batched: bool = True) -> None:
         self.engine = engine
+        self.batches = BatchWriter(self._insert) if batched else None
 
     def record(
         self,
@@ -90,7 +100,23 @@ class AccessLog:
         ]
         if connection is not None:
             connection.execute(sa.insert(access_log), rows)
-            return
+        elif self.batches is not None and action in BATCHED_ACTIONS:
+            self.batches.put(rows)
+        else:
+            self.flush()  # entries keep the order they were recorded in
+            self._insert(rows)
+
+    def flush(self) -> None:
+        """Write the queued entries now (readers call it, so they see every entry so far)."""
+        if self.batches is not None:
+            self.batches.flush()
+
+    def close(self) -> None:
+        """Write the queued entries and stop the background writer (a clean shutdown)."""
+        if self.batches is not None:
+            self.batches.close()
+
+    def _insert(self, rows: list[dict[str, object]]) -> None:
         with self.engine.begin() as conn:
             conn.execute(sa.insert(access_log), rows)
 
@@ -126,6 +152,7 @@ class AccessLog:
             query = query.where(access_log.c.at < until.timestamp())
         if before is not None:
             query = query.where(access_log.c.id < int(before))
+        self.flush()
         with reading(self.engine) as conn:
             rows = conn.execute(query).all()
         entries = [

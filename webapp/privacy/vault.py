@@ -78,7 +78,9 @@ class Vault:
         return self.keys.engine
 
     def close(self) -> None:
-        """Drop cached keys and close the key store's connections."""
+        """Write the queued access-log entries, drop cached keys and close the key store's
+        connections."""
+        self.log.close()
         self.keys.evict()
         self.engine.dispose()
 

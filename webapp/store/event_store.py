@@ -109,8 +109,10 @@ class EventStore(ABC):
         """Append `events` to the stream atomically if its version matches `expected_version`.
 
         Raises WrongExpectedVersion (nothing appended) on a version conflict and
-        InvalidAppend for bad input. Appending a batch whose event ids are already stored
-        in this stream returns the original result instead of writing twice.
+        InvalidAppend for bad input. A retried batch (its event ids stored as this batch of
+        this stream) returns the original result instead of writing twice: an exact version
+        finds it on the conflict path; ANY and STREAM_EXISTS look the ids up first, and also
+        refuse ids stored elsewhere. The index tables are left to the index builder.
         """
         check_stream_id(stream_id)
         check_expected_version(expected_version)
@@ -127,7 +129,7 @@ class EventStore(ABC):
             earlier = self._earlier_append(stream_id, events)
             if earlier is not None:
                 return earlier
-            if conflict.ids_stored:  # stored by an append that committed meanwhile: gone now?
+            if conflict.ids_stored:  # seen in the transaction, gone since (deleted by hand)
                 msg = f"append to {stream_id!r}: event ids of this batch are already stored"
                 raise InvalidAppend(msg) from None
             raise WrongExpectedVersion(stream_id, expected_version, conflict.actual) from None

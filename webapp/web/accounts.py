@@ -45,6 +45,7 @@ from webapp.web.account_rows import (
 from webapp.web.api_tokens import ApiTokens, token_usable
 from webapp.web.login_links import LoginLinks
 from webapp.web.passwords import Passwords
+from webapp.web.token_cache import forget_tokens
 
 MAX_NAME = 100
 
@@ -114,6 +115,7 @@ class AccountBook:
             if row.role != role:
                 update_account(conn, row, role=role)
                 record_change(conn, actor, "role-changed", name, f"{row.role} -> {role}")
+        forget_tokens()
         return Account(
             id=row.id,
             name=row.name,
@@ -179,6 +181,7 @@ class AccountBook:
                 raise AccountError(msg)
             update_account(conn, row, disabled_at=time.time(), session_epoch=NEXT_EPOCH)
             record_change(conn, actor, "disabled", name, reason)
+        forget_tokens()
 
     def enable(self, name: str, *, actor: str, reason: str = "") -> None:
         """Let a disabled account in again; its unrevoked tokens work again too."""
@@ -189,6 +192,7 @@ class AccountBook:
                 raise AccountError(msg)
             update_account(conn, row, disabled_at=None)
             record_change(conn, actor, "enabled", name, reason)
+        forget_tokens()
 
     def end_sessions(self, name: str, *, actor: str) -> None:
         """Log every browser of account `name` out at its next request."""
@@ -196,6 +200,7 @@ class AccountBook:
             row = locked_account(conn, name)
             update_account(conn, row, session_epoch=NEXT_EPOCH)
             record_change(conn, actor, "sessions-ended", name)
+        forget_tokens()
 
     def record_sign_in(self, account: Account) -> None:
         """Note that `account` just signed in to the dashboard (shown to admins)."""

@@ -28,6 +28,7 @@ from webapp.web.account_rows import (
     record_change,
     token_digest,
 )
+from webapp.web.token_cache import PROCESS_CACHE, TokenCache, forget_tokens
 
 PREFIX = "es_"
 MAX_TOKEN_LENGTH = 200
@@ -37,8 +38,10 @@ MAX_TOKEN_LENGTH = 200
 class ApiTokens:
     """The accounts' API tokens in the store's database (SQLAlchemy Core)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, cache: TokenCache = PROCESS_CACHE) -> None:
         self.engine = engine
+        self.cache = cache
+        self._database = str(engine.url)
 
     def issue(self, name: str, *, actor: str, expires_in: timedelta | None = None) -> str:
         """A new token for enabled account `name`, refused after `expires_in` if given."""
@@ -68,13 +71,23 @@ class ApiTokens:
         return token
 
     def account_for(self, token: str) -> Account | None:
-        """The account of an unrevoked, unexpired token whose account is not disabled."""
+        """The account of an unrevoked, unexpired token whose account is not disabled (a
+        revocation or account change made by another process is seen within
+        `TOKEN_CACHE_SECONDS`; one made here, at once: see `webapp.web.token_cache`)."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         digest = token_digest(token)
+        cached = self.cache.get(self._database, digest)
+        if cached is not None:
+            return cached
+        generation = self.cache.generation()
         with reading(self.engine) as conn:
             row = conn.execute(
-                sa.select(accounts_table, tokens_table.c.last_used_at.label("token_used_at"))
+                sa.select(
+                    accounts_table,
+                    tokens_table.c.last_used_at.label("token_used_at"),
+                    tokens_table.c.expires_at.label("token_expires_at"),
+                )
                 .join(tokens_table, tokens_table.c.account_id == accounts_table.c.id)
                 .where(
                     tokens_table.c.token_hash == digest,
@@ -84,11 +97,17 @@ class ApiTokens:
             ).first()
         if row is None:
             return None
+        touched = True
         if row.token_used_at is None or now - row.token_used_at >= TOKEN_TOUCH_SECONDS:
             # bookkeeping: while another writer holds the lock, a later request records it
             touch = tokens_table.update().where(tokens_table.c.token_hash == digest)
-            write_if_free(self.engine, lambda conn: conn.execute(touch.values(last_used_at=now)))
-        return account_from_row(row)
+            touched = write_if_free(
+                self.engine, lambda conn: conn.execute(touch.values(last_used_at=now))
+            )
+        account = account_from_row(row)
+        if account is not None and touched:  # else the next request looks up and touches
+            self.cache.put(self._database, digest, account, row.token_expires_at, generation)
+        return account
 
     def listed(self, name: str | None = None) -> list[TokenInfo]:
         """Tokens, revoked ones too, by account name and then age (`name`: one account's)."""
@@ -143,6 +162,7 @@ class ApiTokens:
                 tokens_table.update().where(tokens_table.c.id == token_id).values(revoked_at=now)
             )
             record_change(conn, actor, "token-revoked", row.account, f"token {token_id}")
+        forget_tokens()
         return TokenInfo(
             id=row.id,
             account=row.account,
@@ -174,6 +194,7 @@ class ApiTokens:
                 )
                 listed = ", ".join(str(i) for i in ids)
                 record_change(conn, actor, "token-revoked", name, f"tokens {listed}"[:500])
+        forget_tokens()
         return len(ids)
 
 

@@ -16,6 +16,7 @@ from gunicorn.app.base import BaseApplication
 
 from webapp.bootstrap import build_runtime
 from webapp.config import Settings
+from webapp.web.context import EXTENSION_KEY
 from webapp.web.request_log import PathOnlyGunicornLogger
 
 
@@ -40,6 +41,15 @@ class EventscopeServer(BaseApplication):
         if self.run_worker:
             runtime.start_background_work()
         return create_app(runtime=runtime)
+
+
+def close_worker_runtime(_arbiter: Any, worker: Any) -> None:
+    """gunicorn's `worker_exit` hook: a worker that stops cleanly closes its runtime, so its
+    background work stops and its queued access-log entries are written."""
+    app = getattr(worker, "wsgi", None)
+    runtime = getattr(app, "extensions", {}).get(EXTENSION_KEY) if app is not None else None
+    if runtime is not None:
+        runtime.close()
 
 
 class CannotListen(Exception):
@@ -93,5 +103,6 @@ def run_gunicorn(
         # every line without query strings: they may carry personal data (see request_log)
         "logger_class": PathOnlyGunicornLogger,
         "preload_app": False,
+        "worker_exit": close_worker_runtime,
     }
     EventscopeServer(settings, options, run_worker=run_worker).run()

@@ -217,11 +217,12 @@ def stream_events(stream_id: str) -> Response:
     from_version = int_arg("from_version", 1, minimum=1)
     limit = limit_arg()
     runtime = get_runtime()
-    if stream_queries.stream_info(runtime, stream_id) is None:
-        abort(404, description=f"no stream {stream_id!r}")
     events, next_version = stream_queries.read_events(
         runtime, stream_id, from_version, limit, current_viewer(), where="api: stream events"
     )
+    # a page with events proves the stream exists; only an empty one needs the second read
+    if not events and stream_queries.stream_info(runtime, stream_id) is None:
+        abort(404, description=f"no stream {stream_id!r}")
     return jsonify(events=[services.event_json(event) for event in events], next=next_version)
 
 

@@ -1,0 +1,85 @@
+"""The bare-Flask baseline of bench/serve.py: JSON replies of the sizes eventscope's API gives.
+
+gunicorn loads `app` from here with the settings `eventscope serve` uses. The bodies come
+from the files named by BENCH_READ_REPLY (a captured `/api/events?limit=50` reply) and
+BENCH_COMMAND_REPLY (a captured `POST /api/commands` reply); Flask encodes them again on
+every request, as any JSON endpoint of the framework would. `/floor/events` is the floor of
+serving a page from the store at all: one query by the raw driver (BENCH_FLOOR_DB), the rows
+shaped and encoded, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+READ_REPLY: Any = json.loads(Path(os.environ["BENCH_READ_REPLY"]).read_text())
+COMMAND_REPLY: Any = json.loads(Path(os.environ["BENCH_COMMAND_REPLY"]).read_text())
+
+
+@app.get("/api/health")
+def health() -> Any:
+    """Ready."""
+    return jsonify(status="ok")
+
+
+@app.get("/api/<path:anything>")
+def read(anything: str) -> Any:
+    """Every read answers the captured `/api/events?limit=50` reply."""
+    return jsonify(READ_REPLY)
+
+
+FLOOR_SQL = (
+    "SELECT position, stream_id, stream_version, event_id, type, data, metadata, recorded_at "
+    "FROM events ORDER BY position LIMIT 50"
+)
+_local = threading.local()
+
+
+def _connection() -> Any:
+    """This thread's connection to the store named by BENCH_FLOOR_DB (raw driver)."""
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        url = os.environ["BENCH_FLOOR_DB"]
+        if url.startswith("sqlite:///"):
+            conn = sqlite3.connect(url.removeprefix("sqlite:///").split("?")[0])
+        else:
+            from _store_common import psycopg_connect
+
+            conn = psycopg_connect(url, autocommit=True)
+        _local.conn = conn
+    return conn
+
+
+@app.get("/floor/events")
+def floor() -> Any:
+    """The floor: the first 50 events read by the raw driver, JSON decoded, shaped, encoded."""
+    rows = _connection().execute(FLOOR_SQL).fetchall()
+    events = [
+        {
+            "position": row[0],
+            "stream_id": row[1],
+            "stream_version": row[2],
+            "event_id": str(row[3]),
+            "type": row[4],
+            "data": json.loads(row[5]) if isinstance(row[5], str) else row[5],
+            "metadata": json.loads(row[6]) if isinstance(row[6], str) else row[6],
+            "recorded_at": str(row[7]),
+        }
+        for row in rows
+    ]
+    return jsonify(events=events, next=None)
+
+
+@app.post("/api/commands")
+def command() -> Any:
+    """A command's body is parsed; the captured command reply comes back."""
+    request.get_json()
+    return jsonify(COMMAND_REPLY)

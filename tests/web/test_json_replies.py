@@ -1,0 +1,55 @@
+"""JSON replies: the fast encoder answers as the standard library would, or hands back to it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from flask import jsonify
+from markupsafe import Markup
+
+from webapp.web import rendering
+
+VALUES = {
+    "times": {"at": datetime(2026, 12, 5, 16, 11, tzinfo=UTC), "on": date(2026, 12, 5)},
+    "id": uuid.UUID("5ce49eaf-1fc1-459c-a8ed-4a2f7d5fcad5"),
+    "span": timedelta(minutes=2),
+    "tags": {"a"},
+    "pair": ("x", 1),
+    "text": "Zoë <b> \u2028",
+    "numbers": [0, -1, 2**63 - 1, 1.5],
+}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [VALUES, {"big": 2**70}, {1: "int key"}, {"markup": Markup("<i>x</i>")}, {"bad": "\ud800"}],
+    ids=["event values", "beyond 64 bits", "int keys", "str subclass", "lone surrogate"],
+)
+def test_a_reply_reads_as_the_standard_library_writes_it(app, value):
+    expected = json.loads(json.dumps(value, default=rendering.json_default))
+
+    with app.app_context():
+        reply = jsonify(value)
+
+    assert reply.mimetype == "application/json"
+    assert reply.get_data().endswith(b"\n")
+    assert json.loads(reply.get_data()) == expected
+
+
+@pytest.mark.skipif(rendering.orjson is None, reason="orjson (the `fast` extra) not installed")
+def test_values_only_the_standard_library_encodes_are_handed_back_to_it():
+    assert rendering.fast_json(VALUES) is not None
+    for value in ({"big": 2**70}, {1: "int key"}, {"markup": Markup("x")}, {"bad": "\ud800"}):
+        assert rendering.fast_json(value) is None
+
+
+def test_debug_mode_replies_stay_indented(app):
+    app.debug = True
+
+    with app.app_context():
+        body = jsonify({"a": 1}).get_data(as_text=True)
+
+    assert body == '{\n  "a": 1\n}\n'
