@@ -59,7 +59,7 @@ PROFILED = {
     "  JSON encoding (jsonify)": ("DefaultJSONProvider.response", "flask"),
     "after_request hooks (headers, session)": ("Flask.process_response", "flask"),
     "response to the socket (gunicorn write)": ("write", "gunicorn/util.py"),
-    "gunicorn access log line": ("Logger.access", "glogging.py"),
+    "gunicorn access log line": ("PathOnlyGunicornLogger.access", "request_log.py"),
     "request parsing (gunicorn)": ("Request.__init__", "gunicorn/http"),
     "background threads (worker, index builder, log writer)": ("Thread.run", "threading.py"),
 }

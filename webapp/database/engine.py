@@ -36,9 +36,18 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
 from webapp.database.files import create_private_file
+from webapp.database.writer_turns import WriterTurn
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_SYNCHRONOUS_CHOICES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+WRITER_TURN = "eventscope_writer_turn"
+"""Where a pooled SQLite connection keeps its WriterTurn (`ConnectionRecord.info`)."""
+
+
+class TurnNotFree(RuntimeError):
+    """Another writer holds the SQLite file's write turn (for a writer that may not wait)."""
 
 
 class NestedWriteTransaction(RuntimeError):
@@ -172,8 +181,12 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         create_private_file(Path(str(url.database)))  # 0600, and so its -wal and -shm
     engine = sa.create_engine(url, hide_parameters=True, **kwargs)
 
+    key = sqlite_database_key(url)
+    turns: dict[int, WriterTurn] = {}
+    """Each pooled connection's write turn, by id() of its driver connection."""
+
     @event.listens_for(engine, "connect")
-    def _configure(dbapi_conn: Any, _record: Any) -> None:
+    def _configure(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         dbapi_conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         if not in_memory:
@@ -181,16 +194,37 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         dbapi_conn.execute(f"PRAGMA synchronous = {synchronous}")
         dbapi_conn.execute("PRAGMA secure_delete = ON")
         dbapi_conn.execute("PRAGMA foreign_keys = ON")
+        if key:
+            record.info[WRITER_TURN] = turns[id(dbapi_conn)] = WriterTurn(key)
 
-    key = sqlite_database_key(url)
+    def _closed(dbapi_conn: Any, _record: Any) -> None:
+        turn = turns.pop(id(dbapi_conn), None)
+        if turn is not None:
+            turn.close()
+
+    event.listen(engine, "close", _closed)
+    event.listen(engine, "close_detached", _closed)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
-        if conn.get_execution_options().get("eventscope_readonly"):
+        options = conn.get_execution_options()
+        if options.get("eventscope_readonly"):
             conn.exec_driver_sql("BEGIN")
             return
         _check_not_held(key)
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        turn = turns.get(id(conn.connection.dbapi_connection))
+        if turn is not None:
+            wait = options.get("eventscope_turn_seconds")
+            if wait is None:
+                turn.take(SQLITE_BUSY_TIMEOUT_MS / 1000)
+            elif not turn.take_within(wait):
+                raise TurnNotFree(key)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if turn is not None:
+                turn.give_back()
+            raise
         if key:
             _transactions_held()[id(conn)] = (key, weakref.ref(conn))
 
@@ -199,7 +233,34 @@ def _sqlite_engine(url: URL) -> sa.Engine:
 
     event.listen(engine, "commit", _end)
     event.listen(engine, "rollback", _end)
+    _give_turn_back_after_each_transaction(engine.dialect, turns)
     return engine
+
+
+def _give_turn_back_after_each_transaction(dialect: Any, turns: dict[int, WriterTurn]) -> None:
+    """The write turn goes back once COMMIT or ROLLBACK has run (SQLAlchemy's commit and
+    rollback events come before them). The pool hands its own proxy to `do_rollback`
+    when it resets a returned connection, hence the unwrapping."""
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def give_back(connection: Any) -> None:
+        turn = turns.get(id(getattr(connection, "dbapi_connection", connection)))
+        if turn is not None:
+            turn.give_back()
+
+    def do_commit(connection: Any) -> None:
+        try:
+            commit(connection)
+        finally:
+            give_back(connection)
+
+    def do_rollback(connection: Any) -> None:
+        try:
+            rollback(connection)
+        finally:
+            give_back(connection)
+
+    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
 
 def _postgresql_engine(url: URL) -> sa.Engine:
@@ -245,12 +306,16 @@ def write_if_free(engine: sa.Engine, write: Callable[[sa.Connection], object]) -
                 return False
             raise
         return True
-    with engine.connect() as conn:
+    with engine.connect().execution_options(
+        eventscope_turn_seconds=WRITE_IF_FREE_WAIT_MS / 1000
+    ) as conn:
         driver: Any = conn.connection.dbapi_connection  # a pragma outside any transaction
         driver.execute(f"PRAGMA busy_timeout = {WRITE_IF_FREE_WAIT_MS}")
         try:
             with conn.begin():
                 write(conn)
+        except TurnNotFree:
+            return False
         except sa.exc.OperationalError as exc:
             if "locked" in str(exc.orig) or "busy" in str(exc.orig):
                 return False

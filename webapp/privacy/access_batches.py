@@ -68,9 +68,13 @@ class BatchWriter:
                 while len(self._pending) >= self.capacity and not self._closed:
                     self._changed.notify_all()
                     self._changed.wait(0.1)
+                idle = not self._pending
                 self._pending.extend(rows)
                 self._start_thread()
-                self._changed.notify_all()
+                # wake the writer only where it waits for this: an idle writer for the first
+                # row, a waiting one for a half-full queue (each wake-up costs every request)
+                if idle or len(self._pending) >= self.capacity // 2:
+                    self._changed.notify_all()
         if closed:  # after close (a late request): written at once, never lost
             self._write(rows)
 

@@ -19,11 +19,15 @@ from webapp.privacy import crypto
 from webapp.privacy.blind_index import BlindIndex, is_lookup_field
 from webapp.privacy.errors import MissingSubject
 from webapp.privacy.keystore import KeyStore, SubjectKey
-from webapp.privacy.markers import FORGOTTEN, WITHHELD, Masked, Unreadable
+from webapp.privacy.markers import FORGOTTEN, WITHHELD, Masked, Unreadable, is_placeholder
 from webapp.privacy.reveals import RevealScope
 from webapp.store.types import NewEvent, RecordedEvent
 
 NOTED_LIMIT = 100_000
+OPENED_PER_SUBJECT = 64
+"""Decrypted values a cached key record remembers (a read of the same page again skips
+AES-GCM); only immutable values are remembered, so no caller can change another's."""
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 _AAD_PREFIX = f"eventscope-pii\x00{crypto.FORMAT_VERSION}\x00"
 
 PersonalFields = Callable[[str], "Mapping[str, str] | None"]
@@ -204,10 +208,22 @@ class PrivacyCodec:
             return FORGOTTEN
         if not reveal:
             return Masked(subject_id)
+        body = envelope.get(crypto.ENVELOPE)
+        opened = record.opened
+        remembered = (aad, body.get("n"), body.get("c")) if type(body) is dict else None
         try:
-            return crypto.open_envelope(record.cipher, envelope, aad)
+            return opened[remembered]
+        except (KeyError, TypeError):  # not opened yet, or a malformed body (reported below)
+            pass
+        try:
+            value = crypto.open_envelope(record.cipher, envelope, aad)
         except crypto.DecryptionFailed as exc:
             return Unreadable(str(exc))
+        if remembered is not None and type(remembered[2]) is str and type(value) in _IMMUTABLE:
+            if len(opened) >= OPENED_PER_SUBJECT:
+                opened.clear()
+            opened[remembered] = value
+        return value
 
     # --- sealed values outside events (read models, snapshots) -------------------
 
@@ -231,10 +247,7 @@ def _context_aad(context: str, subject_id: str) -> bytes:
     return crypto.field_aad("sealed:" + context, "", subject_id)
 
 
-def _is_marker(value: object) -> bool:
-    from webapp.privacy.markers import is_placeholder
-
-    return is_placeholder(value)
+_is_marker = is_placeholder
 
 
 def envelope_subjects(data: Mapping[str, Any]) -> set[str]:

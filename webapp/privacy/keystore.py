@@ -48,6 +48,15 @@ class SubjectKey:
             raise SubjectForgottenError(self.subject_id)
         return AESGCM(self.key)
 
+    @functools.cached_property
+    def opened(self) -> dict[tuple[bytes, str, str], object]:
+        """Plain values this record has already decrypted, by (AAD, nonce, ciphertext).
+
+        They live exactly as long as the record: a forget (here, or seen from another
+        process through the forget mark) or the cache's expiry drops the record and its
+        plaintexts with it, so nothing opens after the key is gone."""
+        return {}
+
     def __repr__(self) -> str:  # never print key bytes
         return f"SubjectKey({self.subject_id!r}, epoch={self.epoch}, forgotten={self.forgotten})"
 

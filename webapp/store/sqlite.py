@@ -13,7 +13,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from webapp.database.engine import sqlite_database_key, sqlite_write_guard
+from webapp.database.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    WRITER_TURN,
+    sqlite_database_key,
+    sqlite_write_guard,
+)
 from webapp.store import sql
 from webapp.store.event_store import Conflict, EventStore, Execute, as_utc, checks_event_ids
 from webapp.store.json_codec import load_object, uuid_from_hex
@@ -75,7 +80,7 @@ class SQLiteEventStore(EventStore):
     ) -> tuple[int, list[int]]:
         count = len(rows)
         stamp = now.isoformat(" ", "microseconds")
-        with self._write_lock, sqlite_write_guard(self._sqlite_key):
+        with self._write_lock, sqlite_write_guard(self._sqlite_key), self._writer_turn():
             conn = self._sqlite_writer()
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -112,7 +117,7 @@ class SQLiteEventStore(EventStore):
     @contextmanager
     def _index_transaction(self, wait: bool) -> Iterator[Execute | None]:
         """On the append connection, under the append lock: SQLite has one writer anyway."""
-        with self._write_lock, sqlite_write_guard(self._sqlite_key):
+        with self._write_lock, sqlite_write_guard(self._sqlite_key), self._writer_turn():
             conn = self._sqlite_writer()
 
             def execute(query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -126,6 +131,21 @@ class SQLiteEventStore(EventStore):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """The file's write turn for the append connection (see database.writer_turns),
+        given back after its COMMIT or ROLLBACK."""
+        self._sqlite_writer()
+        turn = self._writer.info.get(WRITER_TURN)
+        if turn is None:
+            yield
+            return
+        turn.take(SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            yield
+        finally:
+            turn.give_back()
 
     def _sqlite_writer(self) -> Any:
         if self._writer is None or self._writer_pid != os.getpid():

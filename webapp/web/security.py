@@ -77,6 +77,10 @@ def check_csrf() -> None:
         abort(400, description="CSRF token missing or invalid; reload the page and try again.")
 
 
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+"""The bodies `request.form` reads; any other request has an empty form (not parsed)."""
+
+
 def refuse_nul_characters() -> None:
     """Refuse a path, query-string or form value holding a NUL character, naming it.
 
@@ -86,21 +90,32 @@ def refuse_nul_characters() -> None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and "\x00" in value:
             abort(400, description=f"The {name!r} in the address contains a NUL character.")
-    for values in (request.args, request.form):
+    sources = (request.args, request.form) if request.mimetype in FORM_TYPES else (request.args,)
+    for values in sources:
         for name, value in values.items(multi=True):
             if "\x00" in name or "\x00" in value:
                 abort(400, description=f"The {name[:40]!r} value contains a NUL character.")
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+"""Set on every response that did not set its own."""
+
+
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    present = {name.lower() for name, _ in headers.items()}  # one pass, not one per header
+    for name, value in SECURITY_HEADERS:
+        if name.lower() not in present:
+            headers.add(name, value)
     if request.endpoint != "static":
-        headers.setdefault("Cache-Control", "no-store")
+        if "cache-control" not in present:
+            headers.add("Cache-Control", "no-store")
         response.vary.add("HX-Request")
     return response
 
