@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.web.conftest import dispatch
 from webapp.store import NewEvent
 
 
@@ -196,6 +197,20 @@ def test_global_log_is_keyset_paged_by_position(client, viewer, bank):
     assert positions == sorted(positions)
     assert len(set(positions)) == 4
     assert second["next"] is None
+
+
+def test_a_filtered_log_page_states_the_position_it_is_complete_to(client, viewer, runtime, bank):
+    deposits = {"type": "MoneyDeposited"}
+    dispatch(runtime, "DepositMoney", account_number="A-100", amount=7)
+    first = client.get("/api/events", query_string={**deposits, "limit": 1}, headers=viewer)
+    dispatch(runtime, "DepositMoney", account_number="A-100", amount=5)  # the log's tail
+    last = client.get("/api/events", query_string=deposits, headers=viewer)
+
+    assert first.get_json()["next"] is not None
+    assert int(first.headers["Complete-To"]) == first.get_json()["next"]
+    assert last.get_json()["next"] is None
+    assert int(last.headers["Complete-To"]) == runtime.store.head_position()
+    assert [e["data"]["amount"] for e in last.get_json()["events"]] == [250, 7, 5]
 
 
 def test_global_log_filters_by_type_and_correlation_id(client, viewer, bank):

@@ -39,6 +39,9 @@ MAX_REASON = 500
 MAX_EMAIL = 320
 DEFAULT_LIMIT = 100
 MAX_TYPES = 20
+COMPLETE_TO_HEADER = "Complete-To"
+"""On `/api/events`: the position up to which the reply answers the query, filters and
+all (`next` while more pages follow, else the head read before the page)."""
 
 
 # --- query parameters -------------------------------------------------------------------------
@@ -294,12 +297,16 @@ def global_events() -> Response:
         data_equals=parse_data_filter(str_arg("data") or ""),
         **window,
     )
+    # every event at or below the head read first is visible to the page's read after it
+    head = get_runtime().source.head_position()
     try:
         page, after_page = log_queries.read_forward(search, after, limit)
     except ValueError as refused:  # a filter this source cannot serve
         abort(400, description=str(refused))
     events = services.reveal(page, where="api: global log")
-    return jsonify(events=[services.event_json(event) for event in events], next=after_page)
+    reply = jsonify(events=[services.event_json(event) for event in events], next=after_page)
+    reply.headers[COMPLETE_TO_HEADER] = str(after_page if after_page is not None else head)
+    return reply
 
 
 @bp.get("/subjects")
