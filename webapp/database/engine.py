@@ -36,6 +36,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
 from webapp.database.files import create_private_file
+from webapp.database.json_loads import load_json
 from webapp.database.writer_turns import WriterTurn
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -277,6 +278,10 @@ def _postgresql_engine(url: URL) -> sa.Engine:
         # reads of the global log walks the primary key and filters every row
         dbapi_conn.execute("SET plan_cache_mode = force_custom_plan")
         dbapi_conn.commit()
+        # jsonb comes back through the store's quick, exact loader (json_loads)
+        from psycopg.types.json import set_json_loads
+
+        set_json_loads(load_json, dbapi_conn)
 
     return engine
 

@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from webapp.database.json_loads import load_json
+
 
 def _not_json(value: object) -> object:
     msg = f"{type(value).__name__} is not JSON-serialisable"
@@ -35,8 +37,6 @@ def make_dumps() -> Callable[[Any], str]:
 
 
 dumps = make_dumps()
-_loads = json.loads
-_scan_json = json.JSONDecoder().scan_once  # the C scanner, without decode()'s whitespace checks
 _UUID = uuid.UUID
 _new_object = object.__new__
 _set_attribute = object.__setattr__
@@ -55,11 +55,7 @@ def load_object(text: str) -> Any:
     """json.loads for the compact JSON objects the store writes ("{}" is the common metadata)."""
     if text == "{}":
         return {}
-    try:
-        value, end = _scan_json(text, 0)
-    except StopIteration:  # not starting with a JSON value (e.g. whitespace): the full parser
-        return _loads(text)
-    return value if end == len(text) else _loads(text)
+    return load_json(text)
 
 
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")

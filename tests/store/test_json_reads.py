@@ -1,0 +1,58 @@
+"""Payloads read back exactly as the standard library reads them, on both backends.
+
+Stored JSON is read by orjson where it gives `json.loads`'s answer and by `json.loads`
+where it might not (integers beyond 64 bits, lone surrogates, NaN and infinities).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from webapp.database.json_loads import load_json
+from webapp.store.types import NewEvent
+
+EXACT = {
+    "amount_in_cents": 123456789012345678901234567890,
+    "negative": -98765432109876543210,
+    "limit": 18446744073709551615,
+    "fraction": 0.1,
+    "tiny": 5e-324,
+    "text": "Zoë ☃ \u2028",
+    "nested": {"list": [1, 2.5, None, True, "x"]},
+}
+
+
+def test_a_payload_with_big_integers_reads_back_exactly(store):
+    store.append("ledger-1", [NewEvent("Booked", EXACT, {"note": 10**25})])
+
+    [event] = store.read_stream("ledger-1")
+
+    assert event.data == EXACT
+    assert type(event.data["amount_in_cents"]) is int
+    assert event.metadata == {"note": 10**25}
+    assert [e.data for e in store.read_all(types=["Booked"])] == [EXACT]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 123456789012345678901234567890}',
+        '{"a": "\\ud800"}',
+        '{"a": NaN, "b": Infinity, "c": 1e400}',
+        '{"a": 0.1234567890123456789}',
+        ' {"a": 1} ',
+        '{"a": -0, "b": -0.0, "c": 1E5}',
+    ],
+)
+def test_every_text_reads_as_the_standard_library_reads_it(text):
+    for form in (text, text.encode()):
+        read, expected = load_json(form), json.loads(form)
+        assert json.dumps(read) == json.dumps(expected)
+        assert [type(v) for v in read.values()] == [type(v) for v in expected.values()]
+
+
+def test_nan_stays_nan():
+    assert math.isnan(load_json('{"a": NaN}')["a"])
