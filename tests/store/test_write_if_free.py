@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
+from tests.store.conftest import write_held_open
 from webapp.bootstrap import open_migrated_store
 from webapp.database import write_if_free
 from webapp.database.engine import SQLITE_BUSY_TIMEOUT_MS
@@ -27,25 +26,9 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
         store.close()
 
 
-@contextmanager
-def row_held_by_another_writer(engine: sa.Engine) -> Iterator[None]:
+def row_held_by_another_writer(engine: sa.Engine):
     """Another connection holds SQLite's write lock, or PostgreSQL's lock on row 1."""
-    taken, done = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("UPDATE touches SET at = at WHERE id = 1")
-            taken.set()
-            done.wait(10)
-
-    writer = threading.Thread(target=hold, daemon=True)
-    writer.start()
-    assert taken.wait(5)
-    try:
-        yield
-    finally:
-        done.set()
-        writer.join()
+    return write_held_open(engine, "UPDATE touches SET at = at WHERE id = 1")
 
 
 def touch(at: int):

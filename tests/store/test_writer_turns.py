@@ -15,11 +15,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
+from tests.store.conftest import write_held_open
 from webapp.bootstrap import open_migrated_store
 from webapp.database.engine import (
     WRITER_TURN,
@@ -55,25 +55,9 @@ def turn_is_free(store) -> bool:
         probe.close()
 
 
-@contextmanager
-def transaction_held_open(engine: sa.Engine) -> Iterator[threading.Event]:
+def transaction_held_open(engine: sa.Engine):
     """Another thread holds a write transaction until the yielded event is set."""
-    begun, finish = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS held (x INTEGER)")
-            begun.set()
-            finish.wait(10)
-
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    assert begun.wait(5)
-    try:
-        yield finish
-    finally:
-        finish.set()
-        holder.join(5)
+    return write_held_open(engine, "CREATE TABLE IF NOT EXISTS held (x INTEGER)")
 
 
 def test_a_write_transaction_holds_the_turn_until_it_commits(store):
