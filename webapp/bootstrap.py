@@ -43,6 +43,7 @@ from webapp.projections import (
 )
 from webapp.projections.checks import ReadModelCheck, ReadModelReport
 from webapp.projections.lookups import ReadModelLookup, ReadModels
+from webapp.projections.milestones import MilestonePolicy
 from webapp.sources import EventscopeSource, EventSource, Subscription
 from webapp.store import EventStore, open_store
 
@@ -132,6 +133,7 @@ class Runtime:
         while self.workers:
             self.workers.pop().stop()
         self.registry.stop()
+        self.projections.close()
         self.privacy.close()
         self.store.close()
 
@@ -156,6 +158,7 @@ def build_runtime(
         router=router,
         decode=router.repository.decode,
         upcasters=router.repository.upcasters,
+        milestones=milestone_policy(settings),
     )
     privacy = Privacy(
         vault, store=store, registry=registry, participants=[ProjectionsParticipant(projections)]
@@ -174,6 +177,17 @@ def build_runtime(
         read_models=ReadModels(projections, domain.read_models()),
         seeder=domain.seeder(router),
         references=declared_references(domain),
+    )
+
+
+def milestone_policy(settings: Settings) -> MilestonePolicy:
+    """How often read models keep a milestone and how many: the settings' `milestone_every`
+    and `milestones_kept`, else `EVENTSCOPE_MILESTONE_EVERY` / `EVENTSCOPE_MILESTONES_KEPT`,
+    else every 100,000 events, the latest 5."""
+    default = MilestonePolicy.from_env()
+    return MilestonePolicy(
+        every=int(settings.extra.get("milestone_every", default.every)),  # type: ignore[call-overload]
+        keep=int(settings.extra.get("milestones_kept", default.keep)),  # type: ignore[call-overload]
     )
 
 

@@ -17,7 +17,8 @@ controls (`pause(name, actor=)`, `request_reset(name, position, actor=)`,
 `dead_letters(name)`, `retry_parked(name, position, actor=)`, `skip_parked(...)`,
 `operator_log(name)`), read models
 (`get_account_summary(n)`, `list_accounts()`, `get_user(id)`, `list_users()`,
-`daily_activity()`, `event_type_counts()`, `stream_categories()`,
+`daily_activity()`, `event_type_counts()`, `stream_categories()`, as of a position
+(`query_as_of(name, position, fn)`, `take_milestone(name)`, `milestones(name)`),
 `get_transfer(id)`, `list_transfers()`), process managers
 (`get_process(name)`, `process_instances(process, status=, instance_id=, before=)`,
 `pending_timeouts()`), consistency
@@ -33,9 +34,12 @@ Modules, one idea each: `projection` (the read-model contract), `generations` (l
 rebuilt generations, the registry), `unit` (what every runner shares), `runner` (one
 projection's catch-up and live loop), `group` (one read of the log for many),
 `process_manager` (the process contract), `process_runner`, `timeouts`, `leadership`,
-`worker`, `service` (the facade), `status`, `process_views`, `operations` (rebuild,
-resume, pause, reset, dead letters), `resume` (resume requests), `controls` (pauses,
-dead letters, the operator log), `consistency`, `personal_data`, `lookups`.
+`worker`, `service` (the facade), `status`, `copies` (milestones and scratch
+generations of a read model at one position), `replay` (a projection's handlers over a
+stretch of the log), `milestones`, `as_of` (read models as they stood at a position),
+`process_views`, `operations` (rebuild, resume, pause, reset, dead letters), `resume`
+(resume requests), `controls` (pauses, dead letters, the operator log), `consistency`,
+`personal_data`, `lookups`.
 """
 
 from __future__ import annotations
@@ -53,9 +57,11 @@ from webapp.projections.errors import (
     ResumeRefused,
     UnknownProjection,
 )
+from webapp.projections.milestones import MilestonePolicy
 from webapp.projections.personal_data import ProjectionsParticipant
 from webapp.projections.process_manager import ProcessContext, ProcessManager
 from webapp.projections.projection import FailurePolicy, Projection, table_name
+from webapp.projections.replay import ReplayRefused
 from webapp.projections.service import Projections, build_projections
 from webapp.projections.worker import Worker, start_in_process
 
@@ -63,6 +69,7 @@ __all__ = [
     "ConsistencyTimeout",
     "ControlRefused",
     "InvalidPosition",
+    "MilestonePolicy",
     "NotParked",
     "FailurePolicy",
     "ProcessContext",
@@ -70,6 +77,7 @@ __all__ = [
     "Projection",
     "Projections",
     "ProjectionsParticipant",
+    "ReplayRefused",
     "ResumeRefused",
     "UnknownProjection",
     "Worker",

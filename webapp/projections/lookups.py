@@ -7,13 +7,14 @@ never imports the domain:
     ReadModelLookup("accounts", "account_summary", get=get_account_summary)
     read_models.get("accounts", "A-1")          # the row, or None
     read_models.page("users", after="u-9", limit=50)
+    read_models.get("accounts", "A-1", position=1234)   # as it stood at position 1234
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -21,6 +22,7 @@ from webapp.projections.projection import Tables
 from webapp.projections.service import Projections
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 class UnknownReadModel(KeyError):
@@ -58,21 +60,39 @@ class ReadModels:
             msg = f"no read model {name!r} is declared here"
             raise UnknownReadModel(msg) from None
 
-    def get(self, name: str, key: str) -> Row | None:
-        """The row of read model `name` with this key, or None."""
+    def get(self, name: str, key: str, *, position: int | None = None) -> Row | None:
+        """The row of read model `name` with this key, or None; with `position`, as it stood
+        at that global position (rebuilt from the log: `Projections.query_as_of`)."""
         lookup = self.lookup(name)
-        return self.projections.query(lookup.projection, lambda c, t: lookup.get(c, t, str(key)))
+        return self._read(lookup, position, lambda c, t: lookup.get(c, t, str(key)))
 
     def page(
-        self, name: str, *, after: str | None = None, limit: int = 100, **where: str
+        self,
+        name: str,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+        position: int | None = None,
+        **where: str,
     ) -> list[Row]:
         """Rows of read model `name` in key order, after the key `after`; `where` narrows them
-        by a column the lookup's `page` accepts (e.g. `owner_id="u023"`)."""
+        by a column the lookup's `page` accepts (e.g. `owner_id="u023"`); with `position`, as
+        they stood at that global position."""
         lookup = self.lookup(name)
         if lookup.page is None:
             msg = f"read model {name!r} cannot be listed"
             raise UnknownReadModel(msg)
         page = lookup.page
-        return self.projections.query(
-            lookup.projection, lambda c, t: page(c, t, after=after, limit=limit, **where)
+        return self._read(
+            lookup, position, lambda c, t: page(c, t, after=after, limit=limit, **where)
         )
+
+    def _read(
+        self,
+        lookup: ReadModelLookup,
+        position: int | None,
+        fn: Callable[[sa.Connection, Tables], T],
+    ) -> T:
+        if position is None:
+            return self.projections.query(lookup.projection, fn)
+        return self.projections.query_as_of(lookup.projection, position, fn)

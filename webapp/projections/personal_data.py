@@ -12,6 +12,7 @@ A projection takes part through its flags and hooks (`holds_personal_data`,
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 
 from webapp.domain import event_class, personal_data_of
-from webapp.projections import schema
+from webapp.projections import copies, schema
 from webapp.projections.consistency import ConsistencyTimeout
 from webapp.projections.generations import registered_generations
 from webapp.projections.projection import Projection, Tables
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from webapp.projections.service import Projections
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 SETTLE_STEP_SECONDS = 0.2
 SCRUBBED = "[text removed: the event's data subject was forgotten]"
@@ -46,22 +48,38 @@ class ProjectionsParticipant:
 
     def forget_subject(self, subject_id: str) -> dict[str, int]:
         """Scrub the subject's personal data from every projection holding any, in each of
-        its generations (live and being rebuilt); rows touched by projection."""
+        its generations (live and being rebuilt), and drop the scratch generations of its
+        as-of reads; rows touched by projection."""
         done: dict[str, int] = {}
         engine = self.projections.engine
         for projection in self._holding_personal_data():
             table_set = self.projections.table_set(projection.name)
-            generations = registered_generations(engine, projection.name)
             count = 0
             with engine.begin() as conn:
-                for generation in generations:
+                for generation in registered_generations(engine, projection.name):
                     tables = table_set.tables(generation)
                     count += projection.forget_subject(conn, tables, subject_id)
+            self._drop_copies(projection, subject_id)
             done[projection.name] = count
         scrubbed = self.scrub_error_records(subject_id)
         if scrubbed:
             done["projection_errors"] = scrubbed
         return done
+
+    def _drop_copies(self, projection: Projection, subject_id: str) -> None:
+        """Drop the as-of copies of `projection` whole: the next as-of read replays through
+        the codec, which now gives the placeholder (a build under way loses its tables and
+        starts again). A copy that cannot be dropped now has the subject scrubbed instead."""
+        engine = self.projections.engine
+        table_set = self.projections.table_set(projection.name)
+        self.projections.as_of.forget_projection(projection.name)
+        for copy in copies.copies_of(engine, projection.name):
+            try:
+                copies.drop_copy(engine, table_set, copy)
+            except sa.exc.DBAPIError:
+                log.warning("forget: copy %d of %s could not be dropped", copy.id, copy.name)
+                with engine.begin() as conn:
+                    projection.forget_subject(conn, table_set.tables(copy.generation), subject_id)
 
     def scrub_error_records(self, subject_id: str) -> int:
         """Replace the texts of recorded errors (`projection_errors`, `projection_status`)
@@ -136,14 +154,17 @@ class ProjectionsParticipant:
         return sorted({e.stream_id for e in events if e is not None})
 
     def personal_tables(self) -> list[str]:
-        """The tables of the live and rebuilding generations of each projection holding
-        personal data, then the error records a forget scrubs (their old row versions
-        must be vacuumed too)."""
+        """The tables of the live, rebuilding and scratch generations of each projection
+        holding personal data, then the error records a forget scrubs (their old row
+        versions must be vacuumed too)."""
         engine = self.projections.engine
         tables: list[str] = []
         for projection in self._holding_personal_data():
             table_set = self.projections.table_set(projection.name)
-            for generation in registered_generations(engine, projection.name):
+            generations = registered_generations(engine, projection.name) + _copy_generations(
+                engine, projection.name
+            )
+            for generation in generations:
                 tables += [table.name for table in table_set.tables(generation).values()]
         return [*tables, schema.errors.name, schema.status.name]
 
@@ -178,6 +199,12 @@ class ProjectionsParticipant:
 
     def _holding_personal_data(self) -> list[Projection]:
         return [p for p in self._registered() if p.holds_personal_data]
+
+
+def _copy_generations(engine: sa.Engine, name: str) -> list[int]:
+    """The generations of the milestones and scratch generations of projection `name` whose
+    tables exist (a copy still building has them too)."""
+    return [copy.generation for copy in copies.copies_of(engine, name)]
 
 
 def _scrubbed(error: str) -> str:

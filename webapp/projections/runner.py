@@ -20,6 +20,7 @@ from webapp.projections import controls
 from webapp.projections.failures import describe_failure
 from webapp.projections.generations import Generations, TableSet
 from webapp.projections.leadership import Leadership
+from webapp.projections.milestones import MilestoneKeeper
 from webapp.projections.projection import Projection
 from webapp.projections.unit import EventPreparer, LostLeadership, UnitRunner
 from webapp.store import EventStore
@@ -46,6 +47,7 @@ class ProjectionRunner(UnitRunner):
         rebuild_batch_size: int = 4000,
         status_every: float = 1.0,
         leadership: Leadership | None = None,
+        milestones: MilestoneKeeper | None = None,
     ) -> None:
         self.store = store
         self.engine: sa.Engine = store.engine
@@ -57,6 +59,7 @@ class ProjectionRunner(UnitRunner):
         self.rebuild_batch_size = rebuild_batch_size
         self.status_every = status_every
         self.leadership = leadership
+        self.milestones = milestones
         self.tables = TableSet(projection)
         self.generations = Generations(self.engine, projection, self.tables)
         self._init_unit()
@@ -95,7 +98,18 @@ class ProjectionRunner(UnitRunner):
         if not self.stopped:
             moved |= self._advance(self._live_generation(), self.batch_size, head)
         self.update_progress(head)
+        self.keep_milestones()
         return moved
+
+    def keep_milestones(self) -> None:
+        """Take the milestone the live position has just passed, if one is due (a failure
+        is logged: milestones only shorten as-of reads, the live model does not wait)."""
+        if self.milestones is None or self.stopped:
+            return
+        try:
+            self.milestones.after_step(self.position)
+        except Exception:  # noqa: BLE001 - the next step tries again
+            log.exception("projection %s: could not take a milestone", self.name)
 
     def step_rebuild(self) -> bool:
         """Start a requested rebuild, or advance one under way (switching when caught up)."""

@@ -130,6 +130,26 @@ progress = sa.Table(
 
 PROGRESS_KEPT_MINUTES = 24 * 60
 
+copies = sa.Table(
+    "projection_copies",
+    metadata,
+    # a read model's tables as they stood at one position of the log, outside the live
+    # generations (webapp.projections.copies): a kept milestone, or a short-lived scratch
+    # generation an as-of read was answered from; its tables are those of generation
+    # COPY_GENERATION_BASE + id
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # milestone | scratch
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # building | ready
+    sa.Column("owner", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # past it, anyone may drop the copy (NULL: a ready milestone, kept until pruned)
+    sa.Column("expires_at", sa.Float, nullable=True),
+    sa.Index("ix_projection_copies_name_kind_position", "name", "kind", "position"),
+)
+
 leases = sa.Table(
     "projection_leases",
     metadata,

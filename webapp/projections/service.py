@@ -21,11 +21,13 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from webapp.domain import DEFAULT_UPCASTERS, CommandRouter, DispatchResult, UpcasterChain
-from webapp.projections import controls, operations, process_views, schema
+from webapp.projections import controls, copies, operations, process_views, schema
 from webapp.projections import status as unit_status
+from webapp.projections.as_of import AsOfReader
 from webapp.projections.consistency import dispatch_strong, wait_until_projected
 from webapp.projections.errors import UnknownProjection
 from webapp.projections.generations import TableSet, ensure_registered
+from webapp.projections.milestones import MilestoneKeeper, MilestonePolicy
 from webapp.projections.personal_data import ProjectionsParticipant
 from webapp.projections.process_manager import ProcessManager
 from webapp.projections.process_runner import ProcessManagerRunner
@@ -55,6 +57,7 @@ class Projections:
         router: CommandRouter | None = None,
         decode: EventPreparer | None = None,
         upcast: EventPreparer | None = None,
+        milestones: MilestonePolicy | None = None,
     ) -> None:
         self.store = store
         self.engine: sa.Engine = store.engine
@@ -64,6 +67,17 @@ class Projections:
         self._projections: dict[str, Projection] = {p.name: p for p in projections}
         self._processes: dict[str, ProcessManager] = {p.name: p for p in process_managers}
         self._tables = {name: TableSet(p) for name, p in self._projections.items()}
+        self.milestone_policy = milestones or MilestonePolicy.from_env()
+        self._keepers = {
+            name: MilestoneKeeper(
+                store,
+                self._tables[name],
+                self.milestone_policy,
+                prepare=self._prepare_for(p),
+            )
+            for name, p in self._projections.items()
+        }
+        self.as_of = AsOfReader(self.engine, self._keepers)
 
     # --- what is registered ------------------------------------------------------------
 
@@ -132,6 +146,7 @@ class Projections:
             batch_size=batch_size,
             rebuild_batch_size=rebuild_batch_size,
             status_every=status_every,
+            milestones=self._keepers[name],
         )
 
     def process_runner(
@@ -212,6 +227,59 @@ class Projections:
             raise last_error
         msg = f"projection {name!r} is not registered"
         raise UnknownProjection(msg)
+
+    def query_as_of(self, name: str, position: int, fn: Callable[[sa.Connection, Tables], T]) -> T:
+        """Run `fn(conn, tables)` on projection `name`'s model as it stood at global position
+        `position` (0: before any event), rebuilt from the log by its own handlers into a
+        scratch generation (webapp.projections.as_of); `position` must not be beyond the
+        head. Raises ReplayRefused when a handler cannot pass an event on the way."""
+        self.get(name)
+        if position < 0:
+            msg = f"position must be 0 or more, not {position}"
+            raise ValueError(msg)
+        return self.as_of.query(name, position, fn)
+
+    def take_milestone(self, name: str, position: int | None = None) -> dict[str, Any] | None:
+        """Keep projection `name`'s model as of `position` (default: the latest multiple of
+        the milestone interval at or before the head) as a milestone, then prune; the
+        milestone, or None when one is kept there already or the projection holds personal
+        data (it keeps none)."""
+        self.get(name)
+        keeper = self._keepers[name]
+        target = position
+        if target is None:
+            target = self.milestone_policy.due(self.store.head_position())
+        if target <= 0:
+            return None
+        taken = keeper.take(target)
+        return None if taken is None else _copy_json(taken)
+
+    def milestones(self, name: str) -> list[dict[str, Any]]:
+        """The kept milestones of projection `name` (current handlers), oldest first."""
+        self.get(name)
+        return [_copy_json(m) for m in self._keepers[name].milestones()]
+
+    def copies(self, name: str) -> list[dict[str, Any]]:
+        """Every milestone and scratch generation of `name` in the database, whatever state."""
+        self.get(name)
+        return [_copy_json(c) for c in copies.copies_of(self.engine, name)]
+
+    def copy_tables(self, name: str) -> list[str]:
+        """The table names of every milestone and scratch generation of `name`."""
+        table_set = self.table_set(name)
+        return [
+            table.name
+            for copy in copies.copies_of(self.engine, name)
+            for table in table_set.tables(copy.generation).values()
+        ]
+
+    def sweep_scratch(self) -> int:
+        """Drop expired scratch generations (and abandoned copies) now; how many."""
+        return self.as_of.sweep(force=True)
+
+    def close(self) -> None:
+        """Drop this process's scratch generations."""
+        self.as_of.close()
 
     def daily_activity(self, since: str | None = None) -> list[dict[str, Any]]:
         return self.query("daily_activity", lambda c, t: activity.daily_activity(c, t, since=since))
@@ -378,6 +446,7 @@ def build_projections(
     decode: EventPreparer | None = None,
     upcasters: UpcasterChain = DEFAULT_UPCASTERS,
     ensure: bool = True,
+    milestones: MilestonePolicy | None = None,
 ) -> Projections:
     """The built-in read models, then `projections` and `process_managers`, over `store`.
 
@@ -391,7 +460,21 @@ def build_projections(
         router=router,
         decode=decode,
         upcast=FastUpcaster(upcasters),
+        milestones=milestones,
     )
     if ensure:
         service.ensure_ready()
+        service.sweep_scratch()  # leftovers of a process that stopped without cleaning up
     return service
+
+
+def _copy_json(copy: copies.Copy) -> dict[str, Any]:
+    return {
+        "id": copy.id,
+        "projection": copy.name,
+        "kind": copy.kind,
+        "position": copy.position,
+        "generation": copy.generation,
+        "state": copy.state,
+        "model_version": copy.model_version,
+    }

@@ -136,6 +136,8 @@ class Worker:
                     for runner in mine:
                         runner.load()
                     continue
+                for runner in mine:
+                    runner.keep_milestones()
                 if not moved:
                     low = min(r.position for r in mine)
                     self.projections.store.wait_for_events(after=low, timeout=self.idle_wait)

@@ -92,18 +92,26 @@ class DirectoryPage:
 
 
 def user_directory(
-    parts: Parts, viewer: Viewer, *, after: str | None, user: str | None, limit: int
+    parts: Parts,
+    viewer: Viewer,
+    *,
+    after: str | None,
+    user: str | None,
+    limit: int,
+    position: int | None = None,
 ) -> DirectoryPage | None:
     """One page of the user directory read model (or the row of `user`; None if there is no
-    such row): names masked for viewers, shown and logged for support and admin."""
+    such row): names masked for viewers, shown and logged for support and admin. With
+    `position`, the directory as it stood at that global position, rebuilt from the log
+    (a forgotten user's data replays as the placeholder)."""
     read_models = parts.read_models
     if user is not None:
-        row = read_models.get("users", user)
+        row = read_models.get("users", user, position=position)
         if row is None:
             return None
         rows, more = [row], False
     else:
-        found = read_models.page("users", after=after, limit=limit + 1)
+        found = read_models.page("users", after=after, limit=limit + 1, position=position)
         rows, more = found[:limit], len(found) > limit
     shown = [_as_seen_by(row, viewer) for row in rows]
     revealed = [r["user_id"] for r in shown if r["revealed"]]

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import abort
+from flask import abort, request
 
 from webapp.queries import check_data_field_name
+from webapp.queries.as_of import BadMoment, moment
 from webapp.queries.state import HAPPENED, RECORDED
 from webapp.web.context import get_runtime
 
@@ -89,3 +90,26 @@ def parse_clock(text: str) -> str:
             400, description="This store keeps only when events were recorded: use clock=recorded."
         )
     return text
+
+
+def parse_moment() -> int | None:
+    """The moment a read model is asked about, from the request's `position` (a global
+    position, 0 = before the first event, at most the head) or `as_of` (ISO 8601, naive =
+    UTC: the last event at or before it, on `clock`: `recorded`, the default, or
+    `happened`); None for neither (the live read model). Both at once, a `clock` without
+    `as_of`, or anything unreadable is a 400 that says why."""
+    position_text = request.args.get("position", "").strip()
+    as_of_text = request.args.get("as_of", "").strip()
+    clock = request.args.get("clock", "").strip()
+    if clock and not as_of_text:
+        abort(400, description="'clock' goes with 'as_of'.")
+    position = None
+    if position_text:
+        if not position_text.isascii() or not position_text.isdigit() or len(position_text) > 18:
+            abort(400, description="'position' must be a whole number, 0 or more.")
+        position = int(position_text)
+    as_of = parse_time("as_of", as_of_text)
+    try:
+        return moment(get_runtime(), position=position, as_of=as_of, clock=clock or RECORDED)
+    except BadMoment as bad:
+        abort(400, description=f"{bad}.")

@@ -237,7 +237,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "AccountRow": {
         "type": "object",
         "description": "The account-summary read model row (balance, status, owner).",
-        "properties": {"account_number": {"type": "string"}, "balance": {"type": "integer"}},
+        "properties": {
+            "account_number": {"type": "string"},
+            "balance": {"type": "integer"},
+            "position": {
+                "type": "integer",
+                "description": "only when asked with `position` or `as_of`: the moment answered",
+            },
+        },
     },
     "StaffAccount": _object(
         {
@@ -325,6 +332,21 @@ def _limit(maximum: int = MAX_LIMIT, default: int = DEFAULT_LIMIT) -> dict[str, 
 TIME_RANGE = [
     _text("since", "ISO 8601 date or date-time (naive means UTC), inclusive"),
     _text("until", "ISO 8601 date or date-time (naive means UTC), exclusive"),
+]
+
+AS_OF = [
+    _int(
+        "position",
+        "the read model as it stood at this global position (0: before the first event; at "
+        "most the head), rebuilt from the log",
+        minimum=0,
+    ),
+    _text("as_of", "ISO 8601 (naive means UTC): as it stood at the last event at or before it"),
+    _query(
+        "clock",
+        {"type": "string", "enum": ["recorded", "happened"], "default": "recorded"},
+        "which time `as_of` reads: when events were recorded, or when they happened",
+    ),
 ]
 
 # --- what each endpoint declares beyond its rule ----------------------------------------------
@@ -454,7 +476,7 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
         "query": [_limit(MAX_LIMIT, OPERATOR_LOG_LIMIT)],
         "reply": "OperatorLog",
     },
-    "api.read_account": {"reply": "AccountRow"},
+    "api.read_account": {"reply": "AccountRow", "query": AS_OF, "refusals": [409]},
     "api_accounts.list_accounts": {"reply": "StaffAccountList"},
     "api_accounts.account_changes": {
         "query": [

@@ -25,6 +25,7 @@ from webapp.projections import (
     ControlRefused,
     InvalidPosition,
     NotParked,
+    ReplayRefused,
     ResumeRefused,
     UnknownProjection,
 )
@@ -38,6 +39,7 @@ from webapp.queries import (
     personal,
     subjects,
 )
+from webapp.queries.as_of import account_summary_at
 from webapp.queries.log import head_position
 from webapp.queries.projections import account_summary as read_account_summary
 from webapp.queries.streams import stream_type
@@ -368,12 +370,25 @@ def operator_log(name: str, limit: int) -> list[dict[str, Any]]:
         return get_runtime().projections.operator_log(name, limit)
 
 
-def account_summary(account_number: str) -> dict[str, Any]:
-    """The account-summary read model row (balance, status, owner)."""
-    row = read_account_summary(get_runtime(), account_number)
+def account_summary(account_number: str, position: int | None = None) -> dict[str, Any]:
+    """The account-summary read model row (balance, status, owner); with `position`, the row
+    as it stood at that global position, rebuilt from the log, plus `"position"`."""
+    if position is None:
+        row = read_account_summary(get_runtime(), account_number)
+        if row is None:
+            abort(404, description=f"no account {account_number!r} in the account summary")
+        return row
+    try:
+        row = account_summary_at(get_runtime(), account_number, position)
+    except ReplayRefused as refused:
+        abort(409, description=f"the account summary cannot be rebuilt at {position}: {refused}")
     if row is None:
-        abort(404, description=f"no account {account_number!r} in the account summary")
-    return row
+        abort(
+            404,
+            description=f"no account {account_number!r} in the account summary at position "
+            f"{position}",
+        )
+    return {**row, "position": position}
 
 
 def _actor(account: Account | None) -> str:

@@ -27,7 +27,7 @@ from webapp.queries.state import MissingVersion, state_at
 from webapp.web import services
 from webapp.web.access import current_account, public, requires_role
 from webapp.web.context import current_viewer, get_runtime, needs_domain, runs_domain
-from webapp.web.filters import parse_data_filter, parse_time_range
+from webapp.web.filters import parse_data_filter, parse_moment, parse_time_range
 from webapp.web.idempotency import REPLAYED_HEADER, checked_key
 from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 
@@ -440,5 +440,7 @@ def resume_projection(name: str) -> tuple[Response, int]:
 @requires_role("viewer")
 @needs_domain
 def read_account(account_number: str) -> Response:
-    """The account-summary read model row (balance, status, owner)."""
-    return jsonify(services.account_summary(account_number))
+    """The account-summary read model row (balance, status, owner). With `position` or
+    `as_of` (and `clock`), the row as it stood then, rebuilt from the log by the projection's
+    own handlers, with `"position"`: 404 if the account did not exist at that moment."""
+    return jsonify(services.account_summary(account_number, parse_moment()))

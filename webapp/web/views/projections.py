@@ -12,11 +12,12 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 
-from webapp.projections import UnknownProjection
+from webapp.projections import ReplayRefused, UnknownProjection
 from webapp.queries import projections as projection_queries
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import current_viewer, get_runtime
+from webapp.web.filters import parse_moment
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import decode_cursor, encode_cursor, render_view
 
@@ -325,11 +326,16 @@ def users() -> str:
     if not projection_queries.has_read_model(runtime, "users"):
         abort(404, description="This domain declares no user directory.")
     after, user = _user_args()
-    page = projection_queries.user_directory(
-        runtime, current_viewer(), after=after, user=user, limit=USERS_PAGE
-    )
+    position = parse_moment()
+    try:
+        page = projection_queries.user_directory(
+            runtime, current_viewer(), after=after, user=user, limit=USERS_PAGE, position=position
+        )
+    except ReplayRefused as refused:
+        abort(409, description=f"The user directory cannot be rebuilt at {position}: {refused}")
     if page is None:
-        abort(404, description=f"The user directory has no user {user!r}.")
+        where = "" if position is None else f" at position {position}"
+        abort(404, description=f"The user directory has no user {user!r}{where}.")
     return render_view(
         "projections/users_page.html",
         "projections/_users.html",
@@ -337,4 +343,5 @@ def users() -> str:
         user=user,
         after=after,
         next_after=page.next_after,
+        position=position,
     )
