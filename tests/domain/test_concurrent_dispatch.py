@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from webapp.demo.bank import OpenAccount
+from tests.domain.conftest import Domain, make_domain
+from webapp.demo.bank import DepositMoney, OpenAccount
 
 HERE = Path(__file__).resolve().parent
 pytestmark = pytest.mark.slow
@@ -70,3 +71,37 @@ def test_one_command_id_sent_from_four_processes_at_once_is_stored_once(
     assert [e.type for e in events] == ["BankAccountOpened", "MoneyDeposited"]
     assert events[1].metadata["command_id"] == "form-once"
     assert outcomes.count(True) >= 1  # the one that stored it (a racer may not know)
+
+
+class SameCommandFromElsewhere:
+    """Middleware of the second router: after its check for an earlier dispatch, the same
+    command id is stored by another process (here: a router with its own registry)."""
+
+    def __init__(self, elsewhere: Domain, command: object, command_id: str) -> None:
+        self.elsewhere, self.command, self.command_id = elsewhere, command, command_id
+
+    def before_dispatch(self, pipeline: object) -> None:
+        self.elsewhere.router.dispatch(self.command, metadata={"command_id": self.command_id})
+
+    def after_dispatch(self, pipeline: object) -> None:
+        return None
+
+    def after_failure(self, pipeline: object) -> None:
+        return None
+
+
+def test_a_command_id_stored_elsewhere_after_the_check_is_not_stored_again(store) -> None:
+    first, second = make_domain(store), make_domain(store)
+    first.router.dispatch(OpenAccount("10001", "u1", 500))
+    deposit = DepositMoney("10001", 100)
+    second.router.middleware.append(SameCommandFromElsewhere(first, deposit, "form-once"))
+    try:
+        result = second.router.dispatch(deposit, metadata={"command_id": "form-once"})
+    finally:
+        first.registry.stop()
+        second.registry.stop()
+
+    events = store.read_stream("account-10001")
+    assert [e.type for e in events] == ["BankAccountOpened", "MoneyDeposited"]
+    assert result.duplicate and result.version == 2
+    assert [e.event_id for e in result.events] == [events[1].event_id]

@@ -123,6 +123,18 @@ def test_a_retry_with_the_exact_version_it_first_had_returns_the_original(
     assert store.count_events() == 3
 
 
+def test_a_batch_sent_again_at_the_current_version_is_found_when_asked_to_check_ids(
+    store: EventStore,
+) -> None:
+    batch = [NewEvent("Deposited", {"n": 1})]
+    first = store.append("s", batch, NO_STREAM)  # stored before the sender read version 1
+
+    again = store.append("s", batch, 1, check_ids=True)
+
+    assert again == first
+    assert store.count_events() == 1
+
+
 def test_a_conflicting_batch_that_shares_only_some_ids_is_refused(store: EventStore) -> None:
     stored = NewEvent("A", {})
     store.append("s", [stored, NewEvent("B", {})], NO_STREAM)

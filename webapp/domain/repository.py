@@ -316,15 +316,23 @@ class Repository:
         )
 
     def append(
-        self, stream_id: str, events: Sequence[NewEvent], expected_version: int
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int,
+        *,
+        check_ids: bool = False,
     ) -> list[RecordedEvent]:
         """Append through the codec; return the recorded events with the plain (unencoded) data.
 
-        Raises the store's WrongExpectedVersion when the stream moved on.
+        Raises the store's WrongExpectedVersion when the stream moved on. `check_ids`: the
+        ids may be stored already (see EventStore.append); then that append is returned.
         """
         encoded = [self.codec.encode(stream_id, ev) for ev in events]
         expected: Any = NO_STREAM if expected_version == 0 else expected_version
-        result = self.store.append(stream_id, encoded, expected_version=expected)
+        result = self.store.append(
+            stream_id, encoded, expected_version=expected, check_ids=check_ids
+        )
         return [
             dataclasses.replace(rec, data=plain.data)
             for rec, plain in zip(result.events, events, strict=True)

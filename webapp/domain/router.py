@@ -171,7 +171,9 @@ class CommandRouter:
                 ran.append(mw)
                 mw.before_dispatch(pipeline)
             pipeline.stream_id = route.stream_id(command)
-            result = self._execute(route, command, pipeline, include_state)
+            # a caller's command_id may have been sent before, by a process that has not
+            # stored it yet at the check above: the append looks its event ids up
+            result = self._execute(route, command, pipeline, include_state, bool(given_id))
             pipeline.result = result
         except Exception as exc:
             pipeline.error = exc
@@ -210,7 +212,12 @@ class CommandRouter:
         )
 
     def _execute(
-        self, route: Route, command: Any, pipeline: Pipeline, include_state: bool
+        self,
+        route: Route,
+        command: Any,
+        pipeline: Pipeline,
+        include_state: bool,
+        check_ids: bool = False,
     ) -> DispatchResult:
         registry, repository = self.registry, self.repository
         stream_id = pipeline.stream_id or route.stream_id(command)
@@ -247,7 +254,9 @@ class CommandRouter:
                     for i, ev in enumerate(events)
                 ]
                 try:
-                    recorded = repository.append(stream_id, new_events, entry.version)
+                    recorded = repository.append(
+                        stream_id, new_events, entry.version, check_ids=check_ids
+                    )
                 except WrongExpectedVersion:
                     registry.replaced(entry)
                     conflicts += 1

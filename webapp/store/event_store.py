@@ -105,6 +105,8 @@ class EventStore(ABC):
         stream_id: str,
         events: Sequence[NewEvent],
         expected_version: ExpectedVersion = ANY,
+        *,
+        check_ids: bool = False,
     ) -> AppendResult:
         """Append `events` to the stream atomically if its version matches `expected_version`.
 
@@ -113,6 +115,10 @@ class EventStore(ABC):
         this stream) returns the original result instead of writing twice: an exact version
         finds it on the conflict path; ANY and STREAM_EXISTS look the ids up first, and also
         refuse ids stored elsewhere. The index tables are left to the index builder.
+
+        `check_ids=True` looks the ids up with an exact version too: for ids a caller may
+        have sent before (a command's idempotency key), where the first append may have
+        landed after the caller read the stream's version, so no conflict would find it.
         """
         check_stream_id(stream_id)
         check_expected_version(expected_version)
@@ -124,7 +130,8 @@ class EventStore(ABC):
             return AppendResult(stream_id, current, [])
         now = datetime.now(UTC)
         try:
-            base, positions = self._append_rows(stream_id, rows, expected_version, now)
+            look_ids_up = check_ids or checks_event_ids(expected_version)
+            base, positions = self._append_rows(stream_id, rows, expected_version, now, look_ids_up)
         except Conflict as conflict:
             earlier = self._earlier_append(stream_id, events)
             if earlier is not None:
@@ -544,11 +551,17 @@ class EventStore(ABC):
 
     @abstractmethod
     def _append_rows(
-        self, stream_id: str, rows: list[EventRow], expected: ExpectedVersion, now: datetime
+        self,
+        stream_id: str,
+        rows: list[EventRow],
+        expected: ExpectedVersion,
+        now: datetime,
+        check_ids: bool,
     ) -> tuple[int, list[int]]:
         """Write `rows` in one transaction: (the stream's version before, their positions).
 
-        Raises Conflict, nothing written, when the stream's version does not match."""
+        Raises Conflict, nothing written, when the stream's version does not match, or
+        (`check_ids`) when some of the rows' event ids are stored already."""
 
     @abstractmethod
     def _index_transaction(self, wait: bool) -> AbstractContextManager[Execute | None]:

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from webapp.store import sql
-from webapp.store.event_store import Conflict, EventStore, Execute, as_utc, checks_event_ids
+from webapp.store.event_store import Conflict, EventStore, Execute, as_utc
 from webapp.store.notify import PostgresListener, postgres_channel
 from webapp.store.sql import INSERT_COLUMNS
 from webapp.store.types import ExpectedVersion, RecordedEvent, Snapshot, StreamInfo
@@ -89,7 +89,12 @@ class PostgresEventStore(EventStore):
         self._channel: str | None = None
 
     def _append_rows(
-        self, stream_id: str, rows: list[EventRow], expected: ExpectedVersion, now: datetime
+        self,
+        stream_id: str,
+        rows: list[EventRow],
+        expected: ExpectedVersion,
+        now: datetime,
+        check_ids: bool,
     ) -> tuple[int, list[int]]:
         count = len(rows)
         channel = self._notify_channel()
@@ -103,7 +108,7 @@ class PostgresEventStore(EventStore):
                     (base,) = cur.fetchone()
                     if not version_matches(expected, base):
                         raise Conflict(base)
-                    if checks_event_ids(expected) and _any_stored(cur, rows):
+                    if check_ids and _any_stored(cur, rows):
                         raise Conflict(base, ids_stored=True)
                     if count == 1:
                         (r,) = rows

@@ -20,7 +20,7 @@ from webapp.database.engine import (
     sqlite_write_guard,
 )
 from webapp.store import sql
-from webapp.store.event_store import Conflict, EventStore, Execute, as_utc, checks_event_ids
+from webapp.store.event_store import Conflict, EventStore, Execute, as_utc
 from webapp.store.json_codec import load_object, uuid_from_hex
 from webapp.store.sql import INSERT_COLUMNS
 from webapp.store.types import ExpectedVersion, RecordedEvent, Snapshot, StreamInfo
@@ -76,7 +76,12 @@ class SQLiteEventStore(EventStore):
         self._writer_pid = 0
 
     def _append_rows(
-        self, stream_id: str, rows: list[EventRow], expected: ExpectedVersion, now: datetime
+        self,
+        stream_id: str,
+        rows: list[EventRow],
+        expected: ExpectedVersion,
+        now: datetime,
+        check_ids: bool,
     ) -> tuple[int, list[int]]:
         count = len(rows)
         stamp = now.isoformat(" ", "microseconds")
@@ -87,7 +92,7 @@ class SQLiteEventStore(EventStore):
                 (base,) = conn.execute(sql.STREAM_VERSION, (stream_id,)).fetchone()
                 if not version_matches(expected, base):
                     raise Conflict(base)
-                if checks_event_ids(expected) and _any_stored(conn, rows):
+                if check_ids and _any_stored(conn, rows):
                     raise Conflict(base, ids_stored=True)
                 if count == 1:
                     eid, etype, sv, data, meta, corr, actor, occurred = rows[0]
