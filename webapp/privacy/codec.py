@@ -185,7 +185,7 @@ class PrivacyCodec:
                 continue
             shown = reveal if type(reveal) is bool else reveal.allows(subject_id, field)
             out[field] = self.open_field(event_id, field, value, reveal=shown)
-            if revealed is not None and shown and subject_id and not _is_marker(out[field]):
+            if revealed is not None and shown and subject_id and not is_placeholder(out[field]):
                 revealed.add(subject_id)
         return out
 
@@ -245,9 +245,6 @@ class PrivacyCodec:
 
 def _context_aad(context: str, subject_id: str) -> bytes:
     return crypto.field_aad("sealed:" + context, "", subject_id)
-
-
-_is_marker = is_placeholder
 
 
 def envelope_subjects(data: Mapping[str, Any]) -> set[str]:

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from webapp.projections import copies
 from webapp.projections.copies import SCRATCH, Copy
 from webapp.projections.generations import TableSet
-from webapp.projections.milestones import MilestoneKeeper, build_at
+from webapp.projections.milestones import MilestoneKeeper, build_copy
 from webapp.projections.projection import Tables
 
 log = logging.getLogger(__name__)
@@ -108,21 +108,14 @@ class AsOfReader:
             return built
 
     def _build(self, keeper: MilestoneKeeper, position: int) -> _Scratch:
-        scratch = copies.start_copy(
-            self.engine,
-            keeper.tables,
+        scratch = build_copy(
+            keeper,
             kind=SCRATCH,
             position=position,
+            base=keeper.nearest(position),
             owner=self.owner,
             lease_seconds=BUILD_LEASE_SECONDS,
-        )
-        try:
-            build_at(keeper, scratch, keeper.nearest(position))
-        except BaseException:
-            copies.drop_copy(self.engine, keeper.tables, scratch)
-            raise
-        scratch = copies.finish_copy(
-            self.engine, scratch, expires_at=time.time() + self.ttl_seconds + GRACE_SECONDS
+            expires_at=time.time() + self.ttl_seconds + GRACE_SECONDS,
         )
         self.builds += 1
         return _Scratch(scratch, time.monotonic() + self.ttl_seconds)

@@ -166,18 +166,6 @@ def drop_copy(engine: sa.Engine, tables: TableSet, copy: Copy) -> bool:
     return bool(deleted)
 
 
-def renew(engine: sa.Engine, copy: Copy, expires_at: float) -> bool:
-    """Push a scratch generation's expiry to `expires_at`; False if it is gone already."""
-    with engine.begin() as conn:
-        return bool(
-            conn.execute(
-                schema.copies.update()
-                .where(schema.copies.c.id == copy.id)
-                .values(expires_at=expires_at)
-            ).rowcount
-        )
-
-
 def drop_expired(engine: sa.Engine, table_sets: dict[str, TableSet]) -> int:
     """Drop every copy whose expiry has passed (any owner: leftovers of a stopped process
     included) of the projections in `table_sets`; how many were dropped."""

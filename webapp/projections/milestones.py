@@ -121,20 +121,15 @@ class MilestoneKeeper:
             self._latest = max(self._latest or 0, position)
             return None
         started = time.monotonic()
-        milestone = copies.start_copy(
-            self.engine,
-            self.tables,
+        milestone = build_copy(
+            self,
             kind=MILESTONE,
             position=position,
+            base=base,
             owner=self.owner,
             lease_seconds=BUILD_LEASE_SECONDS,
+            expires_at=None,
         )
-        try:
-            build_at(self, milestone, base)
-        except BaseException:
-            copies.drop_copy(self.engine, self.tables, milestone)
-            raise
-        milestone = copies.finish_copy(self.engine, milestone, expires_at=None)
         self._latest = max(self._latest or 0, position)
         log.info(
             "projection %s: milestone at position %d (%.1f s)",
@@ -156,6 +151,34 @@ class MilestoneKeeper:
         kept = {m.id for m in sorted(current, key=lambda m: m.position)[-self.policy.keep :]}
         outdated = [m for m in every if m.state == copies.READY and m.id not in kept]
         return sum(copies.drop_copy(self.engine, self.tables, m) for m in outdated)
+
+
+def build_copy(
+    keeper: MilestoneKeeper,
+    *,
+    kind: str,
+    position: int,
+    base: Copy | None,
+    owner: str,
+    lease_seconds: float,
+    expires_at: float | None,
+) -> Copy:
+    """Register a copy of `kind` at `position`, fill it from milestone `base` and the log
+    (`build_at`) and mark it built with `expires_at`; a failed build leaves nothing."""
+    copy = copies.start_copy(
+        keeper.engine,
+        keeper.tables,
+        kind=kind,
+        position=position,
+        owner=owner,
+        lease_seconds=lease_seconds,
+    )
+    try:
+        build_at(keeper, copy, base)
+    except BaseException:
+        copies.drop_copy(keeper.engine, keeper.tables, copy)
+        raise
+    return copies.finish_copy(keeper.engine, copy, expires_at=expires_at)
 
 
 def build_at(keeper: MilestoneKeeper, target: Copy, base: Copy | None) -> None:

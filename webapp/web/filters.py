@@ -13,6 +13,7 @@ from webapp.queries import check_data_field_name
 from webapp.queries.as_of import BadMoment, moment
 from webapp.queries.state import HAPPENED, RECORDED
 from webapp.web.context import get_runtime
+from webapp.web.numbers import BadNumber, whole_number
 
 
 def parse_time(name: str, text: str) -> datetime | None:
@@ -103,11 +104,10 @@ def parse_moment() -> int | None:
     clock = request.args.get("clock", "").strip()
     if clock and not as_of_text:
         abort(400, description="'clock' goes with 'as_of'.")
-    position = None
-    if position_text:
-        if not position_text.isascii() or not position_text.isdigit() or len(position_text) > 18:
-            abort(400, description="'position' must be a whole number, 0 or more.")
-        position = int(position_text)
+    try:
+        position = whole_number(position_text, "'position'") if position_text else None
+    except BadNumber as bad:
+        abort(400, description=str(bad))
     as_of = parse_time("as_of", as_of_text)
     try:
         return moment(get_runtime(), position=position, as_of=as_of, clock=clock or RECORDED)
