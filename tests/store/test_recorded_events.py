@@ -44,3 +44,24 @@ def test_events_read_back_from_the_store_are_whole_and_frozen(store):
     assert event == store.get_event(event.position)
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.data = {}  # type: ignore[misc]
+
+
+def test_an_event_with_other_data_keeps_everything_else():
+    event = recorded_event(
+        7,
+        "account-1",
+        3,
+        uuid.uuid4(),
+        "MoneyDeposited",
+        1,
+        {"amount": 5},
+        {"actor": "ann"},
+        datetime.now(UTC),
+    )
+
+    decoded = event.with_data({"amount": 6})
+    upcast = event.with_data({"amount_in_cents": 500}, schema_version=2)
+
+    assert decoded == dataclasses.replace(event, data={"amount": 6})
+    assert upcast == dataclasses.replace(event, data={"amount_in_cents": 500}, schema_version=2)
+    assert event.data == {"amount": 5}  # the original is untouched

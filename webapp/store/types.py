@@ -85,6 +85,21 @@ class RecordedEvent:
     def actor(self) -> str | None:
         return self.metadata.get("actor")
 
+    def with_data(self, data: dict[str, Any], schema_version: int | None = None) -> RecordedEvent:
+        """This event with other data (decoded, upcast), as `dataclasses.replace` would make
+        it, in a fraction of the time."""
+        return recorded_event(
+            self.position,
+            self.stream_id,
+            self.stream_version,
+            self.event_id,
+            self.type,
+            self.schema_version if schema_version is None else schema_version,
+            data,
+            self.metadata,
+            self.recorded_at,
+        )
+
 
 def _slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
     return tuple(vars(cls)[f.name].__set__ for f in fields(cls))

@@ -39,6 +39,7 @@ from webapp.web.rendering import (
     soft_breaks,
 )
 from webapp.web.sign_ins import SignInLog
+from webapp.web.signed_cookies import SignedCookieSessions
 from webapp.web.summaries import row_summary
 from webapp.web.views import (
     access_log,
@@ -116,6 +117,7 @@ def create_app(
         static_url_path="/static",
     )
     app.json = EventscopeJSONProvider(app)
+    app.session_interface = SignedCookieSessions()
     app.url_map.converters["id"] = IdentifierConverter
     app.url_map.merge_slashes = False  # `/a//b` is a bad address, not `/a/b`
     app.wsgi_app = KeepEncodedSlashes(app.wsgi_app)  # type: ignore[method-assign]
