@@ -414,3 +414,68 @@ def test_the_people_list_offers_the_csv_at_the_moment_it_shows(runtime, client, 
     assert 'href="/reports/users.csv"' in now
     assert 'href="/reports/users.csv?position=2"' in then
     assert 'data-testid="users-csv"' in then and 'hx-boost="false"' in then
+
+
+# --- the JSON twin: GET /api/read/<read_model> ------------------------------------------------
+
+
+def test_the_api_pages_a_read_model_at_one_moment(runtime, client, auth_headers):
+    people(runtime)
+    runtime.router.dispatch_json(
+        "RegisterUser", {"user_id": "u-4", "name": "N", "email": "n@x.org"}
+    )
+    admin = auth_headers("admin")
+
+    first = client.get("/api/read/users?limit=2", headers=admin).get_json()
+    assert (first["read_model"], first["position"], first["next"]) == ("users", 4, "u-2")
+    second = client.get(
+        "/api/read/users",
+        query_string={"limit": 2, "after": first["next"], "position": 3},
+        headers=admin,
+    ).get_json()
+
+    assert [r["user_id"] for r in first["rows"]] == ["u-1", "u-2"]
+    assert first["rows"][0] == {
+        **first["rows"][0],
+        "name": "Ada Lovelace",  # an admin token reads personal data in clear, logged
+        "email": "ada@example.org",
+    }
+    assert ([r["user_id"] for r in second["rows"]], second["next"]) == (["u-3"], None)
+    assert second["position"] == 3
+    logged = sorted(e.subject_id for e in runtime.privacy.access_log(actor="admin").entries)
+    assert logged == ["u-1", "u-2", "u-3"]  # what was shown, not the look-ahead row
+
+
+def test_the_api_masks_personal_data_for_a_viewer_token(runtime, client, auth_headers):
+    people(runtime)
+    reply = client.get("/api/read/users?position=1", headers=auth_headers("viewer")).get_json()
+    assert [(r["user_id"], r["name"], r["email"]) for r in reply["rows"]] == [("u-1", "•••", "•••")]
+    [entry] = runtime.privacy.access_log(actor="viewer").entries
+    assert entry.what.startswith("report users at position 1, as of ")
+
+
+def test_the_api_rows_are_the_csv_rows(runtime, client, auth_headers, log_in):
+    a_bank_history(runtime)
+    log_in("viewer")
+    csv_rows = read_csv(client.get("/reports/accounts.csv?position=9").get_data(as_text=True))[1]
+    api_rows = client.get(
+        "/api/read/accounts?position=9", headers=auth_headers("viewer")
+    ).get_json()
+    assert [{k: report_cell(v) for k, v in row.items()} for row in api_rows["rows"]] == csv_rows
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/read/nothing", 404),
+        ("/api/read/transfers", 404),
+        ("/api/read/users?position=99", 400),
+        ("/api/read/users?limit=0", 400),
+    ],
+)
+def test_the_api_refuses_in_json_and_logs_nothing(runtime, client, auth_headers, path, status):
+    people(runtime)
+    reply = client.get(path, headers=auth_headers("admin"))
+    assert reply.status_code == status
+    assert reply.get_json()["error"]
+    assert runtime.privacy.access_log().entries == []

@@ -128,11 +128,9 @@ def _refusal(parts: Parts, name: str) -> str | None:
     read_models = parts.read_models
     if read_models is None or name not in read_models:
         return f"there is no read model {name[:60]!r}"
-    lookup = read_models.lookup(name)
-    if not lookup.reportable:
+    if not read_models.lookup(name).reportable:
         return f"the read model {name!r} does not list its rows in key order"
-    holds_personal = parts.projections.get(lookup.projection).holds_personal_data  # type: ignore[union-attr]
-    if holds_personal and name not in PERSONAL_ROWS:
+    if _holds_personal(parts, name) and name not in PERSONAL_ROWS:
         return f"the read model {name!r} holds personal data and has no masking rule"
     return None
 
@@ -151,7 +149,8 @@ def open_report(
     without a masking rule."""
     refusal = _refusal(parts, name) if runs_domain(parts) else "no domain runs over this store"
     if refusal is not None:
-        raise NoSuchReport(refusal)
+        known = ", ".join(reportable(parts)) or "none"
+        raise NoSuchReport(f"{refusal} (reports here: {known})")
     lookup = parts.read_models.lookup(name)  # type: ignore[union-attr]
     if position is None:
         position = parts.source.head_position()
@@ -182,25 +181,24 @@ def report_page(
     after: str | None,
     limit: int,
     download: str,
-) -> list[Row]:
-    """Up to `limit` rows after the key `after`, as `viewer` may see them; a read model
-    holding personal data writes one access-log entry per subject in the page first.
-    Raises ReplayRefused when the moment cannot be rebuilt."""
-    rows = parts.read_models.page(  # type: ignore[union-attr]
-        report.read_model, after=after, limit=limit, position=report.position
+) -> tuple[list[Row], bool]:
+    """Up to `limit` rows after the key `after`, as `viewer` may see them, and whether more
+    follow; a read model holding personal data first writes one access-log entry per subject
+    in the page. Raises ReplayRefused when the moment cannot be rebuilt."""
+    found = parts.read_models.page(  # type: ignore[union-attr]
+        report.read_model, after=after, limit=limit + 1, position=report.position
     )
+    rows, more = found[:limit], len(found) > limit
     personal = report.personal
     if personal is None or not rows:
-        return rows
-    shown = [personal.as_seen_by(row, viewer) for row in rows]
+        return rows, more
+    subjects = [str(row[personal.subject]) for row in rows]
     what = (
         f"report {report.read_model} at position {report.position}, as of {report.as_of}; "
         f"download {download}"
     )
-    parts.privacy.record_access(
-        viewer.actor, "view", [str(r[personal.subject]) for r in rows], what
-    )
-    return shown
+    parts.privacy.record_access(viewer.actor, "view", subjects, what)
+    return [personal.as_seen_by(row, viewer) for row in rows], more
 
 
 def report_rows(
@@ -210,10 +208,10 @@ def report_rows(
     download = uuid.uuid4().hex[:12]
     after: str | None = None
     while True:
-        rows = report_page(parts, report, viewer, after=after, limit=batch, download=download)
+        rows, more = report_page(parts, report, viewer, after=after, limit=batch, download=download)
         if rows:
             yield rows
-        if len(rows) < batch:
+        if not more:
             return
         after = str(rows[-1][report.key])
 

@@ -48,6 +48,7 @@ from webapp.web.views import (
     api,
     api_accounts,
     api_projections,  # noqa: F401 - its routes join the api blueprint
+    api_reports,  # noqa: F401 - its route joins the api blueprint
     auth,
     catalog,
     console,
