@@ -318,6 +318,9 @@ def test_batches_log_their_own_subjects_and_read_one_moment_in_key_order(runtime
     logged = runtime.privacy.access_log(actor="auditor").entries
     assert sorted(e.subject_id for e in logged) == ["u-0", "u-1", "u-2", "u-3", "u-4"]
     assert len({e.what for e in logged}) == 1
+    chunks = list(report_csv(runtime, report, reader, batch=2))
+    assert len(chunks) == 3  # written a batch at a time, never the whole table at once
+    assert chunks[0].startswith("# read model: users\r\n") and chunks[2].startswith("u-4,N4,")
     whole = "".join(report_csv(runtime, report, reader)).split("\r\n", 5)[5]
     in_batches = "".join(report_csv(runtime, report, reader, batch=2)).split("\r\n", 5)[5]
     assert in_batches == whole
