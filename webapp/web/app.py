@@ -48,6 +48,7 @@ from webapp.web.views import (
     api,
     api_accounts,
     api_projections,  # noqa: F401 - its routes join the api blueprint
+    api_reports,  # noqa: F401 - its route joins the api blueprint
     auth,
     catalog,
     console,
@@ -55,6 +56,7 @@ from webapp.web.views import (
     notes,
     overview,
     projections,
+    reports,
     sign_ins,
     snapshots,
     streams,
@@ -73,6 +75,7 @@ AREAS = (
     snapshots,
     subjects,
     projections,
+    reports,
     health,
     catalog,
     console,
@@ -84,7 +87,7 @@ AREAS = (
 )
 """Blueprint modules, each exposing `bp`."""
 
-DOMAIN_AREAS = (aggregates, subjects, projections, health, console)
+DOMAIN_AREAS = (aggregates, subjects, projections, reports, health, console)
 """Areas that act through eventscope's own domain: absent over another tool's store."""
 BROWSE_AREAS = (subscriptions,)
 """Areas only a foreign store needs (eventscope's own checkpoints are on the projections page)."""
