@@ -37,9 +37,7 @@ class ScoresV1(Projection):
             if event.type != "Scored":
                 continue
             player, points = event.data["player"], event.data["points"]
-            found = conn.execute(
-                sa.select(table.c.total).where(table.c.player == player)
-            ).scalar()
+            found = conn.execute(sa.select(table.c.total).where(table.c.player == player)).scalar()
             if found is None:
                 conn.execute(table.insert().values(player=player, total=points))
             else:
@@ -379,7 +377,11 @@ def test_a_preview_discarded_before_it_started_is_withdrawn_at_once(store):
     runner = service.runner("scores")
     runner.run_until_caught_up()  # the worker sees no request: nothing starts
     row = registry_row(store)
-    assert (row.live_generation, row.rebuild_generation, row.rebuild_requested_at) == (1, None, None)
+    assert (row.live_generation, row.rebuild_generation, row.rebuild_requested_at) == (
+        1,
+        None,
+        None,
+    )
 
 
 def test_details_are_paged_by_key_while_counts_cover_every_row(store):
