@@ -5,7 +5,9 @@ checkpoint. The registry row (`projection_registry`) names the live generation a
 while a rebuild runs, the one being filled beside it. A rebuild starts when its
 request is seen, fills generation N+1 batch by batch, and switches the registry row
 once N+1 has caught up with N; the old tables are then dropped, so readers only ever
-see a complete generation.
+see a complete generation. A rebuild held for preview (`rebuild_hold`,
+webapp.projections.preview) is not switched in when caught up: it waits for an admin's
+decision to switch or discard it.
 """
 
 from __future__ import annotations

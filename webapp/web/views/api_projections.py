@@ -106,7 +106,7 @@ def operator_log(name: str) -> Response:
 @bp.post("/projections/<name>/preview")
 @requires_role("admin")
 @needs_domain
-def request_preview(name: str) -> tuple[Response, int]:
+def request_rebuild_preview(name: str) -> tuple[Response, int]:
     """Ask the worker to build the projection's next generation from the whole log and hold
     it beside the live one (not switched in) for comparison. Returns its status."""
     json_body(optional=True)
@@ -116,7 +116,7 @@ def request_preview(name: str) -> tuple[Response, int]:
 @bp.get("/projections/<name>/preview")
 @requires_role("admin")
 @needs_domain
-def preview(name: str) -> Response:
+def rebuild_preview(name: str) -> Response:
     """The held preview against the live generation, table by table: counts of rows added,
     removed, changed and unchanged, and the first `limit` differences with their field diffs
     (`table` and `after`, a `next_after`, page one table's differences)."""
@@ -126,14 +126,21 @@ def preview(name: str) -> Response:
     return jsonify(services.rebuild_preview(name, table=table, after=after, limit=limit))
 
 
-@bp.post("/projections/<name>/preview/<action>")
+@bp.post("/projections/<name>/preview/switch")
 @requires_role("admin")
 @needs_domain
-def decide_preview(name: str, action: str) -> tuple[Response, int]:
-    """`switch` (once caught up: the preview becomes live, the old tables are dropped) or
-    `discard` (its tables are dropped); the worker carries it out. Returns its status with
-    `preview_outcome`."""
-    if action not in ("switch", "discard"):
-        abort(404, description=f"unknown preview action {action[:30]!r}; use switch or discard")
+def switch_rebuild_preview(name: str) -> tuple[Response, int]:
+    """Make the held preview live once it has caught up (the old tables are dropped); the
+    worker carries it out. Returns its status with `preview_outcome`."""
     json_body(optional=True)
-    return jsonify(services.decide_preview(name, action, current_account())), 202
+    return jsonify(services.decide_preview(name, "switch", current_account())), 202
+
+
+@bp.post("/projections/<name>/preview/discard")
+@requires_role("admin")
+@needs_domain
+def discard_rebuild_preview(name: str) -> tuple[Response, int]:
+    """Drop the held preview's tables (a preview not started yet is withdrawn at once, with
+    `preview_outcome` "discarded"); the live tables stay. Returns its status."""
+    json_body(optional=True)
+    return jsonify(services.decide_preview(name, "discard", current_account())), 202
