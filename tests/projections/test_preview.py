@@ -308,6 +308,14 @@ def test_discard_keeps_the_old_version_live_and_drops_the_preview(store):
         ).scalars()
         assert sorted(generations) == [1]
     assert actions(service)[:2] == [("preview_discarded", "bea"), ("discard_requested", "bea")]
+    # the new handlers still never feed the old tables; a restart asks for the preview again
+    append(store, [("Scored", "ada", 50)])
+    runner.run_until_caught_up()
+    assert not runner.stopped
+    assert live_totals(service) == {p: r["total"] for p, r in expected_rows(EVENTS, 1).items()}
+    _restarted, runner = v2_held(store)
+    row = registry_row(store)
+    assert (row.live_generation, row.rebuild_generation, row.rebuild_hold) == (1, 2, True)
 
 
 def test_an_admin_asks_for_a_preview_of_the_same_version_and_nothing_differs(store):

@@ -101,6 +101,8 @@ def test_the_cli_discards_and_refuses_bad_paging(db_url, runtime):
     run(db_url, "preview", "account_summary", "--start")
     runner.run_until_caught_up()
 
+    rebuild = run(db_url, "rebuild", "account_summary")
+    assert rebuild.exit_code == 1 and "preview held" in rebuild.output
     no_table = run(db_url, "preview", "account_summary", "--after", '["S00001"]')
     bad_table = run(db_url, "preview", "account_summary", "--table", "nope")
     discarded = run(db_url, "discard", "account_summary", "--actor", "olga")

@@ -98,7 +98,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def rebuild(ctx: click.Context, name: str, timeout: float) -> None:
     """Replay NAME from position 0 into new tables, then switch readers over."""
-    from webapp.projections import UnknownProjection
+    from webapp.projections import ControlRefused, UnknownProjection
     from webapp.projections.leadership import leadership_for, new_worker_id
 
     runtime = _runtime(ctx)
@@ -109,13 +109,16 @@ def rebuild(ctx: click.Context, name: str, timeout: float) -> None:
         except UnknownProjection as exc:
             raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from None
         lease = leadership_for(service.engine, name, new_worker_id())
-        if lease.try_acquire():
-            try:
-                _rebuild_here(service, name)
-            finally:
-                lease.release()
-        else:
-            _rebuild_by_worker(service, name, timeout)
+        try:
+            if lease.try_acquire():
+                try:
+                    _rebuild_here(service, name)
+                finally:
+                    lease.release()
+            else:
+                _rebuild_by_worker(service, name, timeout)
+        except ControlRefused as exc:  # a preview is held
+            raise click.ClickException(str(exc)) from None
     finally:
         runtime.close()
 

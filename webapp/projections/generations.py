@@ -218,11 +218,11 @@ class Generations:
 
     @property
     def live_frozen(self) -> bool:
-        """While a preview of a model-version bump is held, the live generation is not fed:
-        the running handlers are the new version's, which may not fit the old tables nor
-        build what the old version would; readers see it as of its position until the
-        switch, and the preview is compared with it there."""
-        return self.held and self.live_outdated
+        """A live generation built by older handlers is not fed by the running (newer) ones
+        while their preview is held, or at all when bumps are held for preview: they may
+        not fit its tables nor build what the old version would. Readers see it as of its
+        position until the switch, and the preview is compared with it there."""
+        return self.live_outdated and (self.held or self.hold_version_bumps)
 
     @property
     def live_position(self) -> int:
