@@ -338,7 +338,10 @@ def test_an_admin_asks_for_a_preview_of_the_same_version_and_nothing_differs(sto
     assert ("preview_requested", "ada") in actions(service)
 
 
-def test_refusals_leave_everything_as_it_was(store):
+def test_refusals_leave_everything_as_it_was(store, monkeypatch):
+    from webapp.projections import preview
+
+    monkeypatch.setattr(preview, "NEARLY_SAME", 1)  # caught up: at most one position behind
     append(store, EVENTS)
     service = v1_live(store)
     with pytest.raises(ControlRefused, match="no preview held"):
@@ -423,3 +426,27 @@ def test_tables_are_read_in_chunks_in_key_order(store, monkeypatch):
 
     assert as_found(service.preview("scores", limit=100)) == expected_diff(items)
     assert table["counts"]["changed"] == 11 and table["counts"]["removed"] == 1
+
+
+def test_the_migration_adds_the_preview_columns_and_downgrades(store):
+    from alembic import command
+
+    from webapp.migrate import alembic_config, upgrade_engine
+
+    engine = store.engine
+    added = {"rebuild_hold", "hold_requested_by", "preview_decision", "decided_by"}
+
+    def columns() -> set[str]:
+        return {c["name"] for c in sa.inspect(engine).get_columns("projection_registry")}
+
+    assert added <= columns()
+    append(store, EVENTS)
+    v1_live(store)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "projections_0007")
+    assert not added & columns()
+    upgrade_engine(engine)
+    assert added <= columns()
+    assert registry_row(store).live_generation == 1  # the row itself is kept

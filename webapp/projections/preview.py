@@ -40,7 +40,9 @@ CHUNK_ROWS = 500
 MAX_DETAILS = 500
 SAME_POSITION_TRIES = 20
 SAME_POSITION_WAIT = 0.1
-NEARLY_SAME = 10_000
+NEARLY_SAME = 2000
+"""A preview this close behind the live generation has caught up: the worker moves the
+live generation a batch (2,000 events by default), then the preview to it."""
 ACTIONS = ("switch", "discard")
 
 
@@ -108,7 +110,7 @@ def preview_state(engine: sa.Engine, name: str) -> dict[str, Any] | None:
         "generation": None if row.rebuild_generation is None else int(row.rebuild_generation),
         "live_position": live,
         "position": held,
-        "caught_up": held is not None and held >= live,
+        "caught_up": held is not None and live - held <= NEARLY_SAME,
         "requested_by": row.hold_requested_by,
         "decision": row.preview_decision,
         "decided_by": row.decided_by,
@@ -118,7 +120,8 @@ def preview_state(engine: sa.Engine, name: str) -> dict[str, Any] | None:
 def decide(engine: sa.Engine, name: str, action: str, *, actor: str) -> str:
     """Record an admin's decision on the preview of `name` for its worker to carry out:
     "switch" (refused until the preview has caught up with the live generation) or
-    "discard" (a preview not started yet is withdrawn here and then). Refused when no
+    "discard" (a preview not started yet is withdrawn here and then); the worker switches
+    only once both stand at the same position. Refused when no
     preview is held or a decision is already waiting. Returns what happens: "asked" (the
     worker carries it out) or "discarded" (nothing had been built yet)."""
     if action not in ACTIONS:
@@ -155,7 +158,7 @@ def decide(engine: sa.Engine, name: str, action: str, *, actor: str) -> str:
         if action == "switch":
             live = _checkpoint(conn, name, row.live_generation) or 0
             held = _checkpoint(conn, name, row.rebuild_generation) or 0
-            if held < live:
+            if live - held > NEARLY_SAME:
                 msg = (
                     f"{name}: its preview (generation {row.rebuild_generation}) is at position "
                     f"{held}, the live generation at {live}; switch once it has caught up"
@@ -381,7 +384,7 @@ def diff_generations(
                 "position": live_position if same else None,
                 "positions": {"live": live_position, "preview": held_position},
                 "same_position": same,
-                "caught_up": held_position >= live_position,
+                "caught_up": live_position - held_position <= NEARLY_SAME,
                 "requested_by": row.hold_requested_by,
                 "decision": row.preview_decision,
                 "decided_by": row.decided_by,
