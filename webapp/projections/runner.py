@@ -271,7 +271,8 @@ class ProjectionRunner(UnitRunner):
             elif rebuild is not None:
                 p.state = "rebuilding"
                 p.rebuild_position = self.generations.positions[rebuild]
-                p.rebuild_target = head
+                # a preview goes as far as the live generation, a rebuild to the head
+                p.rebuild_target = p.position if self.generations.held else head
             else:
                 p.state = "running" if p.position >= head else "catching_up"
                 p.rebuild_position = p.rebuild_target = None
