@@ -413,11 +413,12 @@ def test_details_are_paged_by_key_while_counts_cover_every_row(store):
         service.preview("scores", table="nope")
 
 
-def test_tables_are_read_in_chunks_in_key_order(store, monkeypatch):
+def test_rows_are_matched_in_code_point_order_whatever_the_collation(store, monkeypatch):
     from webapp.projections import preview
 
-    monkeypatch.setattr(preview, "CHUNK_ROWS", 3)
-    items = [("Scored", f"q{i:02d}", 1) for i in range(11)] + [("Scored", "bot-1", 1)]
+    monkeypatch.setattr(preview, "CHUNK_ROWS", 3)  # a small buffer: several fetches a side
+    names = ["Zed", "alice", "\u00c9mile", "bob", "_x", "\u00c4tsch", "zz", "Bob", "a b", "a-b"]
+    items = [("Scored", name, 1) for name in names] + [("Scored", "bot-1", 1)]
     append(store, items)
     v1_live(store)
     service, _runner = v2_held(store)
@@ -425,7 +426,8 @@ def test_tables_are_read_in_chunks_in_key_order(store, monkeypatch):
     table = service.preview("scores", limit=100)["tables"][0]
 
     assert as_found(service.preview("scores", limit=100)) == expected_diff(items)
-    assert table["counts"]["changed"] == 11 and table["counts"]["removed"] == 1
+    assert table["counts"]["changed"] == len(names) and table["counts"]["removed"] == 1
+    assert [r["key"]["player"] for r in table["rows"]] == sorted([*names, "bot-1"])
 
 
 def test_the_migration_adds_the_preview_columns_and_downgrades(store):
@@ -450,3 +452,49 @@ def test_the_migration_adds_the_preview_columns_and_downgrades(store):
     upgrade_engine(engine)
     assert added <= columns()
     assert registry_row(store).live_generation == 1  # the row itself is kept
+
+
+def test_keys_of_a_linguistic_collation_are_still_merged_in_code_point_order(postgresql_url):
+    from webapp.projections.preview import diff_table
+
+    engine = sa.create_engine(postgresql_url)
+    metadata = sa.MetaData()
+
+    def table(name: str) -> sa.Table:
+        return sa.Table(
+            name,
+            metadata,
+            sa.Column("player", sa.String(40, collation="und-x-icu"), primary_key=True),
+            sa.Column("total", sa.Integer),
+        )
+
+    live, held = table("live_players"), table("held_players")
+    old = {"Zed": 1, "alice": 2, "\u00c9mile": 3, "bob": 4, "Bob": 5}
+    new = {"Zed": 1, "alice": 20, "\u00c9mile": 3, "bob": 4, "a-b": 6}
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+            conn.execute(live.insert(), [{"player": k, "total": v} for k, v in old.items()])
+            conn.execute(held.insert(), [{"player": k, "total": v} for k, v in new.items()])
+            linguistic = list(
+                conn.execute(sa.select(live.c.player).order_by(live.c.player)).scalars()
+            )
+            assert linguistic != sorted(old)  # the column's own order is not Python's
+
+            diff = diff_table(conn, live, held, limit=10)
+    finally:
+        engine.dispose()
+
+    assert diff["counts"] == {
+        "added": 1,
+        "removed": 1,
+        "changed": 1,
+        "unchanged": 3,
+        "live_rows": 5,
+        "preview_rows": 5,
+    }
+    assert [(r["change"], r["key"]["player"]) for r in diff["rows"]] == [
+        ("removed", "Bob"),
+        ("added", "a-b"),
+        ("changed", "alice"),
+    ]

@@ -14,11 +14,12 @@ row, so a preview survives restarts and another process may ask and decide.
 The diff compares each table of the preview with the same table of the live generation,
 rows matched by primary key, both read in one snapshot at the same checkpoint position
 (`position`; when the worker is mid-step they may differ for a moment, and the answer
-then says so with `same_position` False). Tables are read in key order in chunks, both
-sides at once, so no table is ever loaded whole: the counts cover every row, the details
-the first `limit` differing rows after `after` (keyset paging). Columns are those of the
-tables as they stand in the database, so a column the new version adds or removes shows
-as such. A table only the old version had is not seen (the current code does not name it).
+then says so with `same_position` False). Each side of a table is one query streamed in
+key order, the two read in step, so no table is ever loaded whole: the counts cover every
+row, the details the first `limit` differing rows after `after` (keyset paging). Columns
+are those of the tables as they stand in the database, so a column the new version adds
+or removes shows as such. A table only the old version had is not seen (the running
+code does not name it).
 """
 
 from __future__ import annotations
@@ -200,24 +201,18 @@ def _ordered(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[An
 def _rows_in_key_order(
     conn: sa.Connection, table: sa.Table, key: Sequence[str]
 ) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
-    """Every row of `table` as (key values, row), in key order, CHUNK_ROWS at a time."""
+    """Every row of `table` as (key values, row), in key order, streamed from one query
+    (a server-side cursor on PostgreSQL; SQLite steps through its result) CHUNK_ROWS at a
+    time, so the table is sorted once and never held whole."""
     dialect = conn.dialect.name
-    columns = [_ordered(table.c[k], dialect) for k in key]
-    last: tuple[Any, ...] | None = None
-    while True:
-        query = sa.select(table).order_by(*columns).limit(CHUNK_ROWS)
-        if last is not None:
-            if len(columns) == 1:
-                query = query.where(columns[0] > last[0])
-            else:
-                query = query.where(sa.tuple_(*columns) > sa.tuple_(*last))
-        chunk = conn.execute(query).mappings().all()
-        for row in chunk:
-            values = dict(row)
-            yield tuple(values[k] for k in key), values
-        if len(chunk) < CHUNK_ROWS:
-            return
-        last = tuple(dict(chunk[-1])[k] for k in key)
+    query = (
+        sa.select(table)
+        .order_by(*(_ordered(table.c[k], dialect) for k in key))
+        .execution_options(yield_per=CHUNK_ROWS)
+    )
+    for row in conn.execute(query).mappings():
+        values = dict(row)
+        yield tuple(values[k] for k in key), values
 
 
 def _field_changes(
