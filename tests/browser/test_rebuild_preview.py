@@ -55,6 +55,10 @@ def test_an_engineer_previews_a_version_bump_and_switches_it_in(
     expect(bob.locator('[data-column="total"]')).to_contain_text("12 → 24")
     screenshot(page, "preview-1-diff")
     assert accessibility_violations(page) == []
+    page.set_viewport_size({"width": 700, "height": 900})  # a narrow screen: nothing widens
+    assert page.evaluate("document.documentElement.scrollWidth") <= 700
+    screenshot(page, "preview-1-narrow")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_test_id("preview-switch").click()  # not confirmed: the browser asks first
     expect(page.get_by_test_id("preview-panel")).to_be_visible()
