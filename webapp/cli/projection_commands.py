@@ -1,5 +1,6 @@
 """`eventscope worker`; `eventscope projections status | rebuild NAME | resume NAME |
-pause NAME | reset NAME --to N | dead-letters NAME | retry NAME POSITION | skip NAME POSITION`."""
+pause NAME | reset NAME --to N | dead-letters NAME | retry NAME POSITION | skip NAME POSITION |
+preview NAME | switch NAME | discard NAME`."""
 
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def rebuild(ctx: click.Context, name: str, timeout: float) -> None:
     """Replay NAME from position 0 into new tables, then switch readers over."""
-    from webapp.projections import UnknownProjection
+    from webapp.projections import ControlRefused, UnknownProjection
     from webapp.projections.leadership import leadership_for, new_worker_id
 
     runtime = _runtime(ctx)
@@ -108,13 +109,16 @@ def rebuild(ctx: click.Context, name: str, timeout: float) -> None:
         except UnknownProjection as exc:
             raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from None
         lease = leadership_for(service.engine, name, new_worker_id())
-        if lease.try_acquire():
-            try:
-                _rebuild_here(service, name)
-            finally:
-                lease.release()
-        else:
-            _rebuild_by_worker(service, name, timeout)
+        try:
+            if lease.try_acquire():
+                try:
+                    _rebuild_here(service, name)
+                finally:
+                    lease.release()
+            else:
+                _rebuild_by_worker(service, name, timeout)
+        except ControlRefused as exc:  # a preview is held
+            raise click.ClickException(str(exc)) from None
     finally:
         runtime.close()
 
@@ -281,6 +285,153 @@ def skip(ctx: click.Context, name: str, position: int, actor: str) -> None:
     """Drop parked event POSITION of NAME from its dead letters without applying it."""
     _control(ctx, lambda service: service.skip_parked(name, position, actor=actor))
     click.echo(f"{name}: event {position} skipped by {actor}; it left the dead letters")
+
+
+# --- a preview of a rebuild (webapp.projections.preview) ------------------------------------
+
+
+def _show_value(value: Any) -> str:
+    return "-" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _print_preview(diff: dict[str, Any]) -> None:
+    where = (
+        f"both at position {diff['position']}"
+        if diff["same_position"]
+        else f"at positions {diff['positions']['preview']} and {diff['positions']['live']}"
+    )
+    click.echo(
+        f"{diff['projection']}: preview generation {diff['preview_generation']} against live "
+        f"generation {diff['live_generation']}, {where}"
+    )
+    for table in diff["tables"]:
+        counts = table["counts"]
+        click.echo(
+            f"{table['table']}: {counts['added']} added, {counts['removed']} removed, "
+            f"{counts['changed']} changed, {counts['unchanged']} unchanged"
+        )
+        if table["error"]:
+            click.echo(f"  {table['error']}")
+            continue
+        if table["columns_added"]:
+            click.echo(f"  columns added: {', '.join(table['columns_added'])}")
+        if table["columns_removed"]:
+            click.echo(f"  columns removed: {', '.join(table['columns_removed'])}")
+        for row in table["rows"]:
+            key = ", ".join(str(v) for v in row["key"].values())
+            if row["change"] == "changed":
+                fields = "; ".join(
+                    f"{column}: {_show_value(f['old'])} -> {_show_value(f['new'])}"
+                    + (f" ({f['column']} column)" if f.get("column") else "")
+                    for column, f in row["fields"].items()
+                )
+                click.echo(f"  ~ {key}  {fields}")
+            else:
+                mark = "+" if row["change"] == "added" else "-"
+                values = ", ".join(
+                    f"{c}={_show_value(v)}" for c, v in row["row"].items() if c not in table["key"]
+                )
+                click.echo(f"  {mark} {key}  {values}")
+        if table["next_after"]:
+            after = json.dumps(table["next_after"])
+            click.echo(f"  more: --table {table['table']} --after '{after}'")
+
+
+@projections.command("preview")
+@click.argument("name")
+@click.option("--start", is_flag=True, help="Ask for a preview of NAME (none must be held).")
+@click.option("--table", default=None, help="Only this table (its logical name).")
+@click.option("--after", default=None, help="Differences after this key (a JSON array).")
+@click.option("--limit", type=click.IntRange(min=1, max=500), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--actor", default="cli", show_default=True, help=ACTOR_HELP)
+@click.pass_context
+def preview(
+    ctx: click.Context,
+    name: str,
+    start: bool,
+    table: str | None,
+    after: str | None,
+    limit: int,
+    as_json: bool,
+    actor: str,
+) -> None:
+    """The held preview of NAME against its live generation: rows added, removed, changed
+    (with field diffs) and unchanged, table by table. With --start, ask the worker running
+    NAME to build one (the next generation, held beside the live one, not switched in).
+    Personal data is shown to the CLI and each showing recorded in the access log."""
+    key = None
+    if after is not None:
+        try:
+            key = json.loads(after)
+        except ValueError:
+            key = None
+        if not isinstance(key, list) or not key or table is None:
+            raise click.BadParameter(
+                "a JSON array of key values, with --table", param_hint="--after"
+            )
+
+    from webapp.projections import UnknownProjection
+    from webapp.queries import Viewer
+    from webapp.queries.rebuild_preview import preview_for
+
+    runtime = _runtime(ctx)
+    try:
+        if start:
+            runtime.projections.request_preview(name, actor=actor)
+            diff = None
+        else:
+            viewer = Viewer(actor=actor, role="admin")
+            diff = preview_for(runtime, viewer, name, table=table, after=key, limit=limit)
+    except UnknownProjection as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from None
+    except ValueError as exc:  # ControlRefused: none held; or an unknown table
+        raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
+    if diff is None:
+        click.echo(f"{name}: preview asked for; the worker running it builds it (held, not live)")
+    elif as_json:
+        click.echo(json.dumps(diff, indent=2, default=str))
+    else:
+        _print_preview(diff)
+
+
+def _decide(ctx: click.Context, name: str, action: str, actor: str, timeout: float) -> None:
+    def run(service: Any) -> str:
+        outcome = service.decide_preview(name, action, actor=actor)["preview_outcome"]
+        if outcome == "discarded":
+            return "withdrawn before it started"
+        if service.carry_out_here(name):
+            return "switched in" if action == "switch" else "discarded"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if service.preview_state(name) is None:
+                return f"{'switched in' if action == 'switch' else 'discarded'} by its worker"
+            time.sleep(0.2)
+        return f"asked; the worker running {name} has not done it within {timeout:g}s"
+
+    click.echo(f"{name}: preview {_control(ctx, run)} (by {actor})")
+
+
+@projections.command("switch")
+@click.argument("name")
+@click.option("--actor", default="cli", show_default=True, help=ACTOR_HELP)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for a worker.")
+@click.pass_context
+def switch(ctx: click.Context, name: str, actor: str, timeout: float) -> None:
+    """Make the held preview of NAME live (once it has caught up) and drop the old tables."""
+    _decide(ctx, name, "switch", actor, timeout)
+
+
+@projections.command("discard")
+@click.argument("name")
+@click.option("--actor", default="cli", show_default=True, help=ACTOR_HELP)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for a worker.")
+@click.pass_context
+def discard(ctx: click.Context, name: str, actor: str, timeout: float) -> None:
+    """Drop the held preview of NAME; the live tables stay."""
+    _decide(ctx, name, "discard", actor, timeout)
 
 
 def _rebuild_here(service: Any, name: str) -> None:

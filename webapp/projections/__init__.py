@@ -15,7 +15,9 @@ Public API (the web layer and the CLI use only these):
 (`request_resume(name, actor=, skip_position=)`, `pending_resume(name)`), operator
 controls (`pause(name, actor=)`, `request_reset(name, position, actor=)`,
 `dead_letters(name)`, `retry_parked(name, position, actor=)`, `skip_parked(...)`,
-`operator_log(name)`), read models
+`operator_log(name)`), previews of a rebuild (`request_preview(name, actor=)`,
+`preview(name, table=, after=, limit=)`, `preview_state(name)`,
+`decide_preview(name, "switch" | "discard", actor=)`, `carry_out_here(name)`), read models
 (`get_account_summary(n)`, `list_accounts()`, `get_user(id)`, `list_users()`,
 `daily_activity()`, `event_type_counts()`, `stream_categories()`, as of a position
 (`query_as_of(name, position, fn)`, `take_milestone(name)`, `milestones(name)`),
@@ -37,7 +39,8 @@ projection's catch-up and live loop), `group` (one read of the log for many),
 `worker`, `service` (the facade), `status`, `copies` (milestones and scratch
 generations of a read model at one position), `replay` (a projection's handlers over a
 stretch of the log), `milestones`, `as_of` (read models as they stood at a position),
-`process_views`, `operations` (rebuild, resume, pause, reset, dead letters), `resume`
+`process_views`, `operations` (rebuild, resume, pause, reset, dead letters, previews),
+`preview` (a rebuild held for comparison, the decision on it, the diff), `resume`
 (resume requests), `controls` (pauses, dead letters, the operator log), `consistency`,
 `personal_data`, `lookups`.
 """

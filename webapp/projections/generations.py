@@ -5,7 +5,9 @@ checkpoint. The registry row (`projection_registry`) names the live generation a
 while a rebuild runs, the one being filled beside it. A rebuild starts when its
 request is seen, fills generation N+1 batch by batch, and switches the registry row
 once N+1 has caught up with N; the old tables are then dropped, so readers only ever
-see a complete generation.
+see a complete generation. A rebuild held for preview (`rebuild_hold`,
+webapp.projections.preview) is not switched in when caught up: it waits for an admin's
+decision to switch or discard it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 
 from webapp.database.upserts import insert_ignore
 from webapp.projections import schema
-from webapp.projections.controls import forget_generation
+from webapp.projections.controls import forget_generation, log_action
 from webapp.projections.leadership import lock_key
 from webapp.projections.projection import Projection
 
@@ -29,6 +31,17 @@ Fence = Callable[[sa.Connection], None]
 """Raises unless the caller still holds the projection's leadership (checked in `conn`)."""
 
 REQUEST_POLL_SECONDS = 0.25
+VERSION_BUMP = "model version bump"
+"""Who asked for a preview the worker started itself (`hold_requested_by`)."""
+
+
+NO_HOLD = {
+    "rebuild_hold": None,
+    "hold_requested_by": None,
+    "preview_decision": None,
+    "decided_by": None,
+}
+"""The registry values of a projection with no preview held."""
 
 
 class TableSet:
@@ -108,14 +121,24 @@ def ensure_registered(engine: sa.Engine, projection: Projection, table_set: Tabl
         return registered_generation(conn, name) or 1
 
 
-def request_rebuild(engine: sa.Engine, name: str, after: int = 0) -> None:
+def request_rebuild(
+    engine: sa.Engine, name: str, after: int = 0, *, hold_for: str | None = None
+) -> None:
     """Ask the worker that runs `name` to rebuild it from the events after position `after`
-    (0: all of them; a no-op if one is already under way)."""
+    (0: all of them; a no-op if one is already under way). With `hold_for` (who asks), the
+    rebuild is a preview: held beside the live generation once caught up, not switched in."""
     with engine.begin() as conn:
         done = conn.execute(
             schema.registry.update()
             .where(schema.registry.c.name == name)
-            .values(rebuild_requested_at=time.time(), rebuild_from=after or None)
+            .values(
+                rebuild_requested_at=time.time(),
+                rebuild_from=after or None,
+                rebuild_hold=True if hold_for is not None else None,
+                hold_requested_by=hold_for[:200] if hold_for is not None else None,
+                preview_decision=None,
+                decided_by=None,
+            )
         ).rowcount
     if done != 1:
         msg = f"unknown projection {name!r} (or it has never been started)"
@@ -124,17 +147,34 @@ def request_rebuild(engine: sa.Engine, name: str, after: int = 0) -> None:
 
 class Generations:
     """One projection's generations as its runner holds them: the live one, the one a
-    rebuild fills (None when no rebuild runs), and each one's checkpoint position."""
+    rebuild fills (None when no rebuild runs), whether that rebuild is held for preview,
+    and each one's checkpoint position.
 
-    def __init__(self, engine: sa.Engine, projection: Projection, tables: TableSet) -> None:
+    `hold_version_bumps`: the rebuild a model-version bump asks for is held for preview
+    (EVENTSCOPE_PREVIEW_REBUILDS=1) instead of switching in once caught up.
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        projection: Projection,
+        tables: TableSet,
+        *,
+        hold_version_bumps: bool = False,
+    ) -> None:
         self.engine = engine
         self.projection = projection
         self.name = projection.name
         self.tables = tables
+        self.hold_version_bumps = hold_version_bumps
         self.live: int | None = None
         self.rebuild: int | None = None
+        self.held = False
+        self.live_outdated = False
+        """The live generation was built by handlers older than `projection.version`."""
         self.positions: dict[int, int] = {}
         self._checked_at = 0.0
+        self._decision_checked_at = 0.0
 
     def load(self) -> None:
         """Read (or create) the registry row and the checkpoints.
@@ -149,14 +189,22 @@ class Generations:
             ).one()
             self.live = row.live_generation
             self.rebuild = row.rebuild_generation
+            self.held = self.rebuild is not None and bool(row.rebuild_hold)
             outdated = (row.model_version or 1) < self.projection.version
+            self.live_outdated = outdated
             if outdated and row.rebuild_generation is None and row.rebuild_requested_at is None:
+                hold = self.hold_version_bumps
                 conn.execute(
                     schema.registry.update()
                     .where(schema.registry.c.name == self.name)
-                    .values(rebuild_requested_at=time.time())
+                    .values(
+                        rebuild_requested_at=time.time(),
+                        rebuild_hold=True if hold else None,
+                        hold_requested_by=VERSION_BUMP if hold else None,
+                    )
                 )
                 self.check_request_soon()
+            self._decision_checked_at = 0.0
             self.tables.metadata(self.live).create_all(conn, checkfirst=True)
             self.positions = {
                 int(r.generation): int(r.position)
@@ -167,6 +215,14 @@ class Generations:
         self.positions.setdefault(self.live, 0)
         if self.rebuild is not None:
             self.positions.setdefault(self.rebuild, 0)
+
+    @property
+    def live_frozen(self) -> bool:
+        """A live generation built by older handlers is not fed by the running (newer) ones
+        while their preview is held, or at all when bumps are held for preview: they may
+        not fit its tables nor build what the old version would. Readers see it as of its
+        position until the switch, and the preview is compared with it there."""
+        return self.live_outdated and (self.held or self.hold_version_bumps)
 
     @property
     def live_position(self) -> int:
@@ -197,21 +253,33 @@ class Generations:
             ).scalar()
         return requested is not None
 
-    def start_rebuild(self, fence: Fence) -> int:
+    def start_rebuild(self, fence: Fence) -> int | None:
         """Create the next generation's tables and checkpoint and register it as the one
-        being rebuilt; returns it."""
+        being rebuilt; returns it (None when the request was withdrawn meanwhile: a
+        preview discarded before it started)."""
         generation = max(self.positions) + 1
         metadata = self.tables.metadata(generation)
+        registry = schema.registry
         with self.engine.begin() as conn:
             fence(conn)
-            start = int(
-                conn.execute(
-                    sa.select(schema.registry.c.rebuild_from).where(
-                        schema.registry.c.name == self.name
-                    )
-                ).scalar()
-                or 0
-            )
+            row = conn.execute(
+                sa.select(registry.c.rebuild_from, registry.c.rebuild_hold).where(
+                    registry.c.name == self.name
+                )
+            ).one()
+            start = int(row.rebuild_from or 0)
+            taken = conn.execute(
+                registry.update()
+                .where(registry.c.name == self.name, registry.c.rebuild_requested_at.is_not(None))
+                .values(
+                    rebuild_generation=generation,
+                    rebuild_requested_at=None,
+                    rebuild_from=None,
+                    updated_at=time.time(),
+                )
+            ).rowcount
+            if taken != 1:
+                return None
             metadata.drop_all(conn, checkfirst=True)  # leftovers of an abandoned attempt
             metadata.create_all(conn)
             conn.execute(
@@ -225,29 +293,77 @@ class Generations:
                     name=self.name, generation=generation, position=start, updated_at=time.time()
                 )
             )
-            conn.execute(
-                schema.registry.update()
-                .where(schema.registry.c.name == self.name)
-                .values(
-                    rebuild_generation=generation,
-                    rebuild_requested_at=None,
-                    rebuild_from=None,
-                    updated_at=time.time(),
-                )
-            )
             forget_generation(conn, self.name, generation)  # letters of an abandoned attempt
         self.rebuild = generation
+        self.held = bool(row.rebuild_hold)
         self.positions[generation] = start
+        self._decision_checked_at = 0.0
         log.info(
-            "projection %s: rebuilding into generation %d from position %d",
+            "projection %s: %s into generation %d from position %d",
             self.name,
+            "building a preview" if self.held else "rebuilding",
             generation,
             start,
         )
         return generation
 
-    def switch(self, fence: Fence) -> None:
-        """Make the rebuilt generation live and drop the old one's tables and checkpoint."""
+    def decision(self) -> tuple[str, str] | None:
+        """An admin's decision on the held preview, `(action, actor)` with action "switch"
+        or "discard", or None (the registry is read at most every REQUEST_POLL_SECONDS)."""
+        now = time.monotonic()
+        if not self.held or now - self._decision_checked_at < REQUEST_POLL_SECONDS:
+            return None
+        self._decision_checked_at = now
+        registry = schema.registry
+        with self.engine.connect().execution_options(eventscope_readonly=True) as conn:
+            row = conn.execute(
+                sa.select(registry.c.preview_decision, registry.c.decided_by).where(
+                    registry.c.name == self.name
+                )
+            ).first()
+        if row is None or row.preview_decision not in ("switch", "discard"):
+            return None
+        return str(row.preview_decision), str(row.decided_by or "unknown")
+
+    def check_decision_soon(self) -> None:
+        """Make the next `decision()` read the registry whatever the time."""
+        self._decision_checked_at = 0.0
+
+    def discard(self, fence: Fence, *, actor: str) -> None:
+        """Drop the held preview's tables, checkpoint and letters; the live one stays."""
+        old = self.rebuild
+        assert old is not None
+        with self.engine.begin() as conn:
+            fence(conn)
+            conn.execute(
+                schema.registry.update()
+                .where(schema.registry.c.name == self.name)
+                .values(rebuild_generation=None, updated_at=time.time(), **NO_HOLD)
+            )
+            conn.execute(
+                schema.checkpoints.delete().where(
+                    schema.checkpoints.c.name == self.name,
+                    schema.checkpoints.c.generation == old,
+                )
+            )
+            forget_generation(conn, self.name, old)
+            self.tables.metadata(old).drop_all(conn, checkfirst=True)
+            log_action(
+                conn,
+                self.name,
+                "preview_discarded",
+                actor,
+                position=self.positions.get(old),
+                detail=f"generation {old} dropped; generation {self.live} stays live",
+            )
+        self.rebuild, self.held = None, False
+        self.positions.pop(old, None)
+        self.tables.forget(old)
+        log.info("projection %s: preview generation %d discarded by %s", self.name, old, actor)
+
+    def switch(self, fence: Fence, *, actor: str | None = None) -> None:
+        """Make the rebuilt generation live and drop the old one's tables and checkpoint
+        (`actor`: the admin whose decision switches a held preview in, logged)."""
         old, new = self.live, self.rebuild
         assert old is not None and new is not None
         with self.engine.begin() as conn:
@@ -260,8 +376,18 @@ class Generations:
                     rebuild_generation=None,
                     updated_at=time.time(),
                     model_version=self.projection.version,
+                    **NO_HOLD,
                 )
             )
+            if actor is not None:
+                log_action(
+                    conn,
+                    self.name,
+                    "preview_switched",
+                    actor,
+                    position=self.positions.get(new),
+                    detail=f"generation {new} is live; generation {old} dropped",
+                )
             conn.execute(
                 schema.checkpoints.delete().where(
                     schema.checkpoints.c.name == self.name,
@@ -270,7 +396,8 @@ class Generations:
             )
             forget_generation(conn, self.name, old)
             self.tables.metadata(old).drop_all(conn, checkfirst=True)
-        self.live, self.rebuild = new, None
+        self.live, self.rebuild, self.held = new, None, False
+        self.live_outdated = False
         self.positions.pop(old, None)
         self.tables.forget(old)
         log.info("projection %s: generation %d is live (was %d)", self.name, new, old)

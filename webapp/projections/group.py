@@ -33,10 +33,12 @@ class ProjectionGroup:
         for runner in active:
             moved |= runner.step_rebuild()
         head = self.store.head_position()
-        behind = [r for r in active if not r.stopped and r.position < head]
+        behind = [r for r in active if not r.stopped and not r.live_frozen and r.position < head]
         if behind:
             self._feed(behind, head)
             moved = True
+        for runner in active:
+            moved |= runner.follow_live()  # held previews stay at their live position
         for runner in active:
             runner.progress.head = head
             runner.update_progress(head)
@@ -88,7 +90,7 @@ class ProjectionGroup:
             head = self.store.head_position()
             self.step()
             active = [r for r in self.runners if not r.stopped]
-            if all(r.position >= head and not r.rebuilding for r in active):
+            if all((r.position >= head or r.live_frozen) and not r.rebuild_pending for r in active):
                 break
         for runner in self.runners:
             runner.write_status(force=True)

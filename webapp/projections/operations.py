@@ -7,6 +7,8 @@ request_resume(projections, "ledger", actor="ada", skip_position=42)
 pause(projections, "ledger", actor="ada")         # resume with request_resume
 request_reset(projections, "ledger", 120, actor="ada")   # replay the events after 120
 retry_parked(projections, "ledger", 42, actor="ada") / skip_parked(...)
+request_preview(projections, "ledger", actor="ada")      # a rebuild held for comparison
+decide_preview(projections, "ledger", "switch", actor="ada")   # or "discard"
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from webapp.projections import controls, generations, resume, schema
+from webapp.projections import controls, generations, preview, resume, schema
 from webapp.projections.errors import (
     ControlRefused,
     InvalidPosition,
@@ -24,17 +26,73 @@ from webapp.projections.errors import (
     ResumeRefused,
     UnknownProjection,
 )
+from webapp.projections.leadership import leadership_for, new_worker_id
 
 if TYPE_CHECKING:
     from webapp.projections.service import Projections
 
 
+def _refuse_if_preview(projections: Projections, name: str) -> None:
+    held = preview.preview_state(projections.engine, name)
+    if held is not None:
+        msg = (
+            f"{name} has a preview held (generation {held['generation'] or 'not started'}); "
+            "switch it in or discard it first"
+        )
+        raise ControlRefused(msg)
+
+
 def request_rebuild(projections: Projections, name: str) -> dict[str, Any]:
-    """Ask the worker running `name` to rebuild it into new tables; returns its status."""
+    """Ask the worker running `name` to rebuild it into new tables; returns its status.
+    Refused (ControlRefused) while a preview is held: it is switched in or discarded."""
     projections.get(name)
     projections.ensure_ready()
+    _refuse_if_preview(projections, name)
     generations.request_rebuild(projections.engine, name)
     return projections.status_of(name)
+
+
+def request_preview(projections: Projections, name: str, *, actor: str) -> dict[str, Any]:
+    """Ask the worker running `name` to build its next generation and hold it for preview;
+    returns its status. Refused while a rebuild, reset or preview is asked or under way."""
+    projections.get(name)
+    projections.ensure_ready()
+    preview.request_preview(projections.engine, name, actor=actor)
+    return projections.status_of(name)
+
+
+def decide_preview(
+    projections: Projections, name: str, action: str, *, actor: str
+) -> dict[str, Any]:
+    """Ask for the preview of `name` to be switched in or discarded (the worker running it
+    does it); its status with `preview_outcome` ("asked" or "discarded")."""
+    projections.get(name)
+    projections.ensure_ready()
+    outcome = preview.decide(projections.engine, name, action, actor=actor)
+    status = projections.status_of(name)
+    status["preview_outcome"] = outcome
+    return status
+
+
+def carry_out_here(projections: Projections, name: str) -> bool:
+    """Carry out the decision on the preview of `name` here if no worker leads it; True if
+    the preview is gone (switched in or discarded)."""
+    projections.get(name)
+    lease = leadership_for(projections.engine, name, new_worker_id())
+    if not lease.try_acquire():
+        return False
+    try:
+        runner = projections.runner(name, worker_id="preview")
+        runner.leadership = lease
+        runner.load()
+        for _ in range(1000):  # a switch first brings the preview to the live position
+            runner.step()
+            if not runner.generations.held or runner.stopped:
+                break
+        runner.write_status(force=True)
+        return not runner.generations.held
+    finally:
+        lease.release()
 
 
 def rebuild_now(
@@ -47,6 +105,7 @@ def rebuild_now(
 
     `on_progress(done, target)` is called after each batch.
     """
+    _refuse_if_preview(projections, name)
     runner = projections.runner(name, worker_id="rebuild")
     runner.load()
     runner.request_rebuild()
@@ -140,6 +199,7 @@ def request_reset(
         msg = f"position {position} is not in the log (its head is at {head})"
         raise InvalidPosition(msg)
     projections.ensure_ready()
+    _refuse_if_preview(projections, name)
     with projections.engine.connect() as conn:
         row = conn.execute(
             sa.select(schema.registry.c.rebuild_generation).where(schema.registry.c.name == name)

@@ -48,6 +48,7 @@ class ProjectionRunner(UnitRunner):
         status_every: float = 1.0,
         leadership: Leadership | None = None,
         milestones: MilestoneKeeper | None = None,
+        hold_version_bumps: bool = False,
     ) -> None:
         self.store = store
         self.engine: sa.Engine = store.engine
@@ -61,7 +62,9 @@ class ProjectionRunner(UnitRunner):
         self.leadership = leadership
         self.milestones = milestones
         self.tables = TableSet(projection)
-        self.generations = Generations(self.engine, projection, self.tables)
+        self.generations = Generations(
+            self.engine, projection, self.tables, hold_version_bumps=hold_version_bumps
+        )
         self._init_unit()
         handles = projection.handles
         self.types = sorted(handles) if handles is not None else None
@@ -85,6 +88,21 @@ class ProjectionRunner(UnitRunner):
     def rebuilding(self) -> bool:
         return self.generations.rebuild is not None
 
+    @property
+    def live_frozen(self) -> bool:
+        """The live generation waits for a held preview's switch (Generations.live_frozen)."""
+        return self.generations.live_frozen
+
+    @property
+    def rebuild_pending(self) -> bool:
+        """A rebuild is still to finish: one filling, or a held preview not caught up with
+        the live generation (a caught-up preview waits for an admin, not for events)."""
+        generations = self.generations
+        rebuild = generations.rebuild
+        if rebuild is None:
+            return False
+        return not generations.held or generations.positions[rebuild] < self.position
+
     def step(self) -> bool:
         """Do one batch of work (retries asked for, rebuild and/or live); True if anything
         moved. A paused projection does nothing."""
@@ -95,8 +113,10 @@ class ProjectionRunner(UnitRunner):
         moved |= self.step_rebuild()  # may switch the live generation
         head = self.store.head_position()
         self.progress.head = head
-        if not self.stopped:
+        if not self.stopped and not self.generations.live_frozen:
             moved |= self._advance(self._live_generation(), self.batch_size, head)
+        if not self.stopped:
+            moved |= self.follow_live()
         self.update_progress(head)
         self.keep_milestones()
         return moved
@@ -122,10 +142,55 @@ class ProjectionRunner(UnitRunner):
         rebuild = generations.rebuild
         if rebuild is None:
             return False
+        if generations.held:
+            return self._carry_out_decision() or self.follow_live()
         head = self.store.head_position()
         self._advance(rebuild, self.rebuild_batch_size, head)
         if not self.stopped and generations.positions[rebuild] >= self.position:
             generations.switch(self._fence)
+        return True
+
+    def follow_live(self) -> bool:
+        """Advance a held preview's generation towards the live one's position, never past
+        it, so that once caught up both stand at the same position of the log (the worker
+        calls this after each live batch). True if it moved."""
+        generations = self.generations
+        rebuild = generations.rebuild
+        if rebuild is None or not generations.held or self.stopped:
+            return False
+        target = self.position
+        position = generations.positions[rebuild]
+        if position >= target:
+            return False
+        limit = self.rebuild_batch_size
+        page = self.store.read_all(after=position, limit=limit, types=self.types)
+        # every handled event up to the live checkpoint is committed (the live generation
+        # has applied them): a short page, or one ending past it, covers all up to `target`
+        end = page[-1].position if len(page) >= limit and page[-1].position < target else target
+        events = [e for e in page if e.position <= end]
+        if self.prepare is not None:
+            events = [self.prepare(e) for e in events]
+        self._apply(rebuild, events, end)
+        return True
+
+    def _carry_out_decision(self) -> bool:
+        """Switch in or discard the held preview as an admin decided; True if done. A
+        switch waits until the preview has caught up with the live generation."""
+        generations = self.generations
+        decided = generations.decision()
+        if decided is None:
+            return False
+        action, actor = decided
+        if action == "discard":
+            generations.discard(self._fence, actor=actor)
+            return True
+        self.follow_live()
+        rebuild = generations.rebuild
+        assert rebuild is not None
+        if self.stopped or generations.positions[rebuild] < self.position:
+            generations.check_decision_soon()
+            return False
+        generations.switch(self._fence, actor=actor)
         return True
 
     def apply_live(self, events: Sequence[RecordedEvent], target: int) -> None:
@@ -136,15 +201,19 @@ class ProjectionRunner(UnitRunner):
 
     def run_until_caught_up(self, *, include_rebuild: bool = True) -> int:
         """Process until the live (and rebuild) generation reached the head, or the unit is
-        stopped or paused; the position."""
+        stopped or paused; the position. Requests and preview decisions already made are
+        looked for at once."""
         self._live_generation()
+        self.generations.check_request_soon()
+        self.generations.check_decision_soon()
         while not self.stopped:
             head = self.store.head_position()
             self.step()
             if self.paused:
                 break
-            rebuilding = include_rebuild and self.rebuilding
-            if self.position >= head and not rebuilding:
+            rebuilding = include_rebuild and self.rebuild_pending
+            live_done = self.position >= head or self.generations.live_frozen
+            if live_done and not rebuilding:
                 break
         self.write_status(force=True)
         return self.position
@@ -194,10 +263,16 @@ class ProjectionRunner(UnitRunner):
             p.state = "paused"
         elif not self.stopped:
             rebuild = self.generations.rebuild
-            if rebuild is not None:
+            if rebuild is not None and self.generations.held and not self.rebuild_pending:
+                # a caught-up preview waits for an admin; the live model runs as usual
+                p.state = "running" if p.position >= head else "catching_up"
+                p.rebuild_position = self.generations.positions[rebuild]
+                p.rebuild_target = p.position
+            elif rebuild is not None:
                 p.state = "rebuilding"
                 p.rebuild_position = self.generations.positions[rebuild]
-                p.rebuild_target = head
+                # a preview goes as far as the live generation, a rebuild to the head
+                p.rebuild_target = p.position if self.generations.held else head
             else:
                 p.state = "running" if p.position >= head else "catching_up"
                 p.rebuild_position = p.rebuild_target = None

@@ -24,6 +24,12 @@ registry = sa.Table(
     sa.Column("model_version", sa.Integer, nullable=True),  # Projection.version (NULL: 1)
     # a reset: the requested rebuild starts after this position instead of 0
     sa.Column("rebuild_from", sa.BigInteger, nullable=True),
+    # a preview (webapp.projections.preview): the rebuild is held once caught up, beside the
+    # live generation, until an admin's decision ("switch" | "discard") is carried out
+    sa.Column("rebuild_hold", sa.Boolean, nullable=True),
+    sa.Column("hold_requested_by", sa.String(200), nullable=True),
+    sa.Column("preview_decision", sa.String(16), nullable=True),
+    sa.Column("decided_by", sa.String(200), nullable=True),
 )
 
 pauses = sa.Table(
@@ -55,7 +61,9 @@ operator_log = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(100), nullable=False, index=True),
-    # pause | resume | reset | retry_requested | retried | retry_failed | skipped
+    # pause | resume | reset | retry_requested | retried | retry_failed | skipped |
+    # preview_requested | switch_requested | discard_requested | preview_switched |
+    # preview_discarded
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("position", sa.BigInteger, nullable=True),
     sa.Column("actor", sa.String(200), nullable=False),

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from webapp.domain import DEFAULT_UPCASTERS, CommandRouter, DispatchResult, UpcasterChain
-from webapp.projections import controls, copies, operations, process_views, schema
+from webapp.projections import controls, copies, operations, preview, process_views, schema
 from webapp.projections import status as unit_status
 from webapp.projections.as_of import AsOfReader
 from webapp.projections.consistency import dispatch_strong, wait_until_projected
@@ -58,6 +58,7 @@ class Projections:
         decode: EventPreparer | None = None,
         upcast: EventPreparer | None = None,
         milestones: MilestonePolicy | None = None,
+        preview_rebuilds: bool | None = None,
     ) -> None:
         self.store = store
         self.engine: sa.Engine = store.engine
@@ -78,6 +79,10 @@ class Projections:
             for name, p in self._projections.items()
         }
         self.as_of = AsOfReader(self.engine, self._keepers)
+        if preview_rebuilds is None:
+            preview_rebuilds = os.environ.get("EVENTSCOPE_PREVIEW_REBUILDS", "") == "1"
+        self.preview_rebuilds = preview_rebuilds
+        """A model-version bump's rebuild is held for preview instead of switching in."""
 
     # --- what is registered ------------------------------------------------------------
 
@@ -147,6 +152,7 @@ class Projections:
             rebuild_batch_size=rebuild_batch_size,
             status_every=status_every,
             milestones=self._keepers[name],
+            hold_version_bumps=self.preview_rebuilds,
         )
 
     def process_runner(
@@ -316,6 +322,45 @@ class Projections:
         """Rebuild `name` in this process (no worker holds it); returns the final position."""
         return operations.rebuild_now(self, name, on_progress=on_progress)
 
+    # --- previews of a rebuild (webapp.projections.preview) -----------------------------
+
+    def request_preview(self, name: str, *, actor: str) -> dict[str, Any]:
+        """Ask the worker running `name` to build its next generation and hold it beside the
+        live one for an admin to compare, then switch in or discard; its status."""
+        return operations.request_preview(self, name, actor=actor)
+
+    def preview(
+        self,
+        name: str,
+        *,
+        table: str | None = None,
+        after: list[Any] | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        """The held preview of `name` against the live generation: per table, counts of rows
+        added, removed, changed and unchanged, and the first `limit` differences (after key
+        `after` of `table`) with their field diffs. Raises ControlRefused when none is held."""
+        self.get(name)
+        return preview.diff_generations(
+            self.engine, self._tables[name], name, table=table, after=after, limit=limit
+        )
+
+    def preview_state(self, name: str) -> dict[str, Any] | None:
+        """The preview of `name` (generation, positions, caught up, decision), or None."""
+        self.get(name)
+        return preview.preview_state(self.engine, name)
+
+    def decide_preview(self, name: str, action: str, *, actor: str) -> dict[str, Any]:
+        """Ask for the held preview of `name` to be switched in ("switch", once caught up) or
+        discarded ("discard"); the worker running it carries it out. Its status, with
+        `preview_outcome`: "asked", or "discarded" when nothing had been built yet."""
+        return operations.decide_preview(self, name, action, actor=actor)
+
+    def carry_out_here(self, name: str) -> bool:
+        """Carry out an admin's decision on the preview of `name` in this process when no
+        worker runs it (it takes the projection's leadership for the while); True if done."""
+        return operations.carry_out_here(self, name)
+
     def request_resume(
         self, name: str, *, actor: str, skip_position: int | None = None
     ) -> dict[str, Any]:
@@ -447,6 +492,7 @@ def build_projections(
     upcasters: UpcasterChain = DEFAULT_UPCASTERS,
     ensure: bool = True,
     milestones: MilestonePolicy | None = None,
+    preview_rebuilds: bool | None = None,
 ) -> Projections:
     """The built-in read models, then `projections` and `process_managers`, over `store`.
 
@@ -461,6 +507,7 @@ def build_projections(
         decode=decode,
         upcast=FastUpcaster(upcasters),
         milestones=milestones,
+        preview_rebuilds=preview_rebuilds,
     )
     if ensure:
         service.ensure_ready()

@@ -131,6 +131,11 @@ def status_item(
             "position": done,
             "target": target,
             "percent": round(percent, 1),
+            # a preview (webapp.projections.preview): held beside the live generation
+            "held": bool(registry_row.rebuild_hold),
+            "held_by": registry_row.hold_requested_by,
+            "decision": registry_row.preview_decision,
+            "decided_by": registry_row.decided_by,
         }
     return {
         "name": name,

@@ -139,8 +139,10 @@ class Worker:
                 for runner in mine:
                     runner.keep_milestones()
                 if not moved:
-                    low = min(r.position for r in mine)
-                    self.projections.store.wait_for_events(after=low, timeout=self.idle_wait)
+                    fed = [r.position for r in mine if not r.live_frozen]
+                    store = self.projections.store
+                    low = min(fed) if fed else store.head_position()
+                    store.wait_for_events(after=low, timeout=self.idle_wait)
         finally:
             for runner in runners:
                 if held[runner.name]:

@@ -26,8 +26,10 @@ from webapp.web.access import PUBLIC_ROLE, ROLE_ATTRIBUTE
 from webapp.web.accounts import ROLES
 from webapp.web.context import NEEDS_DOMAIN_ATTRIBUTE
 from webapp.web.numbers import MAX_INTEGER
+from webapp.web.services import MAX_PREVIEW_KEY
 from webapp.web.views.api import DEFAULT_LIMIT, MAX_EMAIL, MAX_LIMIT, MAX_REASON, MAX_TYPES
 from webapp.web.views.api_accounts import TOKEN_STATES
+from webapp.web.views.api_projections import PREVIEW_LIMIT, PREVIEW_MAX
 
 API_PREFIX = "/api/"
 OPERATOR_LOG_LIMIT = 50
@@ -231,6 +233,47 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "DeadLetterPage": _page("dead_letters", _ref("DeadLetter"), _nullable("integer")),
     "DeadLetterReply": _object({"dead_letter": _ref("DeadLetter")}, closed=True),
+    "RebuildPreview": {
+        **_object(
+            {
+                "projection": {"type": "string"},
+                "live_generation": {"type": "integer"},
+                "preview_generation": {"type": "integer"},
+                "position": _nullable("integer"),
+                "positions": {"type": "object"},
+                "same_position": {"type": "boolean"},
+                "caught_up": {"type": "boolean"},
+                "personal_data": {"type": "boolean"},
+                "tables": {"type": "array", "items": _ref("RebuildPreviewTable")},
+            }
+        ),
+        "description": "Also requested_by, decision, decided_by. `position`: where both "
+        "generations stand (null when they were caught between two batches).",
+    },
+    "RebuildPreviewTable": {
+        **_object(
+            {
+                "table": {"type": "string"},
+                "key": {"type": "array", "items": {"type": "string"}},
+                "columns_added": {"type": "array", "items": {"type": "string"}},
+                "columns_removed": {"type": "array", "items": {"type": "string"}},
+                "counts": _object(
+                    {
+                        "added": COUNT,
+                        "removed": COUNT,
+                        "changed": COUNT,
+                        "unchanged": COUNT,
+                        "live_rows": COUNT,
+                        "preview_rows": COUNT,
+                    }
+                ),
+                "rows": {"type": "array", "items": {"type": "object"}},
+                "next_after": _nullable("array"),
+            }
+        ),
+        "description": "Each row: change (added | removed | changed), key, and row (added, "
+        "removed) or fields (changed: column -> {old, new[, column: added | removed]}).",
+    },
     "OperatorLog": _object(
         {"actions": {"type": "array", "items": {"type": "object"}}}, closed=True
     ),
@@ -494,6 +537,22 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
         "query": [_limit(MAX_LIMIT, OPERATOR_LOG_LIMIT)],
         "reply": "OperatorLog",
     },
+    "api.request_rebuild_preview": {"status": 202, "reply": "ProjectionStatus", "refusals": [409]},
+    "api.rebuild_preview": {
+        "query": [
+            _text("table", "one table (its logical name) for `after` to page"),
+            _query(
+                "after",
+                {"type": "string", "maxLength": MAX_PREVIEW_KEY},
+                "a table's `next_after` (a JSON array of key values): differences after it",
+            ),
+            _limit(PREVIEW_MAX, PREVIEW_LIMIT),
+        ],
+        "reply": "RebuildPreview",
+        "refusals": [409],
+    },
+    "api.switch_rebuild_preview": {"status": 202, "reply": "ProjectionStatus", "refusals": [409]},
+    "api.discard_rebuild_preview": {"status": 202, "reply": "ProjectionStatus", "refusals": [409]},
     "api.read_account": {"reply": "AccountRow", "query": AS_OF, "refusals": [409]},
     "api.read_model_page": {
         "reply": "ReadModelPage",

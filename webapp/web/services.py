@@ -11,6 +11,7 @@ these functions, so that refusals map to HTTP statuses in one place:
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ from webapp.queries import (
 from webapp.queries.as_of import account_summary_at
 from webapp.queries.log import head_position
 from webapp.queries.projections import account_summary as read_account_summary
+from webapp.queries.rebuild_preview import preview_for as rebuild_preview_for
 from webapp.queries.streams import stream_type
 from webapp.web.accounts import Account
 from webapp.web.context import current_viewer, get_runtime
@@ -287,11 +289,14 @@ def access_log_page(before: int | None, limit: int, **filters: Any) -> dict[str,
 
 
 def rebuild_projection(name: str) -> dict[str, Any]:
-    """Ask the worker to rebuild projection `name` from position 0; returns its status."""
+    """Ask the worker to rebuild projection `name` from position 0; returns its status
+    (409 while a preview is held)."""
     try:
         return dict(get_runtime().projections.request_rebuild(name))
     except UnknownProjection:
         abort(404, description=f"no projection {name!r}")
+    except ControlRefused as refused:
+        abort(409, description=str(refused))
 
 
 def resume_projection(name: str, account: Account | None, skip_position: int | None) -> dict:
@@ -341,6 +346,63 @@ def reset_projection(name: str, account: Account | None, position: int) -> dict[
     with _controls_refused():
         return dict(
             get_runtime().projections.request_reset(name, position, actor=_operator(account))
+        )
+
+
+def request_preview(name: str, account: Account | None) -> dict[str, Any]:
+    """Ask the worker to build projection `name`'s next generation and hold it for preview."""
+    with _controls_refused():
+        return dict(get_runtime().projections.request_preview(name, actor=_operator(account)))
+
+
+MAX_PREVIEW_KEY = 1000
+
+
+def preview_after(text: str | None, table: str | None) -> list[Any] | None:
+    """The `after` of a preview page: a JSON array of key values (a row's `next_after`),
+    or None; 400 when it is not one or names no table."""
+    if not text:
+        return None
+    if table is None:
+        abort(400, description="'after' pages one table: give 'table' as well")
+    try:
+        values = json.loads(text) if len(text) <= MAX_PREVIEW_KEY else None
+    except ValueError:
+        values = None
+    ok = isinstance(values, list) and 0 < len(values) <= 8
+    if not ok or not all(isinstance(v, str | int | float) for v in values):
+        abort(400, description="'after' must be a JSON array of key values (a 'next_after')")
+    return values
+
+
+def rebuild_preview(
+    name: str, *, table: str | None = None, after: list[Any] | None = None, limit: int = 50
+) -> dict[str, Any]:
+    """The held preview of `name` against the live generation, as the signed-in reader may
+    see it (404 unknown projection, 409 none held or not started, 400 unknown table)."""
+    with _controls_refused():
+        try:
+            return rebuild_preview_for(
+                get_runtime(), current_viewer(), name, table=table, after=after, limit=limit
+            )
+        except ControlRefused:
+            raise  # 409 (a ValueError as well)
+        except ValueError as bad:
+            abort(400, description=str(bad))
+
+
+def preview_state(name: str) -> dict[str, Any] | None:
+    """The preview of `name` (generation, positions, caught up, decision), or None."""
+    with _controls_refused():
+        return get_runtime().projections.preview_state(name)
+
+
+def decide_preview(name: str, action: str, account: Account | None) -> dict[str, Any]:
+    """Ask for the held preview of `name` to be switched in or discarded (409 when none is
+    held, it has not caught up for a switch, or a decision already waits)."""
+    with _controls_refused():
+        return dict(
+            get_runtime().projections.decide_preview(name, action, actor=_operator(account))
         )
 
 

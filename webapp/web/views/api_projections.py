@@ -2,14 +2,15 @@
 
 Added to the `api` blueprint (importing this module registers them): pause a unit, reset
 a projection to a position, list a unit's parked events (dead letters) and its operator
-log, retry or skip a parked event. Resuming (a paused or a stopped unit) is
+log, retry or skip a parked event, preview a rebuild (ask, read the diff, switch or
+discard). Resuming (a paused or a stopped unit) is
 `POST /api/projections/<name>/resume` in webapp.web.views.api. Every change is carried out
 by the worker running the unit and recorded with the calling admin's account name.
 """
 
 from __future__ import annotations
 
-from flask import abort, jsonify
+from flask import abort, jsonify, request
 from werkzeug.wrappers import Response
 
 from webapp.web import services
@@ -19,6 +20,8 @@ from webapp.web.numbers import MAX_INTEGER, BadNumber, whole_number
 from webapp.web.views.api import bp, int_arg, json_body, limit_arg
 
 LOG_LIMIT = 50
+PREVIEW_LIMIT = 50
+PREVIEW_MAX = 500
 
 
 def _position(text: str) -> int:
@@ -95,3 +98,49 @@ def operator_log(name: str) -> Response:
     """Who paused, resumed, reset, retried or skipped what on a unit, newest first."""
     limit = int_arg("limit", LOG_LIMIT, minimum=1, maximum=1000)
     return jsonify(actions=services.operator_log(name, limit))
+
+
+# --- a preview of a rebuild (webapp.projections.preview) ------------------------------------
+
+
+@bp.post("/projections/<name>/preview")
+@requires_role("admin")
+@needs_domain
+def request_rebuild_preview(name: str) -> tuple[Response, int]:
+    """Ask the worker to build the projection's next generation from the whole log and hold
+    it beside the live one (not switched in) for comparison. Returns its status."""
+    json_body(optional=True)
+    return jsonify(services.request_preview(name, current_account())), 202
+
+
+@bp.get("/projections/<name>/preview")
+@requires_role("admin")
+@needs_domain
+def rebuild_preview(name: str) -> Response:
+    """The held preview against the live generation, table by table: counts of rows added,
+    removed, changed and unchanged, and the first `limit` differences with their field diffs
+    (`table` and `after`, a `next_after`, page one table's differences)."""
+    table = request.args.get("table") or None
+    after = services.preview_after(request.args.get("after"), table)
+    limit = int_arg("limit", PREVIEW_LIMIT, minimum=1, maximum=PREVIEW_MAX)
+    return jsonify(services.rebuild_preview(name, table=table, after=after, limit=limit))
+
+
+@bp.post("/projections/<name>/preview/switch")
+@requires_role("admin")
+@needs_domain
+def switch_rebuild_preview(name: str) -> tuple[Response, int]:
+    """Make the held preview live once it has caught up (the old tables are dropped); the
+    worker carries it out. Returns its status with `preview_outcome`."""
+    json_body(optional=True)
+    return jsonify(services.decide_preview(name, "switch", current_account())), 202
+
+
+@bp.post("/projections/<name>/preview/discard")
+@requires_role("admin")
+@needs_domain
+def discard_rebuild_preview(name: str) -> tuple[Response, int]:
+    """Drop the held preview's tables (a preview not started yet is withdrawn at once, with
+    `preview_outcome` "discarded"); the live tables stay. Returns its status."""
+    json_body(optional=True)
+    return jsonify(services.decide_preview(name, "discard", current_account())), 202

@@ -93,6 +93,70 @@ def rebuild(name: str) -> Any:
     return redirect(url_for("projections.index"), code=303)
 
 
+# --- a preview of a rebuild (admin) ----------------------------------------------------------
+
+PREVIEW_ROWS = 50
+
+
+def _preview_page(item: dict[str, Any], error: str | None = None) -> str:
+    """The preview page of `item`: nothing held (a form to start one), filling (refreshed by
+    htmx), or held and caught up (the diff, Switch and Discard)."""
+    name = item["name"]
+    state = services.preview_state(name)
+    diff = None
+    if state is not None and state["generation"] is not None and state["decision"] is None:
+        table = request.args.get("table") or None
+        after = services.preview_after(request.args.get("after"), table)
+        if state["caught_up"]:
+            diff = services.rebuild_preview(name, table=table, after=after, limit=PREVIEW_ROWS)
+    return render_view(
+        "projections/preview_page.html",
+        "projections/_preview.html",
+        item=item,
+        state=state,
+        diff=diff,
+        error=error,
+        paged=bool(request.args.get("after")),
+    )
+
+
+@bp.get("/<name>/preview")
+@requires_role("admin")
+def preview(name: str) -> str:
+    """A rebuild's preview: the next generation held beside the live one, and the difference."""
+    return _preview_page(_known(name))
+
+
+@bp.post("/<name>/preview")
+@requires_role("admin")
+def request_preview(name: str) -> Any:
+    """Ask the worker to build the next generation and hold it for preview."""
+    _known(name)
+    services.request_preview(name, current_account())
+    flash(f"Preview of {name} requested; the worker builds it beside the live tables.", "ok")
+    return redirect(url_for("projections.preview", name=name), code=303)
+
+
+@bp.post("/<name>/preview/<action>")
+@requires_role("admin")
+def decide_preview(name: str, action: str) -> Any:
+    """Switch the held preview in, or discard it (the worker carries it out)."""
+    item = _known(name)
+    if action not in ("switch", "discard"):
+        abort(404, description="Unknown preview action; use switch or discard.")
+    if request.form.get("confirm") != name:
+        verb = "switch to" if action == "switch" else "discard"
+        return _preview_page(item, f"Confirm by ticking the box to {verb} the preview."), 400
+    done = services.decide_preview(name, action, current_account())
+    if done.get("preview_outcome") == "discarded":
+        flash(f"The preview of {name} was withdrawn before it started.", "ok")
+    elif action == "switch":
+        flash(f"{name}: the worker switches the preview in; the old tables are dropped.", "ok")
+    else:
+        flash(f"{name}: the worker discards the preview; the live tables stay.", "ok")
+    return redirect(url_for("projections.preview", name=name), code=303)
+
+
 def _unit_status(name: str) -> dict[str, Any]:
     try:
         return projection_queries.status_of(get_runtime(), name)
