@@ -178,8 +178,12 @@ def shows_moment() -> bool:
     return request.endpoint in MOMENT_PAGES
 
 
+OWN_MOMENT_ARGS = (*MOMENT_ARGS, "version")
+"""A link naming one of these names its own moment (a stream's version is one too)."""
+
+
 def _carries(endpoint: str, values: dict[str, Any]) -> bool:
-    if endpoint in ("static", "favicon") or any(k in values for k in MOMENT_ARGS):
+    if endpoint in ("static", "favicon") or any(k in values for k in OWN_MOMENT_ARGS):
         return False
     blueprint = endpoint.rpartition(".")[0]
     if blueprint in UNCARRIED_BLUEPRINTS:
@@ -193,7 +197,8 @@ def _carries(endpoint: str, values: dict[str, Any]) -> bool:
 
 def moment_url_for(endpoint: str, **values: Any) -> str:
     """`url_for` for templates: a link to a dashboard page keeps the moment while one is set
-    (`_moment=False` drops it; a link that names its own position, date or clock keeps its own)."""
+    (`_moment=False` drops it; a link that names its own position, date, clock or version
+    keeps its own)."""
     keep = values.pop("_moment", True)
     url = url_for(endpoint, **values)
     found = dashboard_moment() if keep else None

@@ -38,7 +38,7 @@ from webapp.web.access import requires_role
 from webapp.web.charts import VersionChart, rate_text, version_chart
 from webapp.web.context import current_viewer, get_runtime, runs_domain
 from webapp.web.filters import default_clock, parse_clock, parse_time
-from webapp.web.moment import past_moment, past_position
+from webapp.web.moment import dashboard_moment, past_moment, past_position
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import (
     decode_cursor,
@@ -219,6 +219,8 @@ def with_links(rows: list[TimelineRow], stream_id: str, page_start: int) -> list
         if has_endpoint("timeline.chain")
         else None
     )
+    moment = dashboard_moment()  # kept on links to other pages; a selected version is now's
+    kept = urlencode(moment.args) if moment is not None else ""
     linked = []
     for row in rows:
         event = row.event
@@ -226,9 +228,11 @@ def with_links(rows: list[TimelineRow], stream_id: str, page_start: int) -> list
         links = {"select": f"{show_url}?{select}"}
         correlation = event.metadata.get("correlation_id")
         if timeline_url and correlation:
-            links["correlation"] = f"{timeline_url}?{urlencode({'correlation': correlation})}"
+            query = urlencode({"correlation": correlation})
+            links["correlation"] = f"{timeline_url}?{query}{'&' + kept if kept else ''}"
         if chain_url is not None:
-            links["chain"] = f"{chain_url[0]}/{event.position}/{chain_url[1]}"
+            chain = f"{chain_url[0]}/{event.position}/{chain_url[1]}"
+            links["chain"] = f"{chain}?{kept}" if kept else chain
         linked.append(replace(row, links=links))
     return linked
 
