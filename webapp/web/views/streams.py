@@ -340,7 +340,12 @@ def show(stream_id: str) -> str:
         if selected == 0:
             abort(404, description=f"{stream_id!r} had no event by position {moment.position}.")
     start = _int_arg("from", low=1, high=last, what="first version shown")
-    if start is None:
+    # as of a past moment the page shows the stream as it stood then: its versions up to
+    # the selected one, no later event and no chart of versions to come
+    then = selected if moment is not None else None
+    if then is not None:
+        last = then
+    if start is None or start > last:
         start = _page_start(selected) if selected is not None else 1
     # a snapshot taken just before this page's first event leads the page (snapshot at 100,
     # then events 101, 102 replayed on top of it)
@@ -349,14 +354,14 @@ def show(stream_id: str) -> str:
         stream_id,
         start,
         current_viewer(),
-        limit=EVENTS_PAGE,
+        limit=min(EVENTS_PAGE, last - start + 1),
         markers_from=max(1, start - 1),
     )
     shown_last = page.shown_last
     state = state_at_version(stream_id, selected) if selected is not None else None
     fields = fields_at_version(stream_id, selected) if selected is not None else None
     aggregate_cls = aggregate_class(runtime, stream_id)
-    whole_page = not is_fragment_request()
+    whole_page = not is_fragment_request() and then is None
     chart_later = whole_page and fold_before_chart(runtime, stream_id) > INLINE_CHART_FOLD
     context = {
         "info": info,
@@ -379,6 +384,7 @@ def show(stream_id: str) -> str:
         "clock": as_of["clock"] if as_of else default_clock(),
         "charts": state_charts(stream_id) if whole_page and not chart_later else [],
         "chart_later": chart_later,
+        "version_then": then,
     }
     if request.headers.get("HX-Target") == "stream-state" and selected is not None:
         return render_view("streams/stream.html", "streams/_state.html", **context)
