@@ -241,7 +241,7 @@ def describe(found: Moment) -> str:
 def check_moment() -> None:
     """Before every dashboard page: a moment that cannot be read is a 400 that says why."""
     endpoint = request.endpoint or ""
-    if request.method != "GET" or endpoint.rpartition(".")[0] in UNCARRIED_BLUEPRINTS:
+    if request.method not in ("GET", "HEAD") or endpoint.rpartition(".")[0] in UNCARRIED_BLUEPRINTS:
         return
     if endpoint in ("static", "favicon"):
         return
