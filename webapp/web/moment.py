@@ -44,8 +44,8 @@ MOMENT_PAGES = frozenset(
     }
 )
 """The pages that show the past when a moment is set; every other page shows only now."""
-UNCARRIED_BLUEPRINTS = ("api", "api_accounts", "api_projections", "auth", "reports")
-"""Links to these never carry the moment (the JSON API, signing in and out, downloads)."""
+UNCARRIED_BLUEPRINTS = ("api", "api_accounts", "api_projections", "auth")
+"""Links to these never carry the moment (the JSON API, signing in and out)."""
 CLOCK_NAMES = {HAPPENED: "happened clock", RECORDED: "recorded clock"}
 
 
@@ -183,7 +183,7 @@ OWN_MOMENT_ARGS = (*MOMENT_ARGS, "version")
 
 
 def _carries(endpoint: str, values: dict[str, Any]) -> bool:
-    if endpoint in ("static", "favicon") or any(k in values for k in OWN_MOMENT_ARGS):
+    if endpoint in ("static", "favicon") or any(values.get(k) is not None for k in OWN_MOMENT_ARGS):
         return False
     blueprint = endpoint.rpartition(".")[0]
     if blueprint in UNCARRIED_BLUEPRINTS:
