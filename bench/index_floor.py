@@ -1,11 +1,14 @@
-"""Where appends of 100 events per transaction stop once the index is kept (SQLite, one run).
+"""Where appends stop once the index is kept (SQLite, one run): the raw driver's floor.
 
-    python bench/index_floor.py [--events N] [--rounds R]
+    python bench/index_floor.py [--events N] [--rounds R] [--batch 100|1]
 
 The same appends (eventscope's commit path, by the raw driver, 100 streams, exact
-versions) run four ways, interleaved, each on a fresh file:
+versions, `--batch` events per transaction) run these ways, interleaved, each on a
+fresh file:
 
 - "commit path alone": no index is kept (the floor of any store that checks versions);
+- "index in the same transaction": every append also writes its index rows and moves
+  the mark, with the builder's own SQL, before it commits (no builder at all);
 - "index in the same file": a thread indexes behind the appends with the builder's own
   SQL (webapp.store.indexer) in the store's file, as eventscope does: both take turns on
   the file's one write lock;
@@ -47,7 +50,7 @@ from append import (  # noqa: E402
 from webapp.migrate import upgrade  # noqa: E402
 from webapp.store.indexer import INDEX_EVENTS, INDEX_STREAMS  # noqa: E402
 
-BATCH = 100
+BATCH = 100  # events per transaction (--batch)
 INDEX_TABLES = ("event_index", "streams", "index_progress")
 BUILDER_DELAY = 0.05  # as webapp.store.indexer.DELAY
 BUILDER_BATCH = 20_000  # as webapp.store.indexer.BATCH
@@ -116,14 +119,15 @@ def builder(path: Path, second: Path | None, stop: threading.Event, done: list[i
 
 
 def appends(index: str, events: list) -> tuple[float, float]:
-    """(appends/s, indexed/s) of one way of keeping the index ("none", "same", "attached")."""
+    """(appends/s, indexed/s) of one way of keeping the index ("none", "inline", "same",
+    "attached")."""
     with tempfile.TemporaryDirectory(prefix="eventscope-bench-") as folder:
         path, second = migrated(Path(folder), index)
         conn = connect(path)
         version_of, insert = VERSION.format(p="?"), INSERT.format(p="?")
         stop, done = threading.Event(), [0]
         thread = None
-        if index != "none":
+        if index in ("same", "attached"):
             thread = threading.Thread(target=builder, args=(path, second, stop, done))
             thread.start()
         started = time.perf_counter()
@@ -132,9 +136,14 @@ def appends(index: str, events: list) -> tuple[float, float]:
             stamp = datetime.now(UTC).isoformat(" ", "microseconds")
             conn.execute("BEGIN IMMEDIATE")
             (base,) = conn.execute(version_of, (stream_id,)).fetchone()
-            conn.executemany(
-                insert, sqlite_rows(events[start : start + BATCH], stream_id, base, stamp)
-            )
+            batch = events[start : start + BATCH]
+            conn.executemany(insert, sqlite_rows(batch, stream_id, base, stamp))
+            if index == "inline":
+                (upto,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+                conn.execute(INDEX_EVENTS, (upto - len(batch), upto))
+                conn.execute(INDEX_STREAMS, (upto - len(batch), upto))
+                conn.execute("UPDATE index_progress SET position = ?", (upto,))
+                done[0] = upto
             conn.execute("COMMIT")
         committed = time.perf_counter() - started
         stop.set()
@@ -151,7 +160,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=100, help="events per transaction")
     args = parser.parse_args()
+    global BATCH  # noqa: PLW0603 - one setting for the whole run
+    BATCH = args.batch
     load = os.getloadavg()
     print(
         f"bench/index_floor.py {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average "
@@ -160,6 +172,7 @@ def main() -> None:
     )
     ways = {
         "commit path alone": "none",
+        "index in the same transaction": "inline",
         "index in the same file": "same",
         "index in an attached file": "attached",
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from flask import jsonify
@@ -53,3 +53,20 @@ def test_debug_mode_replies_stay_indented(app):
         body = jsonify({"a": 1}).get_data(as_text=True)
 
     assert body == '{\n  "a": 1\n}\n'
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 12, 5, 16, 11, 7, 123456, tzinfo=UTC),
+        datetime(2026, 12, 5, 16, 11, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 12, 5, 16, 11, 7, 5),
+        datetime(2026, 1, 1, tzinfo=timezone(timedelta(seconds=30))),
+        datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    ],
+    ids=["utc", "utc whole minute", "year 1", "year 9999", "naive", "offset 30 s", "+05:30"],
+)
+def test_times_are_written_as_isoformat_writes_them(at):
+    assert rendering.iso_time(at) == at.isoformat()

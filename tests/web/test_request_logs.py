@@ -92,5 +92,7 @@ def test_gunicorn_logs_requests_without_their_query_strings(sqlite_url, tmp_path
     assert '"POST /api/subjects/lookup HTTP/1.1" 200' in log
     assert '"GET /api/subjects HTTP/1.1" 400' in log
     assert '"GET /subjects/ HTTP/1.1" 400' in log
+    stamped = r'\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "POST /api/subjects/lookup '
+    assert re.search(stamped, log), log
     assert ADDRESS not in log
     assert "q=" not in log

@@ -17,6 +17,7 @@ from webapp.cli import (
     domain_commands,
     privacy_commands,
     projection_commands,
+    report_commands,
     store_commands,
     web_commands,
 )
@@ -39,6 +40,7 @@ for _commands in (
     domain_commands,
     projection_commands,
     privacy_commands,
+    report_commands,
     web_commands,
     account_commands,
 ):

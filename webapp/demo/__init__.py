@@ -57,12 +57,25 @@ def process_managers(settings: Settings) -> list[ProcessManager]:
 
 
 def read_models() -> list[ReadModelLookup]:
-    """What the dashboard may look up: an account by number, a person by id, a transfer."""
+    """What the dashboard may look up: an account by number, a person by id, a transfer;
+    accounts and people also page in key order, so they can be reported as CSV."""
     return [
         ReadModelLookup(
-            "accounts", AccountSummary.name, accounts.get_account_summary, accounts.list_accounts
+            "accounts",
+            AccountSummary.name,
+            accounts.get_account_summary,
+            accounts.list_accounts,
+            key="account_number",
+            columns=accounts.COLUMNS,
         ),
-        ReadModelLookup("users", UserDirectory.name, users.get_user, users.list_users),
+        ReadModelLookup(
+            "users",
+            UserDirectory.name,
+            users.get_user,
+            users.list_users,
+            key="user_id",
+            columns=users.COLUMNS,
+        ),
         ReadModelLookup(
             "transfers",
             TransferSummary.name,

@@ -12,7 +12,6 @@ the event reaches its class's current schema version.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,7 +68,7 @@ class UpcasterChain:
                 break  # no path further: leave the event at the version reached
             data = fn(dict(data))
             version += 1
-        return dataclasses.replace(event, data=data, schema_version=version)
+        return event.with_data(data, schema_version=version)
 
     def upcast_with_original(self, event: RecordedEvent) -> tuple[RecordedEvent, RecordedEvent]:
         """(the event as stored, the event as the domain sees it)."""

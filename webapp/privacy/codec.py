@@ -9,7 +9,6 @@ does not authenticate, MASKED for a reader who may not see personal data.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -153,7 +152,7 @@ class PrivacyCodec:
         if not any(map(crypto.is_envelope, source.values())):
             return event  # nothing personal: skip formatting the event id
         data = self.decode_data(str(event.event_id), source)
-        return event if data is source else dataclasses.replace(event, data=data)
+        return event if data is source else event.with_data(data)
 
     # --- variants ------------------------------------------------------------
 

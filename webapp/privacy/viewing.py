@@ -8,7 +8,6 @@ in clear only what they revealed on purpose, and the reveal itself was the logge
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -113,4 +112,4 @@ class RoleCodec:
 
 def _with_data(event: RecordedEvent, data: dict[str, Any]) -> RecordedEvent:
     """The event itself when decoding left its data untouched, else a copy with `data`."""
-    return event if data is event.data else dataclasses.replace(event, data=data)
+    return event if data is event.data else event.with_data(data)

@@ -8,6 +8,10 @@ never imports the domain:
     read_models.get("accounts", "A-1")          # the row, or None
     read_models.page("users", after="u-9", limit=50)
     read_models.get("accounts", "A-1", position=1234)   # as it stood at position 1234
+
+A lookup that also names its `key` (the row field `page(after=...)` pages by, in key order)
+and its `columns` can be reported: every row as of a moment, batch by batch
+(`webapp.queries.reports`).
 """
 
 from __future__ import annotations
@@ -32,12 +36,20 @@ class UnknownReadModel(KeyError):
 @dataclass(frozen=True)
 class ReadModelLookup:
     """How to read one projection's rows: `get(conn, tables, key)` and, if it can list,
-    `page(conn, tables, after=key_or_None, limit=n)` in key order."""
+    `page(conn, tables, after=key_or_None, limit=n)` in key order; `key` names the row field
+    that order is by and `columns` the fields of a row, in the order a report writes them."""
 
     name: str
     projection: str
     get: Callable[[sa.Connection, Tables, str], Row | None]
     page: Callable[..., list[Row]] | None = None
+    key: str | None = None
+    columns: tuple[str, ...] = ()
+
+    @property
+    def reportable(self) -> bool:
+        """Whether every row can be read in key order, batch by batch, into named columns."""
+        return self.page is not None and self.key is not None and bool(self.columns)
 
 
 class ReadModels:

@@ -113,7 +113,7 @@ def user_directory(
     else:
         found = read_models.page("users", after=after, limit=limit + 1, position=position)
         rows, more = found[:limit], len(found) > limit
-    shown = [_as_seen_by(row, viewer) for row in rows]
+    shown = [user_as_seen_by(row, viewer) for row in rows]
     revealed = [r["user_id"] for r in shown if r["revealed"]]
     if revealed:
         record_view(parts, viewer, revealed, "projections: user directory")
@@ -144,7 +144,9 @@ def read_model_page(
     return ReadModelPage(rows, str(rows[-1][key]) if more and rows else None)
 
 
-def _as_seen_by(row: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
+def user_as_seen_by(row: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
+    """A user_directory row as `viewer` may see it: name and e-mail masked unless they may
+    see them, the placeholder for a forgotten user, and `revealed` (whether any is in clear)."""
     if row["forgotten"]:
         name, email, revealed = DELETED_ACCOUNT_NAME, "[forgotten]", False
     else:

@@ -14,7 +14,13 @@ from webapp.store import sql
 from webapp.store.event_store import Conflict, EventStore, Execute, as_utc
 from webapp.store.notify import PostgresListener, postgres_channel
 from webapp.store.sql import INSERT_COLUMNS
-from webapp.store.types import ExpectedVersion, RecordedEvent, Snapshot, StreamInfo
+from webapp.store.types import (
+    ExpectedVersion,
+    RecordedEvent,
+    Snapshot,
+    StreamInfo,
+    recorded_event,
+)
 from webapp.store.validation import EventRow, version_matches
 
 # Taken by every PostgreSQL append before it draws positions: positions are then handed
@@ -198,12 +204,12 @@ class PostgresEventStore(EventStore):
         return FIELD_EQUALS, [name, value]
 
     def _query_events(self, query: str, params: Sequence[Any]) -> list[RecordedEvent]:
-        return [RecordedEvent(*row) for row in self._fetch(query, params)]
+        return [recorded_event(*row) for row in self._fetch(query, params)]
 
     def _stream_events(
         self, stream_id: str, query: str, params: Sequence[Any]
     ) -> list[RecordedEvent]:
-        return [RecordedEvent(*row) for row in self._fetch(query, params)]
+        return [recorded_event(*row) for row in self._fetch(query, params)]
 
     def _payload_rows(
         self, rows: list[tuple[Any, ...]]

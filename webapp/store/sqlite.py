@@ -23,7 +23,13 @@ from webapp.store import sql
 from webapp.store.event_store import Conflict, EventStore, Execute, as_utc
 from webapp.store.json_codec import load_object, uuid_from_hex
 from webapp.store.sql import INSERT_COLUMNS
-from webapp.store.types import ExpectedVersion, RecordedEvent, Snapshot, StreamInfo
+from webapp.store.types import (
+    ExpectedVersion,
+    RecordedEvent,
+    Snapshot,
+    StreamInfo,
+    recorded_event,
+)
 from webapp.store.validation import EventRow, version_matches
 
 POLL_INTERVAL = 0.05
@@ -190,7 +196,7 @@ class SQLiteEventStore(EventStore):
         return FIELD_EQUALS, [f'$."{name}"', value]
 
     def _query_events(self, query: str, params: Sequence[Any]) -> list[RecordedEvent]:
-        new, from_hex, load, from_iso = RecordedEvent, uuid_from_hex, load_object, _from_iso
+        new, from_hex, load, from_iso = recorded_event, uuid_from_hex, load_object, _from_iso
         return [
             new(p, s, v, from_hex(e), t, sv, load(d), load(m), from_iso(r))
             for p, s, v, e, t, sv, d, m, r in self._fetch(query, params)
@@ -199,7 +205,7 @@ class SQLiteEventStore(EventStore):
     def _stream_events(
         self, stream_id: str, query: str, params: Sequence[Any]
     ) -> list[RecordedEvent]:
-        new, from_hex, load, from_iso = RecordedEvent, uuid_from_hex, load_object, _from_iso
+        new, from_hex, load, from_iso = recorded_event, uuid_from_hex, load_object, _from_iso
         return [
             new(p, stream_id, v, from_hex(e), t, sv, load(d), load(m), from_iso(r))
             for p, v, e, t, sv, d, m, r in self._fetch(query, params)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Final
 
@@ -83,6 +84,70 @@ class RecordedEvent:
     @property
     def actor(self) -> str | None:
         return self.metadata.get("actor")
+
+    def with_data(self, data: dict[str, Any], schema_version: int | None = None) -> RecordedEvent:
+        """This event with other data (decoded, upcast), as `dataclasses.replace` would make
+        it, in a fraction of the time."""
+        return recorded_event(
+            self.position,
+            self.stream_id,
+            self.stream_version,
+            self.event_id,
+            self.type,
+            self.schema_version if schema_version is None else schema_version,
+            data,
+            self.metadata,
+            self.recorded_at,
+        )
+
+
+def _slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    return tuple(vars(cls)[f.name].__set__ for f in fields(cls))
+
+
+def _recorded_event_builder() -> Callable[..., RecordedEvent]:
+    new = object.__new__
+    (
+        set_position,
+        set_stream_id,
+        set_stream_version,
+        set_event_id,
+        set_type,
+        set_schema_version,
+        set_data,
+        set_metadata,
+        set_recorded_at,
+    ) = _slot_setters(RecordedEvent)
+
+    def recorded_event(
+        position: int,
+        stream_id: str,
+        stream_version: int,
+        event_id: uuid.UUID,
+        type: str,  # noqa: A002 - the field's name
+        schema_version: int,
+        data: dict[str, Any],
+        metadata: dict[str, Any],
+        recorded_at: datetime,
+    ) -> RecordedEvent:
+        event = new(RecordedEvent)
+        set_position(event, position)
+        set_stream_id(event, stream_id)
+        set_stream_version(event, stream_version)
+        set_event_id(event, event_id)
+        set_type(event, type)
+        set_schema_version(event, schema_version)
+        set_data(event, data)
+        set_metadata(event, metadata)
+        set_recorded_at(event, recorded_at)
+        return event
+
+    return recorded_event
+
+
+recorded_event = _recorded_event_builder()
+"""`RecordedEvent(...)` for rows the store reads: the same frozen event, built in about
+half the time (the frozen `__init__` goes through `object.__setattr__` once per field)."""
 
 
 @dataclass(frozen=True, slots=True)

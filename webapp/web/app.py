@@ -40,6 +40,7 @@ from webapp.web.rendering import (
     soft_breaks,
 )
 from webapp.web.sign_ins import SignInLog
+from webapp.web.signed_cookies import SignedCookieSessions
 from webapp.web.summaries import row_summary
 from webapp.web.views import (
     access_log,
@@ -48,6 +49,7 @@ from webapp.web.views import (
     api,
     api_accounts,
     api_projections,  # noqa: F401 - its routes join the api blueprint
+    api_reports,  # noqa: F401 - its route joins the api blueprint
     auth,
     catalog,
     console,
@@ -55,6 +57,7 @@ from webapp.web.views import (
     notes,
     overview,
     projections,
+    reports,
     sign_ins,
     snapshots,
     streams,
@@ -73,6 +76,7 @@ AREAS = (
     snapshots,
     subjects,
     projections,
+    reports,
     health,
     catalog,
     console,
@@ -84,7 +88,7 @@ AREAS = (
 )
 """Blueprint modules, each exposing `bp`."""
 
-DOMAIN_AREAS = (aggregates, subjects, projections, health, console)
+DOMAIN_AREAS = (aggregates, subjects, projections, reports, health, console)
 """Areas that act through eventscope's own domain: absent over another tool's store."""
 BROWSE_AREAS = (subscriptions,)
 """Areas only a foreign store needs (eventscope's own checkpoints are on the projections page)."""
@@ -117,6 +121,7 @@ def create_app(
         static_url_path="/static",
     )
     app.json = EventscopeJSONProvider(app)
+    app.session_interface = SignedCookieSessions()
     app.url_map.converters["id"] = IdentifierConverter
     app.url_map.merge_slashes = False  # `/a//b` is a bad address, not `/a/b`
     app.wsgi_app = KeepEncodedSlashes(app.wsgi_app)  # type: ignore[method-assign]

@@ -246,6 +246,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "ReadModelPage": _object(
+        {
+            "read_model": {"type": "string"},
+            "position": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "the moment the rows reflect: pass it back with `after`",
+            },
+            "as_of": {
+                "type": "string",
+                "description": "the time that position reflects and its clock, e.g. "
+                "`2026-11-30T23:59:59Z (recorded)`",
+            },
+            "rows": {"type": "array", "items": {"type": "object"}},
+            "next": _nullable("string", description="the last key of the page while more follow"),
+        },
+        closed=True,
+    ),
     "StaffAccount": _object(
         {
             "name": {"type": "string"},
@@ -477,6 +495,11 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
         "reply": "OperatorLog",
     },
     "api.read_account": {"reply": "AccountRow", "query": AS_OF, "refusals": [409]},
+    "api.read_model_page": {
+        "reply": "ReadModelPage",
+        "query": [*AS_OF, _text("after", "the previous page's `next`"), _limit()],
+        "refusals": [409],
+    },
     "api_accounts.list_accounts": {"reply": "StaffAccountList"},
     "api_accounts.account_changes": {
         "query": [

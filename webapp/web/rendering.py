@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Response
@@ -61,6 +61,15 @@ if orjson is not None:
         | orjson.OPT_PASSTHROUGH_DATACLASS
         | orjson.OPT_PASSTHROUGH_SUBCLASS
     )
+
+
+def iso_time(at: datetime) -> str:
+    """`at.isoformat()`. A UTC time (every time the store records) is written by orjson,
+    which gives the same text several times quicker than `isoformat` does for an aware
+    time; it would differ only for offsets with seconds, which UTC never has."""
+    if at.tzinfo is UTC and orjson is not None:
+        return orjson.dumps(at)[1:-1].decode()
+    return at.isoformat()
 
 
 def fast_json(value: Any) -> bytes | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import traceback
 from typing import Any
 
@@ -100,10 +101,13 @@ class PathOnlyGunicornLogger(GunicornLogger):
             status = status.split(None, 1)[0]
         sent = getattr(resp, "sent", None)
         uri = environ["RAW_URI"].partition("?")[0]
+        logger = self.access_log
+        if not logger.isEnabledFor(logging.INFO):
+            return
         line = '%s - %s %s "%s %s %s" %s %s "%s" "%s"' % (  # noqa: UP031 - one C call
             environ.get("REMOTE_ADDR", "-"),
             _quoted(self._get_user(environ) or "-"),
-            self.now(),
+            self._now_text(),
             _quoted(environ["REQUEST_METHOD"]),
             _quoted(uri),
             _quoted(environ["SERVER_PROTOCOL"]),
@@ -113,9 +117,23 @@ class PathOnlyGunicornLogger(GunicornLogger):
             _quoted(environ.get("HTTP_USER_AGENT", "-")),
         )
         try:
-            self.access_log.info("%s", line)
+            # the record built here, not by `info`: that would walk the stack for the
+            # caller's file and line, which an access line never shows
+            logger.handle(
+                logger.makeRecord(logger.name, logging.INFO, "(access)", 0, line, (), None)
+            )
         except Exception:  # noqa: BLE001 - as gunicorn does: a log failure is no request failure
             self.error(traceback.format_exc())
+
+    _now_second: int = -1
+    _now_cached: str = ""
+
+    def _now_text(self) -> str:
+        """gunicorn's `now()` ("[06/Dec/2026:03:10:00 +0000]"), formatted once a second."""
+        second = int(time.time())
+        if second != self._now_second:
+            self._now_cached, self._now_second = self.now(), second
+        return self._now_cached
 
 
 def _quoted(text: str) -> str:

@@ -116,7 +116,10 @@ def add_security_headers(response: Response) -> Response:
     if request.endpoint != "static":
         if "cache-control" not in present:
             headers.add("Cache-Control", "no-store")
-        response.vary.add("HX-Request")
+        if "vary" not in present:  # the common case, without parsing a header set
+            headers.add("Vary", "HX-Request")
+        else:
+            response.vary.add("HX-Request")
     return response
 
 

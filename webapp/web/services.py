@@ -46,6 +46,7 @@ from webapp.queries.streams import stream_type
 from webapp.web.accounts import Account
 from webapp.web.context import current_viewer, get_runtime
 from webapp.web.errors import RequestRefused
+from webapp.web.rendering import iso_time
 
 OCCURRED_AT = "occurred_at"
 """The metadata key of business time, as `occurred_time` reads it."""
@@ -63,7 +64,7 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
         "type": event.type,
         "data": event.data,
         "metadata": event.metadata,
-        "recorded_at": event.recorded_at.isoformat(),
+        "recorded_at": iso_time(event.recorded_at),
         "occurred_at": _occurred_at(event.metadata),
         "event_id": event.event_id,
         "schema_version": event.schema_version,

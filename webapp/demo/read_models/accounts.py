@@ -95,6 +95,19 @@ class AccountSummary(Projection):
         return [int(p) for p in conn.execute(query).scalars()]
 
 
+COLUMNS = (
+    "account_number",
+    "owner_id",
+    "balance",
+    "status",
+    "transactions",
+    "opened_at",
+    "updated_at",
+    "last_position",
+)
+"""The fields of an `account_row`, in the order a report writes them."""
+
+
 def account_row(row: Any) -> dict[str, Any]:
     return {
         "account_number": row.account_number,

@@ -106,6 +106,10 @@ class UserDirectory(Projection):
         ]
 
 
+COLUMNS = ("user_id", "name", "email", "forgotten", "registered_at", "updated_at")
+"""The fields of a `user_row`, in the order a report writes them."""
+
+
 def user_row(row: Any) -> dict[str, Any]:
     return {
         "user_id": row.user_id,
