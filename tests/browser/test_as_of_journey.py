@@ -5,7 +5,7 @@ page with the values of then, and "Back to now" brings back the live values, no 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC
 
 import pytest
 from playwright.sync_api import expect
@@ -106,7 +106,10 @@ def test_a_date_on_a_clock_and_a_page_that_shows_only_now(
 ):
     runtime = live_server.runtime
     event = runtime.store.read_all(0, limit=40)[-1]
-    when = (event.recorded_at + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    # to the microsecond: the seed is recorded within a second or two, and a date at or
+    # after the newest event would be now
+    when = event.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    assert event.position < runtime.store.head_position()
     login_as(page, "viewer")
 
     page.get_by_test_id("moment-date").fill(when)
