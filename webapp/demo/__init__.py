@@ -80,7 +80,7 @@ def read_models() -> list[ReadModelLookup]:
             "transfers",
             TransferSummary.name,
             transfer_rows.get_transfer,
-            transfer_rows.list_transfers,
+            transfer_rows.page_transfers,
         ),
     ]
 

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from webapp.queries.context import Parts
-from webapp.queries.state import HAPPENED, RECORDED
+from webapp.queries.state import HAPPENED, RECORDED, event_time
+from webapp.sources import StreamInfo
 
 CLOCKS = (RECORDED, HAPPENED)
 
@@ -74,3 +75,30 @@ def account_summary_at(parts: Parts, account_number: str, position: int) -> dict
     the account did not exist then."""
     row = parts.read_models.get("accounts", account_number, position=position)
     return None if row is None else dict(row)
+
+
+def moment_time(parts: Parts, position: int, clock: str = RECORDED) -> datetime | None:
+    """When the last event at or before `position` was recorded (or happened, on `clock`);
+    None at position 0 (before the log)."""
+    if position <= 0:
+        return None
+    found = parts.source.read_all_backward(position + 1, limit=1)
+    return event_time(found[0], clock) if found else None
+
+
+def streams_at(
+    parts: Parts, position: int, prefix: str = "", *, after: str | None = None, limit: int = 100
+) -> tuple[list[StreamInfo], bool]:
+    """One page of the streams that existed at `position` (an event at or before it), in
+    stream-id order after `after`, each with its version and last recorded time then; and
+    whether more follow. Needs eventscope's own store (another tool's has no such read)."""
+    rows = parts.source.list_streams_at(position, prefix, after=after, limit=limit + 1)  # type: ignore[attr-defined]
+    return rows[:limit], len(rows) > limit
+
+
+def version_at(parts: Parts, stream_id: str, position: int) -> int:
+    """The stream's version as the log stood at `position` (0: it had no event yet)."""
+    if position <= 0:
+        return 0
+    found = parts.source.list_streams_at(position, stream_id, limit=1)  # type: ignore[attr-defined]
+    return found[0].version if found and found[0].stream_id == stream_id else 0

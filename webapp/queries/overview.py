@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from webapp.projections.read_models import activity
 from webapp.queries.context import Parts, Viewer
 from webapp.queries.day_axis import DayAxis, day_axis
 from webapp.queries.personal import reveal
@@ -89,4 +90,38 @@ def overview_figures(parts: Parts, viewer: Viewer) -> dict[str, Any]:
         "projections": _safely("projections", lambda: projection_statuses(parts)),
         "rate": _safely("event rate", lambda: event_rate(projections.daily_activity())),
         "registry": _safely("registry", registry.stats),
+    }
+
+
+def overview_at(parts: Parts, viewer: Viewer, position: int) -> dict[str, Any]:
+    """The overview's figures as they stood at global `position` (0: before the log): events
+    and streams counted by the built-in activity read models rebuilt as of `position`
+    (`Projections.query_as_of`), the chart from the daily counts as of then, the newest
+    events up to it. The machinery's figures (lag, subscriptions, memory) and the subject
+    counts exist only now and are left out (None). Needs eventscope's own store."""
+    projections = parts.projections
+    assert projections is not None, "as-of figures need eventscope's own store"
+
+    def total(name: str, fn: Callable[..., list[dict[str, Any]]], field: str) -> int:
+        return sum(int(row[field]) for row in projections.query_as_of(name, position, fn))
+
+    recent = parts.source.read_all_backward(position + 1, limit=RECENT_EVENTS) if position else []
+    days = _safely(
+        "event rate as of",
+        lambda: projections.query_as_of("daily_activity", position, activity.daily_activity),
+    )
+    return {
+        "stream_count": _safely(
+            "streams as of", lambda: total("stream_catalog", activity.stream_categories, "streams")
+        ),
+        "event_count": _safely(
+            "events as of", lambda: total("event_type_counts", activity.event_type_counts, "count")
+        ),
+        "head_position": position,
+        "recent_events": reveal(parts, recent, viewer, where="overview"),
+        "subjects": None,
+        "projections": None,
+        "rate": None if days is None else event_rate(days),
+        "registry": None,
+        "subscriptions": None,
     }

@@ -120,6 +120,30 @@ def user_directory(
     return DirectoryPage(shown, rows[-1]["user_id"] if more and rows else None)
 
 
+@dataclass(frozen=True)
+class ReadModelPage:
+    rows: list[dict[str, Any]]
+    next_after: str | None
+    """The key to pass as `after` for the next page (None: this is the last)."""
+
+
+def read_model_page(
+    parts: Parts,
+    name: str,
+    key: str,
+    *,
+    after: str | None,
+    limit: int,
+    position: int | None = None,
+) -> ReadModelPage:
+    """One page of read model `name` in `key` order after `after`; with `position`, as it
+    stood then, rebuilt from the log. For read models without personal data in clear (the
+    accounts and transfers summaries name their owner by pseudonymous id only)."""
+    found = parts.read_models.page(name, after=after, limit=limit + 1, position=position)
+    rows, more = [dict(row) for row in found[:limit]], len(found) > limit
+    return ReadModelPage(rows, str(rows[-1][key]) if more and rows else None)
+
+
 def user_as_seen_by(row: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
     """A user_directory row as `viewer` may see it: name and e-mail masked unless they may
     see them, the placeholder for a forgotten user, and `revealed` (whether any is in clear)."""

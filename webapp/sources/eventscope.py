@@ -63,6 +63,12 @@ class EventscopeSource:
     ) -> list[StreamInfo]:
         return self.store.list_streams_by_activity(prefix=prefix, before=before, limit=limit)
 
+    def list_streams_at(
+        self, position: int, prefix: str = "", *, after: str | None = None, limit: int = 100
+    ) -> list[StreamInfo]:
+        """Streams in id order as the log stood at `position` (eventscope's own store only)."""
+        return self.store.list_streams_at(position, prefix, after=after, limit=limit)
+
     def stream_info(self, stream_id: str) -> StreamInfo | None:
         return self.store.stream_info(stream_id)
 

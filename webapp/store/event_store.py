@@ -254,6 +254,15 @@ class EventStore(ABC):
         ]
         return sorted(rows, key=key, reverse=True)[:limit]
 
+    def list_streams_at(
+        self, position: int, prefix: str = "", *, after: str | None = None, limit: int = 100
+    ) -> list[StreamInfo]:
+        """Streams in stream-id order as the log stood at global `position`: only those with
+        an event at or before it, each with its version and last recorded time then."""
+        query, params = sql.streams_at_page(position, prefix, after, limit)
+        rows = self._query_streams(query, params)
+        return sorted(rows, key=lambda info: _id_order(info.stream_id))
+
     def stream_info(self, stream_id: str) -> StreamInfo | None:
         """The stream's version and times, read from the log itself (exact at once)."""
         found = self._query_streams(sql.STREAM_INFO, [stream_id])

@@ -166,6 +166,30 @@ def streams_page(prefix: str, after: str | None, limit: int) -> tuple[str, list[
     return f"SELECT {STREAM_COLUMNS} FROM streams {clause}ORDER BY stream_id LIMIT ?", params
 
 
+def streams_at_page(
+    position: int, prefix: str, after: str | None, limit: int
+) -> tuple[str, list[Any]]:
+    """Streams in id order within `prefix`, after the id `after`, as the log stood at
+    `position`: each stream with an event at or before it, its version and its first and
+    last recorded times then (read from the log itself, not the `streams` table)."""
+    where, params = prefix_clause(prefix)
+    where.append("position <= ?")
+    params.append(position)
+    if after is not None:
+        where.append("stream_id > ?")
+        params.append(after)
+    params.append(check_limit(limit))
+    query = (
+        "SELECT g.stream_id, g.version, f.recorded_at, l.recorded_at "
+        "FROM (SELECT stream_id, MAX(stream_version) AS version FROM events "
+        f"WHERE {' AND '.join(where)} GROUP BY stream_id ORDER BY stream_id LIMIT ?) g "
+        "JOIN events l ON l.stream_id = g.stream_id AND l.stream_version = g.version "
+        "JOIN events f ON f.stream_id = g.stream_id AND f.stream_version = 1 "
+        "ORDER BY g.stream_id"
+    )
+    return query, params
+
+
 def streams_by_activity_page(
     prefix: str, before: tuple[Any, str] | None, limit: int
 ) -> tuple[str, list[Any]]:

@@ -19,6 +19,7 @@ from webapp.web import (
     errors,
     icons,
     metrics,
+    moment,
     pages,
     readable,
     related,
@@ -170,6 +171,7 @@ def create_app(
     readable.init_app(app)
     icons.init_app(app)
     metrics.init_app(app)
+    moment.init_app(app)
     for area in areas_for(runtime):
         app.register_blueprint(area.bp)
     proxies = trusted_proxies()

@@ -40,6 +40,8 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Snapshots", "snapshots.index", "viewer"),
     NavItem("Subjects", "subjects.index", "support"),
     NavItem("People", "projections.users", "viewer"),
+    NavItem("Bank accounts", "projections.accounts", "viewer"),
+    NavItem("Transfers", "projections.transfers", "viewer"),
     NavItem("Projections", "projections.index", "viewer"),
     NavItem("Health", "health.index", "viewer"),
     NavItem("Subscriptions", "subscriptions.index", "viewer"),

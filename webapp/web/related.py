@@ -18,6 +18,7 @@ from webapp.domain.references import NO_REFERENCES, References
 from webapp.queries.projections import accounts_of_owner
 from webapp.web.access import current_account
 from webapp.web.context import get_runtime
+from webapp.web.moment import moment_url_for
 from webapp.web.pages import has_endpoint
 
 MAX_ACCOUNTS = 20
@@ -52,7 +53,10 @@ def subject_url(stream_id: str) -> str | None:
 
 
 def stream_url(stream_id: str) -> str | None:
-    return url_for("streams.show", stream_id=stream_id) if has_endpoint("streams.show") else None
+    """The stream's page (keeping the dashboard's moment while one is set)."""
+    if not has_endpoint("streams.show"):
+        return None
+    return moment_url_for("streams.show", stream_id=stream_id)
 
 
 def references_in(data: Any, here: str | None = None) -> list[Reference]:

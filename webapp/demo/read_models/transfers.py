@@ -102,6 +102,24 @@ def get_transfer(conn: sa.Connection, tables: Tables, transfer_id: str) -> dict[
     return None if row is None else transfer_row(row)
 
 
+def page_transfers(
+    conn: sa.Connection,
+    tables: Tables,
+    *,
+    after: str | None = None,
+    limit: int = 100,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
+    """Transfers in transfer-id order after `after` (the order `ReadModels.page` pages in)."""
+    table = tables["transfers"]
+    query = sa.select(table).order_by(table.c.transfer_id).limit(limit)
+    if after is not None:
+        query = query.where(table.c.transfer_id > after)
+    if status is not None:
+        query = query.where(table.c.status == status)
+    return [transfer_row(r) for r in conn.execute(query)]
+
+
 def list_transfers(
     conn: sa.Connection, tables: Tables, *, status: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from webapp.queries import projections as projection_queries
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
 from webapp.web.context import current_viewer, get_runtime
-from webapp.web.filters import parse_moment
+from webapp.web.moment import past_position
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import decode_cursor, encode_cursor, render_view
 
@@ -390,7 +390,7 @@ def users() -> str:
     if not projection_queries.has_read_model(runtime, "users"):
         abort(404, description="This domain declares no user directory.")
     after, user = _user_args()
-    position = parse_moment()
+    position = past_position()
     try:
         page = projection_queries.user_directory(
             runtime, current_viewer(), after=after, user=user, limit=USERS_PAGE, position=position
@@ -409,3 +409,54 @@ def users() -> str:
         next_after=page.next_after,
         position=position,
     )
+
+
+# --- the accounts and transfers read models ----------------------------------------------------
+
+READ_MODEL_PAGE = 50
+READ_MODEL_PAGES = {
+    # read model: (its key, what it is called, the page template's area)
+    "accounts": ("account_number", "account summary", "accounts"),
+    "transfers": ("transfer_id", "transfer list", "transfers"),
+}
+
+
+def _read_model_page(name: str) -> str:
+    key, called, area = READ_MODEL_PAGES[name]
+    runtime = get_runtime()
+    if not projection_queries.has_read_model(runtime, name):
+        abort(404, description=f"This domain declares no {called}.")
+    after = request.args.get("after", "").strip() or None
+    if after is not None and len(after) > MAX_TEXT:
+        abort(400, description=f"The after parameter is not a valid {key.replace('_', ' ')}.")
+    position = past_position()
+    try:
+        page = projection_queries.read_model_page(
+            runtime, name, key, after=after, limit=READ_MODEL_PAGE, position=position
+        )
+    except ReplayRefused as refused:
+        abort(409, description=f"The {called} cannot be rebuilt at {position}: {refused}")
+    return render_view(
+        f"projections/{area}_page.html",
+        f"projections/_{area}.html",
+        rows=page.rows,
+        after=after,
+        next_after=page.next_after,
+        position=position,
+    )
+
+
+@bp.get("/accounts")
+@requires_role("viewer")
+def accounts() -> str:
+    """The account_summary read model (balance, status, owner by id), paged by account number;
+    as of a past moment, as it stood then."""
+    return _read_model_page("accounts")
+
+
+@bp.get("/transfers")
+@requires_role("viewer")
+def transfers() -> str:
+    """The transfer_summary read model (amount, accounts, outcome), paged by transfer id; as of
+    a past moment, as it stood then."""
+    return _read_model_page("transfers")

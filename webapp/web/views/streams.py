@@ -20,6 +20,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from webapp.domain.formats import short_text
 from webapp.queries import StreamInfo, foreign
 from webapp.queries import streams as stream_queries
+from webapp.queries.as_of import streams_at, version_at
 from webapp.queries.context import aggregate_class
 from webapp.queries.personal import record_payload_view
 from webapp.queries.series import FieldSeries, charted_series, fold_before_chart
@@ -37,6 +38,7 @@ from webapp.web.access import requires_role
 from webapp.web.charts import VersionChart, rate_text, version_chart
 from webapp.web.context import current_viewer, get_runtime, runs_domain
 from webapp.web.filters import default_clock, parse_clock, parse_time
+from webapp.web.moment import dashboard_moment, past_moment, past_position
 from webapp.web.numbers import BadNumber, whole_number
 from webapp.web.pages import (
     decode_cursor,
@@ -142,10 +144,18 @@ def parse_stream_query() -> StreamQuery:
 def index() -> str:
     """Streams by id prefix and aggregate type, newest activity (or id) first, keyset-paged."""
     runtime = get_runtime()
+    position = past_position()
     query = parse_stream_query()
-    streams, more = stream_queries.find_streams(
-        runtime, query.prefix, sort=query.sort, after=query.after, limit=STREAMS_PAGE
-    )
+    if position is not None:  # as of a past moment: the streams that existed then, by id
+        if query.sort != "id":  # last activity is now's order; then, streams go by id
+            query = replace(query, sort="id", after=None, trail=())
+        streams, more = streams_at(
+            runtime, position, query.prefix, after=query.after, limit=STREAMS_PAGE
+        )
+    else:
+        streams, more = stream_queries.find_streams(
+            runtime, query.prefix, sort=query.sort, after=query.after, limit=STREAMS_PAGE
+        )
     next_args = prev_args = None
     if more and streams:
         trail = (*query.trail, query.after) if query.after is not None else ()
@@ -172,6 +182,7 @@ def index() -> str:
         next_args=next_args,
         prev_args=prev_args,
         first_args=query.link(after=None, trail=()) if query.after is not None else None,
+        as_of=position,
     )
 
 
@@ -208,6 +219,8 @@ def with_links(rows: list[TimelineRow], stream_id: str, page_start: int) -> list
         if has_endpoint("timeline.chain")
         else None
     )
+    moment = dashboard_moment()  # kept on links to other pages; a selected version is now's
+    kept = urlencode(moment.args) if moment is not None else ""
     linked = []
     for row in rows:
         event = row.event
@@ -215,9 +228,11 @@ def with_links(rows: list[TimelineRow], stream_id: str, page_start: int) -> list
         links = {"select": f"{show_url}?{select}"}
         correlation = event.metadata.get("correlation_id")
         if timeline_url and correlation:
-            links["correlation"] = f"{timeline_url}?{urlencode({'correlation': correlation})}"
+            query = urlencode({"correlation": correlation})
+            links["correlation"] = f"{timeline_url}?{query}{'&' + kept if kept else ''}"
         if chain_url is not None:
-            links["chain"] = f"{chain_url[0]}/{event.position}/{chain_url[1]}"
+            chain = f"{chain_url[0]}/{event.position}/{chain_url[1]}"
+            links["chain"] = f"{chain}?{kept}" if kept else chain
         linked.append(replace(row, links=links))
     return linked
 
@@ -317,10 +332,20 @@ def show(stream_id: str) -> str:
     last = info.version
     as_of = parse_as_of(stream_id)
     selected = _int_arg("version", low=1, high=last, what="version")
+    moment = past_moment()
     if as_of is not None:
         selected = as_of["version"]
+    elif moment is not None:  # the dashboard's moment: the last version at or before it
+        selected = version_at(runtime, stream_id, moment.position)
+        if selected == 0:
+            abort(404, description=f"{stream_id!r} had no event by position {moment.position}.")
     start = _int_arg("from", low=1, high=last, what="first version shown")
-    if start is None:
+    # as of a past moment the page shows the stream as it stood then: its versions up to
+    # the selected one, no later event and no chart of versions to come
+    then = selected if moment is not None else None
+    if then is not None:
+        last = then
+    if start is None or start > last:
         start = _page_start(selected) if selected is not None else 1
     # a snapshot taken just before this page's first event leads the page (snapshot at 100,
     # then events 101, 102 replayed on top of it)
@@ -329,14 +354,14 @@ def show(stream_id: str) -> str:
         stream_id,
         start,
         current_viewer(),
-        limit=EVENTS_PAGE,
+        limit=min(EVENTS_PAGE, last - start + 1),
         markers_from=max(1, start - 1),
     )
     shown_last = page.shown_last
     state = state_at_version(stream_id, selected) if selected is not None else None
     fields = fields_at_version(stream_id, selected) if selected is not None else None
     aggregate_cls = aggregate_class(runtime, stream_id)
-    whole_page = not is_fragment_request()
+    whole_page = not is_fragment_request() and then is None
     chart_later = whole_page and fold_before_chart(runtime, stream_id) > INLINE_CHART_FOLD
     context = {
         "info": info,
@@ -353,12 +378,13 @@ def show(stream_id: str) -> str:
         "prev_from": max(1, start - EVENTS_PAGE) if start > 1 else None,
         "next_from": shown_last + 1 if shown_last < last else None,
         "last_from": _page_start(last),
-        "live": shown_last >= last,
+        "live": shown_last >= last and moment is None,
         "snapshot_every": getattr(aggregate_cls, "snapshot_every", None),
         "as_of": as_of,
         "clock": as_of["clock"] if as_of else default_clock(),
         "charts": state_charts(stream_id) if whole_page and not chart_later else [],
         "chart_later": chart_later,
+        "version_then": then,
     }
     if request.headers.get("HX-Target") == "stream-state" and selected is not None:
         return render_view("streams/stream.html", "streams/_state.html", **context)
