@@ -57,8 +57,8 @@ def process_managers(settings: Settings) -> list[ProcessManager]:
 
 
 def read_models() -> list[ReadModelLookup]:
-    """What the dashboard may look up: an account by number, a person by id, a transfer;
-    accounts and people also page in key order, so they can be reported as CSV."""
+    """What the dashboard may look up: an account by number, a person by id, a transfer by
+    id; each also pages in key order, so each can be reported as CSV."""
     return [
         ReadModelLookup(
             "accounts",
@@ -81,6 +81,8 @@ def read_models() -> list[ReadModelLookup]:
             TransferSummary.name,
             transfer_rows.get_transfer,
             transfer_rows.page_transfers,
+            key="transfer_id",
+            columns=transfer_rows.COLUMNS,
         ),
     ]
 

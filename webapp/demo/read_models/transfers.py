@@ -82,6 +82,20 @@ class TransferSummary(Projection):
         upsert(conn, table, list(changed.values()), ["transfer_id"])
 
 
+COLUMNS = (
+    "transfer_id",
+    "from_account",
+    "to_account",
+    "amount",
+    "status",
+    "refunded",
+    "reason",
+    "requested_at",
+    "updated_at",
+)
+"""The fields of a `transfer_row`, in the order a report writes them."""
+
+
 def transfer_row(row: Any) -> dict[str, Any]:
     return {
         "transfer_id": row.transfer_id,
