@@ -9,6 +9,7 @@ reveal) and for its access-log entries, read back from the access log.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import secrets
 from datetime import timedelta
@@ -422,6 +423,17 @@ def test_a_refused_report_says_why_and_logs_nothing(runtime, client, log_in, pat
     assert reply.status_code == status
     assert reply.mimetype == "text/html"
     assert runtime.privacy.access_log().entries == []
+
+
+def test_a_read_model_that_does_not_page_in_key_order_is_not_reported(runtime, client, log_in):
+    lookup = runtime.read_models.lookup("transfers")
+    runtime.read_models._lookups["transfers"] = dataclasses.replace(lookup, key=None, columns=())
+    log_in("viewer")
+
+    reply = client.get("/reports/transfers.csv")
+
+    assert reply.status_code == 404
+    assert "key order" in reply.get_data(as_text=True)
 
 
 def test_a_report_needs_a_signed_in_viewer(runtime, client):

@@ -122,7 +122,6 @@ def test_the_people_report_is_in_clear_for_the_operator_and_logged(deployment):
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["report", "transfers"], "key order"),
         (["report", "nothing"], "no read model"),
         (["report", "accounts", "--position", "99"], "beyond the head"),
         (["report", "accounts", "--position", "-1"], "-1"),
