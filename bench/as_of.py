@@ -231,7 +231,12 @@ def full_replay(runtime: Runtime, position: int, number: str) -> tuple[float, An
 def milestone_disk(runtime: Runtime, sqlite_file: Path | None) -> list[tuple[str, int]]:
     """(table, bytes) of every milestone table of the projection."""
     engine = runtime.store.engine
-    names = runtime.projections.copy_tables(PROJECTION)
+    table_set = runtime.projections.table_set(PROJECTION)
+    names = [
+        table.name
+        for milestone in runtime.projections.milestones(PROJECTION)
+        for table in table_set.tables(milestone["generation"]).values()
+    ]
     out = []
     with engine.connect() as conn:
         for name in names:
@@ -355,8 +360,12 @@ def run(runtime: Runtime, args: argparse.Namespace, sqlite_file, position_at, cl
     count = max(1, len(kept))
     print(
         f"\nmilestone disk: {total / count / 1e6:.2f} MB per milestone, {total / 1e6:.1f} MB "
-        f"for {len(kept)}, {100 * total / whole:.1f} % of the store ({whole / 1e6:.0f} MB); "
-        f"the store grew {(after - before) / 1e6:.1f} MB while they were taken"
+        f"for {len(kept)}, {100 * total / whole:.1f} % of the store ({whole / 1e6:.0f} MB)"
+        + (
+            f"; the store grew {(after - before) / 1e6:.1f} MB as they were taken"
+            if build_times
+            else ""
+        )
     )
 
 

@@ -23,7 +23,7 @@ from webapp.demo.transfers import TransferMoney
 from webapp.domain import from_data
 from webapp.projections import Worker, copies
 
-from .conftest import drive, make_settings
+from .conftest import drive, make_settings, wait_for
 
 MODELS = ("account_summary", "transfer_summary")
 
@@ -257,7 +257,11 @@ def test_scratch_generations_are_dropped_once_their_time_and_grace_are_over(runt
     time.sleep(0.4)  # past its time and its grace
     runtime.projections.query_as_of("account_summary", 4, rows_of)  # sweeps the first
 
-    assert [c["position"] for c in runtime.projections.copies("account_summary")] == [4]
+    wait_for(
+        lambda: [c["position"] for c in runtime.projections.copies("account_summary")] == [4],
+        timeout=10,
+        what="the first scratch generation to be swept",
+    )
     assert len(copy_tables(runtime)) == 1
     runtime.projections.close()
     assert copy_tables(runtime) == set()

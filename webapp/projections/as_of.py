@@ -12,7 +12,7 @@ may drop it. Requests for one moment that arrive together build it once: in a pr
 lock per key; across processes, the copy's claim (`milestones.build_once`): the others
 wait for the builder, or take over if it died. Every process sweeps the expired copies of
 every process (leftovers of a stopped one included) when its reader starts and at most
-every `ttl_seconds` after.
+every `ttl_seconds` after, in a thread of its own (no read waits for the drops).
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class AsOfReader:
         self._building: dict[tuple[str, int, int], threading.Lock] = {}
         self._cache: dict[tuple[str, int, int], _Scratch] = {}
         self._swept_at = 0.0
+        self._sweeper: threading.Thread | None = None
 
     def query(self, name: str, position: int, fn: Callable[[sa.Connection, Tables], T]) -> T:
         """Run `fn(conn, tables)` on projection `name`'s model as of `position`."""
@@ -93,7 +94,7 @@ class AsOfReader:
             finally:
                 with self._lock:
                     scratch.readers -= 1
-                self._sweep_quietly()
+                self._sweep_in_background()
         msg = "unreachable"
         raise AssertionError(msg)
 
@@ -162,6 +163,27 @@ class AsOfReader:
             for key in [k for k in self._cache if k[0] == name]:
                 del self._cache[key]
 
+    def _sweep_in_background(self) -> None:
+        """Sweep in a thread of its own when one is due, so no read waits for the drops."""
+        now = time.monotonic()
+        with self._lock:
+            due = now - self._swept_at >= self.ttl_seconds or any(
+                s.usable_until <= now and s.readers == 0 for s in self._cache.values()
+            )
+            if not due or self._sweeper is not None:
+                return
+            self._sweeper = threading.Thread(
+                target=self._sweep_then_rest, name="as-of-sweep", daemon=True
+            )
+        self._sweeper.start()
+
+    def _sweep_then_rest(self) -> None:
+        try:
+            self._sweep_quietly()
+        finally:
+            with self._lock:
+                self._sweeper = None
+
     def _sweep_quietly(self) -> None:
         try:
             self.sweep()
@@ -206,6 +228,9 @@ class AsOfReader:
     def close(self) -> None:
         """Drop the scratch generations this process used (readers have finished), but for
         those another process has kept for longer since."""
+        sweeper = self._sweeper
+        if sweeper is not None:
+            sweeper.join()
         with self._lock:
             held = list(self._cache.items())
             self._cache.clear()
