@@ -83,7 +83,12 @@ class AsOfReader:
         """Run `fn(conn, tables)` on projection `name`'s model as of `position`."""
         keeper = self.keepers[name]
         for attempt in (1, 2):
-            scratch = self._acquire(keeper, position)
+            try:
+                scratch = self._acquire(keeper, position)
+            except sa.exc.DBAPIError:  # its tables dropped mid-build (a forget): build again
+                if attempt == 2:
+                    raise
+                continue
             try:
                 with self.engine.connect().execution_options(eventscope_readonly=True) as conn:
                     return fn(conn, keeper.tables.tables(scratch.copy.generation))
