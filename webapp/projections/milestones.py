@@ -198,22 +198,21 @@ def build_once(
                 owner=owner,
                 lease_seconds=lease_seconds,
             )
-            if claimed is None:
-                continue  # another process claimed it first: wait for it
-            built = _fill(keeper, claimed, lease_seconds, keep_for)
-            if built is not None:
-                return built, True
-            continue  # dropped under us (a forget): look again
-        if found.expires_at is not None and found.expires_at < now:
+            if claimed is not None:
+                built = _fill(keeper, claimed, lease_seconds, keep_for)
+                if built is not None:
+                    return built, True
+                # dropped under us (a forget): look again
+            # else another process claimed it first: wait for it
+        elif found.expires_at is not None and found.expires_at < now:
             copies.drop_copy(engine, tables, found, expired_before=now)  # lapsed: take over
             continue
-        if found.state == copies.READY:
+        elif found.state == copies.READY:
             if found.expires_at is None or keep_for is None:
                 return found, False
             kept = copies.extend(engine, found, now + keep_for)
             if kept is not None:
                 return kept, False
-            continue
         if time.monotonic() >= deadline:
             msg = (
                 f"{projection.name} as of position {position} is still being built by "
