@@ -120,3 +120,32 @@ def test_the_blocks_hold_each_blocks_earliest_times(store: EventStore):
 def test_an_unknown_clock_is_refused(store: EventStore, clock: str):
     with pytest.raises(KeyError):
         store.last_position_before(START, clock.upper())
+
+
+def test_the_migration_fills_the_blocks_of_an_existing_index(db_url: str):
+    from alembic import command
+
+    from webapp.bootstrap import open_migrated_store
+    from webapp.migrate import alembic_config, upgrade
+
+    store = open_migrated_store(db_url)
+    try:
+        fill(store)
+        store.catch_up_index()
+        times = clocks(store)
+    finally:
+        store.close()
+    command.downgrade(alembic_config(db_url), "store_0003")
+    engine = sa.create_engine(db_url)
+    try:
+        assert not sa.inspect(engine).has_table("event_clock_blocks")
+    finally:
+        engine.dispose()
+
+    upgrade(db_url)
+
+    store = open_migrated_store(db_url)
+    try:
+        check_every_instant(store, times)
+    finally:
+        store.close()
