@@ -53,6 +53,12 @@ PROJECTION = "account_summary"
 TARGET_S = 2.0
 TARGET_MILESTONE_MS = 100.0
 BLOCK = 4_000
+SCHEMA_SIZE = (
+    "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+)
+"""The bench's own schema on PostgreSQL: its tables with their indexes and TOAST."""
 """Events per block: a block's events are appended stream by stream, blocks one by one."""
 
 
@@ -259,9 +265,7 @@ def milestone_disk(runtime: Runtime, sqlite_file: Path | None) -> list[tuple[str
 def store_bytes(runtime: Runtime, sqlite_file: Path | None) -> int:
     with runtime.store.engine.connect() as conn:
         if sqlite_file is None:
-            return int(
-                conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one()
-            )
+            return int(conn.execute(sa.text(SCHEMA_SIZE)).scalar_one())
         pages = conn.execute(sa.text("PRAGMA page_count")).scalar_one()
         size = conn.execute(sa.text("PRAGMA page_size")).scalar_one()
         return int(pages) * int(size)
