@@ -127,7 +127,7 @@ def killed_mid_build(db_url: str, tmp_path: Path, head: int, runtime) -> dict[st
     """Start a child building the moment `head` slowly with a 1 s claim, kill it once its
     claim is in the database, and return that claim's row."""
     child = start_child(
-        db_url, tmp_path, "--position", str(head), "--slow", "0.3", "--lease", "1.0"
+        db_url, tmp_path, "--position", str(head), "--slow", "1.0", "--lease", "1.0"
     )
     try:
         claim = wait_for(
@@ -135,7 +135,7 @@ def killed_mid_build(db_url: str, tmp_path: Path, head: int, runtime) -> dict[st
             timeout=60,
             what="the child's claim",
         )
-        time.sleep(0.5)  # mid-build: its tables are there and partly filled
+        time.sleep(0.3)  # mid-build (two batches of 1 s each): its tables are there
     finally:
         child.kill()
         child.wait()
@@ -160,7 +160,7 @@ def test_a_builder_killed_mid_build_is_taken_over_once_its_claim_lapses(seeded, 
 def test_a_builder_still_at_work_is_waited_for_not_duplicated(seeded, db_url, tmp_path):
     runtime, head, live = seeded
     child = start_child(
-        db_url, tmp_path, "--position", str(head), "--slow", "0.2", "--lease", "0.6", "--no-close"
+        db_url, tmp_path, "--position", str(head), "--slow", "0.5", "--lease", "0.6", "--no-close"
     )
     try:
         wait_for(
@@ -168,7 +168,8 @@ def test_a_builder_still_at_work_is_waited_for_not_duplicated(seeded, db_url, tm
             timeout=60,
             what="the child's claim",
         )
-        # the build lasts longer than its 0.6 s claim: the heartbeat keeps it
+        # the build (two batches of 0.5 s) lasts longer than its 0.6 s claim: the
+        # heartbeat keeps it
         assert runtime.projections.query_as_of("account_summary", head, every_row) == live
         assert answer_of(child)["builds"] == 1
     finally:
@@ -182,7 +183,7 @@ def test_a_short_wait_for_a_busy_builder_ends_in_a_clear_error(seeded, db_url, t
     runtime, head, _ = seeded
     from webapp.projections import CopyBusy
 
-    child = start_child(db_url, tmp_path, "--position", str(head), "--slow", "0.3")
+    child = start_child(db_url, tmp_path, "--position", str(head), "--slow", "1.0")
     try:
         wait_for(
             lambda: any(c["state"] == "building" for c in copy_rows(runtime)),

@@ -176,8 +176,9 @@ def extend(engine: sa.Engine, copy: Copy, until: float) -> Copy | None:
 
 
 class Heartbeat:
-    """Renews a building copy's claim every third of its lease until stopped, so the copy
-    expires `lease_seconds` after its builder dies, never while it lives.
+    """Renews a building copy's claim every third of its lease until stopped (from a thread,
+    and from the builder between its transactions: `beat_if_due`), so the copy expires
+    `lease_seconds` after its builder dies, never while it lives.
 
         with Heartbeat(engine, copy):
             ...  # fill the copy
@@ -190,11 +191,13 @@ class Heartbeat:
         self.copy = copy
         self.lease_seconds = lease_seconds
         self._stop = threading.Event()
+        self._beaten = time.monotonic()
         self._thread = threading.Thread(
             target=self._run, name=f"copy-heartbeat-{copy.id}", daemon=True
         )
 
     def __enter__(self) -> Heartbeat:
+        self._beaten = time.monotonic()
         self._thread.start()
         return self
 
@@ -202,13 +205,26 @@ class Heartbeat:
         self._stop.set()
         self._thread.join()
 
+    def beat_if_due(self) -> None:
+        """Renew now if a third of the lease has passed since the last renewal: the builder
+        calls this between its transactions, where SQLite's write lock is free (a beat from
+        the thread may wait behind the builder's back-to-back writes)."""
+        if time.monotonic() - self._beaten >= self.lease_seconds / 3:
+            self._beat()
+
+    def _beat(self) -> bool:
+        try:
+            if extend(self.engine, self.copy, time.time() + self.lease_seconds) is None:
+                return False  # lapsed or dropped: the build finds its claim lost
+            self._beaten = time.monotonic()
+        except sa.exc.DBAPIError as exc:  # busy: the next beat tries again
+            log.warning("could not renew the claim of copy %d: %s", self.copy.id, exc)
+        return True
+
     def _run(self) -> None:
         while not self._stop.wait(self.lease_seconds / 3):
-            try:
-                if extend(self.engine, self.copy, time.time() + self.lease_seconds) is None:
-                    return  # lapsed or dropped: the build finds its claim lost
-            except sa.exc.DBAPIError as exc:  # busy: the next beat tries again
-                log.warning("could not renew the claim of copy %d: %s", self.copy.id, exc)
+            if not self._beat():
+                return
 
 
 def finish_copy(engine: sa.Engine, copy: Copy, *, expires_at: float | None) -> Copy | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -227,8 +228,10 @@ def _fill(
 ) -> Copy | None:
     """Build a claimed copy and mark it built; None if its row went away meanwhile."""
     try:
-        with copies.Heartbeat(keeper.engine, claimed, lease_seconds):
-            build_at(keeper, claimed, keeper.nearest(claimed.position))
+        with copies.Heartbeat(keeper.engine, claimed, lease_seconds) as heartbeat:
+            build_at(
+                keeper, claimed, keeper.nearest(claimed.position), between=heartbeat.beat_if_due
+            )
     except BaseException:
         copies.drop_copy(keeper.engine, keeper.tables, claimed)
         raise
@@ -239,9 +242,16 @@ def _fill(
     return done
 
 
-def build_at(keeper: MilestoneKeeper, target: Copy, base: Copy | None) -> None:
+def build_at(
+    keeper: MilestoneKeeper,
+    target: Copy,
+    base: Copy | None,
+    *,
+    between: Callable[[], None] | None = None,
+) -> None:
     """Fill `target`'s tables: the rows of milestone `base` (if any), then the projection's
-    handlers over the events after it up to `target.position`."""
+    handlers over the events after it up to `target.position`; `between()` runs after each
+    transaction."""
     tables = keeper.tables
     into = tables.tables(target.generation)
     start = 0
@@ -260,4 +270,5 @@ def build_at(keeper: MilestoneKeeper, target: Copy, base: Copy | None) -> None:
         after=start,
         until=target.position,
         prepare=keeper.prepare,
+        between=between,
     )

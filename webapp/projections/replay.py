@@ -10,7 +10,7 @@ live model stopped there too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -39,8 +39,10 @@ def replay(
     until: int,
     prepare: EventPreparer | None = None,
     batch_size: int = REPLAY_BATCH,
+    between: Callable[[], None] | None = None,
 ) -> int:
-    """Apply the handled events in (after, until] to `tables`; how many were applied.
+    """Apply the handled events in (after, until] to `tables`; how many were applied
+    (`between()` runs after each page's transaction).
 
     Where the handled events are common (at least DENSE of the last page), pages are read
     by position alone and the rest skipped here: a filter by type reads the index of each
@@ -62,6 +64,8 @@ def replay(
         if events:
             _apply(engine, projection, tables, events)
             applied += len(events)
+        if between is not None:
+            between()
         if len(page) < batch_size or len(within) < len(page):
             break
         position = page[-1].position
