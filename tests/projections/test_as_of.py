@@ -23,7 +23,7 @@ from webapp.demo.transfers import TransferMoney
 from webapp.domain import from_data
 from webapp.projections import Worker, copies
 
-from .conftest import drive, make_settings
+from .conftest import drive, make_settings, wait_for
 
 MODELS = ("account_summary", "transfer_summary")
 
@@ -247,17 +247,21 @@ def test_milestones_of_older_handlers_are_not_used_and_are_pruned(small_mileston
 # --- scratch generations -----------------------------------------------------------------------
 
 
-def test_scratch_generations_are_dropped_once_their_time_is_over(runtime):
+def test_scratch_generations_are_dropped_once_their_time_and_grace_are_over(runtime):
     seen = a_history(runtime)
     reader = runtime.projections.as_of
-    reader.ttl_seconds = 0.2
+    reader.ttl_seconds, reader.grace_seconds = 0.2, 0.1
     runtime.projections.query_as_of("account_summary", 3, rows_of)
     assert len(copy_tables(runtime)) == 1
 
-    time.sleep(0.3)
+    time.sleep(0.4)  # past its time and its grace
     runtime.projections.query_as_of("account_summary", 4, rows_of)  # sweeps the first
 
-    assert [c["position"] for c in runtime.projections.copies("account_summary")] == [4]
+    wait_for(
+        lambda: [c["position"] for c in runtime.projections.copies("account_summary")] == [4],
+        timeout=10,
+        what="the first scratch generation to be swept",
+    )
     assert len(copy_tables(runtime)) == 1
     runtime.projections.close()
     assert copy_tables(runtime) == set()

@@ -114,6 +114,6 @@ def test_processes_starting_together_on_a_new_store_migrate_it_once(db_url: str,
     from webapp.migrate import current_heads
     from webapp.store import open_store
 
-    assert "store_0003" in current_heads(db_url)
+    assert "store_0004" in current_heads(db_url)
     with open_store(db_url) as store:
         assert store.count_events() == 3

@@ -43,7 +43,7 @@ def table_names(url: str) -> set[str]:
 def test_db_upgrade_creates_the_schema_and_is_idempotent(db_url: str) -> None:
     first = run_cli("--db", db_url, "db", "upgrade")
     assert first.returncode == 0, first.stderr
-    assert "store_0003" in first.stdout
+    assert "store_0004" in first.stdout
     assert table_names(db_url) >= STORE_TABLES
 
     again = run_cli("--db", db_url, "db", "upgrade")
@@ -69,7 +69,7 @@ def test_upgrade_lands_in_the_schema_named_by_the_url(postgresql_url: str) -> No
         engine.dispose()
     assert tables >= STORE_TABLES
     assert "alembic_version" not in public or schema != "public"
-    assert "store_0003" in heads
+    assert "store_0004" in heads
     assert current_heads(postgresql_url) == heads
 
 

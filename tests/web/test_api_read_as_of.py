@@ -156,3 +156,25 @@ def test_the_last_instant_a_date_can_name_reads_the_head(runtime, client, auth_h
     )
     assert reply.status_code == 200
     assert reply.get_json()["position"] == at["closed"]
+
+
+def test_a_moment_another_process_is_still_building_past_the_wait_is_a_503(
+    runtime, client, auth_headers
+):
+    from webapp.projections import copies
+
+    at = a_history(runtime)
+    tables = runtime.projections.table_set("account_summary")
+    claim = copies.claim_copy(  # as another process would, with a live claim
+        runtime.store.engine, tables, kind="scratch", position=at["deposited"], owner="other"
+    )
+    assert claim is not None
+    runtime.projections.as_of.wait_seconds = 0.2
+
+    reply = client.get(
+        f"/api/read/accounts/H-1?position={at['deposited']}", headers=auth_headers("viewer")
+    )
+
+    assert reply.status_code == 503
+    assert "still being built by another process" in reply.get_json()["error"]
+    assert [c["id"] for c in runtime.projections.copies("account_summary")] == [claim.id]

@@ -60,7 +60,7 @@ from webapp.projections.errors import (
     ResumeRefused,
     UnknownProjection,
 )
-from webapp.projections.milestones import MilestonePolicy
+from webapp.projections.milestones import CopyBusy, MilestonePolicy
 from webapp.projections.personal_data import ProjectionsParticipant
 from webapp.projections.process_manager import ProcessContext, ProcessManager
 from webapp.projections.projection import FailurePolicy, Projection, table_name
@@ -70,6 +70,7 @@ from webapp.projections.worker import Worker, start_in_process
 
 __all__ = [
     "ConsistencyTimeout",
+    "CopyBusy",
     "ControlRefused",
     "InvalidPosition",
     "MilestonePolicy",

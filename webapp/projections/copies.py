@@ -9,16 +9,24 @@ names them through its own `define_tables`, as it does its live ones.
 - a *milestone* is kept (until pruned) as the start of later as-of reads;
 - a *scratch* generation answers as-of reads for a short while, then is dropped.
 
+One copy of a moment at a time, across processes: the row's `moment` (kind, projection,
+handlers' version, position) is unique, so the process whose insert wins (`claim_copy`)
+builds the copy and the others find its row and wait for it to be ready. While building,
+the builder renews its claim (`Heartbeat`) every third of `BUILD_LEASE_SECONDS`; a builder
+that died stops renewing and its row expires.
+
 Any row whose `expires_at` has passed (a scratch generation nobody renewed, or a copy
-whose builder died) may be dropped by anyone: `drop_expired` deletes the row first and
-drops the tables only if it was the one to delete it.
+whose builder died) may be dropped by anyone: `drop_copy(..., expired_before=now)` deletes
+the row only if it is still expired (a renewal that came first wins) and drops the tables
+only if it was the one to delete it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
@@ -34,6 +42,9 @@ MILESTONE = "milestone"
 SCRATCH = "scratch"
 BUILDING = "building"
 READY = "ready"
+
+BUILD_LEASE_SECONDS = 30.0
+"""A copy being built whose builder has not renewed its claim for this long is abandoned."""
 
 
 @dataclass(frozen=True)
@@ -65,58 +76,169 @@ def _copy(row: sa.Row) -> Copy:
     )
 
 
-def start_copy(
+def moment_of(kind: str, name: str, model_version: int, position: int) -> str:
+    """What a copy holds, as its unique `moment`: one copy of it at a time."""
+    return f"{kind}:{name}:{model_version}:{position}"
+
+
+def claim_copy(
     engine: sa.Engine,
     tables: TableSet,
     *,
     kind: str,
     position: int,
     owner: str,
-    lease_seconds: float,
-) -> Copy:
-    """Register a copy being built (droppable by anyone after `lease_seconds`) and create
-    its empty tables."""
+    lease_seconds: float = BUILD_LEASE_SECONDS,
+) -> Copy | None:
+    """Register a copy being built (droppable by anyone once its claim lapses) and create its
+    empty tables; None if a copy of this moment exists already (another process claimed it)."""
     projection = tables.projection
     now = time.time()
-    with engine.begin() as conn:  # the row and its tables appear together
-        copy_id = conn.execute(
-            schema.copies.insert()
-            .values(
-                name=projection.name,
-                kind=kind,
-                position=position,
-                model_version=projection.version,
-                state=BUILDING,
-                owner=owner,
-                created_at=now,
-                expires_at=now + lease_seconds,
+    moment = moment_of(kind, projection.name, projection.version, position)
+    try:
+        with engine.begin() as conn:  # the row and its tables appear together
+            copy_id = conn.execute(
+                schema.copies.insert()
+                .values(
+                    name=projection.name,
+                    kind=kind,
+                    position=position,
+                    model_version=projection.version,
+                    state=BUILDING,
+                    owner=owner,
+                    created_at=now,
+                    expires_at=now + lease_seconds,
+                    moment=moment,
+                )
+                .returning(schema.copies.c.id)
+            ).scalar_one()
+            copy = Copy(
+                int(copy_id),
+                projection.name,
+                kind,
+                position,
+                projection.version,
+                BUILDING,
+                now + lease_seconds,
             )
-            .returning(schema.copies.c.id)
-        ).scalar_one()
-        copy = Copy(
-            int(copy_id),
-            projection.name,
-            kind,
-            position,
-            projection.version,
-            BUILDING,
-            now + lease_seconds,
-        )
-        metadata = tables.metadata(copy.generation)
-        metadata.drop_all(conn, checkfirst=True)  # leftovers of a database restored from a dump
-        metadata.create_all(conn)
+            metadata = tables.metadata(copy.generation)
+            metadata.drop_all(conn, checkfirst=True)  # leftovers of a restored dump
+            metadata.create_all(conn)
+    except sa.exc.IntegrityError:
+        return None
     return copy
 
 
-def finish_copy(engine: sa.Engine, copy: Copy, *, expires_at: float | None) -> Copy:
-    """Mark a copy built; a scratch generation gets its expiry, a milestone none."""
+def find_copy(
+    engine: sa.Engine, name: str, kind: str, model_version: int, position: int
+) -> Copy | None:
+    """The copy of this moment, whatever its state, or None."""
+    moment = moment_of(kind, name, model_version, position)
+    with engine.connect().execution_options(eventscope_readonly=True) as conn:
+        row = conn.execute(sa.select(schema.copies).where(schema.copies.c.moment == moment)).first()
+    return None if row is None else _copy(row)
+
+
+def is_ready(engine: sa.Engine, copy: Copy) -> bool:
+    """Whether `copy`'s row is still there and built (a forget or a sweep may drop it)."""
+    c = schema.copies.c
+    with engine.connect().execution_options(eventscope_readonly=True) as conn:
+        found = conn.execute(
+            sa.select(c.id).where(
+                c.id == copy.id,  # and the same moment: SQLite may give a dropped row's id anew
+                c.name == copy.name,
+                c.kind == copy.kind,
+                c.position == copy.position,
+                c.model_version == copy.model_version,
+                c.state == READY,
+            )
+        ).first()
+    return found is not None
+
+
+def extend(engine: sa.Engine, copy: Copy, until: float) -> Copy | None:
+    """Keep a copy that has not expired yet until at least `until`: the copy as it is now,
+    or None if it has expired or is gone (a sweep may be dropping it)."""
+    c = schema.copies.c
+    now = time.time()
     with engine.begin() as conn:
         conn.execute(
             schema.copies.update()
-            .where(schema.copies.c.id == copy.id)
-            .values(state=READY, expires_at=expires_at)
+            .where(
+                c.id == copy.id, c.state == copy.state, c.expires_at >= now, c.expires_at < until
+            )
+            .values(expires_at=until)
         )
-    return Copy(copy.id, copy.name, copy.kind, copy.position, copy.model_version, READY, expires_at)
+        row = conn.execute(sa.select(schema.copies).where(c.id == copy.id)).first()
+    if row is None or row.state != copy.state or row.expires_at is None or row.expires_at < now:
+        return None
+    return _copy(row)
+
+
+class Heartbeat:
+    """Renews a building copy's claim every third of its lease until stopped (from a thread,
+    and from the builder between its transactions: `beat_if_due`), so the copy expires
+    `lease_seconds` after its builder dies, never while it lives.
+
+        with Heartbeat(engine, copy):
+            ...  # fill the copy
+    """
+
+    def __init__(
+        self, engine: sa.Engine, copy: Copy, lease_seconds: float = BUILD_LEASE_SECONDS
+    ) -> None:
+        self.engine = engine
+        self.copy = copy
+        self.lease_seconds = lease_seconds
+        self._stop = threading.Event()
+        self._beaten = time.monotonic()
+        self._thread = threading.Thread(
+            target=self._run, name=f"copy-heartbeat-{copy.id}", daemon=True
+        )
+
+    def __enter__(self) -> Heartbeat:
+        self._beaten = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def beat_if_due(self) -> None:
+        """Renew now if a third of the lease has passed since the last renewal: the builder
+        calls this between its transactions, where SQLite's write lock is free (a beat from
+        the thread may wait behind the builder's back-to-back writes)."""
+        if time.monotonic() - self._beaten >= self.lease_seconds / 3:
+            self._beat()
+
+    def _beat(self) -> bool:
+        try:
+            if extend(self.engine, self.copy, time.time() + self.lease_seconds) is None:
+                return False  # lapsed or dropped: the build finds its claim lost
+            self._beaten = time.monotonic()
+        except sa.exc.DBAPIError as exc:  # busy: the next beat tries again
+            log.warning("could not renew the claim of copy %d: %s", self.copy.id, exc)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 3):
+            if not self._beat():
+                return
+
+
+def finish_copy(engine: sa.Engine, copy: Copy, *, expires_at: float | None) -> Copy | None:
+    """Mark a copy built; a scratch generation gets its expiry, a milestone none. None if
+    its row is no longer a building one (a forget dropped it, or its claim lapsed and
+    another process took the moment over)."""
+    c = schema.copies.c
+    with engine.begin() as conn:
+        done = conn.execute(
+            schema.copies.update()
+            .where(c.id == copy.id, c.state == BUILDING)
+            .values(state=READY, expires_at=expires_at)
+        ).rowcount
+    return replace(copy, state=READY, expires_at=expires_at) if done else None
 
 
 def fill_from(
@@ -156,10 +278,18 @@ def copies_of(engine: sa.Engine, name: str, kind: str | None = None) -> list[Cop
         return [_copy(r) for r in conn.execute(query)]
 
 
-def drop_copy(engine: sa.Engine, tables: TableSet, copy: Copy) -> bool:
-    """Delete the copy's row and, if this call deleted it, drop its tables; True if it did."""
+def drop_copy(
+    engine: sa.Engine, tables: TableSet, copy: Copy, *, expired_before: float | None = None
+) -> bool:
+    """Delete the copy's row (with `expired_before`: only if its expiry is still before that
+    time, so a renewal that came first wins) and, if this call deleted it, drop its tables;
+    True if it did."""
+    c = schema.copies.c
+    where = [c.id == copy.id]
+    if expired_before is not None:
+        where += [c.expires_at.is_not(None), c.expires_at < expired_before]
     with engine.begin() as conn:
-        deleted = conn.execute(schema.copies.delete().where(schema.copies.c.id == copy.id)).rowcount
+        deleted = conn.execute(schema.copies.delete().where(*where)).rowcount
         if deleted:
             tables.metadata(copy.generation).drop_all(conn, checkfirst=True)
     tables.forget(copy.generation)
@@ -182,7 +312,7 @@ def drop_expired(engine: sa.Engine, table_sets: dict[str, TableSet]) -> int:
         if tables is None:  # a projection this process does not know: its owner's business
             continue
         try:
-            dropped += drop_copy(engine, tables, copy)
+            dropped += drop_copy(engine, tables, copy, expired_before=now)
         except sa.exc.DBAPIError as exc:  # busy or dropped meanwhile: the next sweep retries
             log.warning("could not drop copy %d of %s: %s", copy.id, copy.name, exc)
     return dropped

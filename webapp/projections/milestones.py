@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -33,8 +34,10 @@ from webapp.store import EventStore
 
 log = logging.getLogger(__name__)
 
-BUILD_LEASE_SECONDS = 3600.0
-"""A copy still building after this long is taken for abandoned (its builder died)."""
+MILESTONE_WAIT_SECONDS = 3600.0
+"""How long taking a milestone waits for another process building the same one."""
+WAIT_POLL_SECONDS = 0.05
+"""How often a process waiting for another's build looks at its row."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class MilestoneKeeper:
         self.policy = policy
         self.prepare = prepare
         self.owner = owner
+        self.lease_seconds = copies.BUILD_LEASE_SECONDS
+        self.wait_seconds = MILESTONE_WAIT_SECONDS
         self._latest: int | None = None
 
     @property
@@ -113,7 +118,8 @@ class MilestoneKeeper:
 
     def take(self, position: int) -> Copy | None:
         """Build and keep the milestone at `position`, then prune; None if this projection
-        holds personal data (it keeps none) or one is kept there already."""
+        holds personal data (it keeps none) or one is kept there already (another process
+        taking the same one at the same time builds it once: this call waits for it)."""
         if not self.enabled:
             return None
         base = self.nearest(position)
@@ -121,15 +127,18 @@ class MilestoneKeeper:
             self._latest = max(self._latest or 0, position)
             return None
         started = time.monotonic()
-        milestone = build_copy(
+        milestone, built = build_once(
             self,
             kind=MILESTONE,
             position=position,
-            base=base,
             owner=self.owner,
-            lease_seconds=BUILD_LEASE_SECONDS,
-            expires_at=None,
+            keep_for=None,
+            wait_seconds=self.wait_seconds,
+            lease_seconds=self.lease_seconds,
         )
+        if not built:  # another process took it
+            self._latest = max(self._latest or 0, position)
+            return None
         self._latest = max(self._latest or 0, position)
         log.info(
             "projection %s: milestone at position %d (%.1f s)",
@@ -153,37 +162,96 @@ class MilestoneKeeper:
         return sum(copies.drop_copy(self.engine, self.tables, m) for m in outdated)
 
 
-def build_copy(
+class CopyBusy(RuntimeError):
+    """Another process has been building the same copy for longer than the wait allows."""
+
+
+def build_once(
     keeper: MilestoneKeeper,
     *,
     kind: str,
     position: int,
-    base: Copy | None,
     owner: str,
-    lease_seconds: float,
-    expires_at: float | None,
-) -> Copy:
-    """Register a copy of `kind` at `position`, fill it from milestone `base` and the log
-    (`build_at`) and mark it built with `expires_at`; a failed build leaves nothing."""
-    copy = copies.start_copy(
-        keeper.engine,
-        keeper.tables,
-        kind=kind,
-        position=position,
-        owner=owner,
-        lease_seconds=lease_seconds,
-    )
+    keep_for: float | None,
+    wait_seconds: float,
+    lease_seconds: float = copies.BUILD_LEASE_SECONDS,
+) -> tuple[Copy, bool]:
+    """The copy of `kind` at `position`, built once across processes: (copy, True) if this
+    call built it, (copy, False) if another process had (or was building) it.
+
+    The first to claim the moment builds it from the nearest milestone and the log
+    (`build_at`), renewing its claim meanwhile, and marks it built, to be kept `keep_for`
+    seconds (None: until pruned); the others wait up to `wait_seconds` (CopyBusy after).
+    A claim whose builder died lapses within `lease_seconds` and is dropped by whoever
+    finds it, who then claims the moment anew. A scratch copy someone else built is kept
+    `keep_for` seconds from now (`copies.extend`). A failed build leaves nothing."""
+    engine, tables, projection = keeper.engine, keeper.tables, keeper.projection
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        found = copies.find_copy(engine, projection.name, kind, projection.version, position)
+        now = time.time()
+        if found is None:
+            claimed = copies.claim_copy(
+                engine,
+                tables,
+                kind=kind,
+                position=position,
+                owner=owner,
+                lease_seconds=lease_seconds,
+            )
+            if claimed is not None:
+                built = _fill(keeper, claimed, lease_seconds, keep_for)
+                if built is not None:
+                    return built, True
+                # dropped under us (a forget): look again
+            # else another process claimed it first: wait for it
+        elif found.expires_at is not None and found.expires_at < now:
+            copies.drop_copy(engine, tables, found, expired_before=now)  # lapsed: take over
+            continue
+        elif found.state == copies.READY:
+            if found.expires_at is None or keep_for is None:
+                return found, False
+            kept = copies.extend(engine, found, now + keep_for)
+            if kept is not None:
+                return kept, False
+        if time.monotonic() >= deadline:
+            msg = (
+                f"{projection.name} as of position {position} is still being built by "
+                f"another process after {wait_seconds:g} s; try again later"
+            )
+            raise CopyBusy(msg)
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+def _fill(
+    keeper: MilestoneKeeper, claimed: Copy, lease_seconds: float, keep_for: float | None
+) -> Copy | None:
+    """Build a claimed copy and mark it built; None if its row went away meanwhile."""
     try:
-        build_at(keeper, copy, base)
+        with copies.Heartbeat(keeper.engine, claimed, lease_seconds) as heartbeat:
+            build_at(
+                keeper, claimed, keeper.nearest(claimed.position), between=heartbeat.beat_if_due
+            )
     except BaseException:
-        copies.drop_copy(keeper.engine, keeper.tables, copy)
+        copies.drop_copy(keeper.engine, keeper.tables, claimed)
         raise
-    return copies.finish_copy(keeper.engine, copy, expires_at=expires_at)
+    expires_at = None if keep_for is None else time.time() + keep_for
+    done = copies.finish_copy(keeper.engine, claimed, expires_at=expires_at)
+    if done is None:
+        copies.drop_copy(keeper.engine, keeper.tables, claimed)
+    return done
 
 
-def build_at(keeper: MilestoneKeeper, target: Copy, base: Copy | None) -> None:
+def build_at(
+    keeper: MilestoneKeeper,
+    target: Copy,
+    base: Copy | None,
+    *,
+    between: Callable[[], None] | None = None,
+) -> None:
     """Fill `target`'s tables: the rows of milestone `base` (if any), then the projection's
-    handlers over the events after it up to `target.position`."""
+    handlers over the events after it up to `target.position`; `between()` runs after each
+    transaction."""
     tables = keeper.tables
     into = tables.tables(target.generation)
     start = 0
@@ -202,4 +270,5 @@ def build_at(keeper: MilestoneKeeper, target: Copy, base: Copy | None) -> None:
         after=start,
         until=target.position,
         prepare=keeper.prepare,
+        between=between,
     )

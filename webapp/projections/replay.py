@@ -10,7 +10,7 @@ live model stopped there too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -21,6 +21,8 @@ from webapp.store import EventStore
 from webapp.store.types import RecordedEvent
 
 REPLAY_BATCH = 2000
+DENSE = 0.25
+"""The share of handled events in a stretch of the log above which it is read whole."""
 
 
 class ReplayRefused(RuntimeError):
@@ -37,19 +39,34 @@ def replay(
     until: int,
     prepare: EventPreparer | None = None,
     batch_size: int = REPLAY_BATCH,
+    between: Callable[[], None] | None = None,
 ) -> int:
-    """Apply the handled events in (after, until] to `tables`; how many were applied."""
-    types = sorted(projection.handles) if projection.handles is not None else None
-    position, applied = after, 0
+    """Apply the handled events in (after, until] to `tables`; how many were applied
+    (`between()` runs after each page's transaction).
+
+    Where the handled events are common (at least DENSE of the last page), pages are read
+    by position alone and the rest skipped here: a filter by type reads the index of each
+    type and sorts the matches, dearer than reading the few events it would skip; where
+    they are rare, by type."""
+    handles = projection.handles
+    types = sorted(handles) if handles is not None else None
+    position, applied, dense = after, 0, True
     while position < until:
-        page = store.read_all(after=position, limit=batch_size, types=types)
-        events = [e for e in page if e.position <= until]
+        by_type = types is not None and not dense
+        page = store.read_all(after=position, limit=batch_size, types=types if by_type else None)
+        within = [e for e in page if e.position <= until]
+        events = within if handles is None or by_type else [e for e in within if e.type in handles]
+        if within:
+            span = within[-1].position - position
+            dense = len(events) >= DENSE * span if not by_type else len(within) >= DENSE * span
         if prepare is not None:
             events = [prepare(e) for e in events]
         if events:
             _apply(engine, projection, tables, events)
             applied += len(events)
-        if len(page) < batch_size or len(events) < len(page):
+        if between is not None:
+            between()
+        if len(page) < batch_size or len(within) < len(page):
             break
         position = page[-1].position
     return applied

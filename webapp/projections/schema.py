@@ -155,7 +155,11 @@ copies = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     # past it, anyone may drop the copy (NULL: a ready milestone, kept until pruned)
     sa.Column("expires_at", sa.Float, nullable=True),
+    # "<kind>:<name>:<model_version>:<position>": one copy of a moment at a time, whichever
+    # process builds it (the unique index is the claim; NULL only on rows from before it)
+    sa.Column("moment", sa.String(200), nullable=True),
     sa.Index("ix_projection_copies_name_kind_position", "name", "kind", "position"),
+    sa.Index("ux_projection_copies_moment", "moment", unique=True),
 )
 
 leases = sa.Table(

@@ -524,4 +524,5 @@ def _copy_json(copy: copies.Copy) -> dict[str, Any]:
         "generation": copy.generation,
         "state": copy.state,
         "model_version": copy.model_version,
+        "expires_at": copy.expires_at,
     }

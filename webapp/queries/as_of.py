@@ -65,6 +65,9 @@ def position_at(parts: Parts, instant: datetime, clock: str = RECORDED) -> int:
         just_after = instant + timedelta(microseconds=1)  # `until` bounds are exclusive
     except OverflowError:  # the last instant a date can name: every event is before it
         return parts.source.head_position()
+    lookup = getattr(parts.source, "last_position_before", None)
+    if lookup is not None:  # eventscope's own store: the clock blocks, not a scan
+        return int(lookup(just_after, clock))
     window = {"occurred_until": just_after} if clock == HAPPENED else {"until": just_after}
     found = parts.source.read_all_backward(None, limit=1, **window)  # type: ignore[arg-type]
     return found[0].position if found else 0

@@ -105,6 +105,12 @@ class EventscopeSource:
     def get_event(self, position: int) -> RecordedEvent | None:
         return self.store.get_event(position)
 
+    def last_position_before(self, until: datetime, clock: str) -> int:
+        """The highest position of an event before `until` on `clock` (`recorded` or
+        `happened`), 0 if none: a bounded lookup. Beyond the port: a source without it is
+        asked through `read_all_backward`."""
+        return self.store.last_position_before(until, clock)
+
     def get_event_by_id(self, event_id: uuid.UUID | str) -> RecordedEvent | None:
         return self.store.get_event_by_id(event_id)
 

@@ -336,6 +336,41 @@ class EventStore(ABC):
             found += self._query_events(query, params)
         return found
 
+    def last_position_before(self, until: datetime, clock: str = "recorded") -> int:
+        """The highest position of an event before `until` (exclusive, naive times are UTC)
+        on `clock`: `recorded` (recorded_at) or `happened` (occurred_at); 0 if none.
+
+        Exact whatever the order of the times in the log (a backdated event included), and
+        bounded: the log beyond the index mark, then the clock blocks from the top down to
+        the first holding an earlier time (`event_clock_blocks`), then that block alone."""
+        column = {"recorded": "recorded_at", "happened": "occurred_at"}[clock]
+        least = {"recorded": "recorded_min", "happened": "occurred_min"}[clock]
+        at = self._time_param(until)
+        mark = self.index_position()
+        tail = self._fetch(
+            f"SELECT MAX(position) FROM events WHERE position > ? AND {column} < ?", [mark, at]
+        )
+        if tail and tail[0][0] is not None:
+            return int(tail[0][0])
+        size = indexer.CLOCK_BLOCK
+        below = mark // size + 1
+        while True:
+            block = self._fetch(
+                f"SELECT block FROM event_clock_blocks WHERE block < ? AND {least} < ? "
+                "ORDER BY block DESC LIMIT 1",
+                [below, at],
+            )
+            if not block:
+                return 0
+            below = int(block[0][0])
+            found = self._fetch(
+                "SELECT MAX(position) FROM event_index "
+                f"WHERE position >= ? AND position < ? AND position <= ? AND {column} < ?",
+                [below * size, (below + 1) * size, mark, at],
+            )
+            if found and found[0][0] is not None:
+                return int(found[0][0])
+
     def get_event(self, position: int) -> RecordedEvent | None:
         found = self._query_events(sql.EVENT_AT, [position])
         return found[0] if found else None
@@ -401,6 +436,7 @@ class EventStore(ABC):
             assert execute is not None
             execute(indexer.CLEAR_EVENT_INDEX, ())
             execute(indexer.CLEAR_STREAMS, ())
+            execute(indexer.CLEAR_CLOCK_BLOCKS, ())
             execute(indexer.SET_MARK, (0, self._time_param(datetime.now(UTC))))
         return self.catch_up_index(batch=batch, progress=progress)
 
@@ -447,6 +483,8 @@ class EventStore(ABC):
                 return mark
             execute(indexer.INDEX_EVENTS, (mark, upto))
             execute(indexer.INDEX_STREAMS, (mark, upto))
+            first_block = (mark + 1) // indexer.CLOCK_BLOCK * indexer.CLOCK_BLOCK
+            execute(indexer.INDEX_CLOCK_BLOCKS, (first_block, upto))
             execute(indexer.SET_MARK, (upto, self._time_param(datetime.now(UTC))))
             return upto
 

@@ -44,7 +44,19 @@ INDEX_STREAMS = (
     "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
     "updated_at = excluded.updated_at"
 )
+CLOCK_BLOCK = 1024
+"""Positions per row of `event_clock_blocks` (0-1023, 1024-2047, ...)."""
+# The earliest time on each clock of every block the batch touches, from the index rows
+# (the first block again whole: part of it was indexed by an earlier batch).
+INDEX_CLOCK_BLOCKS = (
+    "INSERT INTO event_clock_blocks (block, recorded_min, occurred_min) "
+    f"SELECT position / {CLOCK_BLOCK}, MIN(recorded_at), MIN(occurred_at) FROM event_index "
+    f"WHERE position >= ? AND position <= ? GROUP BY position / {CLOCK_BLOCK} "
+    "ON CONFLICT (block) DO UPDATE SET recorded_min = excluded.recorded_min, "
+    "occurred_min = excluded.occurred_min"
+)
 CLEAR_EVENT_INDEX = "DELETE FROM event_index"
+CLEAR_CLOCK_BLOCKS = "DELETE FROM event_clock_blocks"
 CLEAR_STREAMS = "DELETE FROM streams"
 BATCH = 20_000
 """Events indexed per transaction: a catch-up of a long log commits every BATCH events."""

@@ -24,6 +24,7 @@ from webapp.privacy import AccessDenied
 from webapp.projections import (
     ConsistencyTimeout,
     ControlRefused,
+    CopyBusy,
     InvalidPosition,
     NotParked,
     ReplayRefused,
@@ -445,6 +446,8 @@ def account_summary(account_number: str, position: int | None = None) -> dict[st
         row = account_summary_at(get_runtime(), account_number, position)
     except ReplayRefused as refused:
         abort(409, description=f"the account summary cannot be rebuilt at {position}: {refused}")
+    except CopyBusy as busy:
+        abort(503, description=str(busy))
     if row is None:
         abort(
             404,

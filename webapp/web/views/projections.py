@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 
-from webapp.projections import ReplayRefused, UnknownProjection
+from webapp.projections import CopyBusy, ReplayRefused, UnknownProjection
 from webapp.queries import projections as projection_queries
 from webapp.web import services
 from webapp.web.access import current_account, requires_role
@@ -397,6 +397,8 @@ def users() -> str:
         )
     except ReplayRefused as refused:
         abort(409, description=f"The user directory cannot be rebuilt at {position}: {refused}")
+    except CopyBusy as busy:
+        abort(503, description=str(busy))
     if page is None:
         where = "" if position is None else f" at position {position}"
         abort(404, description=f"The user directory has no user {user!r}{where}.")
