@@ -87,3 +87,18 @@ def test_a_subject_remembers_a_bounded_number_of_values(writer, privacy, store):
 
     assert names == [f"Ada {n}" for n in range(OPENED_PER_SUBJECT)]
     assert 0 < len(opened_of(privacy, "p1")) <= OPENED_PER_SUBJECT
+
+
+def test_only_data_holding_an_envelope_needs_decoding(writer, privacy, store):
+    writer.add_contact("p1", "Ada", "ada@example.org")
+    [event] = store.read_stream("contact-p1")
+    envelope = event.data["name"]
+
+    class Fields(dict):
+        pass
+
+    assert privacy.codec.needs_decode(event.data)
+    assert privacy.codec.needs_decode({"note": "x", "name": Fields(envelope)})
+    assert not privacy.codec.needs_decode({"n": 1, "f": 1.5, "t": "x", "b": True, "z": None})
+    assert not privacy.codec.needs_decode({"items": [envelope], "nested": {"a": 1}})
+    assert not privacy.codec.needs_decode({})

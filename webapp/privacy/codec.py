@@ -44,6 +44,10 @@ def _declared_lookups(type_name: str) -> tuple[str, ...]:
     return tuple(getattr(cls, "__blind_index__", ())) if cls is not None else ()
 
 
+_NEVER_ENVELOPES = frozenset({str, int, float, bool, type(None), list})
+"""Types of a top-level value that is never an envelope (an envelope is a dict)."""
+
+
 class PrivacyCodec:
     """Field-level encryption for events, keyed per data subject."""
 
@@ -144,12 +148,15 @@ class PrivacyCodec:
     def needs_decode(self, data: Mapping[str, Any]) -> bool:
         """Whether `decode` would change an event with this data (it holds an envelope);
         lets a reader skip building the full event for the others."""
-        return any(map(crypto.is_envelope, data.values()))
+        values = data.values()
+        if _NEVER_ENVELOPES.issuperset(map(type, values)):  # the common case, in C
+            return False
+        return any(map(crypto.is_envelope, values))
 
     def decode(self, event: RecordedEvent) -> RecordedEvent:
         """Decrypt every personal field (for the domain, projections and support/admin views)."""
         source = event.data
-        if not any(map(crypto.is_envelope, source.values())):
+        if not self.needs_decode(source):
             return event  # nothing personal: skip formatting the event id
         data = self.decode_data(str(event.event_id), source)
         return event if data is source else event.with_data(data)
