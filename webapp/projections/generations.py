@@ -340,14 +340,7 @@ class Generations:
                 .where(schema.registry.c.name == self.name)
                 .values(rebuild_generation=None, updated_at=time.time(), **NO_HOLD)
             )
-            conn.execute(
-                schema.checkpoints.delete().where(
-                    schema.checkpoints.c.name == self.name,
-                    schema.checkpoints.c.generation == old,
-                )
-            )
-            forget_generation(conn, self.name, old)
-            self.tables.metadata(old).drop_all(conn, checkfirst=True)
+            self._drop_generation(conn, old)
             log_action(
                 conn,
                 self.name,
@@ -360,6 +353,17 @@ class Generations:
         self.positions.pop(old, None)
         self.tables.forget(old)
         log.info("projection %s: preview generation %d discarded by %s", self.name, old, actor)
+
+    def _drop_generation(self, conn: sa.Connection, generation: int) -> None:
+        """Drop a generation that is no longer live nor filled: checkpoint, records, tables."""
+        conn.execute(
+            schema.checkpoints.delete().where(
+                schema.checkpoints.c.name == self.name,
+                schema.checkpoints.c.generation == generation,
+            )
+        )
+        forget_generation(conn, self.name, generation)
+        self.tables.metadata(generation).drop_all(conn, checkfirst=True)
 
     def switch(self, fence: Fence, *, actor: str | None = None) -> None:
         """Make the rebuilt generation live and drop the old one's tables and checkpoint
@@ -388,14 +392,7 @@ class Generations:
                     position=self.positions.get(new),
                     detail=f"generation {new} is live; generation {old} dropped",
                 )
-            conn.execute(
-                schema.checkpoints.delete().where(
-                    schema.checkpoints.c.name == self.name,
-                    schema.checkpoints.c.generation == old,
-                )
-            )
-            forget_generation(conn, self.name, old)
-            self.tables.metadata(old).drop_all(conn, checkfirst=True)
+            self._drop_generation(conn, old)
         self.live, self.rebuild, self.held = new, None, False
         self.live_outdated = False
         self.positions.pop(old, None)
