@@ -357,8 +357,9 @@ def preview(
     actor: str,
 ) -> None:
     """The held preview of NAME against its live generation: rows added, removed, changed
-    (with field diffs) and unchanged, table by table. With --start, ask the worker running
-    NAME to build one (the next generation, held beside the live one, not switched in).
+    (with field diffs) and unchanged, table by table. With --start, build one (the next
+    generation, held beside the live one, not switched in): here when no worker runs NAME,
+    else by that worker.
     Personal data is shown to the CLI and each showing recorded in the access log."""
     key = None
     if after is not None:
@@ -376,21 +377,28 @@ def preview(
     from webapp.queries.rebuild_preview import preview_for
 
     runtime = _runtime(ctx)
+    held_at = None
     try:
         if start:
             runtime.projections.request_preview(name, actor=actor)
+            held_at = runtime.projections.build_preview_here(name)
             diff = None
         else:
             viewer = Viewer(actor=actor, role="admin")
             diff = preview_for(runtime, viewer, name, table=table, after=key, limit=limit)
     except UnknownProjection as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from None
-    except ValueError as exc:  # ControlRefused: none held; or an unknown table
+    except (ValueError, RuntimeError) as exc:  # none held, an unknown table; a handler failed
         raise click.ClickException(str(exc)) from None
     finally:
         runtime.close()
-    if diff is None:
+    if diff is None and held_at is None:
         click.echo(f"{name}: preview asked for; the worker running it builds it (held, not live)")
+    elif diff is None:
+        click.echo(
+            f"{name}: preview built here up to position {held_at} and held beside the live "
+            f"generation; see it with `eventscope projections preview {name}`"
+        )
     elif as_json:
         click.echo(json.dumps(diff, indent=2, default=str))
     else:

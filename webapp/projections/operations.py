@@ -95,6 +95,33 @@ def carry_out_here(projections: Projections, name: str) -> bool:
         lease.release()
 
 
+def build_preview_here(projections: Projections, name: str) -> int | None:
+    """Build the preview asked for of `name` in this process when no worker leads it: the
+    next generation filled up to the live one's position and held there. Returns that
+    position, or None when a worker leads `name` (that worker builds it)."""
+    projections.get(name)
+    lease = leadership_for(projections.engine, name, new_worker_id())
+    if not lease.try_acquire():
+        return None
+    try:
+        runner = projections.runner(name, worker_id="preview")
+        runner.leadership = lease
+        runner.load()
+        runner.generations.check_request_soon()
+        while runner.step():
+            pass
+        runner.write_status(force=True)
+        if runner.stopped:
+            msg = f"projection {name!r} stopped while building its preview: "
+            raise RuntimeError(msg + str(runner.progress.last_error))
+        generations = runner.generations
+        if generations.rebuild is None or not generations.held:
+            return None
+        return generations.positions[generations.rebuild]
+    finally:
+        lease.release()
+
+
 def rebuild_now(
     projections: Projections,
     name: str,

@@ -356,6 +356,11 @@ class Projections:
         `preview_outcome`: "asked", or "discarded" when nothing had been built yet."""
         return operations.decide_preview(self, name, action, actor=actor)
 
+    def build_preview_here(self, name: str) -> int | None:
+        """Build the preview asked for of `name` here when no worker runs it; the position
+        it is held at, or None when a worker runs `name` (it builds it)."""
+        return operations.build_preview_here(self, name)
+
     def carry_out_here(self, name: str) -> bool:
         """Carry out an admin's decision on the preview of `name` in this process when no
         worker runs it (it takes the projection's leadership for the while); True if done."""
