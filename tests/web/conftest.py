@@ -85,6 +85,16 @@ def csrf(client):
     return token
 
 
+def read_csv(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The `# name: value` preamble and the rows (by header) of a report."""
+    lines = text.splitlines(keepends=True)
+    preamble = {}
+    while lines and lines[0].startswith("# "):
+        name, _, value = lines.pop(0)[2:].rstrip("\r\n").partition(": ")
+        preamble[name] = value
+    return preamble, list(csv.DictReader(io.StringIO("".join(lines))))
+
+
 def csv_rows(response) -> list[list[str]]:
     """The rows of a CSV download, header first."""
     return list(csv.reader(io.StringIO(response.get_data(as_text=True))))

@@ -11,6 +11,7 @@ from tests.projections.test_preview import (
     ScoresV1,
     ScoresV2,
     append,
+    as_found,
     expected_diff,
     expected_rows,
 )
@@ -32,17 +33,6 @@ def admin(admin_on, db_url):
     return opened
 
 
-def found(diff):
-    (table,) = diff["tables"]
-    rows = table["rows"]
-    return {
-        "added": {r["key"]["player"]: r["row"] for r in rows if r["change"] == "added"},
-        "removed": {r["key"]["player"]: r["row"] for r in rows if r["change"] == "removed"},
-        "changed": {r["key"]["player"]: r["fields"] for r in rows if r["change"] == "changed"},
-        "unchanged": table["counts"]["unchanged"],
-    }
-
-
 def live_generation(runtime) -> int:
     return runtime.projections.status_of("scores")["generation"]
 
@@ -54,7 +44,7 @@ def test_the_api_shows_the_diff_of_a_version_bump_and_switches_it_in(admin):
 
     assert diff.status_code == 200
     body = diff.get_json()
-    assert found(body) == expected_diff(EVENTS)
+    assert as_found(body) == expected_diff(EVENTS)
     assert body["position"] == runtime.store.head_position()
     assert body["tables"][0]["columns_added"] == ["games"]
     switched = client.post("/api/projections/scores/preview/switch", headers=api)

@@ -8,9 +8,7 @@ reveal) and for its access-log entries, read back from the access log.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -26,17 +24,9 @@ from webapp.queries.reports import open_report, report_cell, report_csv, report_
 from webapp.web import create_app
 from webapp.web.accounts import AccountBook
 
+from .conftest import read_csv
+
 MOVES = ("MoneyDeposited", "MoneyWithdrawn", "MoneyRefunded")
-
-
-def read_csv(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """The `# name: value` preamble and the rows (by header) of a report."""
-    lines = text.splitlines(keepends=True)
-    preamble = {}
-    while lines and lines[0].startswith("# "):
-        name, _, value = lines.pop(0)[2:].rstrip("\r\n").partition(": ")
-        preamble[name] = value
-    return preamble, list(csv.DictReader(io.StringIO("".join(lines))))
 
 
 def dispatch(runtime, command: str, **data: Any) -> int:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
-import io
 from datetime import timedelta
 
 import pytest
@@ -14,16 +12,9 @@ from webapp.bootstrap import build_runtime
 from webapp.cli import cli
 from webapp.config import Settings
 
+from .conftest import read_csv
+
 MASTER_KEY = base64.b64encode(b"reports-cli-suite-master-key-32b").decode()
-
-
-def read_csv(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
-    lines = text.splitlines(keepends=True)
-    preamble = {}
-    while lines and lines[0].startswith("# "):
-        name, _, value = lines.pop(0)[2:].rstrip("\r\n").partition(": ")
-        preamble[name] = value
-    return preamble, list(csv.DictReader(io.StringIO("".join(lines))))
 
 
 @pytest.fixture

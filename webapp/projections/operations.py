@@ -13,7 +13,8 @@ decide_preview(projections, "ledger", "switch", actor="ada")   # or "discard"
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -29,6 +30,7 @@ from webapp.projections.errors import (
 from webapp.projections.leadership import leadership_for, new_worker_id
 
 if TYPE_CHECKING:
+    from webapp.projections.runner import ProjectionRunner
     from webapp.projections.service import Projections
 
 
@@ -74,43 +76,50 @@ def decide_preview(
     return status
 
 
-def carry_out_here(projections: Projections, name: str) -> bool:
-    """Carry out the decision on the preview of `name` here if no worker leads it; True if
-    the preview is gone (switched in or discarded)."""
+@contextmanager
+def _preview_runner_here(projections: Projections, name: str) -> Iterator[ProjectionRunner | None]:
+    """A runner of `name` leading it in this process for the while, or None when a worker
+    leads it (that worker carries out what a preview asks)."""
     projections.get(name)
     lease = leadership_for(projections.engine, name, new_worker_id())
     if not lease.try_acquire():
-        return False
+        yield None
+        return
     try:
         runner = projections.runner(name, worker_id="preview")
         runner.leadership = lease
         runner.load()
+        try:
+            yield runner
+        finally:
+            runner.write_status(force=True)
+    finally:
+        lease.release()
+
+
+def carry_out_here(projections: Projections, name: str) -> bool:
+    """Carry out the decision on the preview of `name` here if no worker leads it; True if
+    the preview is gone (switched in or discarded)."""
+    with _preview_runner_here(projections, name) as runner:
+        if runner is None:
+            return False
         for _ in range(1000):  # a switch first brings the preview to the live position
             runner.step()
             if not runner.generations.held or runner.stopped:
                 break
-        runner.write_status(force=True)
         return not runner.generations.held
-    finally:
-        lease.release()
 
 
 def build_preview_here(projections: Projections, name: str) -> int | None:
     """Build the preview asked for of `name` in this process when no worker leads it: the
     next generation filled up to the live one's position and held there. Returns that
     position, or None when a worker leads `name` (that worker builds it)."""
-    projections.get(name)
-    lease = leadership_for(projections.engine, name, new_worker_id())
-    if not lease.try_acquire():
-        return None
-    try:
-        runner = projections.runner(name, worker_id="preview")
-        runner.leadership = lease
-        runner.load()
+    with _preview_runner_here(projections, name) as runner:
+        if runner is None:
+            return None
         runner.generations.check_request_soon()
         while runner.step():
             pass
-        runner.write_status(force=True)
         if runner.stopped:
             msg = f"projection {name!r} stopped while building its preview: "
             raise RuntimeError(msg + str(runner.progress.last_error))
@@ -118,8 +127,6 @@ def build_preview_here(projections: Projections, name: str) -> int | None:
         if generations.rebuild is None or not generations.held:
             return None
         return generations.positions[generations.rebuild]
-    finally:
-        lease.release()
 
 
 def rebuild_now(
