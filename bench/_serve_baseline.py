@@ -5,7 +5,8 @@ from the files named by BENCH_READ_REPLY (a captured `/api/events?limit=50` repl
 BENCH_COMMAND_REPLY (a captured `POST /api/commands` reply); Flask encodes them again on
 every request, as any JSON endpoint of the framework would. `/floor/events` is the floor of
 serving a page from the store at all: one query by the raw driver (BENCH_FLOOR_DB), the rows
-shaped and encoded, nothing else.
+shaped and encoded, nothing else (`/floor/events-orjson`: the same with orjson, which
+eventscope's API uses, for a like-for-like comparison).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
+import orjson
+from flask import Flask, Response, jsonify, request
 
 app = Flask(__name__)
 READ_REPLY: Any = json.loads(Path(os.environ["BENCH_READ_REPLY"]).read_text())
@@ -58,24 +60,34 @@ def _connection() -> Any:
     return conn
 
 
-@app.get("/floor/events")
-def floor() -> Any:
-    """The floor: the first 50 events read by the raw driver, JSON decoded, shaped, encoded."""
+def _floor_events(loads: Any) -> list[dict[str, Any]]:
     rows = _connection().execute(FLOOR_SQL).fetchall()
-    events = [
+    return [
         {
             "position": row[0],
             "stream_id": row[1],
             "stream_version": row[2],
             "event_id": str(row[3]),
             "type": row[4],
-            "data": json.loads(row[5]) if isinstance(row[5], str) else row[5],
-            "metadata": json.loads(row[6]) if isinstance(row[6], str) else row[6],
+            "data": loads(row[5]) if isinstance(row[5], str) else row[5],
+            "metadata": loads(row[6]) if isinstance(row[6], str) else row[6],
             "recorded_at": str(row[7]),
         }
         for row in rows
     ]
-    return jsonify(events=events, next=None)
+
+
+@app.get("/floor/events")
+def floor() -> Any:
+    """The floor: the first 50 events read by the raw driver, JSON decoded, shaped, encoded."""
+    return jsonify(events=_floor_events(json.loads), next=None)
+
+
+@app.get("/floor/events-orjson")
+def floor_orjson() -> Any:
+    """The same floor, decoded and encoded by orjson as eventscope's API does."""
+    body = orjson.dumps({"events": _floor_events(orjson.loads), "next": None})
+    return Response(body, mimetype="application/json")
 
 
 @app.post("/api/commands")

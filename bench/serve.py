@@ -10,7 +10,9 @@ bare app of `_serve_baseline.py` (gunicorn with the same settings, replies of th
 sizes). One client drives both: N connections kept alive (asyncio, one process), no think
 time. Workloads: reads only (`/api/events?limit=50` and one stream's events, alternately)
 and 80/20 reads/`DepositMoney` commands. Rounds interleave the two servers; each figure is
-the median of the rounds. `--profile S` adds S seconds of reads under py-spy over both
+the median of the rounds. Two floors run beside the bare app: one page of events read by
+the raw driver and encoded as Flask does, and the same encoded by orjson (as eventscope's
+API encodes). `--profile S` adds S seconds of reads under py-spy over both
 eventscope workers and prints where their time goes.
 """
 
@@ -47,6 +49,9 @@ SERVER_OPTIONS = ["--workers", "2"]
 BASELINE_ARGS = ["-w", "2", "-k", "gthread", "--threads", "4", "--timeout", "60"]
 BASELINE_ARGS += ["--access-logfile", "-"]
 READS = ("events", "stream")
+ORJSON_FLOOR = "floor orjson"
+ORJSON_PATH = "/floor/events-orjson"
+SERVERS = ("eventscope", "bare flask", "floor", ORJSON_FLOOR)
 MIX = ("events", "stream", "events", "stream", "command")
 PROFILED = {
     "AccessLog.record (access-log write in the request)": ("AccessLog.record", "access_log.py"),
@@ -301,9 +306,9 @@ def plans_for(token: str, stream_path: str, accounts: list[str]) -> dict[str, li
     return {"reads": reads, "mix": mixes}
 
 
-def floor_plans(token: str) -> dict[str, list[list]]:
-    """Reads only, from the floor route: a page of events read by the raw driver."""
-    floor = request_bytes("GET", "/floor/events", token)
+def floor_plans(token: str, path: str = "/floor/events") -> dict[str, list[list]]:
+    """Reads only, from a floor route: a page of events read by the raw driver."""
+    floor = request_bytes("GET", path, token)
     return {"reads": [[("events", floor), ("stream", floor)]]}
 
 
@@ -371,6 +376,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 Target("eventscope", es_port, plans, es.pid),
                 Target("bare flask", base_port, plans, base.pid),
                 Target("floor", base_port, floor_plans(token), base.pid),
+                Target(ORJSON_FLOOR, base_port, floor_plans(token, ORJSON_PATH), base.pid),
             ]
             results = rounds(targets, args)
             if args.profile:
@@ -400,7 +406,7 @@ def rounds(targets: list[Target], args: argparse.Namespace) -> dict[str, Any]:
                     target.pid,
                 )
                 results.setdefault((target.name, workload), []).append(result)
-                print(f"   round {number + 1} {workload:<5} {target.name:<10} {summary(result)}")
+                print(f"   round {number + 1} {workload:<5} {target.name:<12} {summary(result)}")
     return results
 
 
@@ -425,7 +431,7 @@ def report(backend: str, results: dict[Any, list[Result]], clients: int) -> None
     print(
         f"\n{backend}: {clients} clients, median of {len(results[('eventscope', 'reads')])} rounds"
     )
-    header = f"  {'workload':<28}{'server':<12}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}"
+    header = f"  {'workload':<28}{'server':<14}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}"
     print(header)
     rows = [
         ("reads only: all reads", "reads", READS),
@@ -435,14 +441,14 @@ def report(backend: str, results: dict[Any, list[Result]], clients: int) -> None
     ]
     for label, workload, kinds in rows:
         base_rate = median(results[("bare flask", workload)], "rate", kinds)
-        for server in ("eventscope", "bare flask", "floor"):
+        for server in SERVERS:
             if (server, workload) not in results:
                 continue
             runs = results[(server, workload)]
             rate = median(runs, "rate", kinds)
             ratio = f"{rate / base_rate:7.2f}x" if server != "bare flask" and base_rate else ""
             print(
-                f"  {label:<28}{server:<12}{rate:8.0f}{median(runs, '0.5', kinds):9.1f}"
+                f"  {label:<28}{server:<14}{rate:8.0f}{median(runs, '0.5', kinds):9.1f}"
                 f"{median(runs, '0.99', kinds):9.1f}{ratio:>8}"
             )
     errors = Counter()
@@ -457,7 +463,7 @@ def report(backend: str, results: dict[Any, list[Result]], clients: int) -> None
         for r in runs
     ]
     print(f"  client CPU per request: {statistics.median(cpu):.0f} us (the client's own cost)")
-    for server in ("eventscope", "bare flask", "floor"):
+    for server in SERVERS:
         for workload in ("reads", "mix"):
             if (server, workload) not in results:
                 continue

@@ -21,7 +21,15 @@ from click.testing import CliRunner
 
 from webapp.cli import cli
 from webapp.migrate import alembic_config, upgrade
-from webapp.store import ANY, NO_STREAM, EventStore, InvalidAppend, NewEvent, open_store
+from webapp.store import (
+    ANY,
+    NO_STREAM,
+    EventStore,
+    InvalidAppend,
+    NewEvent,
+    WrongExpectedVersion,
+    open_store,
+)
 
 TYPES = ("MoneyDeposited", "MoneyWithdrawn", "AccountOpened", "NoteAdded")
 ACTORS = ("ann", "bob", None)
@@ -121,6 +129,26 @@ def test_a_retry_with_the_exact_version_it_first_had_returns_the_original(
 
     assert again == also == first
     assert store.count_events() == 3
+
+
+def test_a_single_event_retried_at_its_exact_version_returns_the_original(
+    store: EventStore,
+) -> None:
+    """One event at an exact version is written by one statement; its retry still finds it."""
+    deposited = NewEvent("Deposited", {"n": 1})
+    first = store.append("s", [deposited], 0)
+    second = store.append("s", [NewEvent("Deposited", {"n": 2})], 1)
+
+    again = store.append("s", [deposited], 0)
+    with pytest.raises(WrongExpectedVersion) as caught:
+        store.append("s", [NewEvent("Deposited", {"n": 3})], 1)
+
+    assert again == first
+    assert caught.value.actual == 2
+    assert [e.position for e in store.read_stream("s")] == [
+        first.events[0].position,
+        second.events[0].position,
+    ]
 
 
 def test_a_batch_sent_again_at_the_current_version_is_found_when_asked_to_check_ids(

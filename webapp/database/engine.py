@@ -95,19 +95,31 @@ def _check_not_held(database: str) -> None:
         raise NestedWriteTransaction(msg)
 
 
+def hold_write_guard(database: str) -> Counter[str]:
+    """Mark the current thread as holding the write lock of `database` until
+    `release_write_guard(database, <the returned counter>)`; NestedWriteTransaction if it
+    already holds it elsewhere. (The append path's form of `sqlite_write_guard`.)"""
+    _check_not_held(database)
+    held = _writes_held()
+    held[database] += 1
+    return held
+
+
+def release_write_guard(database: str, held: Counter[str]) -> None:
+    held[database] -= 1
+
+
 @contextmanager
 def sqlite_write_guard(database: str) -> Iterator[None]:
     """Mark the current thread as holding the write lock of `database` for the block.
 
     Raises NestedWriteTransaction on entry if it already holds it elsewhere.
     """
-    _check_not_held(database)
-    held = _writes_held()
-    held[database] += 1
+    held = hold_write_guard(database)
     try:
         yield
     finally:
-        held[database] -= 1
+        release_write_guard(database, held)
 
 
 def sqlite_database_key(url: URL) -> str:

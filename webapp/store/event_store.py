@@ -27,6 +27,7 @@ from webapp.store.types import (
     StoreError,
     StreamInfo,
     WrongExpectedVersion,
+    recorded_event,
 )
 from webapp.store.validation import (
     EventRow,
@@ -151,19 +152,10 @@ class EventStore(ABC):
         self._appended = True
         if self._index_in_background:
             self._indexer.nudge()
+        new = recorded_event
         recorded = [
-            RecordedEvent(
-                position,
-                stream_id,
-                base + i,
-                event.event_id,
-                event.type,
-                event.schema_version,
-                event.data,
-                event.metadata,
-                now,
-            )
-            for i, (event, position) in enumerate(zip(events, positions, strict=True), 1)
+            new(p, stream_id, v, e.event_id, e.type, e.schema_version, e.data, e.metadata, now)
+            for v, (p, e) in enumerate(zip(positions, events, strict=True), base + 1)
         ]
         return AppendResult(stream_id, base + len(recorded), recorded)
 

@@ -83,9 +83,10 @@ class BackgroundIndexer:
 
     def nudge(self) -> None:
         """New events: index them within about DELAY seconds."""
+        if self._wake.is_set() and self._pid == os.getpid():
+            return  # woken already and not yet run: this append is in its round
         self._ensure_running()
-        if not self._wake.is_set():
-            self._wake.set()
+        self._wake.set()
 
     def start(self) -> None:
         """Catch up now (in the thread) and keep watching the head, not only own appends."""

@@ -16,14 +16,18 @@ import sqlalchemy as sa
 from webapp.database.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     WRITER_TURN,
+    hold_write_guard,
+    release_write_guard,
     sqlite_database_key,
     sqlite_write_guard,
 )
+from webapp.database.writer_turns import WriterTurn
 from webapp.store import sql
 from webapp.store.event_store import Conflict, EventStore, Execute, as_utc
 from webapp.store.json_codec import load_object, uuid_from_hex
 from webapp.store.sql import INSERT_COLUMNS
 from webapp.store.types import (
+    NO_STREAM,
     ExpectedVersion,
     RecordedEvent,
     Snapshot,
@@ -40,6 +44,11 @@ STREAM_EVENT_COLUMNS = (
     "position, stream_version, event_id, type, schema_version, data, metadata, recorded_at"
 )
 INSERT_EVENT = f"INSERT INTO events ({INSERT_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+# One event at an exact version (`expected`): inserted only if the stream is at it.
+APPEND_ONE = (
+    f"INSERT INTO events ({INSERT_COLUMNS}) SELECT {', '.join('?' * 11)} "
+    "WHERE (SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?) = ?"
+)
 FIELD_EQUALS = "CAST(json_extract(e.data, ?) AS TEXT) = ?"
 
 _from_iso = datetime.fromisoformat
@@ -80,6 +89,7 @@ class SQLiteEventStore(EventStore):
         self._sqlite_key = sqlite_database_key(engine.url)
         self._writer: Any = None  # one pooled connection kept for appends
         self._writer_pid = 0
+        self._writer_parts: tuple[sqlite3.Connection, WriterTurn | None]
 
     def _append_rows(
         self,
@@ -91,38 +101,73 @@ class SQLiteEventStore(EventStore):
     ) -> tuple[int, list[int]]:
         count = len(rows)
         stamp = now.isoformat(" ", "microseconds")
-        with self._write_lock, sqlite_write_guard(self._sqlite_key), self._writer_turn():
-            conn = self._sqlite_writer()
-            conn.execute("BEGIN IMMEDIATE")
+        key = self._sqlite_key
+        with self._write_lock:
+            conn, turn = self._writer_and_turn()
+            held = hold_write_guard(key)
             try:
-                (base,) = conn.execute(sql.STREAM_VERSION, (stream_id,)).fetchone()
-                if not version_matches(expected, base):
-                    raise Conflict(base)
-                if check_ids and _any_stored(conn, rows):
-                    raise Conflict(base, ids_stored=True)
-                if count == 1:
-                    eid, etype, sv, data, meta, corr, actor, occurred = rows[0]
-                    happened = stamp if occurred is None else sqlite_time(occurred)
-                    last = conn.execute(
-                        INSERT_EVENT,
-                        (stream_id, base + 1, eid.hex, etype, sv, data, meta, corr, actor)
-                        + (happened, stamp),
-                    ).lastrowid
-                else:
-                    conn.executemany(
-                        INSERT_EVENT,
-                        [
-                            (stream_id, base + i, eid.hex, *rest)
-                            + (stamp if occurred is None else sqlite_time(occurred), stamp)
-                            for i, (eid, *rest, occurred) in enumerate(rows, 1)
-                        ],
-                    )
-                    (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                if turn is not None:
+                    turn.take(SQLITE_BUSY_TIMEOUT_MS / 1000)
+                try:
+                    exact = 0 if expected is NO_STREAM else expected
+                    if count == 1 and not check_ids and type(exact) is int:
+                        return self._append_one(conn, stream_id, rows[0], exact, stamp)
+                    return self._append_batch(conn, stream_id, rows, expected, stamp, check_ids)
+                finally:
+                    if turn is not None:
+                        turn.give_back()
+            finally:
+                release_write_guard(key, held)
+
+    @staticmethod
+    def _append_one(
+        conn: sqlite3.Connection, stream_id: str, row: EventRow, expected: int, stamp: str
+    ) -> tuple[int, list[int]]:
+        """One event at an exact version: one statement, which SQLite runs as a write
+        transaction of its own (it takes the write lock before it reads the version)."""
+        eid, etype, sv, data, meta, corr, actor, occurred = row
+        happened = stamp if occurred is None else sqlite_time(occurred)
+        cursor = conn.execute(
+            APPEND_ONE,
+            (stream_id, expected + 1, eid.hex, etype, sv, data, meta, corr, actor, happened)
+            + (stamp, stream_id, expected),
+        )
+        if cursor.rowcount != 1:
+            (actual,) = conn.execute(sql.STREAM_VERSION, (stream_id,)).fetchone()
+            raise Conflict(actual)
+        return expected, [cursor.lastrowid]
+
+    @staticmethod
+    def _append_batch(
+        conn: sqlite3.Connection,
+        stream_id: str,
+        rows: list[EventRow],
+        expected: ExpectedVersion,
+        stamp: str,
+        check_ids: bool,
+    ) -> tuple[int, list[int]]:
+        count = len(rows)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (base,) = conn.execute(sql.STREAM_VERSION, (stream_id,)).fetchone()
+            if not version_matches(expected, base):
+                raise Conflict(base)
+            if check_ids and _any_stored(conn, rows):
+                raise Conflict(base, ids_stored=True)
+            conn.executemany(
+                INSERT_EVENT,
+                [
+                    (stream_id, base + i, eid.hex, *rest)
+                    + (stamp if occurred is None else sqlite_time(occurred), stamp)
+                    for i, (eid, *rest, occurred) in enumerate(rows, 1)
+                ],
+            )
+            (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         return base, list(range(last - count + 1, last + 1))
 
     @contextmanager
@@ -147,8 +192,7 @@ class SQLiteEventStore(EventStore):
     def _writer_turn(self) -> Iterator[None]:
         """The file's write turn for the append connection (see database.writer_turns),
         given back after its COMMIT or ROLLBACK."""
-        self._sqlite_writer()
-        turn = self._writer.info.get(WRITER_TURN)
+        _conn, turn = self._writer_and_turn()
         if turn is None:
             yield
             return
@@ -159,13 +203,20 @@ class SQLiteEventStore(EventStore):
             turn.give_back()
 
     def _sqlite_writer(self) -> Any:
+        return self._writer_and_turn()[0]
+
+    def _writer_and_turn(self) -> tuple[sqlite3.Connection, WriterTurn | None]:
+        """The append connection (one pooled connection kept, made again after a fork) and
+        its write turn."""
         if self._writer is None or self._writer_pid != os.getpid():
             self._check_open()
             if self._writer is not None:  # inherited across fork: leave the parent's alone
                 self.engine.dispose(close=False)
             self._writer = self.engine.raw_connection()
             self._writer_pid = os.getpid()
-        return self._writer.driver_connection
+            writer = self._writer
+            self._writer_parts = (writer.driver_connection, writer.info.get(WRITER_TURN))
+        return self._writer_parts
 
     def _detach(self) -> Any:
         writer, self._writer = self._writer, None

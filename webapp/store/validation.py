@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from webapp.store.business_time import occurred_time
+from webapp.store.business_time import OCCURRED_AT, occurred_time
 from webapp.store.json_codec import dumps, has_nul
 from webapp.store.types import (
     ANY,
@@ -28,6 +28,7 @@ correlation_id, actor, occurred_at), its data and metadata as JSON text; occurre
 the metadata's business time in UTC (None: the backend stores the recorded time)."""
 
 _UUID = uuid.UUID
+_PLAIN_SEQUENCES = (list, tuple)
 
 
 def check_expected_version(expected: object) -> None:
@@ -72,7 +73,9 @@ def check_limit(limit: int) -> int:
 
 def encode_events(events: Sequence[NewEvent], max_payload_bytes: int) -> list[EventRow]:
     """Check a batch and serialise it: one `EventRow` per event, InvalidAppend for bad input."""
-    if isinstance(events, NewEvent) or not isinstance(events, Sequence | Iterable):
+    if type(events) not in _PLAIN_SEQUENCES and (
+        isinstance(events, NewEvent) or not isinstance(events, Sequence | Iterable)
+    ):
         msg = "events must be a sequence of NewEvent"
         raise InvalidAppend(msg)
     limit = max_payload_bytes
@@ -127,7 +130,7 @@ def encode_events(events: Sequence[NewEvent], max_payload_bytes: int) -> list[Ev
                 meta,
                 None if correlation_id is None else str(correlation_id),
                 None if actor is None else str(actor),
-                occurred_time(metadata),
+                occurred_time(metadata) if OCCURRED_AT in metadata else None,
             )
         )
     return rows
