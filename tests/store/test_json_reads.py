@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from webapp.database.json_loads import load_json
+from webapp.database.json_loads import load_json, load_json_texts
 from webapp.store.types import NewEvent
 
 EXACT = {
@@ -60,6 +60,44 @@ def test_every_text_reads_as_the_standard_library_reads_it(text):
         expected = json.loads(bytes(form) if isinstance(form, memoryview) else form)
         assert json.dumps(read) == json.dumps(expected)
         assert [type(v) for v in read.values()] == [type(v) for v in expected.values()]
+
+
+TEXTS = [
+    '{"a": 123456789012345678901234567890}',
+    '{"a": "\\ud800"}',
+    '{"a": NaN, "b": Infinity, "c": 1e400}',
+    '{"a": 0.1234567890123456789}',
+    '{"a": 1234567890123456789, "b": 12345678901234567890}',
+    '{"a": "\ud800 is a lone surrogate written as itself"}',
+    "{}",
+    '{"amount": 5, "note": "ok"}',
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_a_page_of_texts_reads_as_each_text_alone_reads(text):
+    page = ['{"a": 1}', text, '{"b": [1, 2.5]}']
+
+    read = load_json_texts(page)
+
+    assert json.dumps(read) == json.dumps([json.loads(t) for t in page])
+    assert [type(v) for v in read[1].values()] == [type(v) for v in json.loads(text).values()]
+
+
+def test_a_long_number_anywhere_in_a_page_reads_exactly():
+    # texts that are numbers meet at the border: 10 + 10 digits, read exactly either way
+    assert load_json_texts(["1234567890", "1234567890"]) == [1234567890, 1234567890]
+    read = load_json_texts(["[1]"] * 3 + ["[12345678901234567890123]"])
+
+    assert read == [[1]] * 3 + [[12345678901234567890123]]
+    assert type(read[-1][0]) is int
+
+
+def test_a_page_of_bytes_reads_as_one_of_text():
+    page = [b'{"a": 12345678901234567890123}', b'{"b": 1}']
+
+    assert load_json_texts(page) == [{"a": 12345678901234567890123}, {"b": 1}]
+    assert load_json_texts([]) == []
 
 
 def test_nan_stays_nan():

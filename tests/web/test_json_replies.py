@@ -68,5 +68,22 @@ def test_debug_mode_replies_stay_indented(app):
     ],
     ids=["utc", "utc whole minute", "year 1", "year 9999", "naive", "offset 30 s", "+05:30"],
 )
-def test_times_are_written_as_isoformat_writes_them(at):
-    assert rendering.iso_time(at) == at.isoformat()
+def test_times_are_written_as_isoformat_writes_them(app, at):
+    with app.app_context():
+        reply = rendering.json_reply({"at": rendering.utc_or_text(at)})
+
+    assert reply.get_data() == b'{"at":"' + at.isoformat().encode() + b'"}\n'
+
+
+@pytest.mark.parametrize(
+    "value",
+    [VALUES, {"big": 2**70}, {1: "int key"}, {"markup": Markup("<i>x</i>")}, {"bad": "\ud800"}],
+    ids=["event values", "beyond 64 bits", "int keys", "str subclass", "lone surrogate"],
+)
+def test_a_page_reply_reads_as_jsonify_writes_it(app, value):
+    with app.app_context():
+        expected = jsonify(value).get_data()
+        reply = rendering.json_reply(value)
+
+    assert reply.mimetype == "application/json"
+    assert json.loads(reply.get_data()) == json.loads(expected)

@@ -22,6 +22,7 @@ ACTIONS = ("reveal", "view", "export", "forget", "reregister")
 MAX_WHAT = 500
 MAX_PURPOSE = 500
 MAX_PAGE = 500
+_INSERT_COLUMNS = ("at", "actor", "action", "subject_id", "what", "purpose")
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,17 @@ class AccessLog:
             self.batches.close()
 
     def _insert(self, rows: list[dict[str, object]]) -> None:
+        """Write `rows` in one transaction, through the driver's executemany: a batch holds
+        thousands of rows under load, and the SQL layer's own work per row costs half of
+        what the database's does."""
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        insert = (
+            f"INSERT INTO {access_log.name} ({', '.join(_INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))})"
+        )
+        values = [tuple(row[column] for column in _INSERT_COLUMNS) for row in rows]
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(access_log), rows)
+            conn.exec_driver_sql(insert, values)
 
     def query(
         self,

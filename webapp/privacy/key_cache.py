@@ -60,16 +60,18 @@ class KeyCache:
 
     def get(self, subject_id: str) -> SubjectKey | None:
         """The cached record, unless it expired or a forget elsewhere dropped it."""
-        if time.monotonic() - self.checked_at >= self.check_seconds:
+        now = time.monotonic()
+        if now - self.checked_at >= self.check_seconds:
             self.changed_elsewhere()
-        with self._lock:
-            entry = self._records.get(subject_id)
-            if entry is None:
-                return None
-            if entry[1] < time.monotonic():
-                del self._records[subject_id]
-                return None
-            return entry[0]
+        entry = self._records.get(subject_id)  # one dict read: no lock needed to look
+        if entry is None:
+            return None
+        if entry[1] < now:
+            with self._lock:
+                if self._records.get(subject_id) is entry:
+                    del self._records[subject_id]
+            return None
+        return entry[0]
 
     def put(self, record: SubjectKey) -> None:
         with self._lock:

@@ -95,7 +95,11 @@ def is_masked(value: object) -> bool:
 
 def is_placeholder(value: object) -> bool:
     """True for any stand-in value (forgotten, masked, withheld or unreadable)."""
-    return isinstance(value, Forgotten | Masked | Withheld | Unreadable)
+    return isinstance(value, _PLACEHOLDERS)
+
+
+_PLACEHOLDERS = (Forgotten, Masked, Withheld, Unreadable)
+"""A tuple: `isinstance` checks one several times quicker than the `A | B` union."""
 
 
 def display_name(value: object) -> str:

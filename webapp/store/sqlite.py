@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from webapp.database.engine import (
     sqlite_database_key,
     sqlite_write_guard,
 )
+from webapp.database.json_loads import load_json_texts
 from webapp.database.writer_turns import WriterTurn
 from webapp.store import sql
 from webapp.store.event_store import Conflict, EventStore, Execute, as_utc
@@ -52,6 +54,12 @@ APPEND_ONE = (
 FIELD_EQUALS = "CAST(json_extract(e.data, ?) AS TEXT) = ?"
 
 _from_iso = datetime.fromisoformat
+
+
+def _load_pairs(data: tuple[str, ...], metadata: tuple[str, ...]) -> tuple[list, list]:
+    """The data and the metadata texts of a page of events, decoded together."""
+    loaded = load_json_texts(data + metadata)
+    return loaded[: len(data)], loaded[len(data) :]
 
 
 def _any_stored(conn: sqlite3.Connection, rows: list[EventRow]) -> bool:
@@ -247,26 +255,57 @@ class SQLiteEventStore(EventStore):
         return FIELD_EQUALS, [f'$."{name}"', value]
 
     def _query_events(self, query: str, params: Sequence[Any]) -> list[RecordedEvent]:
-        new, from_hex, load, from_iso = recorded_event, uuid_from_hex, load_object, _from_iso
-        return [
-            new(p, s, v, from_hex(e), t, sv, load(d), load(m), from_iso(r))
-            for p, s, v, e, t, sv, d, m, r in self._fetch(query, params)
-        ]
+        rows = self._fetch(query, params)
+        if not rows:
+            return []
+        # column by column: each conversion runs over a whole column at C speed
+        p, s, v, e, t, sv, d, m, r = zip(*rows, strict=True)
+        data, metadata = _load_pairs(d, m)
+        return list(
+            map(
+                recorded_event,
+                p,
+                s,
+                v,
+                map(uuid_from_hex, e),
+                t,
+                sv,
+                data,
+                metadata,
+                map(_from_iso, r),
+            )
+        )
 
     def _stream_events(
         self, stream_id: str, query: str, params: Sequence[Any]
     ) -> list[RecordedEvent]:
-        new, from_hex, load, from_iso = recorded_event, uuid_from_hex, load_object, _from_iso
-        return [
-            new(p, stream_id, v, from_hex(e), t, sv, load(d), load(m), from_iso(r))
-            for p, v, e, t, sv, d, m, r in self._fetch(query, params)
-        ]
+        rows = self._fetch(query, params)
+        if not rows:
+            return []
+        p, v, e, t, sv, d, m, r = zip(*rows, strict=True)
+        data, metadata = _load_pairs(d, m)
+        return list(
+            map(
+                recorded_event,
+                p,
+                repeat(stream_id),
+                v,
+                map(uuid_from_hex, e),
+                t,
+                sv,
+                data,
+                metadata,
+                map(_from_iso, r),
+            )
+        )
 
     def _payload_rows(
         self, rows: list[tuple[Any, ...]]
     ) -> list[tuple[int, str, int, dict[str, Any]]]:
-        load = load_object
-        return [(v, t, sv, load(d)) for v, t, sv, d in rows]
+        if not rows:
+            return []
+        v, t, sv, d = zip(*rows, strict=True)
+        return list(zip(v, t, sv, load_json_texts(d), strict=True))
 
     def _query_streams(self, query: str, params: Sequence[Any]) -> list[StreamInfo]:
         rows = self._fetch(query, params)

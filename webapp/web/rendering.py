@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
 from flask.json.provider import DefaultJSONProvider
 from markupsafe import Markup
 
@@ -42,10 +42,13 @@ class EventscopeJSONProvider(DefaultJSONProvider):
     sort_keys = False
     default = staticmethod(json_default)  # type: ignore[assignment]
 
+    def pretty(self) -> bool:
+        """Whether replies are indented (debug mode, or `compact` set False)."""
+        return (self.compact is None and self._app.debug) or self.compact is False
+
     def response(self, *args: Any, **kwargs: Any) -> Response:
         """A JSON reply, as Flask's own (compact; indented in debug mode)."""
-        pretty = (self.compact is None and self._app.debug) or self.compact is False
-        if orjson is not None and not pretty:
+        if orjson is not None and not self.pretty():
             body = fast_json(self._prepare_response_obj(args, kwargs))
             if body is not None:
                 return self._app.response_class(body, mimetype=self.mimetype)
@@ -63,13 +66,30 @@ if orjson is not None:
     )
 
 
-def iso_time(at: datetime) -> str:
-    """`at.isoformat()`. A UTC time (every time the store records) is written by orjson,
-    which gives the same text several times quicker than `isoformat` does for an aware
-    time; it would differ only for offsets with seconds, which UTC never has."""
-    if at.tzinfo is UTC and orjson is not None:
-        return orjson.dumps(at)[1:-1].decode()
-    return at.isoformat()
+TIMES_AS_TEXT_OPTIONS = FAST_OPTIONS & ~orjson.OPT_PASSTHROUGH_DATETIME if orjson else 0
+"""FAST_OPTIONS, with times written by orjson itself: for replies whose every time is UTC
+(`utc_or_text`), where orjson writes exactly what `isoformat` would."""
+
+
+def utc_or_text(at: datetime) -> datetime | str:
+    """`at` as a reply encoded with TIMES_AS_TEXT_OPTIONS may carry it: a UTC time as it is
+    (orjson writes it as `isoformat` does, in C), any other as its `isoformat()`."""
+    return at if at.tzinfo is UTC and orjson is not None else at.isoformat()
+
+
+def json_reply(value: Any) -> Response:
+    """`jsonify(value)` for a reply whose times went through `utc_or_text`: compact JSON
+    by orjson in one call (`jsonify` where orjson cannot encode it, or in debug mode)."""
+    provider = current_app.json
+    fast = orjson is not None and isinstance(provider, EventscopeJSONProvider)
+    if fast and not provider.pretty():
+        try:
+            body = orjson.dumps(value, default=json_default, option=TIMES_AS_TEXT_OPTIONS)
+        except TypeError:
+            pass
+        else:
+            return current_app.response_class(body, mimetype=provider.mimetype)
+    return provider.response(value)
 
 
 def fast_json(value: Any) -> bytes | None:

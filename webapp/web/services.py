@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from flask import abort, current_app
+from flask import Response, abort, current_app
 
 from webapp.domain import CommandValidationError, ConcurrencyError, DomainError
 from webapp.privacy import AccessDenied
@@ -49,7 +49,7 @@ from webapp.queries.streams import stream_type
 from webapp.web.accounts import Account
 from webapp.web.context import current_viewer, get_runtime
 from webapp.web.errors import RequestRefused
-from webapp.web.rendering import iso_time
+from webapp.web.rendering import json_reply, utc_or_text
 
 OCCURRED_AT = "occurred_at"
 """The metadata key of business time, as `occurred_time` reads it."""
@@ -59,7 +59,8 @@ OCCURRED_AT = "occurred_at"
 
 def event_json(event: RecordedEvent) -> dict[str, Any]:
     """An event as the API shows it (DESIGN.md), plus its id and schema version. The id is
-    left a UUID: the JSON encoder writes it as text, as `str()` would."""
+    left a UUID and a UTC time a datetime: the encoder writes them as text, as `str()` and
+    `isoformat()` would (`event_page` encodes them in C)."""
     return {
         "position": event.position,
         "stream_id": event.stream_id,
@@ -67,7 +68,7 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
         "type": event.type,
         "data": event.data,
         "metadata": event.metadata,
-        "recorded_at": iso_time(event.recorded_at),
+        "recorded_at": utc_or_text(event.recorded_at),
         "occurred_at": _occurred_at(event.metadata),
         "event_id": event.event_id,
         "schema_version": event.schema_version,
@@ -88,6 +89,11 @@ def _occurred_text(raw: str) -> str | None:
     events are served again and again, and parsing a time costs more than the lookup)."""
     at = occurred_time({OCCURRED_AT: raw})
     return None if at is None else at.isoformat()
+
+
+def event_page(events: Sequence[RecordedEvent], next_cursor: int | None) -> Response:
+    """A page of events as the API replies it: `{"events": [...], "next": ...}`."""
+    return json_reply({"events": [event_json(event) for event in events], "next": next_cursor})
 
 
 def new_event_json(event: Any) -> dict[str, Any]:

@@ -226,7 +226,7 @@ def stream_events(stream_id: str) -> Response:
     # a page with events proves the stream exists; only an empty one needs the second read
     if not events and stream_queries.stream_info(runtime, stream_id) is None:
         abort(404, description=f"no stream {stream_id!r}")
-    return jsonify(events=[services.event_json(event) for event in events], next=next_version)
+    return services.event_page(events, next_version)
 
 
 @bp.get("/streams/<id:stream_id>/state")
@@ -304,7 +304,7 @@ def global_events() -> Response:
     except ValueError as refused:  # a filter this source cannot serve
         abort(400, description=str(refused))
     events = services.reveal(page, where="api: global log")
-    reply = jsonify(events=[services.event_json(event) for event in events], next=after_page)
+    reply = services.event_page(events, after_page)
     reply.headers[COMPLETE_TO_HEADER] = str(after_page if after_page is not None else head)
     return reply
 
