@@ -21,15 +21,12 @@ before running `bench/serve.py` under load.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import timeit
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,38 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import orjson  # noqa: E402
-from _store_common import PG_BASE_URL, postgresql_schema, psycopg_connect  # noqa: E402
+from _store_common import psycopg_connect  # noqa: E402
+from serve import seed, store  # noqa: E402 - the same fresh, seeded store as the load test
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGE = 50
-
-
-@contextlib.contextmanager
-def seeded_store(backend: str) -> Iterator[tuple[str, str, Path]]:
-    """(store URL, admin token, working folder) of a fresh store holding the demo history."""
-    with tempfile.TemporaryDirectory(prefix="eventscope-api-read-") as folder:
-        work = Path(folder)
-        with (
-            contextlib.nullcontext((f"sqlite:///{work / 'store.db'}", ""))
-            if backend == "sqlite"
-            else postgresql_schema(PG_BASE_URL)
-        ) as (url, _):
-            env = dict(os.environ, PYTHONPATH=str(ROOT))
-            env.pop("EVENTSCOPE_DB", None)
-
-            def cli(*args: str) -> str:
-                done = subprocess.run(
-                    [sys.executable, "-m", "webapp", "--db", url, *args],
-                    cwd=work,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                return done.stdout.strip()
-
-            cli("seed")
-            yield url, cli("token", "create", "bench", "--role", "admin"), work
 
 
 class WsgiClient:
@@ -152,19 +121,20 @@ def raw_floor(url: str) -> Callable[[], bytes]:
 
 def measure(backend: str, repeat: int) -> None:
     print(f"\n== {backend}: seeding a fresh store ...", flush=True)
-    with seeded_store(backend) as (url, token, work):
+    with store(backend) as (url, work):
+        token = seed(url, work)
         os.chdir(work)  # the app keeps its key files beside the store
         from webapp.web import create_app, services
 
         app = create_app({"DB_URL": url})
         client = WsgiClient(app, token)
         runtime = app.extensions["eventscope"]
-        store, privacy = runtime.store, runtime.privacy
+        events_store, privacy = runtime.store, runtime.privacy
         streams = json.loads(client.get("/api/streams?prefix=account-&limit=200"))["streams"]
         longest = max(streams, key=lambda s: s["version"])
         stream_id = longest["stream_id"]
-        log_page = store.read_all(0, limit=PAGE + 1)
-        stream_page = store.read_stream(stream_id, 1, limit=PAGE)
+        log_page = events_store.read_all(0, limit=PAGE + 1)
+        stream_page = events_store.read_stream(stream_id, 1, limit=PAGE)
         shown = privacy.view_events(log_page, actor="bench", role="admin", where="bench")
         personal = sum(privacy.codec.needs_decode(e.data) for e in log_page)
 
@@ -175,10 +145,13 @@ def measure(backend: str, repeat: int) -> None:
                 f"GET {stream_id}'s events (limit {PAGE})",
                 lambda: client.get(f"/api/streams/{stream_id}/events?limit={PAGE}"),
             ),
-            (f"  store.read_all, {PAGE + 1} events", lambda: store.read_all(0, limit=PAGE + 1)),
+            (
+                f"  store.read_all, {PAGE + 1} events",
+                lambda: events_store.read_all(0, limit=PAGE + 1),
+            ),
             (
                 f"  store.read_stream, {PAGE} events",
-                lambda: store.read_stream(stream_id, 1, limit=PAGE),
+                lambda: events_store.read_stream(stream_id, 1, limit=PAGE),
             ),
             (
                 f"  personal data of the log page ({personal} events), as admin",

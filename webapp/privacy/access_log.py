@@ -22,7 +22,6 @@ ACTIONS = ("reveal", "view", "export", "forget", "reregister")
 MAX_WHAT = 500
 MAX_PURPOSE = 500
 MAX_PAGE = 500
-_INSERT_COLUMNS = ("at", "actor", "action", "subject_id", "what", "purpose")
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,12 @@ class AccessLog:
     def __init__(self, engine: Engine, *, batched: bool = True) -> None:
         self.engine = engine
         self.batches = BatchWriter(self._insert) if batched else None
+        self._columns = [column.name for column in access_log.columns if column.name != "id"]
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert_sql = (
+            f"INSERT INTO {access_log.name} ({', '.join(self._columns)}) "
+            f"VALUES ({', '.join([mark] * len(self._columns))})"
+        )
 
     def record(
         self,
@@ -121,14 +126,10 @@ class AccessLog:
         """Write `rows` in one transaction, through the driver's executemany: a batch holds
         thousands of rows under load, and the SQL layer's own work per row costs half of
         what the database's does."""
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        insert = (
-            f"INSERT INTO {access_log.name} ({', '.join(_INSERT_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))})"
-        )
-        values = [tuple(row[column] for column in _INSERT_COLUMNS) for row in rows]
+        columns = self._columns
+        values = [tuple(row[column] for column in columns) for row in rows]
         with self.engine.begin() as conn:
-            conn.exec_driver_sql(insert, values)
+            conn.exec_driver_sql(self._insert_sql, values)
 
     def query(
         self,

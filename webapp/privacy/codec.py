@@ -16,7 +16,6 @@ from typing import Any
 from webapp.domain import event_class
 from webapp.privacy import crypto
 from webapp.privacy.blind_index import BlindIndex, is_lookup_field
-from webapp.privacy.crypto import ENVELOPE
 from webapp.privacy.errors import MissingSubject
 from webapp.privacy.keystore import KeyStore, SubjectKey
 from webapp.privacy.markers import FORGOTTEN, WITHHELD, Masked, Unreadable, is_placeholder
@@ -172,29 +171,21 @@ class PrivacyCodec:
         reveal: bool | RevealScope = True,
         only_subject: str | None = None,
         revealed: set[str] | None = None,
-        records: dict[str, SubjectKey | None] | None = None,
     ) -> dict[str, Any]:
         """Decode envelopes in an event's data.
 
         `reveal=False` masks fields that could be read (forgotten ones still show FORGOTTEN);
         a `RevealScope` opens only the subjects and fields it allows and masks the rest;
         `only_subject` withholds other subjects' fields; `revealed` collects the subjects
-        whose plaintext was returned (for the access log). `records` remembers the key
-        records looked up, for a caller decoding a page of events at once.
+        whose plaintext was returned (for the access log).
         """
-        out: dict[str, Any] | None = None
+        out: dict[str, Any] | None = None  # copied at the first envelope: one pass over data
         for field, value in data.items():
-            # crypto.is_envelope, inlined: {"$pii": {...}} and nothing else
-            if not isinstance(value, dict) or len(value) != 1:
-                continue
-            body = value.get(ENVELOPE)
-            if not isinstance(body, dict):
+            if not crypto.is_envelope(value):
                 continue
             if out is None:
                 out = dict(data)
-            subject_id = body.get("s")
-            if not isinstance(subject_id, str):
-                subject_id = None
+            subject_id = crypto.envelope_subject(value)
             if only_subject is not None and subject_id != only_subject:
                 out[field] = WITHHELD
                 continue
@@ -202,14 +193,8 @@ class PrivacyCodec:
                 out[field] = Unreadable("envelope names no subject")
                 continue
             shown = reveal if type(reveal) is bool else reveal.allows(subject_id, field)
-            if records is None:
-                record = self.keys.key_for_reading(subject_id)
-            elif subject_id in records:
-                record = records[subject_id]
-            else:
-                record = records[subject_id] = self.keys.key_for_reading(subject_id)
             aad = crypto.field_aad(event_id, field, subject_id)
-            opened = self._open_with(record, subject_id, value, body, aad, reveal=shown)
+            opened = self._open_as(subject_id, value, aad, reveal=shown)
             out[field] = opened
             if revealed is not None and shown and subject_id and not is_placeholder(opened):
                 revealed.add(subject_id)
@@ -227,27 +212,21 @@ class PrivacyCodec:
         subject_id = crypto.envelope_subject(envelope)
         if subject_id is None:
             return Unreadable("envelope names no subject")
-        record = self.keys.key_for_reading(subject_id)
-        return self._open_with(record, subject_id, envelope, envelope[ENVELOPE], aad, reveal=reveal)
+        return self._open_as(subject_id, envelope, aad, reveal=reveal)
 
-    def _open_with(
-        self,
-        record: SubjectKey | None,
-        subject_id: str,
-        envelope: dict[str, Any],
-        body: dict[str, Any],
-        aad: bytes,
-        *,
-        reveal: bool,
+    def _open_as(
+        self, subject_id: str, envelope: dict[str, Any], aad: bytes, *, reveal: bool
     ) -> Any:
-        """The envelope's value under the subject's key `record`, or the marker that stands
-        in for it (unknown subject, forgotten, masked, unreadable)."""
+        """The envelope's value under `subject_id`'s key, or the marker that stands in for
+        it (unknown subject, forgotten, masked, unreadable)."""
+        record = self.keys.key_for_reading(subject_id)
         if record is None:
             return Unreadable(f"no key for subject {subject_id!r}")
-        if record.key is None or body.get("k", 1) != record.epoch:
+        if record.key is None or crypto.envelope_epoch(envelope) != record.epoch:
             return FORGOTTEN
         if not reveal:
             return Masked(subject_id)
+        body = envelope[crypto.ENVELOPE]
         opened = record.opened
         remembered = (aad, body.get("n"), body.get("c"))
         try:

@@ -52,7 +52,6 @@ def view_events(
         ]
     reveal = sees_personal_data(role)
     revealed: set[str] = set()
-    records: dict[str, Any] = {}  # each subject's key record, looked up once for the page
     out = []
     needs_decode = codec.needs_decode
     decode_data = codec.decode_data
@@ -60,9 +59,7 @@ def view_events(
         if not needs_decode(event.data):  # nothing personal: not even the id's text is needed
             out.append(event)
             continue
-        data = decode_data(
-            str(event.event_id), event.data, reveal=reveal, revealed=revealed, records=records
-        )
+        data = decode_data(str(event.event_id), event.data, reveal=reveal, revealed=revealed)
         out.append(_with_data(event, data))
     if revealed:
         log.record(actor, "view", sorted(revealed), where)

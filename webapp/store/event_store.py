@@ -562,19 +562,30 @@ class EventStore(ABC):
             msg = "the store is closed"
             raise StoreError(msg)
 
+    _reads_in_autocommit = False
+    """Whether `_fetch` runs its statement outside a transaction (PostgreSQL: one round
+    trip instead of BEGIN, the query and the ROLLBACK the pool sends on return; a single
+    statement sees one snapshot either way)."""
+
     def _sql(self, query: str) -> str:
         """`query`, written with `?` placeholders, in the driver's parameter style."""
         return query
 
     def _fetch(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows of one read statement, on a connection of the pool."""
         fairy = self.engine.raw_connection()
         try:
-            cur = fairy.driver_connection.cursor()
+            conn = fairy.driver_connection
+            if self._reads_in_autocommit:
+                conn.autocommit = True
+            cur = conn.cursor()
             try:
                 cur.execute(self._sql(query), params)
                 return cur.fetchall()
             finally:
                 cur.close()
+                if self._reads_in_autocommit:
+                    conn.autocommit = False  # as the pool lent it
         finally:
             fairy.close()
 

@@ -191,25 +191,10 @@ class PostgresEventStore(EventStore):
 
         return isinstance(error, psycopg.errors.IntegrityError)
 
+    _reads_in_autocommit = True
+
     def _sql(self, query: str) -> str:
         return query.replace("?", "%s")
-
-    def _fetch(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """One read statement, in autocommit: a single statement sees one snapshot either
-        way, and outside a transaction it costs one round trip to the server instead of
-        three (BEGIN, the query, and the ROLLBACK the pool sends when it is handed back)."""
-        fairy = self.engine.raw_connection()
-        try:
-            conn = fairy.driver_connection
-            conn.autocommit = True
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(self._sql(query), params)
-                    return cur.fetchall()
-            finally:
-                conn.autocommit = False  # as the pool lent it (a dropped one: pre-ping's)
-        finally:
-            fairy.close()
 
     def _event_id_params(self, ids: list[uuid.UUID]) -> list[Any]:
         return ids

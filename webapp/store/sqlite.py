@@ -6,7 +6,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from itertools import repeat
@@ -56,10 +56,34 @@ FIELD_EQUALS = "CAST(json_extract(e.data, ?) AS TEXT) = ?"
 _from_iso = datetime.fromisoformat
 
 
-def _load_pairs(data: tuple[str, ...], metadata: tuple[str, ...]) -> tuple[list, list]:
-    """The data and the metadata texts of a page of events, decoded together."""
+def _events(
+    positions: Iterable[int],
+    stream_ids: Iterable[str],
+    versions: Iterable[int],
+    event_ids: Iterable[str],
+    types: Iterable[str],
+    schema_versions: Iterable[int],
+    data: tuple[str, ...],
+    metadata: tuple[str, ...],
+    recorded_at: Iterable[str],
+) -> list[RecordedEvent]:
+    """A page of events from its columns: each conversion runs over a whole column at C
+    speed, and the data and metadata texts are decoded together."""
     loaded = load_json_texts(data + metadata)
-    return loaded[: len(data)], loaded[len(data) :]
+    return list(
+        map(
+            recorded_event,
+            positions,
+            stream_ids,
+            versions,
+            map(uuid_from_hex, event_ids),
+            types,
+            schema_versions,
+            loaded[: len(data)],
+            loaded[len(data) :],
+            map(_from_iso, recorded_at),
+        )
+    )
 
 
 def _any_stored(conn: sqlite3.Connection, rows: list[EventRow]) -> bool:
@@ -256,25 +280,7 @@ class SQLiteEventStore(EventStore):
 
     def _query_events(self, query: str, params: Sequence[Any]) -> list[RecordedEvent]:
         rows = self._fetch(query, params)
-        if not rows:
-            return []
-        # column by column: each conversion runs over a whole column at C speed
-        p, s, v, e, t, sv, d, m, r = zip(*rows, strict=True)
-        data, metadata = _load_pairs(d, m)
-        return list(
-            map(
-                recorded_event,
-                p,
-                s,
-                v,
-                map(uuid_from_hex, e),
-                t,
-                sv,
-                data,
-                metadata,
-                map(_from_iso, r),
-            )
-        )
+        return _events(*zip(*rows, strict=True)) if rows else []
 
     def _stream_events(
         self, stream_id: str, query: str, params: Sequence[Any]
@@ -283,21 +289,7 @@ class SQLiteEventStore(EventStore):
         if not rows:
             return []
         p, v, e, t, sv, d, m, r = zip(*rows, strict=True)
-        data, metadata = _load_pairs(d, m)
-        return list(
-            map(
-                recorded_event,
-                p,
-                repeat(stream_id),
-                v,
-                map(uuid_from_hex, e),
-                t,
-                sv,
-                data,
-                metadata,
-                map(_from_iso, r),
-            )
-        )
+        return _events(p, repeat(stream_id), v, e, t, sv, d, m, r)
 
     def _payload_rows(
         self, rows: list[tuple[Any, ...]]

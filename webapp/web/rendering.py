@@ -48,11 +48,16 @@ class EventscopeJSONProvider(DefaultJSONProvider):
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         """A JSON reply, as Flask's own (compact; indented in debug mode)."""
-        if orjson is not None and not self.pretty():
-            body = fast_json(self._prepare_response_obj(args, kwargs))
+        return self.reply(self._prepare_response_obj(args, kwargs))
+
+    def reply(self, value: Any, options: int | None = None) -> Response:
+        """`value` as a JSON reply: by orjson with `options` (default FAST_OPTIONS), else
+        (debug mode, or what only the standard library encodes) as Flask's own."""
+        if not self.pretty():
+            body = fast_json(value, options)
             if body is not None:
                 return self._app.response_class(body, mimetype=self.mimetype)
-        return super().response(*args, **kwargs)
+        return super().response(value)
 
 
 FAST_OPTIONS = 0
@@ -79,27 +84,21 @@ def utc_or_text(at: datetime) -> datetime | str:
 
 def json_reply(value: Any) -> Response:
     """`jsonify(value)` for a reply whose times went through `utc_or_text`: compact JSON
-    by orjson in one call (`jsonify` where orjson cannot encode it, or in debug mode)."""
-    provider = current_app.json
-    fast = orjson is not None and isinstance(provider, EventscopeJSONProvider)
-    if fast and not provider.pretty():
-        try:
-            body = orjson.dumps(value, default=json_default, option=TIMES_AS_TEXT_OPTIONS)
-        except TypeError:
-            pass
-        else:
-            return current_app.response_class(body, mimetype=provider.mimetype)
-    return provider.response(value)
+    by orjson in one call, times included (`jsonify` where orjson cannot encode it, or in
+    debug mode)."""
+    return current_app.json.reply(value, TIMES_AS_TEXT_OPTIONS)  # type: ignore[attr-defined]
 
 
-def fast_json(value: Any) -> bytes | None:
-    """`value` as compact JSON by orjson, or None when only the standard library can encode
-    it (integers beyond 64 bits, keys that are not strings, subclasses of str or int, text
-    that is not valid Unicode): the caller then encodes it as before."""
+def fast_json(value: Any, options: int | None = None) -> bytes | None:
+    """`value` as compact JSON by orjson (with `options`, default FAST_OPTIONS), or None when
+    only the standard library can encode it (integers beyond 64 bits, keys that are not
+    strings, subclasses of str or int, text that is not valid Unicode): the caller then
+    encodes it as before."""
     if orjson is None:
         return None
     try:
-        return orjson.dumps(value, default=json_default, option=FAST_OPTIONS)
+        option = FAST_OPTIONS if options is None else options
+        return orjson.dumps(value, default=json_default, option=option)
     except TypeError:
         return None
 
