@@ -84,6 +84,24 @@ def test_views_from_many_threads_are_all_written_in_few_transactions(privacy, mo
     assert len(batches) < 400
 
 
+def test_a_batch_larger_than_one_insert_is_written_whole_and_in_order(privacy):
+    privacy.log.batches.flush_seconds = 60
+    per_insert = privacy.log._rows_per_insert
+    count = 2 * per_insert + 7  # two full statements and a short one
+    subjects = [f"s{n:04d}" for n in range(count)]
+    purpose = "review\tof ticket\n7 \\ «Zoë» , 'quoted' \"too\""  # what a bulk path escapes
+    for subject in subjects:
+        privacy.record_access("sam", "view", subject, "api: global log", purpose=purpose)
+
+    privacy.log.flush()
+
+    entries = list(reversed(privacy.access_log(limit=count + 10).entries))
+    assert [e.subject_id for e in entries] == subjects
+    assert {(e.actor, e.action, e.what, e.purpose) for e in entries} == {
+        ("sam", "view", "api: global log", purpose)
+    }
+
+
 def test_a_batch_the_database_refuses_is_kept_and_written_later():
     landed: list[dict] = []
     failures = [RuntimeError("database is locked")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from webapp.projections import schema
+from webapp.projections import schema, unit
 from webapp.projections.unit import record_progress
 
 from .conftest import seed_bank_events
@@ -77,3 +77,39 @@ def test_the_timer_records_no_history(runtime):
 
     assert _rows(runtime, timer.name) == []
     assert runtime.projections.status_of(timer.name)["kind"] == "timer"
+
+
+def _heartbeat(runtime, name: str) -> float:
+    with runtime.store.engine.connect() as conn:
+        return (
+            conn.execute(schema.status.select().where(schema.status.c.name == name))
+            .one()
+            .heartbeat_at
+        )
+
+
+def test_an_idle_unit_rewrites_its_unchanged_status_only_as_a_heartbeat(runtime, monkeypatch):
+    seed_bank_events(runtime.store, accounts=2, deposits=2)
+    runner = runtime.projections.runner("account_summary", status_every=1.0)
+    runner.run_until_caught_up()
+    clock = [time.monotonic() + 10]
+    monkeypatch.setattr(unit.time, "monotonic", lambda: clock[0])
+    runner.write_status()
+    clock[0] += 1.5  # the rate of events settles at zero: a change, written
+    runner.write_status()
+    assert runner.progress.events_per_second == 0
+    first = _heartbeat(runtime, "account_summary")
+
+    clock[0] += 1.5  # a period later, nothing changed: no write
+    runner.write_status()
+    assert _heartbeat(runtime, "account_summary") == first
+
+    clock[0] += unit.HEARTBEAT_PERIODS * 1.0  # the heartbeat is due: written again
+    runner.write_status()
+    beat = _heartbeat(runtime, "account_summary")
+    assert beat > first
+
+    clock[0] += 1.5  # a change is written at the next period, heartbeat or not
+    runner.progress.head += 1
+    runner.write_status()
+    assert _heartbeat(runtime, "account_summary") > beat

@@ -12,6 +12,8 @@ import math
 import pytest
 
 from webapp.database.json_loads import load_json, load_json_texts
+from webapp.store import sqlite as sqlite_store
+from webapp.store.sqlite import _in_order
 from webapp.store.types import NewEvent
 
 EXACT = {
@@ -102,3 +104,55 @@ def test_a_page_of_bytes_reads_as_one_of_text():
 
 def test_nan_stays_nan():
     assert math.isnan(load_json('{"a": NaN}')["a"])
+
+
+TRICKY = [
+    {"quote": 'say "hi"', "slash": "a\\b/c", "controls": "tab\there\nnewline\u0001"},
+    {"text": "Zoë ☃ \u2028 😀", "empty": {}, "list": [], "deep": {"a": {"b": [1, {"c": None}]}}},
+    {"big": 10**30, "negative": -(10**20), "fraction": 0.1, "flag": False},
+    {"closing": "]]", "commas": ",,", "brackets": "[[{"},
+]
+
+
+def test_pages_read_every_payload_exactly_in_their_order(store):
+    """A page is read as one text the database builds (SQLite): every field survives it,
+    forward and backward, in the log and in a stream."""
+    stream = 'odd "stream" \\ ids]'
+    events = [NewEvent("Tricky", data, {"n": n, "note": data}) for n, data in enumerate(TRICKY)]
+    store.append(stream, events)
+    store.append("other-1", [NewEvent("Plain", {"x": 1}, {})])
+
+    forward = store.read_all(0, limit=10)
+    backward = store.read_all_backward(None, limit=10)
+    in_stream = store.read_stream(stream, 1, limit=10)
+    stream_back = store.read_stream(stream, None, limit=10, backward=True)
+
+    assert [e.data for e in forward] == [*TRICKY, {"x": 1}]
+    assert [e.metadata["n"] for e in forward[:4]] == [0, 1, 2, 3]
+    assert [e.metadata["note"] for e in forward[:4]] == TRICKY
+    assert [e.stream_id for e in forward] == [stream] * 4 + ["other-1"]
+    assert [e.position for e in forward] == sorted(e.position for e in forward)
+    assert [e.data for e in backward] == [e.data for e in reversed(forward)]
+    assert [(e.stream_version, e.data) for e in in_stream] == list(enumerate(TRICKY, 1))
+    assert [e.stream_version for e in stream_back] == [4, 3, 2, 1]
+    assert {e.stream_id for e in in_stream} == {stream}
+    assert type(in_stream[2].data["big"]) is int
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_page_that_comes_back_out_of_order_is_read_again_row_by_row(store, monkeypatch):
+    store.append("odd-1", [NewEvent("Tricky", data, {"n": n}) for n, data in enumerate(TRICKY)])
+    expected = [(e.position, e.data, e.metadata) for e in store.read_all(0, limit=10)]
+    monkeypatch.setattr(sqlite_store, "_in_order", lambda positions: False)
+
+    again = [(e.position, e.data, e.metadata) for e in store.read_all(0, limit=10)]
+    in_stream = store.read_stream("odd-1", 1, limit=10)
+
+    assert again == expected
+    assert [e.data for e in in_stream] == TRICKY
+
+
+def test_the_order_check_sees_one_direction_only():
+    assert _in_order([]) and _in_order([7]) and _in_order([1, 2, 9]) and _in_order([9, 4, 1])
+    assert not _in_order([1, 3, 2])
+    assert not _in_order([3, 3])

@@ -106,4 +106,5 @@ class TimeoutRunner(UnitRunner):
             return
         self._status_at = now
         self.progress.position = count_pending_timeouts(self.engine)
-        write_status_row(self.engine, self.name, self.kind, self.progress, self.worker_id)
+        if self._status_changed(now, force):
+            write_status_row(self.engine, self.name, self.kind, self.progress, self.worker_id)

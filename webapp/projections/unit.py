@@ -2,9 +2,10 @@
 
 A unit is a projection runner, a process-manager runner or the timeout runner. Each
 writes only while its worker holds the unit's leadership (`_fence`), keeps a
-`Progress` that reaches `projection_status` at most every `status_every` seconds,
-records the events its failure policy skipped or stopped at in `projection_errors`,
-and carries out an operator's resume (webapp.projections.resume).
+`Progress` that reaches `projection_status` at most every `status_every` seconds (an
+unchanged one only every `HEARTBEAT_PERIODS` of them, as the worker's heartbeat),
+records the events its failure policy skipped or stopped at in `projection_errors`, and
+carries out an operator's resume (webapp.projections.resume).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from webapp.projections.resume import skip_note, take_request
 from webapp.store.types import RecordedEvent
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_PERIODS = 3
+"""An idle unit's unchanged status is written every this many `status_every` periods: often
+enough for the health page (stale after 10 s), and a still store is not written to each
+second by every unit of every worker."""
 
 EventPreparer = Callable[[RecordedEvent], RecordedEvent]
 """Turns an event as stored into the one handlers see (upcast, personal fields decoded)."""
@@ -66,6 +72,7 @@ class UnitRunner:
         self._stopped_at: tuple[int, RecordedEvent, str] | None = None
         """(generation, event, error) of the stop, for an operator's skip."""
         self._status_at = 0.0
+        self._status_written: tuple[object, ...] | None = None
         self._rate_mark = (time.monotonic(), 0)
         self.paused = False
 
@@ -103,7 +110,34 @@ class UnitRunner:
             )
             self._rate_mark = (now, self.progress.position)
         self._status_at = now
-        write_status_row(self.engine, self.name, self.kind, self.progress, self.worker_id)
+        if self._status_changed(now, force):
+            write_status_row(self.engine, self.name, self.kind, self.progress, self.worker_id)
+
+    def _status_changed(self, now: float, force: bool) -> bool:
+        """Whether the status is worth a write: forced, changed since the last one, or its
+        heartbeat due (also once a minute, for the health page's history of minutes)."""
+        p = self.progress
+        seen = (
+            p.state,
+            p.position,
+            p.head,
+            p.events_per_second,
+            p.last_error,
+            p.error_position,
+            p.rebuild_position,
+            p.rebuild_target,
+            int(time.time() // 60),
+        )
+        last = self._status_written
+        if (
+            not force
+            and last is not None
+            and seen == last[1:]
+            and now - last[0] < HEARTBEAT_PERIODS * self.status_every
+        ):
+            return False
+        self._status_written = (now, *seen)
+        return True
 
     def _save_checkpoint(self, conn: sa.Connection, generation: int, position: int) -> None:
         conn.execute(

@@ -25,6 +25,8 @@ def json_default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, str):  # a subclass (a privacy placeholder, Markup): its text, as
+        return str.__str__(value)  # the standard library writes it, whatever __str__ says
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, set | frozenset | tuple):
@@ -92,7 +94,7 @@ def json_reply(value: Any) -> Response:
 def fast_json(value: Any, options: int | None = None) -> bytes | None:
     """`value` as compact JSON by orjson (with `options`, default FAST_OPTIONS), or None when
     only the standard library can encode it (integers beyond 64 bits, keys that are not
-    strings, subclasses of str or int, text that is not valid Unicode): the caller then
+    strings, subclasses of int, text that is not valid Unicode): the caller then
     encodes it as before."""
     if orjson is None:
         return None
