@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 
 import pytest
+import sqlalchemy as sa
 
 from webapp.database.json_loads import load_json, load_json_texts
 from webapp.store import sqlite as sqlite_store
@@ -150,6 +152,21 @@ def test_a_page_that_comes_back_out_of_order_is_read_again_row_by_row(store, mon
 
     assert again == expected
     assert [e.data for e in in_stream] == TRICKY
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_page_longer_than_sqlite_allows_in_one_text_is_read_row_by_row(store):
+    big = {"text": "x" * 3000}
+    store.append("big-1", [NewEvent("Big", big, {}) for _ in range(3)])
+
+    @sa.event.listens_for(store.engine, "connect")
+    def short_texts(dbapi_conn, _record):  # every new connection: texts up to 5,000 bytes
+        dbapi_conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 5000)
+
+    store.engine.dispose()
+
+    assert [e.data for e in store.read_stream("big-1")] == [big] * 3
+    assert [e.data for e in store.read_all(0, limit=10)] == [big] * 3
 
 
 def test_the_order_check_sees_one_direction_only():

@@ -132,7 +132,7 @@ class AccessLog:
 
         A batch holds thousands of rows under load. An `executemany` steps the database once
         per row, and each step gives up the GIL and then waits for the request threads to
-        hand it back: under load that cost 8-10 times what the rows themselves do. SQLite
+        hand it back: under load that cost 2-6 times what the rows themselves do. SQLite
         takes multi-row INSERTs of up to `MAX_PARAMETERS` values each (one step apiece);
         PostgreSQL takes the rows as one COPY (a third of executemany's time per row).
         """

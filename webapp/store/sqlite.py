@@ -340,8 +340,12 @@ class SQLiteEventStore(EventStore):
 
     def _page(self, query: str, params: Sequence[Any], scalars: str) -> list[list[Any]] | None:
         """The rows of `query` read in one step (`page_as_json`), or None when they did not
-        come back in the query's order (then the caller reads them row by row)."""
-        ((text,),) = self._fetch(page_as_json(query, scalars), params)
+        come back in the query's order or make a text longer than SQLite allows (then the
+        caller reads them row by row)."""
+        try:
+            ((text,),) = self._fetch(page_as_json(query, scalars), params)
+        except sqlite3.DataError:  # "string or blob too big": a page of very large events
+            return None
         if text is None:
             return []
         rows: list[list[Any]] = load_json(text)
