@@ -16,6 +16,11 @@ sockets, no gunicorn). Printed, in microseconds per call (best of 7 runs of N ca
 The request figures include what the access log's background writer spends in the same
 process on the rows those reads queue. Use it to see what a change to the read path buys
 before running `bench/serve.py` under load.
+
+`--threads N` adds N threads reading at once, as a gunicorn worker's threads do, the two
+reads alternating: the process's CPU per read (all threads, the access log's writer
+included) and reads per second, three rounds. It shows what the threads' contention for
+the GIL costs on top of the single-thread figures.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import io
 import json
 import os
 import sys
+import threading
+import time
 import timeit
 from collections.abc import Callable
 from pathlib import Path
@@ -119,7 +126,7 @@ def raw_floor(url: str) -> Callable[[], bytes]:
     return floor
 
 
-def measure(backend: str, repeat: int) -> None:
+def measure(backend: str, repeat: int, threads: int = 0) -> None:
     print(f"\n== {backend}: seeding a fresh store ...", flush=True)
     with store(backend) as (url, work):
         token = seed(url, work)
@@ -167,7 +174,39 @@ def measure(backend: str, repeat: int) -> None:
         print(f"  {len(stream_page)} events of {longest['version']} in {stream_id}")
         for name, run in rows:
             print(f"  {name:<58} {per_call(run, repeat):8.1f} us", flush=True)
+        if threads:
+            paths = [f"/api/events?limit={PAGE}", f"/api/streams/{stream_id}/events?limit={PAGE}"]
+            for _ in range(3):
+                cpu, rate = contended(app, token, paths, threads, repeat, runtime.privacy.log)
+                print(
+                    f"  {threads} threads, the two reads alternating: CPU {cpu:7.1f} us per "
+                    f"read, {rate:7.0f} reads/s",
+                    flush=True,
+                )
         runtime.close()
+
+
+def contended(
+    app: Any, token: str, paths: list[str], threads: int, repeat: int, access_log: Any
+) -> tuple[float, float]:
+    """Process CPU per read (us) and reads per second with `threads` threads reading at once;
+    the access log is flushed inside the measurement, so its writes count."""
+
+    def reads() -> None:
+        client = WsgiClient(app, token)
+        for n in range(repeat):
+            client.get(paths[n % len(paths)])
+
+    workers = [threading.Thread(target=reads) for _ in range(threads)]
+    cpu, wall = time.process_time(), time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    access_log.flush()
+    done = threads * repeat
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return cpu / done * 1e6, done / wall
 
 
 def _encode(app: Any, services: Any, events: list[Any]) -> bytes:
@@ -179,10 +218,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="sqlite")
     parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=0, help="also read from N threads at once")
     args = parser.parse_args()
     backends = ("sqlite", "postgresql") if args.backend == "all" else (args.backend,)
     for backend in backends:
-        measure(backend, args.repeat)
+        measure(backend, args.repeat, args.threads)
 
 
 if __name__ == "__main__":
