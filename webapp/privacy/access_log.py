@@ -70,7 +70,6 @@ class AccessLog:
         self.batches = BatchWriter(self._insert) if batched else None
         self._columns = [column.name for column in access_log.columns if column.name != "id"]
         self._rows_per_insert = MAX_PARAMETERS // len(self._columns)
-        self._inserts: dict[int, str] = {}
         self._copy_sql = (
             f"COPY {access_log.name} ({', '.join(self._columns)}) FROM STDIN"
             if engine.dialect.name == "postgresql"
@@ -151,15 +150,10 @@ class AccessLog:
                 conn.exec_driver_sql(self._insert_sql(len(chunk) // len(columns)), tuple(chunk))
 
     def _insert_sql(self, count: int) -> str:
-        """The INSERT of `count` rows (kept: a batch reuses the full-size one)."""
-        sql = self._inserts.get(count)
-        if sql is None:
-            row = f"({', '.join('?' * len(self._columns))})"
-            sql = f"INSERT INTO {access_log.name} ({', '.join(self._columns)}) VALUES "
-            sql += ", ".join([row] * count)
-            if len(self._inserts) < 8:  # the full size and a few remainders
-                self._inserts[count] = sql
-        return sql
+        """The INSERT of `count` rows (the driver's statement cache keeps the full size)."""
+        row = f"({', '.join('?' * len(self._columns))})"
+        values = ", ".join([row] * count)
+        return f"INSERT INTO {access_log.name} ({', '.join(self._columns)}) VALUES {values}"
 
     def query(
         self,

@@ -55,7 +55,8 @@ FIELD_EQUALS = "CAST(json_extract(e.data, ?) AS TEXT) = ?"
 
 
 def page_as_json(query: str, scalars: str) -> str:
-    """`query`'s rows as one JSON text built by SQLite: `[[scalars..., data, metadata], ...]`.
+    """`query`'s rows as one JSON text built by SQLite, each row `[scalars..., data, metadata,
+    recorded_at]` (EVENT_COLUMNS' order when `scalars` are the columns before `data`).
 
     The driver gives up the GIL at every row it steps through and waits for it again; with
     a server's request threads all reading, those hand-overs cost more than the rows do
@@ -65,12 +66,12 @@ def page_as_json(query: str, scalars: str) -> str:
     """
     return (
         f"SELECT '[' || group_concat(rtrim(json_array({scalars}), ']') || ',' || data || ',' "
-        f"|| metadata || ']', ',') || ']' FROM ({query})"
+        f"|| metadata || ',' || json_quote(recorded_at) || ']', ',') || ']' FROM ({query})"
     )
 
 
-LOG_SCALARS = "position, stream_id, stream_version, event_id, type, schema_version, recorded_at"
-STREAM_SCALARS = "position, stream_version, event_id, type, schema_version, recorded_at"
+LOG_SCALARS = "position, stream_id, stream_version, event_id, type, schema_version"
+STREAM_SCALARS = "position, stream_version, event_id, type, schema_version"
 
 
 def _in_order(positions: Sequence[int]) -> bool:
@@ -84,15 +85,6 @@ def _in_order(positions: Sequence[int]) -> bool:
 _from_iso = datetime.fromisoformat
 
 
-def _events(*columns: Any) -> list[RecordedEvent]:
-    """A page of events from its columns in EVENT_COLUMNS' order, data and metadata as the
-    stored texts: each conversion runs over a whole column at C speed, and the texts are
-    decoded together."""
-    *scalars, data, metadata, recorded_at = columns
-    loaded = load_json_texts(data + metadata)
-    return _decoded_events(*scalars, loaded[: len(data)], loaded[len(data) :], recorded_at)
-
-
 def _decoded_events(
     positions: Iterable[int],
     stream_ids: Iterable[str],
@@ -104,7 +96,8 @@ def _decoded_events(
     metadata: Iterable[dict[str, Any]],
     recorded_at: Iterable[str],
 ) -> list[RecordedEvent]:
-    """A page of events from its columns, data and metadata decoded already."""
+    """A page of events from its columns (data and metadata decoded): each conversion runs
+    over a whole column at C speed."""
     return list(
         map(
             recorded_event,
@@ -314,42 +307,40 @@ class SQLiteEventStore(EventStore):
         return FIELD_EQUALS, [f'$."{name}"', value]
 
     def _query_events(self, query: str, params: Sequence[Any]) -> list[RecordedEvent]:
-        page = self._page(query, params, LOG_SCALARS)
-        if page is not None:
-            if not page:
-                return []
-            p, s, v, e, t, sv, r, d, m = zip(*page, strict=True)
-            return _decoded_events(p, s, v, e, t, sv, d, m, r)
-        rows = self._fetch(query, params)
-        return _events(*zip(*rows, strict=True)) if rows else []
+        columns = self._page_columns(query, params, LOG_SCALARS)
+        return _decoded_events(*columns) if columns else []
 
     def _stream_events(
         self, stream_id: str, query: str, params: Sequence[Any]
     ) -> list[RecordedEvent]:
-        page = self._page(query, params, STREAM_SCALARS)
-        if page is not None:
-            if not page:
-                return []
-            p, v, e, t, sv, r, d, m = zip(*page, strict=True)
-            return _decoded_events(p, repeat(stream_id), v, e, t, sv, d, m, r)
-        rows = self._fetch(query, params)
-        if not rows:
+        columns = self._page_columns(query, params, STREAM_SCALARS)
+        if not columns:
             return []
-        p, v, e, t, sv, d, m, r = zip(*rows, strict=True)
-        return _events(p, repeat(stream_id), v, e, t, sv, d, m, r)
+        positions, *rest = columns
+        return _decoded_events(positions, repeat(stream_id), *rest)
 
-    def _page(self, query: str, params: Sequence[Any], scalars: str) -> list[list[Any]] | None:
-        """The rows of `query` read in one step (`page_as_json`), or None when they did not
-        come back in the query's order or make a text longer than SQLite allows (then the
-        caller reads them row by row)."""
+    def _page_columns(
+        self, query: str, params: Sequence[Any], scalars: str
+    ) -> tuple[tuple[Any, ...], ...]:
+        """The columns of `query`'s rows (data and metadata decoded; none for no rows): read
+        as one text (`page_as_json`), or row by row when that text did not come back in the
+        query's order or would be longer than SQLite allows."""
         try:
             ((text,),) = self._fetch(page_as_json(query, scalars), params)
         except sqlite3.DataError:  # "string or blob too big": a page of very large events
-            return None
+            text = ""  # read row by row below
         if text is None:
-            return []
-        rows: list[list[Any]] = load_json(text)
-        return rows if _in_order([row[0] for row in rows]) else None
+            return ()
+        if text:
+            page: list[list[Any]] = load_json(text)
+            if _in_order([row[0] for row in page]):
+                return tuple(zip(*page, strict=True))
+        rows = self._fetch(query, params)
+        if not rows:
+            return ()
+        *scalar_columns, data, metadata, recorded_at = zip(*rows, strict=True)
+        loaded = load_json_texts(data + metadata)
+        return (*scalar_columns, loaded[: len(data)], loaded[len(data) :], recorded_at)
 
     def _payload_rows(
         self, rows: list[tuple[Any, ...]]
