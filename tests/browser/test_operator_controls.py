@@ -60,6 +60,11 @@ def test_an_engineer_pauses_retries_a_parked_event_and_resets_a_projection(
     expect(page.locator(".flash--ok")).to_contain_text("choosy resumed")
     assert projections.status_of("choosy")["paused"] is None
 
+    # paused again, the worker applies nothing: the retry asked below stays pending until
+    # the projection resumes, however quick the worker is
+    row = page.locator('[data-testid="projection-row"][data-name="choosy"]')
+    row.get_by_test_id("pause-choosy").click()
+    expect(page.locator(".flash--ok")).to_contain_text("choosy is paused")
     page.get_by_test_id("dead-letters-choosy").click()
     letter = page.locator('[data-testid="dead-letter"][data-position="2"]')
     expect(letter).to_contain_text("ValueError")
@@ -68,6 +73,8 @@ def test_an_engineer_pauses_retries_a_parked_event_and_resets_a_projection(
     letter.get_by_test_id("retry-2").click()
     expect(page.locator(".flash--ok")).to_contain_text("will apply event 2 again")
     expect(page.get_by_test_id("retry-pending")).to_contain_text("retry asked by admin")
+    assert projections.dead_letters("choosy")[0]["retry_requested"]["by"] == "admin"
+    projections.request_resume("choosy", actor="admin")  # resumed from elsewhere (the CLI)
     # the list follows the worker while a retry is pending: the event leaves it once applied
     expect(page.get_by_test_id("no-dead-letters")).to_be_visible(timeout=30_000)
     log = page.get_by_test_id("operator-log")
