@@ -3,7 +3,7 @@
 #   - Debian's chromium for the Playwright journeys (playwright cannot download browsers here)
 #   - pg_dump and pg_restore (postgresql-client) for the PostgreSQL backup tests
 #   - the PostgreSQL at 127.0.0.1:5432 (started if it is down)
-#   - eventscope with its `test` extra
+#   - eventscope with its `test` extra (pytest-xdist among it: the suite runs in parallel)
 #   - axe-core from the npm registry (tests/browser/package.json) for the accessibility checks
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +32,7 @@ npm ci --prefix tests/browser --no-audit --no-fund --silent
 # the layering of docs/architecture.md, checked by import-linter (pyproject.toml)
 lint-imports
 
-python3 -m pytest "$@"
+# in parallel (pytest-xdist): three worker processes keep two cores busy through the tests'
+# waits on browsers, servers and subprocesses; each worker has a PostgreSQL database of its
+# own (tests/conftest.py). pytest-benchmark, if the machine has it, is off: it refuses xdist.
+python3 -m pytest -n "${EVENTSCOPE_TEST_WORKERS:-3}" -p no:benchmark "$@"

@@ -1,7 +1,8 @@
 """Shared fixtures: real databases (a SQLite file and a PostgreSQL schema per test).
 
 PostgreSQL is the one at 127.0.0.1:5432 (trust auth, database `test`), or
-`EVENTSCOPE_TEST_PG` if set. Under CI (CI=true) a missing PostgreSQL fails the
+`EVENTSCOPE_TEST_PG` if set; run in parallel, each pytest-xdist worker uses a database of
+its own beside that one (`test_gw0`, ...). Under CI (CI=true) a missing PostgreSQL fails the
 run; on a developer machine without one, PostgreSQL cases are skipped.
 """
 
@@ -19,9 +20,25 @@ from typing import Any
 
 import pytest
 
-PG_BASE_URL = os.environ.get(
+PG_SERVER_URL = os.environ.get(
     "EVENTSCOPE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# Run in parallel (pytest-xdist), each worker process gets a database of its own, created
+# on first use: advisory locks (migrations, projection leadership) and notification
+# channels are shared by a whole database, so schemas alone would not keep tests apart.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_database_url(url: str, worker: str) -> str:
+    if not worker:
+        return url
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_BASE_URL = _worker_database_url(PG_SERVER_URL, _XDIST_WORKER)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -34,6 +51,8 @@ def _pg_reachable() -> str | None:
         import sqlalchemy as sa
 
         try:
+            if PG_BASE_URL != PG_SERVER_URL:
+                _create_worker_database()
             engine = sa.create_engine(PG_BASE_URL)
             with engine.connect() as conn:
                 conn.execute(sa.text("select 1"))
@@ -42,6 +61,24 @@ def _pg_reachable() -> str | None:
         except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
             _pg_state["error"] = f"{type(exc).__name__}: {exc}"
     return _pg_state["error"]  # type: ignore[return-value]
+
+
+def _create_worker_database() -> None:
+    """Create this xdist worker's database beside the configured one, if it is missing."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    name = make_url(PG_BASE_URL).database
+    server = sa.create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).scalar()
+            if not found:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        server.dispose()
 
 
 def require_postgresql() -> None:

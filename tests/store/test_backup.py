@@ -172,8 +172,9 @@ def test_a_postgresql_backup_and_its_keys_restore_to_a_deployment_that_reads_per
     [store_copy] = copies.iterdir()
     [key_copy] = keys.iterdir()
     schema = postgres_source(settings.db_url).schema
-    assert re.fullmatch(rf"test-{schema}-\d{{8}}T\d{{6}}Z\.dump", store_copy.name)
-    assert re.fullmatch(rf"test-{schema}-keys-\d{{8}}T\d{{6}}Z\.dump", key_copy.name)
+    database = sa.engine.make_url(settings.db_url).database
+    assert re.fullmatch(rf"{database}-{schema}-\d{{8}}T\d{{6}}Z\.dump", store_copy.name)
+    assert re.fullmatch(rf"{database}-{schema}-keys-\d{{8}}T\d{{6}}Z\.dump", key_copy.name)
     for copy in (store_copy, key_copy):
         assert stat.S_IMODE(copy.stat().st_mode) == 0o600
     in_store, in_keys = archived_tables(store_copy), archived_tables(key_copy)
@@ -213,7 +214,8 @@ def test_a_postgresql_backup_never_overwrites_and_leaves_nothing_when_pg_dump_fa
     settings, copies = pg_deployment["settings"], pg_deployment["copies"]
     existing = copies / "taken.dump"
     existing.write_bytes(b"an older backup")
-    wrong_database = settings.db_url.replace("/test?", "/no_such_database?")
+    url = sa.engine.make_url(settings.db_url)
+    wrong_database = url.set(database="no_such_database").render_as_string(hide_password=False)
 
     taken = backup(settings, str(existing))
     failed = CliRunner().invoke(cli, ["--db", wrong_database, "backup", str(copies / "new.dump")])
