@@ -11,6 +11,7 @@ eventscope's API uses, for a like-for-like comparison).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -95,3 +96,11 @@ def command() -> Any:
     """A command's body is parsed; the captured command reply comes back."""
     request.get_json()
     return jsonify(COMMAND_REPLY)
+
+
+# As `eventscope serve` does after a worker has loaded its app (the `post_worker_init` hook,
+# webapp.web.server.settle_worker_heap): the start-up heap is frozen out of the collector's
+# reach, so both servers run with the same collector settings. gunicorn imports this module
+# in each worker (no preloading), after the fork.
+gc.collect()
+gc.freeze()

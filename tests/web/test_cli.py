@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 
 from click.testing import CliRunner
@@ -81,6 +82,24 @@ def test_serve_builds_the_app_inside_each_gunicorn_worker(sqlite_url):
         assert app.test_client().get("/api/health").get_json() == {"status": "ok"}
     finally:
         app.extensions["eventscope"].close()
+
+
+def test_each_gunicorn_worker_freezes_its_start_up_heap_once_its_app_is_built():
+    from webapp.web.server import gunicorn_options, settle_worker_heap
+
+    options = gunicorn_options("127.0.0.1", 8000, 2)
+    frozen_before = gc.get_freeze_count()
+    survivor = {"held": "by the worker"}
+    try:
+        options["post_worker_init"](None)
+        frozen_after = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()  # the rest of the suite runs with the collector as usual
+
+    assert options["post_worker_init"] is settle_worker_heap
+    assert options["worker_class"] == "gthread" and options["threads"] == 4
+    assert frozen_after > frozen_before
+    assert survivor["held"] == "by the worker"  # frozen objects are kept, not collected
 
 
 def test_password_sets_the_password_the_login_form_checks(sqlite_url):

@@ -9,6 +9,7 @@ a time); with `--no-worker`, run `eventscope worker` separately.
 from __future__ import annotations
 
 import errno
+import gc
 import socket
 from typing import Any
 
@@ -52,6 +53,16 @@ def close_worker_runtime(_arbiter: Any, worker: Any) -> None:
         runtime.close()
 
 
+def settle_worker_heap(_worker: Any) -> None:
+    """gunicorn's `post_worker_init` hook: once the worker has built its app and runtime,
+    collect what start-up left behind and move every object still alive out of the
+    collector's reach (`gc.freeze`). Collections while serving then scan only what requests
+    create, not the ~100,000 objects of the modules, the app and its runtime (measured:
+    about 35 us of each 50-event API read went to such scans)."""
+    gc.collect()
+    gc.freeze()
+
+
 class CannotListen(Exception):
     """The address to serve on is taken or does not exist here."""
 
@@ -93,7 +104,13 @@ def run_gunicorn(
     runtime.close()
     # create the secret key file before forking so every worker signs sessions alike
     load_secret_key(settings.secret_key, settings.data_dir)
-    options = {
+    options = gunicorn_options(host, port, workers)
+    EventscopeServer(settings, options, run_worker=run_worker).run()
+
+
+def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """The gunicorn settings `eventscope serve` runs with."""
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
@@ -103,6 +120,6 @@ def run_gunicorn(
         # every line without query strings: they may carry personal data (see request_log)
         "logger_class": PathOnlyGunicornLogger,
         "preload_app": False,
+        "post_worker_init": settle_worker_heap,
         "worker_exit": close_worker_runtime,
     }
-    EventscopeServer(settings, options, run_worker=run_worker).run()
