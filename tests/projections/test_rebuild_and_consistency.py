@@ -43,17 +43,34 @@ def test_readers_see_the_old_complete_model_until_the_switch(sqlite_runtime):
     service.runner("account_summary").run_until_caught_up()
     expected_total = total_balance(service)
     seen: list[tuple[int, int]] = []
+    read = threading.Condition()
     stop = threading.Event()
 
     def read_continuously():
         while not stop.is_set():
             rows = list_accounts(service, limit=10_000)
-            seen.append((len(rows), sum(r["balance"] for r in rows)))
+            with read:
+                seen.append((len(rows), sum(r["balance"] for r in rows)))
+                read.notify_all()
 
+    runner = service.runner("account_summary", rebuild_batch_size=50)
+    build_a_batch = runner.step_rebuild
+    batches = 0
+
+    def build_a_batch_then_let_a_reader_in() -> bool:
+        # however the threads are scheduled, a read lands between every two batches
+        nonlocal batches
+        moved = build_a_batch()
+        batches += 1
+        with read:
+            reads = len(seen)
+            read.wait_for(lambda: len(seen) > reads, timeout=10)
+        return moved
+
+    runner.step_rebuild = build_a_batch_then_let_a_reader_in
     reader = threading.Thread(target=read_continuously)
     reader.start()
     try:
-        runner = service.runner("account_summary", rebuild_batch_size=50)
         runner.load()
         runner.request_rebuild()
         runner.run_until_caught_up()
@@ -62,7 +79,8 @@ def test_readers_see_the_old_complete_model_until_the_switch(sqlite_runtime):
         reader.join()
 
     assert service.status_of("account_summary")["generation"] == 2
-    assert len(seen) > 3
+    assert batches > 3
+    assert len(seen) >= batches  # reads ran while the new generation was half built
     assert set(seen) == {(accounts, expected_total)}  # never a half-built model
 
 

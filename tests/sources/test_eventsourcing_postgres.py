@@ -381,12 +381,14 @@ def test_every_transaction_is_read_only_with_a_statement_timeout(
         )
     with admin.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM bank_events")).scalar() == 7
-    quick = EventsourcingPostgresSource(plain_source.engine, statement_timeout_ms=50)
+    # long enough for the source's own look at the catalogue on a busy machine, far shorter
+    # than the sleep it must cut
+    quick = EventsourcingPostgresSource(plain_source.engine, statement_timeout_ms=1000)
     with (
         pytest.raises(sa.exc.OperationalError, match="statement timeout"),
         quick.read_transaction() as conn,
     ):
-        conn.execute(sa.text("SELECT pg_sleep(2)"))
+        conn.execute(sa.text("SELECT pg_sleep(30)"))
     quick.close()
     assert plain_source.head_position() == 7, "an engine passed in stays open after close"
 
