@@ -199,6 +199,40 @@ def test_global_log_is_keyset_paged_by_position(client, viewer, bank):
     assert second["next"] is None
 
 
+def test_an_unfiltered_log_page_reads_the_head_only_when_it_found_nothing(
+    client, viewer, runtime, bank, monkeypatch
+):
+    head = runtime.store.head_position()
+    head_reads: list[int] = []
+    read_head = runtime.source.head_position
+
+    def counted_head_read() -> int:
+        head_reads.append(read_head())
+        return head_reads[-1]
+
+    monkeypatch.setattr(runtime.source, "head_position", counted_head_read)
+
+    def page(**query: int) -> tuple[dict, int, int]:
+        head_reads.clear()
+        reply = client.get("/api/events", query_string=query, headers=viewer)
+        assert reply.status_code == 200
+        return reply.get_json(), int(reply.headers["Complete-To"]), len(head_reads)
+
+    full, full_to, full_reads = page(limit=2)
+    last, last_to, last_reads = page(after=head - 1)
+    empty, empty_to, empty_reads = page(after=head)
+    dispatch(runtime, "DepositMoney", account_number="A-100", amount=5)
+    new_head = runtime.store.head_position()
+    arrived, arrived_to, arrived_reads = page(after=head)
+
+    assert full["next"] == full_to == full["events"][-1]["position"] and full_reads == 0
+    assert [e["position"] for e in last["events"]] == [head]
+    assert last["next"] is None and last_to == head and last_reads == 0
+    assert empty["events"] == [] and empty_to == head and empty_reads == 1
+    assert [e["position"] for e in arrived["events"]] == [new_head]
+    assert arrived_to == new_head and arrived_reads == 0
+
+
 def test_a_filtered_log_page_states_the_position_it_is_complete_to(client, viewer, runtime, bank):
     deposits = {"type": "MoneyDeposited"}
     dispatch(runtime, "DepositMoney", account_number="A-100", amount=7)

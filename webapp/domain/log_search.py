@@ -74,6 +74,11 @@ class LogSearch:
         self.upcast_types = self._upcast_types()
         """{type: current schema}: the types whose old events this search upcasts."""
 
+    @property
+    def filtered(self) -> bool:
+        """Whether any filter narrows the log (unfiltered, every event matches)."""
+        return any(value is not None and value != [] for value in self.filters.values())
+
     def _upcast_types(self) -> dict[str, int]:
         if self.filters.get("data_equals") is None or self.upcasters is None:
             return {}

@@ -114,6 +114,28 @@ def read_forward(
     return page, None if found.exhausted else found.scanned_to
 
 
+def read_forward_complete(
+    parts: Parts, search: LogSearch, after: int, limit: int
+) -> tuple[list[RecordedEvent], int | None, int]:
+    """`read_forward`, plus the position up to which the page answers the search: `next`
+    while more pages follow; else the head, read before the page so that the page's read
+    sees every event up to it.
+
+    An unfiltered page needs no head: a full one answers up to `next`, and one that found
+    events but not a full page holds every event after `after`, up to its last one (an
+    event that commits later takes a higher position). Only an empty page, or a filtered
+    one that ends, reads the head, then the page again after it."""
+    if not search.filtered:
+        page, after_page = read_forward(search, after, limit)
+        if after_page is not None:
+            return page, after_page, after_page
+        if page:
+            return page, None, page[-1].position
+    head = parts.source.head_position()
+    page, after_page = read_forward(search, after, limit)
+    return page, after_page, after_page if after_page is not None else head
+
+
 @dataclass(frozen=True)
 class LiveTail:
     events: list[RecordedEvent]

@@ -41,7 +41,7 @@ DEFAULT_LIMIT = 100
 MAX_TYPES = 20
 COMPLETE_TO_HEADER = "Complete-To"
 """On `/api/events`: the position up to which the reply answers the query, filters and
-all (`next` while more pages follow, else the head read before the page)."""
+all (`next` while more pages follow, else the head; webapp.queries.log.read_forward_complete)."""
 
 
 # --- query parameters -------------------------------------------------------------------------
@@ -297,15 +297,15 @@ def global_events() -> Response:
         data_equals=parse_data_filter(str_arg("data") or ""),
         **window,
     )
-    # every event at or below the head read first is visible to the page's read after it
-    head = get_runtime().source.head_position()
     try:
-        page, after_page = log_queries.read_forward(search, after, limit)
+        page, after_page, complete_to = log_queries.read_forward_complete(
+            get_runtime(), search, after, limit
+        )
     except ValueError as refused:  # a filter this source cannot serve
         abort(400, description=str(refused))
     events = services.reveal(page, where="api: global log")
     reply = services.event_page(events, after_page)
-    reply.headers[COMPLETE_TO_HEADER] = str(after_page if after_page is not None else head)
+    reply.headers[COMPLETE_TO_HEADER] = str(complete_to)
     return reply
 
 
