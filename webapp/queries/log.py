@@ -123,15 +123,20 @@ def read_forward_complete(
 
     An unfiltered page needs no head: a full one answers up to `next`, and one that found
     events but not a full page holds every event after `after`, up to its last one (an
-    event that commits later takes a higher position). Only an empty page, or a filtered
-    one that ends, reads the head, then the page again after it."""
-    if not search.filtered:
+    event that commits later takes a higher position). An empty one reads the head after
+    it, and reads the page again only if events arrived past `after` in between. A
+    filtered page that ends reads the head first."""
+    if search.filtered:
+        head = parts.source.head_position()
+    else:
         page, after_page = read_forward(search, after, limit)
         if after_page is not None:
             return page, after_page, after_page
         if page:
             return page, None, page[-1].position
-    head = parts.source.head_position()
+        head = parts.source.head_position()
+        if head <= after:  # nothing arrived: the empty page answers up to the head
+            return page, None, head
     page, after_page = read_forward(search, after, limit)
     return page, after_page, after_page if after_page is not None else head
 
