@@ -7,13 +7,14 @@ Per backend: a fresh store (a temporary SQLite file, or a fresh PostgreSQL schem
 with the demo history (`eventscope seed`), an admin API token (`eventscope token create`),
 then `eventscope serve` (gunicorn, 2 workers x 4 threads, the in-process worker) and the
 bare app of `_serve_baseline.py` (gunicorn with the same settings, replies of the same
-sizes). One client drives both: N connections kept alive (asyncio, one process), no think
-time. Workloads: reads only (`/api/events?limit=50` and one stream's events, alternately)
-and 80/20 reads/`DepositMoney` commands. Rounds interleave the two servers; each figure is
-the median of the rounds. Two floors run beside the bare app: one page of events read by
-the raw driver and encoded as Flask does, and the same encoded by orjson (as eventscope's
-API encodes). `--profile S` adds S seconds of reads under py-spy over both
-eventscope workers and prints where their time goes.
+sizes), and a second `eventscope serve` without its page cache ("es uncached": every read
+decoded afresh, as a page read once is). One client drives them all: N connections kept
+alive (asyncio, one process), no think time. Workloads: reads only (`/api/events?limit=50`
+and one stream's events, alternately) and 80/20 reads/`DepositMoney` commands. Rounds
+interleave the servers; each figure is the median of the rounds. Two floors run beside
+the bare app: one page of events read by the raw driver and encoded as Flask does, and the
+same encoded by orjson (as eventscope's API encodes). `--profile S` adds S seconds of reads
+under py-spy over both eventscope workers and prints where their time goes.
 """
 
 from __future__ import annotations
@@ -47,11 +48,13 @@ HERE = Path(__file__).resolve().parent
 SERVER_OPTIONS = ["--workers", "2"]
 """`eventscope serve` runs gthread workers with 4 threads each; the baseline gets the same."""
 BASELINE_ARGS = ["-w", "2", "-k", "gthread", "--threads", "4", "--timeout", "60"]
-BASELINE_ARGS += ["--access-logfile", "-"]
+BASELINE_ARGS += ["--reuse-port", "--access-logfile", "-"]
+UNCACHED = "es uncached"
+"""`eventscope serve` without its page cache (EVENTSCOPE_PAGE_CACHE_MB=0): every read decoded."""
 READS = ("events", "stream")
 ORJSON_FLOOR = "floor orjson"
 ORJSON_PATH = "/floor/events-orjson"
-SERVERS = ("eventscope", "bare flask", "floor", ORJSON_FLOOR)
+SERVERS = ("eventscope", UNCACHED, "bare flask", "floor", ORJSON_FLOOR)
 MIX = ("events", "stream", "events", "stream", "command")
 PROFILED = {
     "AccessLog.record (access-log write in the request)": ("AccessLog.record", "access_log.py"),
@@ -348,8 +351,16 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             env,
             es_port,
         )
-        base = None
+        base = uncached = None
         try:
+            uncached_port = free_port()
+            uncached = start(
+                [sys.executable, "-m", "webapp", "--db", db_url, "serve"]
+                + ["--port", str(uncached_port), *SERVER_OPTIONS],
+                work,
+                server_env(work, EVENTSCOPE_PAGE_CACHE_MB="0"),
+                uncached_port,
+            )
             stream_path, accounts = discover(es_port, token, args.clients)
             _, read_reply = http(es_port, "/api/events?limit=50", token)
             body = {"command": "DepositMoney", "data": {"account_number": accounts[0], "amount": 1}}
@@ -374,6 +385,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             plans = plans_for(token, stream_path, accounts)
             targets = [
                 Target("eventscope", es_port, plans, es.pid),
+                Target(UNCACHED, uncached_port, plans, uncached.pid),
                 Target("bare flask", base_port, plans, base.pid),
                 Target("floor", base_port, floor_plans(token), base.pid),
                 Target(ORJSON_FLOOR, base_port, floor_plans(token, ORJSON_PATH), base.pid),
@@ -383,8 +395,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 profile(es, es_port, plans[args.profile_workload], args, work)
         finally:
             stop(es)
-            if base is not None:
-                stop(base)
+            for other in (uncached, base):
+                if other is not None:
+                    stop(other)
     return results
 
 

@@ -179,3 +179,51 @@ def test_serve_on_an_address_this_machine_does_not_have_fails_clearly(sqlite_url
 
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot listen on 192.0.2.1:8000: ")
+
+
+def _listening_sockets(port: int) -> int:
+    """How many sockets listen on `port` (IPv4), from the kernel's own table."""
+    with open("/proc/net/tcp") as table:  # noqa: PTH123 - a kernel file, read once
+        rows = [line.split() for line in table.readlines()[1:]]
+    return sum(1 for row in rows if row[1].endswith(f":{port:04X}") and row[3] == "0A")
+
+
+def test_serve_gives_every_worker_a_listening_socket_and_still_refuses_a_second_server(
+    sqlite_url, tmp_path
+):
+    """With one shared socket a burst of keep-alive clients could all land on one worker;
+    with a socket per worker the kernel spreads them, and no other program joins in."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "webapp", "--db", sqlite_url, "serve", "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--workers", "2", "--no-worker"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _listening_sockets(port) < 2 and time.monotonic() < deadline:
+            assert server.poll() is None, "eventscope serve exited"
+            time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as reply:
+            assert reply.status == 200
+
+        second = CliRunner().invoke(
+            cli, ["--db", sqlite_url, "serve", "--port", str(port), "--no-worker"]
+        )
+
+        assert _listening_sockets(port) == 2
+        assert second.exit_code == 1
+        assert f"port {port} on 127.0.0.1 is in use" in second.output
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

@@ -170,6 +170,19 @@ def test_malformed_trusted_proxies_stop_serve_before_it_starts(
     assert "EVENTSCOPE_TRUSTED_PROXIES must be a whole number" in _one_line_error(result.output)
 
 
+def test_a_malformed_page_cache_size_stops_serve_before_it_starts(
+    elsewhere: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVENTSCOPE_PAGE_CACHE_MB", "plenty")
+
+    result = CliRunner().invoke(
+        cli, ["serve", "--db", f"sqlite:///{tmp_path / 'e.db'}", "--port", "0"]
+    )
+
+    assert result.exit_code == 2
+    assert "EVENTSCOPE_PAGE_CACHE_MB must be a whole number" in _one_line_error(result.output)
+
+
 def test_a_secret_key_file_too_short_is_one_line_and_exit_status_2(
     elsewhere: Path, tmp_path: Path
 ) -> None:

@@ -43,6 +43,7 @@ from webapp.privacy.roles import Role, check_may_handle_subjects, sees_personal_
 from webapp.privacy.service import Privacy
 from webapp.privacy.subjects import MAX_REASON, ForgetResult, SubjectStatus, subject_status
 from webapp.privacy.vault import Vault
+from webapp.privacy.viewing import Showing
 
 __all__ = [
     "Vault",
@@ -66,6 +67,7 @@ __all__ = [
     "PrivacyCodec",
     "PrivacyError",
     "Role",
+    "Showing",
     "SubjectForgottenError",
     "SubjectStatus",
     "Unreadable",

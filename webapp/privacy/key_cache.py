@@ -6,6 +6,10 @@ also writes a fresh random "forget mark" in its own transaction. The cache compa
 mark with the one it last saw at most once per `check_seconds` while it is used, and drops
 everything when it changed: a forget run by another process stops this one from decrypting
 within about a second, not at the end of the cache lifetime.
+
+Whatever a process keeps that was decoded with these keys (pages of events shown again)
+reads `generation` before decoding and is told of every drop (`when_dropped`): one
+generation holds no forget.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -57,6 +61,19 @@ class KeyCache:
         """When the forget mark was last compared (see `changed_elsewhere`)."""
         self.changes_seen = 0
         """How many times a new forget mark was found."""
+        self.generation = 0
+        """Bumped by every drop: what was decoded under one generation saw no forget since."""
+        self._listeners: list[Callable[[], None]] = []
+
+    def when_dropped(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every drop (of one subject or all), on the dropping thread."""
+        self._listeners.append(listener)
+
+    def current_generation(self) -> int:
+        """`generation`, once a forget committed elsewhere is due to be looked for has been."""
+        if time.monotonic() - self.checked_at >= self.check_seconds:
+            self.changed_elsewhere()
+        return self.generation
 
     def get(self, subject_id: str) -> SubjectKey | None:
         """The cached record, unless it expired or a forget elsewhere dropped it."""
@@ -101,14 +118,17 @@ class KeyCache:
     def drop(self, subject_id: str | None = None) -> None:
         """Forget what is remembered of a subject (or of every subject)."""
         with self._lock:
+            self.generation += 1
             if subject_id is None:
                 self._records.clear()
                 self._links.clear()
                 self._lookups.clear()
-                return
-            self._records.pop(subject_id, None)
-            self._links = {x for x in self._links if x[0] != subject_id}
-            self._lookups = {x for x in self._lookups if x[1] != subject_id}
+            else:
+                self._records.pop(subject_id, None)
+                self._links = {x for x in self._links if x[0] != subject_id}
+                self._lookups = {x for x in self._lookups if x[1] != subject_id}
+        for listener in self._listeners:
+            listener()
 
     def changed_elsewhere(self) -> bool:
         """True (and everything dropped) if a forget was committed since the last check."""

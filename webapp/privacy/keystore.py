@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -118,6 +119,15 @@ class KeyStore:
     def changed_elsewhere(self) -> bool:
         """True (and the key cache dropped) if a forget was committed since the last check."""
         return self.cache.changed_elsewhere()
+
+    def generation(self) -> int:
+        """The key cache's generation: every forget seen by this process, here or (looked
+        for at most once per check interval) elsewhere, moves it on."""
+        return self.cache.current_generation()
+
+    def when_dropped(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever cached keys are dropped (a forget, a re-registration)."""
+        self.cache.when_dropped(listener)
 
     @property
     def changes_seen(self) -> int:

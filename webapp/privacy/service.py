@@ -7,7 +7,7 @@ roles and arguments, then hands the work to the module holding each idea: `forge
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -135,6 +135,23 @@ class Privacy:
         return viewing.view_events(
             self.codec, self.log, events, actor=actor, role=role, where=where, reveals=reveals
         )
+
+    def view_page(
+        self, events: Iterable[RecordedEvent], *, actor: str, role: str | Role, where: str
+    ) -> tuple[list[RecordedEvent], viewing.Showing | None]:
+        """`view_events` by role, and what showing the same page again takes (`show_again`);
+        None when it cannot be shown again without decoding it."""
+        return viewing.view_page(self.codec, self.log, events, actor=actor, role=role, where=where)
+
+    def show_again(self, showing: viewing.Showing, *, actor: str, where: str) -> bool:
+        """Log `actor` seeing a page decoded earlier, as `view_page` logged it; False (nothing
+        logged) when a key was dropped since and the page must be decoded again."""
+        return viewing.show_again(self.codec, self.log, showing, actor=actor, where=where)
+
+    def when_keys_dropped(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever this process drops cached keys (a forget, here or seen
+        from elsewhere, or a re-registration): whatever holds decoded data lets it go."""
+        self.vault.keys.when_dropped(listener)
 
     def reader(
         self,

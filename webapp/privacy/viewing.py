@@ -9,10 +9,12 @@ in clear only what they revealed on purpose, and the reveal itself was the logge
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from webapp.privacy.access_log import AccessLog
 from webapp.privacy.codec import PrivacyCodec
+from webapp.privacy.markers import Unreadable
 from webapp.privacy.reveals import NOTHING_REVEALED, RevealScope
 from webapp.privacy.roles import Role, sees_personal_data
 from webapp.store.types import NewEvent, RecordedEvent
@@ -50,8 +52,60 @@ def view_events(
             _with_data(event, codec.decode_data(str(event.event_id), event.data, reveal=scope))
             for event in events
         ]
-    reveal = sees_personal_data(role)
+    out, revealed, _ = _view_by_role(codec, events, sees_personal_data(role))
+    if revealed:
+        log.record(actor, "view", revealed, where)
+    return out
+
+
+@dataclass(frozen=True)
+class Showing:
+    """A page of events shown by role, as much of it as showing the same page again needs:
+    the subjects whose plaintext it returned (logged at every showing) and the key cache's
+    generation it was decoded under (a forget since then makes it stale)."""
+
+    revealed: tuple[str, ...]
+    generation: int
+
+
+def view_page(
+    codec: PrivacyCodec,
+    log: AccessLog,
+    events: Iterable[RecordedEvent],
+    *,
+    actor: str,
+    role: str | Role,
+    where: str,
+) -> tuple[list[RecordedEvent], Showing | None]:
+    """`view_events` by role (logged the same way), and the `Showing` that lets the same
+    page be shown again without decoding it; None when it may not be (a field that could
+    not be read: its key may be restored)."""
+    generation = codec.keys.generation()  # before decoding: a forget during it makes it stale
+    out, revealed, readable = _view_by_role(codec, events, sees_personal_data(role))
+    if revealed:
+        log.record(actor, "view", revealed, where)
+    return out, Showing(tuple(revealed), generation) if readable else None
+
+
+def show_again(
+    codec: PrivacyCodec, log: AccessLog, showing: Showing, *, actor: str, where: str
+) -> bool:
+    """Log a new showing of a page decoded earlier, unless a key was dropped since (a
+    forget, here or seen from elsewhere): False, and nothing logged, means decode it again."""
+    if codec.keys.generation() != showing.generation:
+        return False
+    if showing.revealed:
+        log.record(actor, "view", list(showing.revealed), where)
+    return True
+
+
+def _view_by_role(
+    codec: PrivacyCodec, events: Iterable[RecordedEvent], reveal: bool
+) -> tuple[list[RecordedEvent], list[str], bool]:
+    """The events decoded (in clear when `reveal`, else masked), the subjects whose plaintext
+    they show (sorted), and whether every personal field could be read."""
     revealed: set[str] = set()
+    readable = True
     out = []
     needs_decode = codec.needs_decode
     decode_data = codec.decode_data
@@ -60,10 +114,10 @@ def view_events(
             out.append(event)
             continue
         data = decode_data(str(event.event_id), event.data, reveal=reveal, revealed=revealed)
+        if readable and any(type(value) is Unreadable for value in data.values()):
+            readable = False
         out.append(_with_data(event, data))
-    if revealed:
-        log.record(actor, "view", sorted(revealed), where)
-    return out
+    return out, sorted(revealed), readable
 
 
 class RoleCodec:

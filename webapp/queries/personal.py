@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from webapp.privacy import is_forgotten, is_masked, is_unreadable
+from webapp.privacy import Showing, is_forgotten, is_masked, is_unreadable
 from webapp.queries.context import Parts, Viewer, runs_domain
 from webapp.sources import RecordedEvent
 
@@ -30,6 +30,24 @@ def reveal(
     return parts.privacy.view_events(
         events, actor=viewer.actor, role=viewer.role, where=where, reveals=viewer.reveals
     )
+
+
+def reveal_page(
+    parts: Parts, events: Iterable[RecordedEvent], viewer: Viewer, *, where: str
+) -> tuple[list[RecordedEvent], Showing | None]:
+    """`reveal`, and the `Showing` that lets the same page be shown to a reader of the same
+    role again without decoding it (`show_again`). None where a page is not shown by role
+    alone: another tool's store, a dashboard reader's reveals, a field that could not be
+    read."""
+    if not runs_domain(parts) or not viewer.logs_each_view:
+        return reveal(parts, events, viewer, where=where), None
+    return parts.privacy.view_page(events, actor=viewer.actor, role=viewer.role, where=where)
+
+
+def show_again(parts: Parts, showing: Showing, viewer: Viewer, *, where: str) -> bool:
+    """Log `viewer` seeing a page `reveal_page` decoded for the same role; False (nothing
+    logged) when a forget since then means it must be decoded again."""
+    return parts.privacy.show_again(showing, actor=viewer.actor, where=where)
 
 
 FOREIGN_VIEW = "payloads of another tool's store, as stored"

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from webapp.privacy import Showing
 from webapp.queries.context import Parts, Viewer, aggregate_class, runs_domain, upcasters_of
 from webapp.queries.foreign import stream_kind
-from webapp.queries.personal import privacy_flags, reveal
+from webapp.queries.personal import privacy_flags, reveal, reveal_page
 from webapp.sources import RecordedEvent, Snapshot, StreamInfo
 
 SORTS = ("activity", "id")
@@ -137,13 +138,14 @@ class StreamTimeline:
 
 def read_events(
     parts: Parts, stream_id: str, from_version: int, limit: int, viewer: Viewer, *, where: str
-) -> tuple[list[RecordedEvent], int | None]:
-    """Up to `limit` events of the stream from `from_version`, decoded for `viewer`, and the
-    version the next page starts at (None on the last page)."""
+) -> tuple[list[RecordedEvent], int | None, Showing | None]:
+    """Up to `limit` events of the stream from `from_version`, decoded for `viewer`, the
+    version the next page starts at (None on the last page), and the `Showing` that lets the
+    page be shown again without decoding it (`reveal_page`)."""
     rows = parts.source.read_stream(stream_id, from_version, limit=limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    shown = reveal(parts, page, viewer, where=where)
-    return shown, page[-1].stream_version + 1 if more else None
+    shown, showing = reveal_page(parts, page, viewer, where=where)
+    return shown, page[-1].stream_version + 1 if more else None, showing
 
 
 def timeline_rows(

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp.bootstrap import BrowseRuntime, Runtime, build_runtime
 from webapp.config import ConfigurationError, Settings
 from webapp.queries import occurred_time
+from webapp.queries.context import runs_domain
 from webapp.queries.personal import placeholder_kind
 from webapp.resources import resource_dir
 from webapp.web import (
@@ -33,6 +34,7 @@ from webapp.web.context import EXTENSION_KEY
 from webapp.web.filters import datetime_local
 from webapp.web.identifiers import IdentifierConverter, KeepEncodedSlashes, requested_page
 from webapp.web.login_throttle import LoginThrottle
+from webapp.web.page_cache import DEFAULT_MEGABYTES, MAX_MEGABYTES, PAGES_KEY, PageCache
 from webapp.web.rendering import (
     EventscopeJSONProvider,
     compact_json,
@@ -145,6 +147,7 @@ def create_app(
     app.extensions["eventscope_sessions"] = BrowserSessions(runtime.database)
     app.extensions["eventscope_sign_ins"] = SignInLog(runtime.database)
     app.extensions["eventscope_command_tally"] = CommandTally(runtime.database)
+    app.extensions[PAGES_KEY] = page_cache_for(runtime, app.config.get("PAGE_CACHE_MB"))
 
     app.jinja_env.autoescape = True
     app.jinja_env.filters["pretty_json"] = pretty_json
@@ -194,6 +197,32 @@ def trusted_proxies() -> int:
         msg = f"EVENTSCOPE_TRUSTED_PROXIES must be a whole number from 0 to 10, not {raw[:20]!r}"
         raise ConfigurationError(msg)
     return int(raw)
+
+
+def page_cache_megabytes(value: Any = None) -> int:
+    """The page cache's size: `value`, else EVENTSCOPE_PAGE_CACHE_MB, else 16 (0: none)."""
+    if value is None:
+        value = os.environ.get("EVENTSCOPE_PAGE_CACHE_MB", "").strip() or DEFAULT_MEGABYTES
+    raw = str(value)
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_MEGABYTES:
+        msg = (
+            f"EVENTSCOPE_PAGE_CACHE_MB must be a whole number from 0 to {MAX_MEGABYTES}, "
+            f"not {raw[:20]!r}"
+        )
+        raise ConfigurationError(msg)
+    return int(raw)
+
+
+def page_cache_for(runtime: Runtime | BrowseRuntime, megabytes: Any = None) -> PageCache | None:
+    """The cache of full pages' replies (`webapp.web.page_cache`), of `page_cache_megabytes`,
+    emptied whenever the runtime's privacy drops keys. None when it is 0, and over another
+    tool's store, whose history may be deleted under it."""
+    size = page_cache_megabytes(megabytes)
+    if size == 0 or not runs_domain(runtime):
+        return None
+    cache = PageCache(size * 1024 * 1024)
+    runtime.privacy.when_keys_dropped(cache.clear)
+    return cache
 
 
 def _env_flag(name: str) -> bool:

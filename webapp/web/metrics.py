@@ -4,7 +4,7 @@ Counted as they happen: command latency (histogram) and outcomes, events
 appended by commands dispatched here, requests answered 503 because the store did
 not answer, sign-in attempts by outcome (alert on a burst of refusals). Read from
 the runtime at scrape time: store head and counts, projection lag, aggregates in
-memory, snapshot loads.
+memory, snapshot loads; and the page cache of this process (`webapp.web.page_cache`).
 
 Access: any account with a Bearer API token (`eventscope token create prom
 --role viewer`), or an admin's browser session.
@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from webapp.bootstrap import Runtime
 from webapp.web.access import ROLE_ATTRIBUTE, current_account
+from webapp.web.page_cache import PAGES_KEY, PageCache
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -182,6 +183,43 @@ class RuntimeCollector(Collector):
         yield errors
 
 
+class PageCacheCollector(Collector):
+    """The page cache's hits, misses, bytes held and times a forget emptied it."""
+
+    def __init__(self, pages: PageCache) -> None:
+        self.pages = pages
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        pages = self.pages
+        yield _value(
+            CounterMetricFamily,
+            "eventscope_page_cache_hits",
+            "API reads of a full page answered from this process's page cache.",
+            pages.hits,
+        )
+        yield _value(
+            CounterMetricFamily,
+            "eventscope_page_cache_misses",
+            "API reads of a full page of events the page cache did not hold.",
+            pages.misses,
+        )
+        yield _value(
+            GaugeMetricFamily,
+            "eventscope_page_cache_bytes",
+            "Bytes of encoded replies the page cache holds.",
+            pages.bytes,
+        )
+        yield _value(
+            CounterMetricFamily,
+            "eventscope_page_cache_emptied",
+            "Times dropped keys (a forget, here or seen from elsewhere) emptied the cache.",
+            pages.emptied,
+        )
+
+
 def _call(function: Any) -> Any:
     try:
         return function()
@@ -224,5 +262,9 @@ setattr(scrape, ROLE_ATTRIBUTE, "viewer")
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION_KEY] = WebMetrics(app.extensions["eventscope"])
+    metrics = WebMetrics(app.extensions["eventscope"])
+    pages = app.extensions.get(PAGES_KEY)
+    if pages is not None:
+        metrics.registry.register(PageCacheCollector(pages))
+    app.extensions[EXTENSION_KEY] = metrics
     app.register_blueprint(bp)

@@ -95,10 +95,11 @@ def run_gunicorn(
     settings: Settings, *, host: str, port: int, workers: int, run_worker: bool
 ) -> None:
     """Migrate once in the master, then serve with gunicorn until stopped."""
-    from webapp.web.app import trusted_proxies
+    from webapp.web.app import page_cache_megabytes, trusted_proxies
     from webapp.web.security import load_secret_key
 
     trusted_proxies()  # a bad setting stops here, not in every worker gunicorn forks
+    page_cache_megabytes()
     check_can_listen(host, port)
     runtime = build_runtime(settings, migrate=True)
     runtime.close()
@@ -116,6 +117,10 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "worker_class": "gthread",
         "threads": 4,
         "timeout": 60,
+        # a listening socket of each worker's own, the kernel spreading new connections
+        # over them: on one shared socket, a burst of keep-alive clients could all land on
+        # the worker that happened to wake first, and stay there while the others idled
+        "reuse_port": True,
         "accesslog": "-",
         # every line without query strings: they may carry personal data (see request_log)
         "logger_class": PathOnlyGunicornLogger,

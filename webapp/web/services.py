@@ -20,7 +20,7 @@ from typing import Any
 from flask import Response, abort, current_app
 
 from webapp.domain import CommandValidationError, ConcurrencyError, DomainError
-from webapp.privacy import AccessDenied
+from webapp.privacy import AccessDenied, Showing
 from webapp.projections import (
     ConsistencyTimeout,
     ControlRefused,
@@ -49,6 +49,7 @@ from webapp.queries.streams import stream_type
 from webapp.web.accounts import Account
 from webapp.web.context import current_viewer, get_runtime
 from webapp.web.errors import RequestRefused
+from webapp.web.page_cache import PAGES_KEY, CachedPage, PageCache
 from webapp.web.rendering import json_reply, utc_or_text
 
 OCCURRED_AT = "occurred_at"
@@ -122,6 +123,51 @@ def reveal(events: Sequence[RecordedEvent], *, where: str) -> list[RecordedEvent
     """`events` with personal fields as the signed-in account's role may see them (masked for
     viewers; in clear and written to the access log for support and admin)."""
     return personal.reveal(get_runtime(), events, current_viewer(), where=where)
+
+
+def reveal_page(events: Sequence[RecordedEvent], *, where: str) -> tuple[list[RecordedEvent], Any]:
+    """`reveal`, and what it takes to show the same page again (`keep_page`)."""
+    return personal.reveal_page(get_runtime(), events, current_viewer(), where=where)
+
+
+def _pages() -> PageCache | None:
+    return current_app.extensions.get(PAGES_KEY)
+
+
+def page_again(request_key: tuple[Any, ...], *, where: str) -> Response | None:
+    """The reply `keep_page` kept for this request and readers of this role, shown again to
+    the signed-in account (its plaintext logged as `where`, as decoding it would be); None
+    when none is kept or a forget since made it stale."""
+    pages = _pages()
+    viewer = current_viewer()
+    if pages is None or not viewer.logs_each_view:
+        return None
+    key = (viewer.sees_personal_data, *request_key)
+    kept = pages.get(key)
+    if kept is None:
+        return None
+    if not personal.show_again(get_runtime(), kept.showing, viewer, where=where):
+        pages.discard(key, kept)
+        return None
+    reply = current_app.response_class(kept.body, mimetype="application/json")
+    for name, value in kept.headers:
+        reply.headers[name] = value
+    return reply
+
+
+def keep_page(
+    request_key: tuple[Any, ...], reply: Response, showing: Showing | None, *headers: str
+) -> Response:
+    """Keep `reply`, the reply of a full page of events (one that never changes), for the same
+    request by readers of the same role (`page_again`), with its `headers` named; `showing`
+    None (a page that cannot be shown again) keeps nothing."""
+    pages = _pages()
+    viewer = current_viewer()
+    if pages is not None and showing is not None and viewer.logs_each_view:
+        kept = tuple((name, reply.headers[name]) for name in headers)
+        page = CachedPage(reply.get_data(), kept, showing)
+        pages.put((viewer.sees_personal_data, *request_key), page)
+    return reply
 
 
 def check_store_answers() -> None:

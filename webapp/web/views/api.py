@@ -219,14 +219,22 @@ def stream_events(stream_id: str) -> Response:
     """One stream's events from `from_version`, personal data shown as the role allows."""
     from_version = int_arg("from_version", 1, minimum=1)
     limit = limit_arg()
+    where = "api: stream events"
+    request_key = ("stream", stream_id, from_version, limit)
+    again = services.page_again(request_key, where=where)
+    if again is not None:
+        return again
     runtime = get_runtime()
-    events, next_version = stream_queries.read_events(
-        runtime, stream_id, from_version, limit, current_viewer(), where="api: stream events"
+    events, next_version, showing = stream_queries.read_events(
+        runtime, stream_id, from_version, limit, current_viewer(), where=where
     )
     # a page with events proves the stream exists; only an empty one needs the second read
     if not events and stream_queries.stream_info(runtime, stream_id) is None:
         abort(404, description=f"no stream {stream_id!r}")
-    return services.event_page(events, next_version)
+    reply = services.event_page(events, next_version)
+    if next_version is not None:  # a full page: versions below the next one never change
+        services.keep_page(request_key, reply, showing)
+    return reply
 
 
 @bp.get("/streams/<id:stream_id>/state")
@@ -287,6 +295,8 @@ def global_events() -> Response:
         else {"since": since, "until": until}
     )
     limit = limit_arg()
+    where = "api: global log"
+    request_key = ("log", after, limit)
     search = log_queries.log_search(
         get_runtime(),
         types=types or None,
@@ -297,15 +307,22 @@ def global_events() -> Response:
         data_equals=parse_data_filter(str_arg("data") or ""),
         **window,
     )
+    if not search.filtered:
+        again = services.page_again(request_key, where=where)
+        if again is not None:
+            return again
     try:
         page, after_page, complete_to = log_queries.read_forward_complete(
             get_runtime(), search, after, limit
         )
     except ValueError as refused:  # a filter this source cannot serve
         abort(400, description=str(refused))
-    events = services.reveal(page, where="api: global log")
+    events, showing = services.reveal_page(page, where=where)
     reply = services.event_page(events, after_page)
     reply.headers[COMPLETE_TO_HEADER] = str(complete_to)
+    if not search.filtered and after_page is not None and len(page) == limit:
+        # a full page of the whole log: events commit at higher positions only
+        services.keep_page(request_key, reply, showing, COMPLETE_TO_HEADER)
     return reply
 
 
