@@ -7,7 +7,9 @@ API token, the dashboard app built over it and called as a WSGI server calls it 
 sockets, no gunicorn). Printed, in microseconds per call (best of 7 runs of N calls):
 
 - the two reads `bench/serve.py` drives (`/api/events?limit=50`, the longest account
-  stream's events), and `/api/health` (the framework and the app's hooks, no work);
+  stream's events), answered from the page cache after the first call and, by a second
+  app over the same runtime, decoded afresh every time (`PAGE_CACHE_MB` 0); and
+  `/api/health` (the framework and the app's hooks, no work);
 - their parts: the store's read, opening and logging the personal data an admin sees,
   shaping and encoding the reply;
 - the floor in the same run: the same page read by the raw driver, decoded and encoded
@@ -136,6 +138,7 @@ def measure(backend: str, repeat: int, threads: int = 0) -> None:
         app = create_app({"DB_URL": url})
         client = WsgiClient(app, token)
         runtime = app.extensions["eventscope"]
+        uncached = WsgiClient(create_app({"PAGE_CACHE_MB": 0}, runtime=runtime), token)
         events_store, privacy = runtime.store, runtime.privacy
         streams = json.loads(client.get("/api/streams?prefix=account-&limit=200"))["streams"]
         longest = max(streams, key=lambda s: s["version"])
@@ -151,6 +154,14 @@ def measure(backend: str, repeat: int, threads: int = 0) -> None:
             (
                 f"GET {stream_id}'s events (limit {PAGE})",
                 lambda: client.get(f"/api/streams/{stream_id}/events?limit={PAGE}"),
+            ),
+            (
+                f"GET /api/events?limit={PAGE}, no page cache",
+                lambda: uncached.get(f"/api/events?limit={PAGE}"),
+            ),
+            (
+                f"GET {stream_id}'s events, no page cache",
+                lambda: uncached.get(f"/api/streams/{stream_id}/events?limit={PAGE}"),
             ),
             (
                 f"  store.read_all, {PAGE + 1} events",

@@ -35,6 +35,7 @@ from webapp.web.filters import datetime_local
 from webapp.web.identifiers import IdentifierConverter, KeepEncodedSlashes, requested_page
 from webapp.web.login_throttle import LoginThrottle
 from webapp.web.page_cache import DEFAULT_MEGABYTES, MAX_MEGABYTES, PAGES_KEY, PageCache
+from webapp.web.query_args import EventscopeRequest
 from webapp.web.rendering import (
     EventscopeJSONProvider,
     compact_json,
@@ -123,6 +124,7 @@ def create_app(
         static_url_path="/static",
     )
     app.json = EventscopeJSONProvider(app)
+    app.request_class = EventscopeRequest
     app.session_interface = SignedCookieSessions()
     app.url_map.converters["id"] = IdentifierConverter
     app.url_map.merge_slashes = False  # `/a//b` is a bad address, not `/a/b`
