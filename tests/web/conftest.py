@@ -58,6 +58,18 @@ def auth_headers(tokens: dict[str, str]):
 
 
 @pytest.fixture
+def admin(auth_headers) -> dict[str, str]:
+    """The Authorization header of an admin's API token."""
+    return auth_headers("admin")
+
+
+@pytest.fixture
+def viewer(auth_headers) -> dict[str, str]:
+    """The Authorization header of a viewer's API token."""
+    return auth_headers("viewer")
+
+
+@pytest.fixture
 def log_in(client, accounts: AccountBook):
     """`log_in(role)`: log the test client's browser session in through a one-time link."""
 

@@ -10,16 +10,6 @@ from tests.web.conftest import dispatch
 from webapp.store import NewEvent
 
 
-@pytest.fixture
-def admin(auth_headers):
-    return auth_headers("admin")
-
-
-@pytest.fixture
-def viewer(auth_headers):
-    return auth_headers("viewer")
-
-
 def test_health_needs_no_authentication(client):
     response = client.get("/api/health")
 

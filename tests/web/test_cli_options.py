@@ -157,30 +157,21 @@ def test_a_malformed_key_store_url_is_one_line_and_exit_status_2(
     assert "Traceback" not in result.output
 
 
-def test_malformed_trusted_proxies_stop_serve_before_it_starts(
-    elsewhere: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("EVENTSCOPE_TRUSTED_PROXIES", "one"), ("EVENTSCOPE_PAGE_CACHE_MB", "plenty")],
+)
+def test_a_malformed_serving_setting_stops_serve_before_it_starts(
+    elsewhere: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
-    monkeypatch.setenv("EVENTSCOPE_TRUSTED_PROXIES", "one")
+    monkeypatch.setenv(variable, value)
 
     result = CliRunner().invoke(
         cli, ["serve", "--db", f"sqlite:///{tmp_path / 'e.db'}", "--port", "0"]
     )
 
     assert result.exit_code == 2
-    assert "EVENTSCOPE_TRUSTED_PROXIES must be a whole number" in _one_line_error(result.output)
-
-
-def test_a_malformed_page_cache_size_stops_serve_before_it_starts(
-    elsewhere: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("EVENTSCOPE_PAGE_CACHE_MB", "plenty")
-
-    result = CliRunner().invoke(
-        cli, ["serve", "--db", f"sqlite:///{tmp_path / 'e.db'}", "--port", "0"]
-    )
-
-    assert result.exit_code == 2
-    assert "EVENTSCOPE_PAGE_CACHE_MB must be a whole number" in _one_line_error(result.output)
+    assert f"{variable} must be a whole number" in _one_line_error(result.output)
 
 
 def test_a_secret_key_file_too_short_is_one_line_and_exit_status_2(

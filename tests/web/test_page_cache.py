@@ -19,16 +19,6 @@ STREAM_PAGE = "/api/streams/account-A-100/events?limit=1"
 
 
 @pytest.fixture
-def admin(auth_headers):
-    return auth_headers("admin")
-
-
-@pytest.fixture
-def viewer(auth_headers):
-    return auth_headers("viewer")
-
-
-@pytest.fixture
 def pages(app) -> PageCache:
     return app.extensions[PAGES_KEY]
 

@@ -52,10 +52,7 @@ def view_events(
             _with_data(event, codec.decode_data(str(event.event_id), event.data, reveal=scope))
             for event in events
         ]
-    out, revealed, _ = _view_by_role(codec, events, sees_personal_data(role))
-    if revealed:
-        log.record(actor, "view", revealed, where)
-    return out
+    return view_page(codec, log, events, actor=actor, role=role, where=where)[0]
 
 
 @dataclass(frozen=True)
