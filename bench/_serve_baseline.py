@@ -15,6 +15,7 @@ import gc
 import json
 import os
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,10 @@ def command() -> Any:
 
 
 # As `eventscope serve` does after a worker has loaded its app (the `post_worker_init` hook,
-# webapp.web.server.settle_worker_heap): the start-up heap is frozen out of the collector's
-# reach, so both servers run with the same collector settings. gunicorn imports this module
-# in each worker (no preloading), after the fork.
+# webapp.web.server.ready_worker): the start-up heap is frozen out of the collector's
+# reach and threads hand the GIL over within 0.5 ms, so both servers run with the same
+# collector and thread settings. gunicorn imports this module in each worker (no
+# preloading), after the fork.
 gc.collect()
 gc.freeze()
+sys.setswitchinterval(0.0005)

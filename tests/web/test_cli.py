@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 
+import pytest
 from click.testing import CliRunner
 
 from webapp.bootstrap import build_runtime
@@ -85,20 +87,25 @@ def test_serve_builds_the_app_inside_each_gunicorn_worker(sqlite_url):
 
 
 def test_each_gunicorn_worker_freezes_its_start_up_heap_once_its_app_is_built():
-    from webapp.web.server import gunicorn_options, settle_worker_heap
+    from webapp.web.server import SWITCH_INTERVAL, gunicorn_options, ready_worker
 
     options = gunicorn_options("127.0.0.1", 8000, 2)
     frozen_before = gc.get_freeze_count()
+    switch_before = sys.getswitchinterval()
     held_from_start = ["built before the worker serves"]  # a list: the collector tracks it
     assert any(obj is held_from_start for obj in gc.get_objects())  # scanned by collections
     try:
         options["post_worker_init"](None)
         frozen_after = gc.get_freeze_count()
+        switch_after = sys.getswitchinterval()
         still_scanned = any(obj is held_from_start for obj in gc.get_objects())
     finally:
         gc.unfreeze()  # the rest of the suite runs with the collector as usual
+        sys.setswitchinterval(switch_before)
 
-    assert options["post_worker_init"] is settle_worker_heap
+    assert options["post_worker_init"] is ready_worker
+    assert switch_before == 0.005  # Python's default, kept outside gunicorn's workers
+    assert switch_after == pytest.approx(SWITCH_INTERVAL)
     assert options["worker_class"] == "gthread" and options["threads"] == 4
     assert frozen_after > frozen_before
     assert not still_scanned  # out of every generation the collector goes through

@@ -15,6 +15,7 @@ from webapp.store.event_store import Conflict, EventStore, Execute, as_utc
 from webapp.store.notify import PostgresListener, postgres_channel
 from webapp.store.sql import INSERT_COLUMNS
 from webapp.store.types import (
+    NO_STREAM,
     ExpectedVersion,
     RecordedEvent,
     Snapshot,
@@ -52,6 +53,29 @@ INSERT_ONE = (
     "WITH channel AS (SELECT %s::text AS name), "
     f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, COALESCE(%s, %s), %s) " + _INSERT_TAIL
+)
+# At an exact version (NO_STREAM: 0) the append checks the version in its insert, so the
+# lock, the insert and the COMMIT go to the server together (`_append_at`): the lock is
+# held for the server's work alone, never while this process waits for its replies (or,
+# under load, for the GIL between them). No row inserted: the stream was not at it.
+_AT_VERSION = (
+    "WHERE (SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = %s) = %s "
+    "RETURNING position, stream_version), "
+    "told AS (SELECT pg_notify((SELECT name FROM channel), max(position)::text) FROM inserted "
+    "HAVING count(*) > 0) "
+    "SELECT position FROM inserted, told ORDER BY stream_version"
+)
+INSERT_ONE_AT = (
+    "WITH channel AS (SELECT %s::text AS name), "
+    f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
+    "SELECT %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, COALESCE(%s, %s), %s " + _AT_VERSION
+)
+INSERT_MANY_AT = (
+    "WITH channel AS (SELECT %s::text AS name), "
+    f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
+    "SELECT %s, v, e, t, s, d::jsonb, m::jsonb, c, a, COALESCE(o, %s), %s FROM unnest("
+    "%b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[], %b::timestamptz[]) AS batch (v, e, t, s, d, m, c, a, o) " + _AT_VERSION
 )
 INSERT_MANY = (
     "WITH channel AS (SELECT %s::text AS name), "
@@ -104,6 +128,9 @@ class PostgresEventStore(EventStore):
     ) -> tuple[int, list[int]]:
         count = len(rows)
         channel = self._notify_channel()
+        exact = 0 if expected is NO_STREAM else expected
+        if not check_ids and type(exact) is int:
+            return exact, self._append_at(stream_id, rows, exact, channel, now)
         fairy = self.engine.raw_connection()
         try:
             conn = fairy.driver_connection
@@ -132,6 +159,46 @@ class PostgresEventStore(EventStore):
         finally:
             fairy.close()
         return base, positions
+
+    def _append_at(
+        self, stream_id: str, rows: list[EventRow], expected: int, channel: str, now: datetime
+    ) -> list[int]:
+        """Append `rows` if the stream is at `expected`: their positions. BEGIN, the lock, the
+        insert and the COMMIT travel in one pipeline, one round trip; Conflict when nothing
+        was inserted (the transaction committed nothing)."""
+        count = len(rows)
+        if count == 1:
+            (r,) = rows
+            query = INSERT_ONE_AT
+            params: list[Any] = [channel, stream_id, expected + 1, *r, now, now]
+        else:
+            query = INSERT_MANY_AT
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            versions = list(range(expected + 1, expected + count + 1))
+            params = [channel, stream_id, now, now, versions, *columns]
+        params += [stream_id, expected]
+        fairy = self.engine.raw_connection()
+        try:
+            conn = fairy.driver_connection
+            try:
+                with conn.cursor() as cur:
+                    with conn.pipeline():
+                        cur.execute(TAKE_APPEND_LOCK)
+                        cur.execute(query, params)
+                        conn.commit()
+                    positions = [p for (p,) in cur.fetchall()]
+            except BaseException:
+                conn.rollback()
+                raise
+            if len(positions) != count:
+                with conn.cursor() as cur:
+                    cur.execute(STREAM_VERSION, (stream_id,))
+                    (actual,) = cur.fetchone()
+                conn.rollback()  # the read's own transaction
+                raise Conflict(actual)
+        finally:
+            fairy.close()
+        return positions
 
     @contextmanager
     def _index_transaction(self, wait: bool) -> Iterator[Execute | None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import gc
 import socket
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -61,6 +62,24 @@ def settle_worker_heap(_worker: Any) -> None:
     about 35 us of each 50-event API read went to such scans)."""
     gc.collect()
     gc.freeze()
+
+
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread may keep the GIL while another waits for it (Python's default: 0.005)."""
+
+
+def ready_worker(worker: Any) -> None:
+    """gunicorn's `post_worker_init` hook: the worker's heap settled (`settle_worker_heap`),
+    and its threads handing the GIL over within 0.5 ms instead of 5 ms.
+
+    A request thread gives the GIL up at every database call and must win it back from
+    the busy threads to go on: with 5 ms turns, a command that takes its write turn, waits
+    for the file lock and commits could wait several turns, and the tail of command
+    latency was made of such waits. Measured with bench/serve.py's 80/20 mix on SQLite, in
+    three interleaved A/B runs: command p99 105 -> 71 ms, 158 -> 109 ms and 173 -> 110 ms,
+    with more requests served per second. On PostgreSQL the change was within the noise."""
+    settle_worker_heap(worker)
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 class CannotListen(Exception):
@@ -125,6 +144,6 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         # every line without query strings: they may carry personal data (see request_log)
         "logger_class": PathOnlyGunicornLogger,
         "preload_app": False,
-        "post_worker_init": settle_worker_heap,
+        "post_worker_init": ready_worker,
         "worker_exit": close_worker_runtime,
     }
