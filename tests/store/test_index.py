@@ -409,3 +409,28 @@ def test_db_check_finds_a_damaged_index(db_url: str) -> None:
 
     assert checked.exit_code == 1
     assert "index table: 1 event up to the mark (60) not indexed" in checked.output
+
+
+def test_with_the_builder_running_appends_leave_checkpoints_to_it_and_the_log_reaches_the_file(
+    sqlite_url: str,
+) -> None:
+    upgrade(sqlite_url)
+    path = sqlite_url.removeprefix("sqlite:///")
+    with open_store(sqlite_url) as store:
+        store.append("warm-up", [NewEvent("NoteAdded", {"n": 0})], NO_STREAM)
+        writer, _turn = store._writer_and_turn()
+        file_before = os.path.getsize(path)
+
+        for n in range(1, 1001):
+            store.append(f"s-{n % 10}", [NewEvent("NoteAdded", {"n": n, "pad": "x" * 200})])
+
+        # the appends never checkpoint; the builder's rounds do, so the events reach the
+        # database file itself while the store stays open
+        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (
+            os.path.getsize(path) < file_before + 200_000 or store.index_position() < 1001
+        ):
+            time.sleep(0.05)
+        assert os.path.getsize(path) >= file_before + 200_000
+        assert store.index_position() == store.head_position() == 1001

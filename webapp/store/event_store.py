@@ -452,15 +452,22 @@ class EventStore(ABC):
             return -1  # a reader of this process is catching up already
         try:
             head = self.head_position()
-            mark = self.index_position()
+            start = mark = self.index_position()
             while mark < head:
                 moved = self._index_batch(indexer.BATCH, wait=wait, until=head)
                 if moved is None or moved <= mark:
                     break
                 mark = moved
-            return mark
         finally:
             self._index_lock.release()
+        if mark > start:
+            self._after_index_round()
+        return mark
+
+    def _after_index_round(self) -> None:
+        """Run by the background builder after a round that indexed events (SQLite moves
+        the log's write-ahead pages into the file here, off the append path)."""
+        return
 
     def _index_batch(self, batch: int, *, wait: bool, until: int | None = None) -> int | None:
         """Index up to `batch` events past the mark in one transaction; return the new mark
