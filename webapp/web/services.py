@@ -125,7 +125,9 @@ def reveal(events: Sequence[RecordedEvent], *, where: str) -> list[RecordedEvent
     return personal.reveal(get_runtime(), events, current_viewer(), where=where)
 
 
-def reveal_page(events: Sequence[RecordedEvent], *, where: str) -> tuple[list[RecordedEvent], Any]:
+def reveal_page(
+    events: Sequence[RecordedEvent], *, where: str
+) -> tuple[list[RecordedEvent], Showing | None]:
     """`reveal`, and what it takes to show the same page again (`keep_page`)."""
     return personal.reveal_page(get_runtime(), events, current_viewer(), where=where)
 
