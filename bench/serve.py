@@ -165,6 +165,13 @@ def start(command: list[str], work: Path, env: dict[str, str], port: int) -> sub
     raise SystemExit("server did not answer within 60 s")
 
 
+def start_eventscope(db_url: str, work: Path, **env: str) -> tuple[subprocess.Popen, int]:
+    """`eventscope serve` on the store, on a free port, with `env` added; it and its port."""
+    port = free_port()
+    command = [sys.executable, "-m", "webapp", "--db", db_url, "serve", "--port", str(port)]
+    return start(command + SERVER_OPTIONS, work, server_env(work, **env), port), port
+
+
 def stop(process: subprocess.Popen) -> None:
     """Stop a server cleanly (SIGTERM to gunicorn's master), or kill it after 30 s."""
     if process.poll() is None:
@@ -342,25 +349,11 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     print(f"\n== {backend}: seeding a fresh store ...", flush=True)
     with store(backend) as (db_url, work):
         token = seed(db_url, work)
-        es_port, base_port = free_port(), free_port()
-        env = server_env(work)
-        es = start(
-            [sys.executable, "-m", "webapp", "--db", db_url, "serve", "--port", str(es_port)]
-            + SERVER_OPTIONS,
-            work,
-            env,
-            es_port,
-        )
+        base_port = free_port()
+        es, es_port = start_eventscope(db_url, work)
         base = uncached = None
         try:
-            uncached_port = free_port()
-            uncached = start(
-                [sys.executable, "-m", "webapp", "--db", db_url, "serve"]
-                + ["--port", str(uncached_port), *SERVER_OPTIONS],
-                work,
-                server_env(work, EVENTSCOPE_PAGE_CACHE_MB="0"),
-                uncached_port,
-            )
+            uncached, uncached_port = start_eventscope(db_url, work, EVENTSCOPE_PAGE_CACHE_MB="0")
             stream_path, accounts = discover(es_port, token, args.clients)
             _, read_reply = http(es_port, "/api/events?limit=50", token)
             body = {"command": "DepositMoney", "data": {"account_number": accounts[0], "amount": 1}}

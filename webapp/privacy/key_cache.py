@@ -71,15 +71,13 @@ class KeyCache:
 
     def current_generation(self) -> int:
         """`generation`, once a forget committed elsewhere is due to be looked for has been."""
-        if time.monotonic() - self.checked_at >= self.check_seconds:
-            self.changed_elsewhere()
+        self._look_elsewhere_if_due(time.monotonic())
         return self.generation
 
     def get(self, subject_id: str) -> SubjectKey | None:
         """The cached record, unless it expired or a forget elsewhere dropped it."""
         now = time.monotonic()
-        if now - self.checked_at >= self.check_seconds:
-            self.changed_elsewhere()
+        self._look_elsewhere_if_due(now)
         entry = self._records.get(subject_id)  # one dict read: no lock needed to look
         if entry is None:
             return None
@@ -129,6 +127,11 @@ class KeyCache:
                 self._lookups = {x for x in self._lookups if x[1] != subject_id}
         for listener in self._listeners:
             listener()
+
+    def _look_elsewhere_if_due(self, now: float) -> None:
+        """Compare the forget mark if the last look is `check_seconds` old."""
+        if now - self.checked_at >= self.check_seconds:
+            self.changed_elsewhere()
 
     def changed_elsewhere(self) -> bool:
         """True (and everything dropped) if a forget was committed since the last check."""

@@ -44,46 +44,51 @@ STREAM_VERSION = sql.STREAM_VERSION.replace("?", "%s")
 # order) by one statement; the channel name is the first parameter. A batch travels
 # as one array per column through unnest: one plan and thirteen parameters whatever
 # its size, and rows come out of unnest (and draw positions) in array order.
-_INSERT_TAIL = (
-    "RETURNING position, stream_version), "
-    "told AS (SELECT pg_notify((SELECT name FROM channel), max(position)::text) FROM inserted) "
-    "SELECT position FROM inserted, told ORDER BY stream_version"
-)
-INSERT_ONE = (
-    "WITH channel AS (SELECT %s::text AS name), "
-    f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, COALESCE(%s, %s), %s) " + _INSERT_TAIL
+_CHANNEL = "WITH channel AS (SELECT %s::text AS name), "
+_INSERT_HEAD = _CHANNEL + f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
+_ONE_ROW = "SELECT %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, COALESCE(%s, %s), %s "
+_MANY_ROWS = (
+    "SELECT %s, v, e, t, s, d::jsonb, m::jsonb, c, a, COALESCE(o, %s), %s FROM unnest("
+    "%b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[], %b::timestamptz[]) AS batch (v, e, t, s, d, m, c, a, o) "
 )
 # At an exact version (NO_STREAM: 0) the append checks the version in its insert, so the
 # lock, the insert and the COMMIT go to the server together (`_append_at`): the lock is
 # held for the server's work alone, never while this process waits for its replies (or,
-# under load, for the GIL between them). No row inserted: the stream was not at it.
-_AT_VERSION = (
+# under load, for the GIL between them). No row inserted: the stream was not at it, and
+# no listener is told.
+_VERSION_CHECK = (
     "WHERE (SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = %s) = %s "
+)
+_INSERT_TAIL = (
     "RETURNING position, stream_version), "
     "told AS (SELECT pg_notify((SELECT name FROM channel), max(position)::text) FROM inserted "
     "HAVING count(*) > 0) "
     "SELECT position FROM inserted, told ORDER BY stream_version"
 )
-INSERT_ONE_AT = (
-    "WITH channel AS (SELECT %s::text AS name), "
-    f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
-    "SELECT %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, COALESCE(%s, %s), %s " + _AT_VERSION
-)
-INSERT_MANY_AT = (
-    "WITH channel AS (SELECT %s::text AS name), "
-    f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
-    "SELECT %s, v, e, t, s, d::jsonb, m::jsonb, c, a, COALESCE(o, %s), %s FROM unnest("
-    "%b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[], %b::timestamptz[]) AS batch (v, e, t, s, d, m, c, a, o) " + _AT_VERSION
-)
-INSERT_MANY = (
-    "WITH channel AS (SELECT %s::text AS name), "
-    f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) "
-    "SELECT %s, v, e, t, s, d::jsonb, m::jsonb, c, a, COALESCE(o, %s), %s FROM unnest("
-    "%b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[], %b::timestamptz[]) AS batch (v, e, t, s, d, m, c, a, o) " + _INSERT_TAIL
-)
+INSERT_ONE = _INSERT_HEAD + _ONE_ROW + _INSERT_TAIL
+INSERT_MANY = _INSERT_HEAD + _MANY_ROWS + _INSERT_TAIL
+INSERT_ONE_AT = _INSERT_HEAD + _ONE_ROW + _VERSION_CHECK + _INSERT_TAIL
+INSERT_MANY_AT = _INSERT_HEAD + _MANY_ROWS + _VERSION_CHECK + _INSERT_TAIL
+
+
+def _insert(
+    stream_id: str, rows: list[EventRow], base: int, channel: str, now: datetime, *, checked: bool
+) -> tuple[str, list[Any]]:
+    """The statement inserting `rows` after version `base`, and its parameters; `checked`
+    inserts nothing unless the stream is at `base` then."""
+    if len(rows) == 1:
+        (r,) = rows
+        query = INSERT_ONE_AT if checked else INSERT_ONE
+        params: list[Any] = [channel, stream_id, base + 1, *r, now, now]
+    else:
+        query = INSERT_MANY_AT if checked else INSERT_MANY
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        versions = list(range(base + 1, base + len(rows) + 1))
+        params = [channel, stream_id, now, now, versions, *columns]
+    return query, params + [stream_id, base] if checked else params
+
+
 FIELD_EQUALS = "e.data ->> ? = ?"
 # occurred_at: the metadata's business time, else the recorded time (webapp.store.business_time)
 
@@ -126,7 +131,6 @@ class PostgresEventStore(EventStore):
         now: datetime,
         check_ids: bool,
     ) -> tuple[int, list[int]]:
-        count = len(rows)
         channel = self._notify_channel()
         exact = 0 if expected is NO_STREAM else expected
         if not check_ids and type(exact) is int:
@@ -143,14 +147,7 @@ class PostgresEventStore(EventStore):
                         raise Conflict(base)
                     if check_ids and _any_stored(cur, rows):
                         raise Conflict(base, ids_stored=True)
-                    if count == 1:
-                        (r,) = rows
-                        params: list[Any] = [channel, stream_id, base + 1, *r, now, now]
-                        cur.execute(INSERT_ONE, params)
-                    else:
-                        columns = [list(column) for column in zip(*rows, strict=True)]
-                        versions = list(range(base + 1, base + count + 1))
-                        cur.execute(INSERT_MANY, [channel, stream_id, now, now, versions, *columns])
+                    cur.execute(*_insert(stream_id, rows, base, channel, now, checked=False))
                     positions = [p for (p,) in cur.fetchall()]
                 conn.commit()
             except BaseException:
@@ -166,17 +163,7 @@ class PostgresEventStore(EventStore):
         """Append `rows` if the stream is at `expected`: their positions. BEGIN, the lock, the
         insert and the COMMIT travel in one pipeline, one round trip; Conflict when nothing
         was inserted (the transaction committed nothing)."""
-        count = len(rows)
-        if count == 1:
-            (r,) = rows
-            query = INSERT_ONE_AT
-            params: list[Any] = [channel, stream_id, expected + 1, *r, now, now]
-        else:
-            query = INSERT_MANY_AT
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            versions = list(range(expected + 1, expected + count + 1))
-            params = [channel, stream_id, now, now, versions, *columns]
-        params += [stream_id, expected]
+        query, params = _insert(stream_id, rows, expected, channel, now, checked=True)
         fairy = self.engine.raw_connection()
         try:
             conn = fairy.driver_connection
@@ -190,7 +177,7 @@ class PostgresEventStore(EventStore):
             except BaseException:
                 conn.rollback()
                 raise
-            if len(positions) != count:
+            if len(positions) != len(rows):
                 with conn.cursor() as cur:
                     cur.execute(STREAM_VERSION, (stream_id,))
                     (actual,) = cur.fetchone()

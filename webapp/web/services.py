@@ -35,6 +35,7 @@ from webapp.queries import (
     InvalidAppend,
     RecordedEvent,
     StreamInfo,
+    Viewer,
     WrongExpectedVersion,
     audit,
     occurred_time,
@@ -132,19 +133,25 @@ def reveal_page(
     return personal.reveal_page(get_runtime(), events, current_viewer(), where=where)
 
 
-def _pages() -> PageCache | None:
-    return current_app.extensions.get(PAGES_KEY)
+def _slot(request_key: tuple[Any, ...]) -> tuple[PageCache, Viewer, tuple[Any, ...]] | None:
+    """The page cache, the signed-in reader and the key of this request for readers who see
+    personal data as they do; None when no page is kept for them (no cache, or a reader
+    whose own reveals decide what they see)."""
+    pages: PageCache | None = current_app.extensions.get(PAGES_KEY)
+    viewer = current_viewer()
+    if pages is None or not viewer.logs_each_view:
+        return None
+    return pages, viewer, (viewer.sees_personal_data, *request_key)
 
 
 def page_again(request_key: tuple[Any, ...], *, where: str) -> Response | None:
     """The reply `keep_page` kept for this request and readers of this role, shown again to
     the signed-in account (its plaintext logged as `where`, as decoding it would be); None
     when none is kept or a forget since made it stale."""
-    pages = _pages()
-    viewer = current_viewer()
-    if pages is None or not viewer.logs_each_view:
+    slot = _slot(request_key)
+    if slot is None:
         return None
-    key = (viewer.sees_personal_data, *request_key)
+    pages, viewer, key = slot
     kept = pages.get(key)
     if kept is None:
         return None
@@ -163,12 +170,10 @@ def keep_page(
     """Keep `reply`, the reply of a full page of events (one that never changes), for the same
     request by readers of the same role (`page_again`), with its `headers` named; `showing`
     None (a page that cannot be shown again) keeps nothing."""
-    pages = _pages()
-    viewer = current_viewer()
-    if pages is not None and showing is not None and viewer.logs_each_view:
+    if showing is not None and (slot := _slot(request_key)) is not None:
+        pages, _viewer, key = slot
         kept = tuple((name, reply.headers[name]) for name in headers)
-        page = CachedPage(reply.get_data(), kept, showing)
-        pages.put((viewer.sees_personal_data, *request_key), page)
+        pages.put(key, CachedPage(reply.get_data(), kept, showing))
     return reply
 
 
