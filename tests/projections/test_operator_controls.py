@@ -42,8 +42,7 @@ def actions(service, name="ledger"):
     return [(a["action"], a["position"], a["by"]) for a in service.operator_log(name)][::-1]
 
 
-@pytest.fixture
-def parked(store):
+def park_the_second_of_three_entries(store):
     """Entries 1, 2 (failing) and 3 run through a ledger that parks: (service, runner, p2)."""
     add(store, 1)
     add(store, 2, boom="until-fixed", email="ada@example.com")
@@ -52,6 +51,11 @@ def parked(store):
     runner = service.runner("ledger")
     runner.run_until_caught_up()
     return service, runner, store.read_all(types=["LedgerEntry"])[1].position
+
+
+@pytest.fixture
+def parked(store):
+    return park_the_second_of_three_entries(store)
 
 
 # --- pause and resume -------------------------------------------------------------------------

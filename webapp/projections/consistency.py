@@ -70,6 +70,7 @@ def wait_until_projected(
     names = list(names) if names is not None else projections.names()
     deadline = time.monotonic() + timeout
     delay = poll
+    projections.hurry()  # a worker in this process need not finish its pace first
     while True:
         positions = live_positions(projections.engine, names)
         behind = {n: p for n, p in positions.items() if p < position}

@@ -16,6 +16,7 @@ operator action is written to `projection_operator_log` with its actor and time.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -238,6 +239,31 @@ def retries_requested(engine: sa.Engine, name: str) -> list[sa.Row[Any]]:
                 .order_by(table.c.position, table.c.generation)
             )
         )
+
+
+@dataclass(frozen=True)
+class RoundControls:
+    """What operators asked of every unit, read once for a round of the worker's loop."""
+
+    paused: dict[str, dict[str, Any]]
+    retries: dict[str, list[sa.Row[Any]]]
+
+
+def controls_for_round(engine: sa.Engine) -> RoundControls:
+    """Every pause and every requested retry, on one connection (the worker asks each round;
+    one read per unit each would be two statements per projection per round)."""
+    table = schema.dead_letters
+    retries: dict[str, list[sa.Row[Any]]] = {}
+    with engine.connect().execution_options(eventscope_readonly=True) as conn:
+        paused = all_paused(conn)
+        rows = conn.execute(
+            sa.select(table)
+            .where(table.c.retry_requested_at.is_not(None))
+            .order_by(table.c.position, table.c.generation)
+        )
+        for row in rows:
+            retries.setdefault(row.name, []).append(row)
+    return RoundControls(paused, retries)
 
 
 def retried(conn: sa.Connection, row: sa.Row[Any]) -> None:

@@ -2,16 +2,17 @@
 
 A worker runs all the projections it leads through one group: each page of the
 log is read (and decoded) once and handed to every projection that is behind,
-filtered to the types it handles. Each projection still commits its own batch
-and checkpoint in its own transaction, so they stay independent: one may stop
-or rebuild while the others go on.
+filtered to the types it handles, and applied in one transaction with a savepoint
+per projection (`apply_together`). Each projection's batch and checkpoint still
+stand or fall together and apart from the others': one whose batch fails is applied
+again on its own, one may stop or rebuild while the others go on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from webapp.projections.runner import ProjectionRunner
+from webapp.projections.runner import ProjectionRunner, apply_together
 from webapp.store import EventStore
 from webapp.store.types import RecordedEvent
 
@@ -25,6 +26,8 @@ class ProjectionGroup:
         self.store = store
         self.runners = list(runners)
         self.page_size = page_size
+        self.head = 0
+        """The head of the log as the last step saw it."""
 
     def step(self, runners: Sequence[ProjectionRunner] | None = None) -> bool:
         """One page for each projection that is behind, and a rebuild batch each; True if moved."""
@@ -32,7 +35,7 @@ class ProjectionGroup:
         moved = False
         for runner in active:
             moved |= runner.step_rebuild()
-        head = self.store.head_position()
+        head = self.head = self.store.head_position()
         behind = [r for r in active if not r.stopped and not r.live_frozen and r.position < head]
         if behind:
             self._feed(behind, head)
@@ -64,6 +67,7 @@ class ProjectionGroup:
                 key = id(runner.prepare)
                 if key not in shared:
                     shared[key] = [runner.prepare(e) for e in page]
+        batches: list[tuple[ProjectionRunner, list[RecordedEvent]]] = []
         for runner in behind:
             position = runner.position
             if position >= end:
@@ -83,7 +87,8 @@ class ProjectionGroup:
                     for e in page
                     if e.position > position and (wanted is None or e.type in wanted)
                 ]
-            runner.apply_live(events, end)
+            batches.append((runner, events))
+        apply_together(batches, end)  # one transaction for the page, a savepoint each
 
     def run_until_caught_up(self) -> int:
         while True:

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import socket
+import threading
 import time
 import uuid
 from typing import Protocol
@@ -49,6 +50,48 @@ class Leadership(Protocol):
     def release(self) -> None: ...
 
 
+class _Triers:
+    """One spare connection per database URL for trying locks this process does not hold.
+
+    A lock is held by the session that took it, so each held lock keeps a connection of its
+    own; a try that fails needs none afterwards. Before, each failed try opened and closed a
+    connection: a worker that ran no unit (the second web worker of `eventscope serve`)
+    started a PostgreSQL session per unit every second. Now the tries of all of this
+    process's locks share one connection, and one that wins a lock keeps it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spare: dict[str, tuple[int, sa.Connection]] = {}
+
+    def take(self, engine: sa.Engine) -> sa.Connection:
+        key = engine.url.render_as_string(hide_password=False)
+        with self._lock:
+            spare = self._spare.pop(key, None)
+        if spare is not None and spare[0] == os.getpid() and not spare[1].closed:
+            return spare[1]
+        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    def give_back(self, engine: sa.Engine, conn: sa.Connection) -> None:
+        key = engine.url.render_as_string(hide_password=False)
+        with self._lock:
+            spare = self._spare.get(key)
+            if spare is None or spare[0] != os.getpid():
+                self._spare[key] = (os.getpid(), conn)
+                return
+        conn.close()
+
+    def close(self, engine: sa.Engine) -> None:
+        """Close the spare connection for `engine`'s database (a worker stopping)."""
+        with self._lock:
+            _, conn = self._spare.pop(engine.url.render_as_string(hide_password=False), (0, None))
+        if conn is not None:
+            with contextlib.suppress(Exception):  # closing a dead connection
+                conn.close()
+
+
+_triers = _Triers()
+
+
 class AdvisoryLock:
     """A PostgreSQL session advisory lock held on its own connection."""
 
@@ -62,14 +105,14 @@ class AdvisoryLock:
     def try_acquire(self) -> bool:
         if self._conn is not None:
             return self.still_held()
-        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        conn = _triers.take(self._engine)
         try:
             got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(self._key))).scalar()
         except Exception:
             conn.close()
             raise
         if not got:
-            conn.close()
+            _triers.give_back(self._engine, conn)
             return False
         self._conn = conn
         self._checked_at = time.monotonic()
@@ -109,6 +152,7 @@ class AdvisoryLock:
             with contextlib.suppress(Exception):  # closing the connection releases it anyway
                 self._conn.execute(sa.select(sa.func.pg_advisory_unlock(self._key)))
         self._drop()
+        _triers.close(self._engine)
         self._engine.dispose()
 
 

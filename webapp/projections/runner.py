@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,7 +23,7 @@ from webapp.projections.generations import Generations, TableSet
 from webapp.projections.leadership import Leadership
 from webapp.projections.milestones import MilestoneKeeper
 from webapp.projections.projection import Projection
-from webapp.projections.unit import EventPreparer, LostLeadership, UnitRunner
+from webapp.projections.unit import SAVE_CHECKPOINT, EventPreparer, LostLeadership, UnitRunner
 from webapp.store import EventStore
 from webapp.store.types import RecordedEvent
 
@@ -222,11 +223,13 @@ class ProjectionRunner(UnitRunner):
         """Ask for a rebuild that replays the events after position `after` (0: all)."""
         self.generations.request(after)
 
-    def retry_parked(self) -> bool:
+    def retry_parked(self, requested: Sequence[sa.Row[Any]] | None = None) -> bool:
         """Apply again the parked events an operator asked to retry (webapp.projections.
         controls), each in a transaction of its own: on success it leaves the dead letters,
-        on failure it stays with the new error. True if any was tried."""
-        requested = controls.retries_requested(self.engine, self.name)
+        on failure it stays with the new error. True if any was tried. `requested`, this
+        unit's requests as read for the round, saves the read."""
+        if requested is None:
+            requested = controls.retries_requested(self.engine, self.name)
         for row in requested:
             generation = int(row.generation)
             if generation not in self.generations.positions:  # its tables were replaced
@@ -378,3 +381,64 @@ class ProjectionRunner(UnitRunner):
                 self._fence(conn)
                 self._save_checkpoint(conn, generation, target)
             positions[generation] = target
+
+
+def apply_together(
+    batches: Sequence[tuple[ProjectionRunner, Sequence[RecordedEvent]]], target: int
+) -> None:
+    """Apply each runner's prepared events and move its live checkpoint to `target`, all in
+    one transaction: a savepoint per projection with events, one statement for the
+    checkpoints of those with none.
+
+    A round of the worker feeds every projection the same page of the log. One transaction
+    each cost a write turn apiece on SQLite (every append waits while one is held) and a
+    commit apiece on PostgreSQL; one for the round costs one. Each projection's batch and
+    checkpoint still stand or fall together, and apart from the others': a batch that
+    fails is rolled back to its savepoint and applied again on its own (`apply_live`: the
+    retries, the isolation of the failing event, the projection's failure policy), after
+    the others committed. A database error falls back to each projection's own apply."""
+    if not batches:
+        return
+    engine = batches[0][0].engine
+    with_events = [(runner, events) for runner, events in batches if events]
+    now = time.time()
+    idle = [
+        {
+            "cp_name": r.name,
+            "cp_generation": r.generations.live,
+            "cp_position": target,
+            "cp_at": now,
+        }
+        for r, events in batches
+        if not events
+    ]
+    failed: list[tuple[ProjectionRunner, Sequence[RecordedEvent]]] = []
+    try:
+        with engine.begin() as conn:
+            for runner, _ in batches:
+                runner._fence(conn)  # noqa: SLF001 - the runners' own check, in this transaction
+            for runner, events in with_events:
+                live = runner.generations.live
+                assert live is not None
+                savepoint = conn.begin_nested()
+                try:
+                    runner.projection.handle_batch(conn, runner.tables.tables(live), events)
+                    runner._save_checkpoint(conn, live, target)  # noqa: SLF001
+                except Exception:  # noqa: BLE001 - applied again on its own below
+                    savepoint.rollback()
+                    failed.append((runner, events))
+                else:
+                    savepoint.commit()
+            if idle:
+                conn.execute(SAVE_CHECKPOINT, idle)
+    except sa.exc.OperationalError:
+        for runner, events in batches:
+            runner.apply_live(events, target)
+        return
+    for runner, _ in batches:
+        if all(runner is not other for other, _ in failed):
+            live = runner.generations.live
+            assert live is not None
+            runner.generations.positions[live] = target
+    for runner, events in failed:
+        runner.apply_live(events, target)

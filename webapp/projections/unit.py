@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -76,11 +76,15 @@ class UnitRunner:
         self._rate_mark = (time.monotonic(), 0)
         self.paused = False
 
-    def check_paused(self) -> bool:
+    def check_paused(self, pauses: Mapping[str, object] | None = None) -> bool:
         """Read whether an operator paused the unit (webapp.projections.controls); a paused
-        unit applies nothing and keeps its checkpoint. True while paused."""
+        unit applies nothing and keeps its checkpoint. True while paused. `pauses`, every
+        paused unit by name as read for this round, saves the read."""
         was = self.paused
-        self.paused = controls.paused(self.engine, self.name) is not None
+        if pauses is None:
+            self.paused = controls.paused(self.engine, self.name) is not None
+        else:
+            self.paused = self.name in pauses
         if self.paused != was and not self.stopped:
             self.progress.state = "paused" if self.paused else "catching_up"
             self.write_status(force=True)
@@ -141,12 +145,13 @@ class UnitRunner:
 
     def _save_checkpoint(self, conn: sa.Connection, generation: int, position: int) -> None:
         conn.execute(
-            schema.checkpoints.update()
-            .where(
-                schema.checkpoints.c.name == self.name,
-                schema.checkpoints.c.generation == generation,
-            )
-            .values(position=position, updated_at=time.time())
+            SAVE_CHECKPOINT,
+            {
+                "cp_name": self.name,
+                "cp_generation": generation,
+                "cp_position": position,
+                "cp_at": time.time(),
+            },
         )
 
     def _record_error(
@@ -259,6 +264,18 @@ class UnitRunner:
         self.progress.state = "catching_up"
         self.write_status(force=True)
         return True
+
+
+SAVE_CHECKPOINT = (
+    schema.checkpoints.update()
+    .where(
+        schema.checkpoints.c.name == sa.bindparam("cp_name"),
+        schema.checkpoints.c.generation == sa.bindparam("cp_generation"),
+    )
+    .values(position=sa.bindparam("cp_position"), updated_at=sa.bindparam("cp_at"))
+)
+"""Move a unit's checkpoint (`cp_name`, `cp_generation`) to `cp_position`; built once, as a
+unit saves its checkpoint with every batch."""
 
 
 def write_status_row(
