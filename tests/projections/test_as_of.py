@@ -250,11 +250,12 @@ def test_milestones_of_older_handlers_are_not_used_and_are_pruned(small_mileston
 def test_scratch_generations_are_dropped_once_their_time_and_grace_are_over(runtime):
     seen = a_history(runtime)
     reader = runtime.projections.as_of
-    reader.ttl_seconds, reader.grace_seconds = 0.2, 0.1
+    # a build's time counts from its start: long enough for a slow machine's build
+    reader.ttl_seconds, reader.grace_seconds = 1.0, 0.5
     runtime.projections.query_as_of("account_summary", 3, rows_of)
     assert len(copy_tables(runtime)) == 1
 
-    time.sleep(0.4)  # past its time and its grace
+    time.sleep(1.7)  # past its time and its grace
     runtime.projections.query_as_of("account_summary", 4, rows_of)  # sweeps the first
 
     wait_for(
