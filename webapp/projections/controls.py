@@ -228,17 +228,21 @@ def skip_parked(
     return _letter(row)
 
 
+def _retry_requests() -> sa.Select[Any]:
+    """The parked events an operator asked to retry, oldest first."""
+    table = schema.dead_letters
+    return (
+        sa.select(table)
+        .where(table.c.retry_requested_at.is_not(None))
+        .order_by(table.c.position, table.c.generation)
+    )
+
+
 def retries_requested(engine: sa.Engine, name: str) -> list[sa.Row[Any]]:
     """The parked events of `name` an operator asked to retry, oldest first."""
-    table = schema.dead_letters
+    query = _retry_requests().where(schema.dead_letters.c.name == name)
     with engine.connect().execution_options(eventscope_readonly=True) as conn:
-        return list(
-            conn.execute(
-                sa.select(table)
-                .where(table.c.name == name, table.c.retry_requested_at.is_not(None))
-                .order_by(table.c.position, table.c.generation)
-            )
-        )
+        return list(conn.execute(query))
 
 
 @dataclass(frozen=True)
@@ -252,16 +256,10 @@ class RoundControls:
 def controls_for_round(engine: sa.Engine) -> RoundControls:
     """Every pause and every requested retry, on one connection (the worker asks each round;
     one read per unit each would be two statements per projection per round)."""
-    table = schema.dead_letters
     retries: dict[str, list[sa.Row[Any]]] = {}
     with engine.connect().execution_options(eventscope_readonly=True) as conn:
         paused = all_paused(conn)
-        rows = conn.execute(
-            sa.select(table)
-            .where(table.c.retry_requested_at.is_not(None))
-            .order_by(table.c.position, table.c.generation)
-        )
-        for row in rows:
+        for row in conn.execute(_retry_requests()):
             retries.setdefault(row.name, []).append(row)
     return RoundControls(paused, retries)
 

@@ -64,15 +64,14 @@ class _Triers:
         self._spare: dict[str, tuple[int, sa.Connection]] = {}
 
     def take(self, engine: sa.Engine) -> sa.Connection:
-        key = engine.url.render_as_string(hide_password=False)
         with self._lock:
-            spare = self._spare.pop(key, None)
+            spare = self._spare.pop(_database(engine), None)
         if spare is not None and spare[0] == os.getpid() and not spare[1].closed:
             return spare[1]
         return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def give_back(self, engine: sa.Engine, conn: sa.Connection) -> None:
-        key = engine.url.render_as_string(hide_password=False)
+        key = _database(engine)
         with self._lock:
             spare = self._spare.get(key)
             if spare is None or spare[0] != os.getpid():
@@ -83,10 +82,14 @@ class _Triers:
     def close(self, engine: sa.Engine) -> None:
         """Close the spare connection for `engine`'s database (a worker stopping)."""
         with self._lock:
-            _, conn = self._spare.pop(engine.url.render_as_string(hide_password=False), (0, None))
+            _, conn = self._spare.pop(_database(engine), (0, None))
         if conn is not None:
             with contextlib.suppress(Exception):  # closing a dead connection
                 conn.close()
+
+
+def _database(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
 
 
 _triers = _Triers()

@@ -23,7 +23,13 @@ from webapp.projections.generations import Generations, TableSet
 from webapp.projections.leadership import Leadership
 from webapp.projections.milestones import MilestoneKeeper
 from webapp.projections.projection import Projection
-from webapp.projections.unit import SAVE_CHECKPOINT, EventPreparer, LostLeadership, UnitRunner
+from webapp.projections.unit import (
+    SAVE_CHECKPOINT,
+    EventPreparer,
+    LostLeadership,
+    UnitRunner,
+    checkpoint_move,
+)
 from webapp.store import EventStore
 from webapp.store.types import RecordedEvent
 
@@ -401,16 +407,8 @@ def apply_together(
         return
     engine = batches[0][0].engine
     with_events = [(runner, events) for runner, events in batches if events]
-    now = time.time()
     idle = [
-        {
-            "cp_name": r.name,
-            "cp_generation": r.generations.live,
-            "cp_position": target,
-            "cp_at": now,
-        }
-        for r, events in batches
-        if not events
+        checkpoint_move(r.name, r.generations.live, target) for r, events in batches if not events
     ]
     failed: list[tuple[ProjectionRunner, Sequence[RecordedEvent]]] = []
     try:

@@ -144,15 +144,7 @@ class UnitRunner:
         return True
 
     def _save_checkpoint(self, conn: sa.Connection, generation: int, position: int) -> None:
-        conn.execute(
-            SAVE_CHECKPOINT,
-            {
-                "cp_name": self.name,
-                "cp_generation": generation,
-                "cp_position": position,
-                "cp_at": time.time(),
-            },
-        )
+        conn.execute(SAVE_CHECKPOINT, checkpoint_move(self.name, generation, position))
 
     def _record_error(
         self, generation: int, event: RecordedEvent, outcome: str, error: str, *, advance: bool
@@ -276,6 +268,16 @@ SAVE_CHECKPOINT = (
 )
 """Move a unit's checkpoint (`cp_name`, `cp_generation`) to `cp_position`; built once, as a
 unit saves its checkpoint with every batch."""
+
+
+def checkpoint_move(name: str, generation: int | None, position: int) -> dict[str, object]:
+    """The parameters of SAVE_CHECKPOINT moving `name`'s `generation` to `position` now."""
+    return {
+        "cp_name": name,
+        "cp_generation": generation,
+        "cp_position": position,
+        "cp_at": time.time(),
+    }
 
 
 def write_status_row(
