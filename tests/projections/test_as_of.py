@@ -22,6 +22,7 @@ from webapp.demo.read_models.accounts import get_account_summary
 from webapp.demo.transfers import TransferMoney
 from webapp.domain import from_data
 from webapp.projections import Worker, copies
+from webapp.projections.milestones import build_at
 
 from .conftest import drive, make_settings, wait_for
 
@@ -323,3 +324,40 @@ def test_concurrent_requests_for_the_same_moment_build_once(runtime):
     assert answers == [seen[position]["account_summary"]] * 8
     assert runtime.projections.as_of.builds == builds + 1
     assert len(runtime.projections.copies("account_summary")) == 1
+
+
+def test_a_builder_stalled_past_its_claim_cannot_touch_the_moment_claimed_anew(runtime):
+    seen = a_history(runtime)
+    position = max(seen)
+    keeper = runtime.projections._keepers["account_summary"]  # noqa: SLF001 - its tables
+    engine, tables = runtime.store.engine, keeper.tables
+
+    def claim(owner: str, lease: float) -> copies.Copy:
+        claimed = copies.claim_copy(
+            engine, tables, kind=copies.SCRATCH, position=position, owner=owner, lease_seconds=lease
+        )
+        assert claimed is not None
+        return claimed
+
+    stalled = claim("stalled", 0.05)
+    time.sleep(0.1)  # it stalls past its lease; another process finds the claim lapsed,
+    assert copies.drop_copy(engine, tables, stalled, expired_before=time.time())
+    fresh = claim("fresh", 60)  # drops it and claims the moment anew
+    if engine.dialect.name == "sqlite":  # the harshest case: the same id, the same tables
+        assert fresh.generation == stalled.generation
+
+    with pytest.raises(copies.ClaimLost):
+        build_at(keeper, stalled, None)  # the stalled builder wakes and goes on
+    assert copies.extend(engine, stalled, time.time() + 60) is None
+    assert copies.finish_copy(engine, stalled, expires_at=None) is None
+    assert copies.drop_copy(engine, tables, stalled) is False
+
+    with engine.connect() as conn:
+        assert rows_of(conn, tables.tables(fresh.generation)) == []  # nothing of the stalled one's
+    [row] = copies.copies_of(engine, "account_summary")
+    assert (row.id, row.owner, row.state) == (fresh.id, fresh.owner, copies.BUILDING)
+
+    build_at(keeper, fresh, None)  # the new builder's work is whole
+    assert copies.finish_copy(engine, fresh, expires_at=time.time() + 60) is not None
+    with engine.connect() as conn:
+        assert rows_of(conn, tables.tables(fresh.generation)) == seen[position]["account_summary"]

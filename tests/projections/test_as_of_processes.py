@@ -160,7 +160,7 @@ def test_a_builder_killed_mid_build_is_taken_over_once_its_claim_lapses(seeded, 
 def test_a_builder_still_at_work_is_waited_for_not_duplicated(seeded, db_url, tmp_path):
     runtime, head, live = seeded
     child = start_child(
-        db_url, tmp_path, "--position", str(head), "--slow", "0.5", "--lease", "0.6", "--no-close"
+        db_url, tmp_path, "--position", str(head), "--slow", "1.2", "--lease", "2.0", "--no-close"
     )
     try:
         wait_for(
@@ -168,8 +168,8 @@ def test_a_builder_still_at_work_is_waited_for_not_duplicated(seeded, db_url, tm
             timeout=60,
             what="the child's claim",
         )
-        # the build (two batches of 0.5 s) lasts longer than its 0.6 s claim: the
-        # heartbeat keeps it
+        # the build (two batches of 1.2 s) lasts longer than its 2 s claim: the heartbeat
+        # keeps it (a beat waits at most one batch for SQLite's write lock: 0.8 s to spare)
         assert runtime.projections.query_as_of("account_summary", head, every_row) == live
         assert answer_of(child)["builds"] == 1
     finally:

@@ -15,6 +15,14 @@ builds the copy and the others find its row and wait for it to be ready. While b
 the builder renews its claim (`Heartbeat`) every third of `BUILD_LEASE_SECONDS`; a builder
 that died stops renewing and its row expires.
 
+A claim is its row's id *and* its `owner`, which names the claim itself: a builder that
+was only stalled past its lease (not dead) may find its row dropped and the moment claimed
+anew, on SQLite even under the same id and table names. Everything a builder does to its
+copy is therefore fenced by the whole claim: each of its transactions first confirms the
+claim stands (`hold`, which on PostgreSQL also keeps the row from being dropped until the
+transaction ends), and a renewal, a finish or a drop touches only the row of that claim.
+A stalled builder's late batch is refused (`ClaimLost`) and changes nothing.
+
 Any row whose `expires_at` has passed (a scratch generation nobody renewed, or a copy
 whose builder died) may be dropped by anyone: `drop_copy(..., expired_before=now)` deletes
 the row only if it is still expired (a renewal that came first wins) and drops the tables
@@ -26,6 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
@@ -58,6 +67,8 @@ class Copy:
     model_version: int
     state: str
     expires_at: float | None
+    owner: str
+    """Who claimed it and which claim this is: a moment claimed anew has another owner."""
 
     @property
     def generation(self) -> int:
@@ -73,7 +84,35 @@ def _copy(row: sa.Row) -> Copy:
         model_version=int(row.model_version),
         state=row.state,
         expires_at=row.expires_at,
+        owner=row.owner,
     )
+
+
+class ClaimLost(RuntimeError):
+    """A builder's claim on a copy lapsed and was dropped (it stalled past its lease): the
+    copy is no longer its to write, finish or drop."""
+
+
+def _this_claim(copy: Copy) -> list[sa.ColumnElement[bool]]:
+    """The conditions that find `copy`'s row as claimed then, not a later claim that may
+    have been given the same id."""
+    c = schema.copies.c
+    return [c.id == copy.id, c.owner == copy.owner]
+
+
+def hold(conn: sa.Connection, copy: Copy) -> None:
+    """At the start of a builder's transaction: confirm its claim on `copy` still stands
+    and keep the row from being dropped until the transaction ends (on SQLite the write
+    lock `BEGIN IMMEDIATE` took already does); ClaimLost if it is gone."""
+    c = schema.copies.c
+    found = conn.execute(
+        sa.select(c.id)
+        .where(*_this_claim(copy), c.state == BUILDING)
+        .with_for_update(read=True, key_share=True)  # a renewal may still update it
+    ).first()
+    if found is None:
+        msg = f"the claim on copy {copy.id} of {copy.name} lapsed and was dropped"
+        raise ClaimLost(msg)
 
 
 def moment_of(kind: str, name: str, model_version: int, position: int) -> str:
@@ -95,6 +134,7 @@ def claim_copy(
     projection = tables.projection
     now = time.time()
     moment = moment_of(kind, projection.name, projection.version, position)
+    claim = f"{owner[:80]}#{uuid.uuid4().hex[:12]}"
     try:
         with engine.begin() as conn:  # the row and its tables appear together
             copy_id = conn.execute(
@@ -105,7 +145,7 @@ def claim_copy(
                     position=position,
                     model_version=projection.version,
                     state=BUILDING,
-                    owner=owner,
+                    owner=claim,
                     created_at=now,
                     expires_at=now + lease_seconds,
                     moment=moment,
@@ -120,6 +160,7 @@ def claim_copy(
                 projection.version,
                 BUILDING,
                 now + lease_seconds,
+                claim,
             )
             metadata = tables.metadata(copy.generation)
             metadata.drop_all(conn, checkfirst=True)  # leftovers of a restored dump
@@ -143,16 +184,7 @@ def is_ready(engine: sa.Engine, copy: Copy) -> bool:
     """Whether `copy`'s row is still there and built (a forget or a sweep may drop it)."""
     c = schema.copies.c
     with engine.connect().execution_options(eventscope_readonly=True) as conn:
-        found = conn.execute(
-            sa.select(c.id).where(
-                c.id == copy.id,  # and the same moment: SQLite may give a dropped row's id anew
-                c.name == copy.name,
-                c.kind == copy.kind,
-                c.position == copy.position,
-                c.model_version == copy.model_version,
-                c.state == READY,
-            )
-        ).first()
+        found = conn.execute(sa.select(c.id).where(*_this_claim(copy), c.state == READY)).first()
     return found is not None
 
 
@@ -165,11 +197,11 @@ def extend(engine: sa.Engine, copy: Copy, until: float) -> Copy | None:
         conn.execute(
             schema.copies.update()
             .where(
-                c.id == copy.id, c.state == copy.state, c.expires_at >= now, c.expires_at < until
+                *_this_claim(copy), c.state == copy.state, c.expires_at >= now, c.expires_at < until
             )
             .values(expires_at=until)
         )
-        row = conn.execute(sa.select(schema.copies).where(c.id == copy.id)).first()
+        row = conn.execute(sa.select(schema.copies).where(*_this_claim(copy))).first()
     if row is None or row.state != copy.state or row.expires_at is None or row.expires_at < now:
         return None
     return _copy(row)
@@ -235,7 +267,7 @@ def finish_copy(engine: sa.Engine, copy: Copy, *, expires_at: float | None) -> C
     with engine.begin() as conn:
         done = conn.execute(
             schema.copies.update()
-            .where(c.id == copy.id, c.state == BUILDING)
+            .where(*_this_claim(copy), c.state == BUILDING)
             .values(state=READY, expires_at=expires_at)
         ).rowcount
     return replace(copy, state=READY, expires_at=expires_at) if done else None
@@ -285,7 +317,7 @@ def drop_copy(
     time, so a renewal that came first wins) and, if this call deleted it, drop its tables;
     True if it did."""
     c = schema.copies.c
-    where = [c.id == copy.id]
+    where = _this_claim(copy)
     if expired_before is not None:
         where += [c.expires_at.is_not(None), c.expires_at < expired_before]
     with engine.begin() as conn:

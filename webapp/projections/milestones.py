@@ -200,10 +200,14 @@ def build_once(
                 lease_seconds=lease_seconds,
             )
             if claimed is not None:
-                built = _fill(keeper, claimed, lease_seconds, keep_for)
+                try:
+                    built = _fill(keeper, claimed, lease_seconds, keep_for)
+                except copies.ClaimLost:  # stalled past the lease: another may hold it now
+                    log.warning("lost the claim on copy %d of %s", claimed.id, claimed.name)
+                    built = None
                 if built is not None:
                     return built, True
-                # dropped under us (a forget): look again
+                # dropped under us (a forget, a lapse): look again
             # else another process claimed it first: wait for it
         elif found.expires_at is not None and found.expires_at < now:
             copies.drop_copy(engine, tables, found, expired_before=now)  # lapsed: take over
@@ -251,13 +255,15 @@ def build_at(
 ) -> None:
     """Fill `target`'s tables: the rows of milestone `base` (if any), then the projection's
     handlers over the events after it up to `target.position`; `between()` runs after each
-    transaction."""
+    transaction. Each transaction first confirms `target` is still this builder's claim
+    (`copies.hold`): ClaimLost, with that transaction undone, if it lapsed."""
     tables = keeper.tables
     into = tables.tables(target.generation)
     start = 0
     if base is not None:
         try:
             with keeper.engine.begin() as conn:
+                copies.hold(conn, target)
                 copies.fill_from(conn, tables.tables(base.generation), into)
             start = base.position
         except sa.exc.DBAPIError:  # pruned meanwhile: replay from the start instead
@@ -271,4 +277,5 @@ def build_at(
         until=target.position,
         prepare=keeper.prepare,
         between=between,
+        guard=lambda conn: copies.hold(conn, target),
     )

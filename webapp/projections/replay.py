@@ -29,6 +29,10 @@ class ReplayRefused(RuntimeError):
     """A handler failed on an event the projection's policy does not let it pass."""
 
 
+Guard = Callable[[sa.Connection], None]
+"""Run first in each of a replay's transactions (a builder confirming its claim)."""
+
+
 def replay(
     store: EventStore,
     engine: sa.Engine,
@@ -40,9 +44,11 @@ def replay(
     prepare: EventPreparer | None = None,
     batch_size: int = REPLAY_BATCH,
     between: Callable[[], None] | None = None,
+    guard: Guard | None = None,
 ) -> int:
     """Apply the handled events in (after, until] to `tables`; how many were applied
-    (`between()` runs after each page's transaction).
+    (`between()` runs after each page's transaction; `guard(conn)` first in each
+    transaction, and whatever it raises ends the replay with that transaction undone).
 
     Where the handled events are common (at least DENSE of the last page), pages are read
     by position alone and the rest skipped here: a filter by type reads the index of each
@@ -62,7 +68,7 @@ def replay(
         if prepare is not None:
             events = [prepare(e) for e in events]
         if events:
-            _apply(engine, projection, tables, events)
+            _apply(engine, projection, tables, events, guard)
             applied += len(events)
         if between is not None:
             between()
@@ -73,27 +79,55 @@ def replay(
 
 
 def _apply(
-    engine: sa.Engine, projection: Projection, tables: Tables, events: Sequence[RecordedEvent]
+    engine: sa.Engine,
+    projection: Projection,
+    tables: Tables,
+    events: Sequence[RecordedEvent],
+    guard: Guard | None,
 ) -> None:
     try:
-        with engine.begin() as conn:
-            projection.handle_batch(conn, tables, events)
-    except Exception:  # noqa: BLE001 - isolate the failing event below
+        _handle(engine, projection, tables, events, guard)
+    except _HandlerFailed:  # isolate the failing event below
         for event in events:
-            _apply_one(engine, projection, tables, event)
+            _apply_one(engine, projection, tables, event, guard)
 
 
 def _apply_one(
-    engine: sa.Engine, projection: Projection, tables: Tables, event: RecordedEvent
+    engine: sa.Engine,
+    projection: Projection,
+    tables: Tables,
+    event: RecordedEvent,
+    guard: Guard | None,
 ) -> None:
     try:
-        with engine.begin() as conn:
-            projection.handle_batch(conn, tables, [event])
-    except Exception as exc:  # noqa: BLE001 - the handler's own error: apply the policy
+        _handle(engine, projection, tables, [event], guard)
+    except _HandlerFailed as failed:  # the handler's own error: apply the policy
         if projection.on_error.action in ("skip", "park"):
             return
+        exc = failed.__cause__
         msg = (
             f"projection {projection.name} cannot pass event {event.position} "
             f"({event.type}): {describe_failure(exc, event.data)}"
         )
         raise ReplayRefused(msg) from exc
+
+
+class _HandlerFailed(Exception):
+    """The projection's handler failed (what the guard raises is not this)."""
+
+
+def _handle(
+    engine: sa.Engine,
+    projection: Projection,
+    tables: Tables,
+    events: Sequence[RecordedEvent],
+    guard: Guard | None,
+) -> None:
+    """One transaction: the guard, then the handler over `events`; any failure undoes it."""
+    with engine.begin() as conn:
+        if guard is not None:
+            guard(conn)
+        try:
+            projection.handle_batch(conn, tables, events)
+        except Exception as exc:  # noqa: BLE001 - told apart from the guard's by the caller
+            raise _HandlerFailed from exc
