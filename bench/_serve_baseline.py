@@ -6,7 +6,10 @@ BENCH_COMMAND_REPLY (a captured `POST /api/commands` reply); Flask encodes them 
 every request, as any JSON endpoint of the framework would. `/floor/events` is the floor of
 serving a page from the store at all: one query by the raw driver (BENCH_FLOOR_DB), the rows
 shaped and encoded, nothing else (`/floor/events-orjson`: the same with orjson, which
-eventscope's API uses, for a like-for-like comparison).
+eventscope's API uses, for a like-for-like comparison). `POST /floor/command` is the floor
+of a command at all: the account's stream version read and one event appended at the next
+version, in one transaction by the raw driver, to a bare table with only the unique
+(stream, version) index (`floor_events`, made by bench/serve.py in the same database).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import os
 import sqlite3
 import sys
 import threading
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +58,9 @@ def _connection() -> Any:
     if conn is None:
         url = os.environ["BENCH_FLOOR_DB"]
         if url.startswith("sqlite:///"):
-            conn = sqlite3.connect(url.removeprefix("sqlite:///").split("?")[0])
+            path = url.removeprefix("sqlite:///").split("?")[0]
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA synchronous=NORMAL")  # as eventscope's connections
         else:
             from _store_common import psycopg_connect
 
@@ -90,6 +97,51 @@ def floor_orjson() -> Any:
     """The same floor, decoded and encoded by orjson as eventscope's API does."""
     body = orjson.dumps({"events": _floor_events(orjson.loads), "next": None})
     return Response(body, mimetype="application/json")
+
+
+FLOOR_VERSION = "SELECT COALESCE(MAX(stream_version), 0) FROM floor_events WHERE stream_id = {}"
+FLOOR_APPEND = (
+    "INSERT INTO floor_events (stream_id, stream_version, event_id, type, data, recorded_at) "
+    "VALUES ({0}, {0}, {0}, {0}, {0}, {0})"
+)
+
+
+@app.post("/floor/command")
+def floor_command() -> Any:
+    """The floor of a command: its body parsed, the stream's version read and one event
+    appended at the next, in one write transaction; the captured command reply back."""
+    data = request.get_json()["data"]
+    stream = f"account-{data['account_number']}"
+    row = (
+        stream,
+        None,
+        uuid.uuid4().hex,
+        "MoneyDeposited",
+        orjson.dumps({"account_number": data["account_number"], "amount": data["amount"]}).decode(),
+        datetime.now(UTC).isoformat(),
+    )
+    conn = _connection()
+    if isinstance(conn, sqlite3.Connection):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = conn.execute(FLOOR_VERSION.format("?"), (stream,)).fetchone()
+            conn.execute(FLOOR_APPEND.format("?"), (row[0], version + 1, *row[2:]))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    else:
+        import psycopg  # noqa: PLC0415 - the PostgreSQL floor only
+
+        while True:  # two clients on one account: the loser reads the version again
+            try:
+                with conn.transaction():
+                    (version,) = conn.execute(FLOOR_VERSION.format("%s"), (stream,)).fetchone()
+                    conn.execute(FLOOR_APPEND.format("%s"), (row[0], version + 1, *row[2:]))
+                break
+            except psycopg.errors.UniqueViolation:
+                continue
+    return jsonify(COMMAND_REPLY)
 
 
 @app.post("/api/commands")

@@ -13,7 +13,10 @@ alive (asyncio, one process), no think time. Workloads: reads only (`/api/events
 and one stream's events, alternately) and 80/20 reads/`DepositMoney` commands. Rounds
 interleave the servers; each figure is the median of the rounds. Two floors run beside
 the bare app: one page of events read by the raw driver and encoded as Flask does, and the
-same encoded by orjson (as eventscope's API encodes). `--profile S` adds S seconds of reads
+same encoded by orjson (as eventscope's API encodes); in the mix, that floor's commands
+read the account stream's version and append one event at the next in one transaction by
+the raw driver, to a bare table with only the unique (stream, version) index: the floor of
+a command's latency under the same load. `--profile S` adds S seconds of reads
 under py-spy over both eventscope workers and prints where their time goes.
 """
 
@@ -316,10 +319,53 @@ def plans_for(token: str, stream_path: str, accounts: list[str]) -> dict[str, li
     return {"reads": reads, "mix": mixes}
 
 
-def floor_plans(token: str, path: str = "/floor/events") -> dict[str, list[list]]:
-    """Reads only, from a floor route: a page of events read by the raw driver."""
+def floor_plans(
+    token: str, path: str = "/floor/events", accounts: list[str] | None = None
+) -> dict[str, list[list]]:
+    """Reads only, from a floor route: a page of events read by the raw driver; with
+    `accounts`, also the 80/20 mix of those reads and the floor's commands."""
     floor = request_bytes("GET", path, token)
-    return {"reads": [[("events", floor), ("stream", floor)]]}
+    plans: dict[str, list[list]] = {"reads": [[("events", floor), ("stream", floor)]]}
+    if accounts:
+        mixes = []
+        for account in accounts:
+            body = {"command": "DepositMoney", "data": {"account_number": account, "amount": 1}}
+            cycle = {
+                "events": ("events", floor),
+                "stream": ("stream", floor),
+                "command": ("command", request_bytes("POST", "/floor/command", token, body)),
+            }
+            mixes.append([cycle[kind] for kind in MIX])
+        plans["mix"] = mixes
+    return plans
+
+
+FLOOR_TABLE = {
+    "sqlite": "position INTEGER PRIMARY KEY",
+    "postgresql": "position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+}
+
+
+def floor_table_sql(backend: str) -> str:
+    """The table the floor's commands append to (`/floor/command` of `_serve_baseline.py`):
+    the columns of an event, one unique index."""
+    return (
+        f"CREATE TABLE floor_events ({FLOOR_TABLE[backend]}, stream_id TEXT NOT NULL, "
+        "stream_version BIGINT NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL, "
+        "data TEXT NOT NULL, recorded_at TEXT NOT NULL, UNIQUE (stream_id, stream_version))"
+    )
+
+
+def make_floor_table(db_url: str, backend: str) -> None:
+    """The floor commands' bare event table, in the store's database (and schema)."""
+    import sqlalchemy as sa  # noqa: PLC0415 - only the floor needs it here
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(floor_table_sql(backend))
+    finally:
+        engine.dispose()
 
 
 def seed(db_url: str, work: Path) -> str:
@@ -372,6 +418,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 BENCH_COMMAND_REPLY=str(work / "command.json"),
                 BENCH_FLOOR_DB=db_url,
             )
+            make_floor_table(db_url, backend)
             base_cmd = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), *BASELINE_ARGS]
             base_cmd += ["-b", f"127.0.0.1:{base_port}", "_serve_baseline:app"]
             base = start(base_cmd, work, base_env, base_port)
@@ -381,7 +428,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 Target(UNCACHED, uncached_port, plans, uncached.pid),
                 Target("bare flask", base_port, plans, base.pid),
                 Target("floor", base_port, floor_plans(token), base.pid),
-                Target(ORJSON_FLOOR, base_port, floor_plans(token, ORJSON_PATH), base.pid),
+                Target(
+                    ORJSON_FLOOR, base_port, floor_plans(token, ORJSON_PATH, accounts), base.pid
+                ),
             ]
             results = rounds(targets, args)
             if args.profile:
