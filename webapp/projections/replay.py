@@ -11,6 +11,7 @@ live model stopped there too.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -55,6 +56,7 @@ def replay(
     type and sorts the matches, dearer than reading the few events it would skip; where
     they are rare, by type."""
     handles = projection.handles
+    into = _Into(engine, projection, tables, guard)
     types = sorted(handles) if handles is not None else None
     position, applied, dense = after, 0, True
     while position < until:
@@ -68,7 +70,7 @@ def replay(
         if prepare is not None:
             events = [prepare(e) for e in events]
         if events:
-            _apply(engine, projection, tables, events, guard)
+            into.apply(events)
             applied += len(events)
         if between is not None:
             between()
@@ -78,56 +80,46 @@ def replay(
     return applied
 
 
-def _apply(
-    engine: sa.Engine,
-    projection: Projection,
-    tables: Tables,
-    events: Sequence[RecordedEvent],
-    guard: Guard | None,
-) -> None:
-    try:
-        _handle(engine, projection, tables, events, guard)
-    except _HandlerFailed:  # isolate the failing event below
-        for event in events:
-            _apply_one(engine, projection, tables, event, guard)
+@dataclass(frozen=True)
+class _Into:
+    """Where a replay writes: `projection`'s handlers over `tables`, each transaction
+    begun by `guard` when there is one."""
 
+    engine: sa.Engine
+    projection: Projection
+    tables: Tables
+    guard: Guard | None
 
-def _apply_one(
-    engine: sa.Engine,
-    projection: Projection,
-    tables: Tables,
-    event: RecordedEvent,
-    guard: Guard | None,
-) -> None:
-    try:
-        _handle(engine, projection, tables, [event], guard)
-    except _HandlerFailed as failed:  # the handler's own error: apply the policy
-        if projection.on_error.action in ("skip", "park"):
-            return
-        exc = failed.__cause__
-        msg = (
-            f"projection {projection.name} cannot pass event {event.position} "
-            f"({event.type}): {describe_failure(exc, event.data)}"
-        )
-        raise ReplayRefused(msg) from exc
+    def apply(self, events: Sequence[RecordedEvent]) -> None:
+        try:
+            self._handle(events)
+        except _HandlerFailed:  # isolate the failing event below
+            for event in events:
+                self._apply_one(event)
+
+    def _apply_one(self, event: RecordedEvent) -> None:
+        try:
+            self._handle([event])
+        except _HandlerFailed as failed:  # the handler's own error: apply the policy
+            if self.projection.on_error.action in ("skip", "park"):
+                return
+            exc = failed.__cause__
+            msg = (
+                f"projection {self.projection.name} cannot pass event {event.position} "
+                f"({event.type}): {describe_failure(exc, event.data)}"
+            )
+            raise ReplayRefused(msg) from exc
+
+    def _handle(self, events: Sequence[RecordedEvent]) -> None:
+        """One transaction: the guard, then the handler over `events`; a failure undoes it."""
+        with self.engine.begin() as conn:
+            if self.guard is not None:
+                self.guard(conn)
+            try:
+                self.projection.handle_batch(conn, self.tables, events)
+            except Exception as exc:  # noqa: BLE001 - told apart from the guard's by the caller
+                raise _HandlerFailed from exc
 
 
 class _HandlerFailed(Exception):
     """The projection's handler failed (what the guard raises is not this)."""
-
-
-def _handle(
-    engine: sa.Engine,
-    projection: Projection,
-    tables: Tables,
-    events: Sequence[RecordedEvent],
-    guard: Guard | None,
-) -> None:
-    """One transaction: the guard, then the handler over `events`; any failure undoes it."""
-    with engine.begin() as conn:
-        if guard is not None:
-            guard(conn)
-        try:
-            projection.handle_batch(conn, tables, events)
-        except Exception as exc:  # noqa: BLE001 - told apart from the guard's by the caller
-            raise _HandlerFailed from exc
