@@ -106,26 +106,31 @@ FLOOR_APPEND = (
 )
 
 
+def _append_next(conn: Any, mark: str, stream: str, event: tuple[str, ...]) -> None:
+    """Read `stream`'s version and append `event` at the next (inside the caller's
+    transaction; `mark` is the driver's parameter marker)."""
+    (version,) = conn.execute(FLOOR_VERSION.format(mark), (stream,)).fetchone()
+    conn.execute(FLOOR_APPEND.format(mark), (stream, version + 1, *event))
+
+
 @app.post("/floor/command")
 def floor_command() -> Any:
     """The floor of a command: its body parsed, the stream's version read and one event
     appended at the next, in one write transaction; the captured command reply back."""
     data = request.get_json()["data"]
     stream = f"account-{data['account_number']}"
-    row = (
-        stream,
-        None,
+    deposit = {"account_number": data["account_number"], "amount": data["amount"]}
+    event = (
         uuid.uuid4().hex,
         "MoneyDeposited",
-        orjson.dumps({"account_number": data["account_number"], "amount": data["amount"]}).decode(),
+        orjson.dumps(deposit).decode(),
         datetime.now(UTC).isoformat(),
     )
     conn = _connection()
     if isinstance(conn, sqlite3.Connection):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            (version,) = conn.execute(FLOOR_VERSION.format("?"), (stream,)).fetchone()
-            conn.execute(FLOOR_APPEND.format("?"), (row[0], version + 1, *row[2:]))
+            _append_next(conn, "?", stream, event)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -136,8 +141,7 @@ def floor_command() -> Any:
         while True:  # two clients on one account: the loser reads the version again
             try:
                 with conn.transaction():
-                    (version,) = conn.execute(FLOOR_VERSION.format("%s"), (stream,)).fetchone()
-                    conn.execute(FLOOR_APPEND.format("%s"), (row[0], version + 1, *row[2:]))
+                    _append_next(conn, "%s", stream, event)
                 break
             except psycopg.errors.UniqueViolation:
                 continue

@@ -310,13 +310,25 @@ def plans_for(token: str, stream_path: str, accounts: list[str]) -> dict[str, li
     events = ("events", request_bytes("GET", "/api/events?limit=50", token))
     stream = ("stream", request_bytes("GET", stream_path, token))
     reads = [[events, stream] if i % 2 == 0 else [stream, events] for i in range(len(accounts))]
+    return {"reads": reads, "mix": mixes_for(token, events, stream, accounts, "/api/commands")}
+
+
+def mixes_for(
+    token: str,
+    events: tuple[str, bytes],
+    stream: tuple[str, bytes],
+    accounts: list[str],
+    command_path: str,
+) -> list[list[tuple[str, bytes]]]:
+    """Per account, the 80/20 cycle (MIX) of the two reads and a deposit into that account
+    posted to `command_path`."""
     mixes = []
     for account in accounts:
         body = {"command": "DepositMoney", "data": {"account_number": account, "amount": 1}}
-        command = ("command", request_bytes("POST", "/api/commands", token, body))
+        command = ("command", request_bytes("POST", command_path, token, body))
         cycle = {"events": events, "stream": stream, "command": command}
         mixes.append([cycle[kind] for kind in MIX])
-    return {"reads": reads, "mix": mixes}
+    return mixes
 
 
 def floor_plans(
@@ -327,16 +339,9 @@ def floor_plans(
     floor = request_bytes("GET", path, token)
     plans: dict[str, list[list]] = {"reads": [[("events", floor), ("stream", floor)]]}
     if accounts:
-        mixes = []
-        for account in accounts:
-            body = {"command": "DepositMoney", "data": {"account_number": account, "amount": 1}}
-            cycle = {
-                "events": ("events", floor),
-                "stream": ("stream", floor),
-                "command": ("command", request_bytes("POST", "/floor/command", token, body)),
-            }
-            mixes.append([cycle[kind] for kind in MIX])
-        plans["mix"] = mixes
+        plans["mix"] = mixes_for(
+            token, ("events", floor), ("stream", floor), accounts, "/floor/command"
+        )
     return plans
 
 

@@ -433,8 +433,9 @@ def apply_together(
         for runner, events in batches:
             runner.apply_live(events, target)
         return
+    failed_ids = {id(runner) for runner, _ in failed}
     for runner, _ in batches:
-        if all(runner is not other for other, _ in failed):
+        if id(runner) not in failed_ids:
             live = runner.generations.live
             assert live is not None
             runner.generations.positions[live] = target
